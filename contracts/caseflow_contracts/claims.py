@@ -1,0 +1,149 @@
+"""Claims, arbitration and money events (topic claims.events, keyed by case id)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import AwareDatetime, Field
+
+from .common import CaseId, CaseKind, Contract, Identifier, Money, ShortText, StationCode, Text, WaybillNo
+from .envelope import Event
+
+
+class ClaimKind(StrEnum):
+    LOSS = "loss"
+    DAMAGE = "damage"
+    SHORTAGE = "shortage"
+    DELAY = "delay"
+    WRONG_CONTENTS = "wrong_contents"
+
+
+class EvidenceRef(Contract):
+    kind: Literal["photo", "weight_record", "scan_trail", "invoice", "declaration", "other"]
+    ref: Identifier = Field(description="Id of the evidence in the evidence store; never the content")
+
+
+class ClaimOpenedPayload(Contract):
+    claim_id: Identifier
+    case_id: CaseId
+    claim_kind: ClaimKind
+    case_kind: CaseKind
+    waybill_no: WaybillNo | None = None
+    insured: bool
+    declared_value: Money | None = None
+    freight: Money | None = None
+    evidence: list[EvidenceRef] = Field(default_factory=list, max_length=50)
+    opened_at: AwareDatetime
+
+
+class ClaimOpened(Event):
+    type: Literal["claim.opened"] = "claim.opened"
+    payload: ClaimOpenedPayload
+
+
+class ComputationLine(Contract):
+    """One line of how a compensation amount was reached."""
+
+    label: ShortText
+    amount: Money
+    basis: Text = Field(description="The rule and figures behind the line")
+
+
+class ClaimDecision(StrEnum):
+    APPROVED = "approved"
+    PENDING_REVIEW = "pending_review"
+    REJECTED = "rejected"
+
+
+class ClaimDecidedPayload(Contract):
+    claim_id: Identifier
+    case_id: CaseId
+    decision: ClaimDecision
+    amount: Money = Field(description="Compensation to pay the customer (zero unless approved)")
+    lines: list[ComputationLine] = Field(max_length=50)
+    automatic: bool = Field(description="Decided by the rules without a reviewer")
+    reviewer_id: Identifier | None = None
+    reason: Text = ""
+    rules_version: ShortText
+    decided_at: AwareDatetime
+
+
+class ClaimDecided(Event):
+    type: Literal["claim.decided"] = "claim.decided"
+    payload: ClaimDecidedPayload
+
+
+class ClaimAppealedPayload(Contract):
+    claim_id: Identifier
+    case_id: CaseId
+    reason: Text
+    appealed_at: AwareDatetime
+
+
+class ClaimAppealed(Event):
+    type: Literal["claim.appealed"] = "claim.appealed"
+    payload: ClaimAppealedPayload
+
+
+class Liability(Contract):
+    station: StationCode
+    share_basis_points: int = Field(ge=0, le=10_000, description="Share of the payout charged back, in 1/10,000")
+    reason: Text
+
+
+class ArbitrationDecidedPayload(Contract):
+    claim_id: Identifier
+    case_id: CaseId
+    liable: list[Liability] = Field(max_length=10, description="Empty when no station is liable (无责)")
+    decided_by: Literal["scan_trail", "hq"]
+    reason: Text
+    decided_at: AwareDatetime
+
+
+class ArbitrationDecided(Event):
+    type: Literal["arbitration.decided"] = "arbitration.decided"
+    payload: ArbitrationDecidedPayload
+
+
+class PayoutIssuedPayload(Contract):
+    payout_id: Identifier = Field(description="Idempotency key: one payout per claim decision")
+    claim_id: Identifier
+    case_id: CaseId
+    amount: Money
+    issued_at: AwareDatetime
+
+
+class PayoutIssued(Event):
+    type: Literal["payout.issued"] = "payout.issued"
+    payload: PayoutIssuedPayload
+
+
+class ChargebackIssuedPayload(Contract):
+    chargeback_id: Identifier = Field(description="Idempotency key: one chargeback per claim and station")
+    claim_id: Identifier
+    case_id: CaseId
+    station: StationCode
+    payout_share: Money
+    penalty: Money
+    total: Money
+    issued_at: AwareDatetime
+
+
+class ChargebackIssued(Event):
+    type: Literal["chargeback.issued"] = "chargeback.issued"
+    payload: ChargebackIssuedPayload
+
+
+class ChargebackAppealedPayload(Contract):
+    chargeback_id: Identifier
+    claim_id: Identifier
+    case_id: CaseId
+    station: StationCode
+    reason: Text
+    appealed_at: AwareDatetime
+
+
+class ChargebackAppealed(Event):
+    type: Literal["chargeback.appealed"] = "chargeback.appealed"
+    payload: ChargebackAppealedPayload

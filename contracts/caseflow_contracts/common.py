@@ -1,0 +1,110 @@
+"""Value types shared by every event: money, codes, enums, bounded strings."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
+
+#: Validation is strict (JSON ints stay ints, no "12" for 12) and tolerant of
+#: unknown fields, so that a consumer on 1.x reads events of any later 1.y.
+STRICT = ConfigDict(frozen=True, strict=True, extra="ignore", str_max_length=4000)
+
+
+class Contract(BaseModel):
+    """Base of every payload and value model."""
+
+    model_config = STRICT
+
+
+ShortText = Annotated[str, Field(min_length=1, max_length=200)]
+Text = Annotated[str, Field(max_length=4000)]
+Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:\-]*$")]
+CaseId = Annotated[str, Field(pattern=r"^CF-[0-9A-Z]{6,40}$", description="Case number, e.g. CF-20261124-000123")]
+StationCode = Annotated[str, Field(min_length=2, max_length=32, pattern=r"^[A-Z0-9][A-Z0-9\-]*$", description="Station, hub or centre code")]
+WaybillNo = Annotated[str, Field(min_length=6, max_length=40, pattern=r"^[A-Za-z0-9\-]+$", description="Waybill (tracking) number")]
+LanguageTag = Annotated[str, Field(min_length=2, max_length=16, pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$", description="BCP 47 tag, e.g. zh-CN, en")]
+CurrencyCode = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code")]
+TimeZoneName = Annotated[str, Field(min_length=1, max_length=64, description="IANA time zone, e.g. Asia/Shanghai")]
+
+
+class Money(Contract):
+    """An amount in integer minor units (fen, cents) with its currency; never a float."""
+
+    amount_minor: StrictInt = Field(ge=0, le=10**12, description="Amount in minor units, e.g. fen")
+    currency: CurrencyCode = Field(default="CNY", description="ISO 4217 currency code")
+
+
+class CaseKind(StrEnum):
+    INQUIRY = "inquiry"
+    DELAY = "delay"
+    DAMAGE = "damage"
+    SHORTAGE = "shortage"
+    LOSS = "loss"
+    ARBITRATION = "arbitration"
+    OUT_OF_AREA_TRANSFER = "out_of_area_transfer"
+    PROBLEM_PARCEL = "problem_parcel"
+    PRE_SALE = "pre_sale"
+    IN_SALE = "in_sale"
+    AFTER_SALE = "after_sale"
+    COMPLAINT = "complaint"
+    REGULATOR_APPEAL = "regulator_appeal"
+
+
+class Priority(StrEnum):
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+    URGENT = "urgent"
+
+
+class LadderLevel(StrEnum):
+    """The escalation ladder, lowest first."""
+
+    STATION = "station"
+    HUB = "hub"
+    REGIONAL_CENTRE = "regional_centre"
+    HQ = "hq"
+
+
+class Channel(StrEnum):
+    PHONE = "phone"
+    IM = "im"
+    EMAIL = "email"
+    WEB_FORM = "web_form"
+    APP = "app"
+    SOCIAL = "social"
+    SELF_SERVICE = "self_service"
+    UPSTREAM = "upstream"
+
+
+class Area(Contract):
+    """Coverage area of an address: coarse enough to carry no personal data."""
+
+    province: ShortText
+    city: ShortText
+    district: ShortText | None = None
+    country: Annotated[str, Field(pattern=r"^[A-Z]{2}$")] = Field(default="CN", description="ISO 3166-1 alpha-2")
+
+
+class MaskedContact(Contract):
+    """Contact details as any reader may see them: 张*, 138****5678, z***@example.com."""
+
+    name: ShortText | None = None
+    phone: ShortText | None = None
+    email: ShortText | None = None
+
+
+class SealedContact(Contract):
+    """Customer contact details, encrypted for intake and notify, masked for everyone else."""
+
+    masked: MaskedContact
+    sealed: Annotated[str, Field(min_length=16, max_length=8000)] = Field(
+        description="AES-GCM token of the plain contact details (name, phone, e-mail, address, ids)"
+    )
+    key_id: Identifier = Field(description="Which key sealed it, for rotation")
+    language: LanguageTag = "zh-CN"
+    time_zone: TimeZoneName = "Asia/Shanghai"
+    email_present: bool = False
+    phone_present: bool = False

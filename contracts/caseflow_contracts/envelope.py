@@ -1,0 +1,76 @@
+"""The versioned envelope every caseflow event travels in."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any, ClassVar, Self
+
+from pydantic import AwareDatetime, BaseModel, Field, field_validator
+
+from .common import STRICT, Contract, Identifier
+
+SchemaVersion = Annotated[str, Field(pattern=r"^[1-9][0-9]*\.[0-9]+$", description="MAJOR.MINOR of the event's schema")]
+
+
+class Event(BaseModel):
+    """Envelope fields common to every event; subclasses fix `type` and `payload`."""
+
+    model_config = STRICT
+
+    MAJOR: ClassVar[int] = 1
+    MINOR: ClassVar[int] = 0
+
+    event_id: Identifier = Field(description="Unique id of this event; consumers de-duplicate on it")
+    type: str = Field(description="Event type, e.g. case.opened")
+    schema_version: SchemaVersion = Field(description="MAJOR.MINOR; consumers accept any minor of a major they know")
+    occurred_at: AwareDatetime = Field(description="When it happened, UTC (an offset is required and normalised to UTC)")
+    producer: Identifier = Field(description="Service or upstream system that produced the event")
+    key: Identifier = Field(description="Partition key: the case id for case events, the source's own id upstream")
+    correlation_id: Identifier = Field(description="Id shared by every event of one story, from the first upstream event")
+    causation_id: Identifier | None = Field(default=None, description="event_id of the event that caused this one")
+    payload: Contract
+
+    @field_validator("occurred_at")
+    @classmethod
+    def _to_utc(cls, value: datetime) -> datetime:
+        return value.astimezone(UTC)
+
+    @classmethod
+    def event_type(cls) -> str:
+        default = cls.model_fields["type"].default
+        assert isinstance(default, str), f"{cls.__name__} must fix its type"
+        return default
+
+    @classmethod
+    def create(
+        cls,
+        payload: Any,
+        *,
+        key: str,
+        producer: str,
+        cause: Event | None = None,
+        correlation_id: str | None = None,
+        event_id: str | None = None,
+        occurred_at: datetime | None = None,
+    ) -> Self:
+        """A new event; with `cause`, it inherits the correlation id and names its cause."""
+        return cls(
+            event_id=event_id or uuid.uuid4().hex,
+            type=cls.event_type(),
+            schema_version=f"{cls.MAJOR}.{cls.MINOR}",
+            occurred_at=occurred_at or datetime.now(UTC),
+            producer=producer,
+            key=key,
+            correlation_id=correlation_id or (cause.correlation_id if cause else None) or uuid.uuid4().hex,
+            causation_id=cause.event_id if cause else None,
+            payload=payload,
+        )
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json().encode()
+
+
+def deterministic_id(*parts: object) -> str:
+    """A stable event id for an event that must exist once, whoever emits it and however often."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, "caseflow:" + "/".join(str(p) for p in parts)).hex

@@ -1,0 +1,155 @@
+"""Generate the JSON Schemas and the AsyncAPI document from the models and the catalog.
+
+    python -m caseflow_contracts.generate          write them
+    python -m caseflow_contracts.generate --check  exit 1 when the checked-in files are stale
+    python -m caseflow_contracts.generate --publish  also record the current schemas as published
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from pydantic.json_schema import models_json_schema
+
+from . import __name__ as package_name
+from .envelope import Event
+from .registry import EVENT_MODELS
+from .topics import DLQ_RETENTION_DAYS, TOPICS, DAY_MS
+
+HERE = Path(__file__).parent
+SCHEMA_DIR = HERE / "schemas"
+PUBLISHED_DIR = HERE / "published"
+ASYNCAPI_FILE = HERE / "asyncapi.json"
+VERSION = "1.0.0"
+
+
+def schema_file_name(model: type[Event]) -> str:
+    return f"{model.event_type()}.v{model.MAJOR}.json"
+
+
+def event_schema(model: type[Event]) -> dict[str, Any]:
+    schema = model.model_json_schema()
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": f"https://caseflow.example/schemas/{schema_file_name(model)}",
+        **schema,
+    }
+
+
+def asyncapi_document() -> dict[str, Any]:
+    """AsyncAPI 3.0: one channel per topic (and its dead-letter topic), one message per event type."""
+    _, defs = models_json_schema(
+        [(model, "validation") for model in EVENT_MODELS],
+        ref_template="#/components/schemas/{model}",
+    )
+    messages = {
+        model.event_type(): {
+            "name": model.event_type(),
+            "title": model.__name__,
+            "summary": (model.__doc__ or model.event_type()).strip().splitlines()[0],
+            "contentType": "application/json",
+            "payload": {"$ref": f"#/components/schemas/{model.__name__}"},
+        }
+        for model in EVENT_MODELS
+    }
+    channels: dict[str, Any] = {}
+    operations: dict[str, Any] = {}
+    for topic in TOPICS:
+        channel_id = topic.name.replace(".", "-")
+        channels[channel_id] = {
+            "address": topic.name,
+            "description": f"{topic.description}. Key: {topic.key}.",
+            "messages": {m.event_type(): {"$ref": f"#/components/messages/{m.event_type()}"} for m in topic.events},
+            "bindings": {
+                "kafka": {
+                    "topic": topic.name,
+                    "partitions": topic.partitions,
+                    "replicas": topic.replication_factor,
+                    "topicConfiguration": {"retention.ms": topic.retention_ms, "cleanup.policy": ["delete"]},
+                    "bindingVersion": "0.5.0",
+                }
+            },
+        }
+        channels[channel_id + "-dlq"] = {
+            "address": topic.dlq,
+            "description": f"Dead letters of {topic.name}: original bytes and headers, plus x-dlq-* headers with the reason.",
+            "bindings": {
+                "kafka": {
+                    "topic": topic.dlq,
+                    "partitions": 1,
+                    "topicConfiguration": {"retention.ms": DLQ_RETENTION_DAYS * DAY_MS},
+                    "bindingVersion": "0.5.0",
+                }
+            },
+        }
+        ref = {"$ref": f"#/channels/{channel_id}"}
+        for producer in topic.producers:
+            operations[f"{_slug(producer)}-sends-{channel_id}"] = {"action": "send", "channel": ref, "title": f"{producer} publishes"}
+        for consumer in topic.consumers:
+            operations[f"{_slug(consumer)}-receives-{channel_id}"] = {"action": "receive", "channel": ref, "title": f"{consumer} consumes"}
+    return {
+        "asyncapi": "3.0.0",
+        "info": {
+            "title": "caseflow events",
+            "version": VERSION,
+            "description": "Events of the caseflow customer-service case pipeline. "
+            "Every event travels in the same envelope; consumers accept any minor version of a major they know.",
+        },
+        "defaultContentType": "application/json",
+        "servers": {"kafka": {"host": "kafka:9092", "protocol": "kafka", "description": "KAFKA_BOOTSTRAP_SERVERS"}},
+        "channels": channels,
+        "operations": operations,
+        "components": {"messages": messages, "schemas": defs["$defs"]},
+    }
+
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in text.lower()).strip("-")
+
+
+def _dump(data: Any) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+
+
+def expected_files() -> dict[Path, str]:
+    files = {SCHEMA_DIR / schema_file_name(m): _dump(event_schema(m)) for m in EVENT_MODELS}
+    files[ASYNCAPI_FILE] = _dump(asyncapi_document())
+    return files
+
+
+def stale_files() -> list[Path]:
+    expected = expected_files()
+    stale = [p for p, text in expected.items() if not p.exists() or p.read_text(encoding="utf-8") != text]
+    stale += [p for p in SCHEMA_DIR.glob("*.json") if p not in expected]
+    return stale
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog=f"python -m {package_name}.generate")
+    parser.add_argument("--check", action="store_true", help="fail when checked-in files are stale")
+    parser.add_argument("--publish", action="store_true", help="record the current schemas as published")
+    args = parser.parse_args(argv)
+    if args.check:
+        stale = stale_files()
+        for path in stale:
+            print(f"stale: {path.relative_to(HERE.parent)}", file=sys.stderr)
+        return 1 if stale else 0
+    SCHEMA_DIR.mkdir(exist_ok=True)
+    for old in SCHEMA_DIR.glob("*.json"):
+        old.unlink()
+    for path, text in expected_files().items():
+        path.write_text(text, encoding="utf-8")
+    if args.publish:
+        PUBLISHED_DIR.mkdir(exist_ok=True)
+        for path in SCHEMA_DIR.glob("*.json"):
+            (PUBLISHED_DIR / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    print(f"wrote {len(EVENT_MODELS)} schemas and {ASYNCAPI_FILE.name}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

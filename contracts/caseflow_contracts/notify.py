@@ -1,0 +1,44 @@
+"""Notification delivery events (topic notify.deliveries, keyed by case id)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import AwareDatetime, Field, StrictInt
+
+from .common import CaseId, Contract, Identifier, LanguageTag, ShortText, Text
+from .envelope import Event
+
+
+class NotifyChannel(StrEnum):
+    SMS = "sms"
+    EMAIL = "email"
+    WEBHOOK = "webhook"
+
+
+class NotificationPayload(Contract):
+    notification_id: Identifier = Field(description="Idempotency key: one per (case, event, channel)")
+    case_id: CaseId
+    channel: NotifyChannel
+    template: Identifier
+    locale: LanguageTag
+    recipient: ShortText = Field(description="Masked recipient (138****5678, z***@example.com, merchant id)")
+    trigger_event_id: Identifier
+    trigger_type: ShortText
+    attempts: StrictInt = Field(ge=1)
+    at: AwareDatetime
+
+
+class NotificationSent(Event):
+    type: Literal["notification.sent"] = "notification.sent"
+    payload: NotificationPayload
+
+
+class NotificationFailedPayload(NotificationPayload):
+    reason: Text
+
+
+class NotificationFailed(Event):
+    type: Literal["notification.failed"] = "notification.failed"
+    payload: NotificationFailedPayload

@@ -1,0 +1,109 @@
+"""Every event type, and the one way to turn bytes into an event."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from . import cases, claims, notify, sla, stations, upstream
+from .envelope import Event
+
+EVENT_MODELS: tuple[type[Event], ...] = (
+    upstream.ParcelExceptionReported,
+    upstream.CustomerContacted,
+    stations.StationAcknowledged,
+    stations.StationCalledBack,
+    stations.StationProgressNoted,
+    stations.StationResolutionProposed,
+    stations.StationResolved,
+    stations.StationTransferRequested,
+    stations.StationRejected,
+    stations.EscalationRequested,
+    stations.ArbitrationDeclared,
+    cases.CaseOpened,
+    cases.CaseMerged,
+    cases.CaseReopened,
+    cases.CaseEscalated,
+    cases.CaseTransferred,
+    cases.CaseAcknowledged,
+    cases.CaseCallbackLogged,
+    cases.CaseProgressNoted,
+    cases.CaseAwaitingCustomer,
+    cases.CaseCustomerResponded,
+    cases.CaseResolutionProposed,
+    cases.CaseResolved,
+    cases.CaseClosed,
+    sla.SlaWarning,
+    sla.SlaBreached,
+    sla.SlaMet,
+    claims.ClaimOpened,
+    claims.ClaimDecided,
+    claims.ClaimAppealed,
+    claims.ArbitrationDecided,
+    claims.PayoutIssued,
+    claims.ChargebackIssued,
+    claims.ChargebackAppealed,
+    notify.NotificationSent,
+    notify.NotificationFailed,
+)
+
+EVENTS_BY_TYPE: dict[str, type[Event]] = {model.event_type(): model for model in EVENT_MODELS}
+
+#: Larger messages are rejected before parsing: no event needs more.
+MAX_EVENT_BYTES = 256 * 1024
+
+
+class ContractError(ValueError):
+    """Bytes that are not a valid event. `code` is a short machine-readable reason."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+class _Head(BaseModel):
+    type: str
+    schema_version: str
+
+
+def parse_event(raw: bytes, *, accept: frozenset[str] | None = None) -> Event:
+    """Validate raw bytes as one known event, or raise ContractError saying exactly why."""
+    if len(raw) > MAX_EVENT_BYTES:
+        raise ContractError("oversized", f"{len(raw)} bytes, the limit is {MAX_EVENT_BYTES}")
+    try:
+        data: Any = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ContractError("malformed_json", str(exc)) from None
+    if not isinstance(data, dict):
+        raise ContractError("malformed_json", "an event is a JSON object")
+    try:
+        head = _Head.model_validate(data)
+    except ValidationError as exc:
+        raise ContractError("missing_field", _describe(exc)) from None
+    model = EVENTS_BY_TYPE.get(head.type)
+    if model is None:
+        raise ContractError("unknown_type", f"unknown event type {head.type[:80]!r}")
+    if accept is not None and head.type not in accept:
+        raise ContractError("unexpected_type", f"{head.type} is not expected on this topic")
+    major = head.schema_version.split(".", 1)[0]
+    if major != str(model.MAJOR):
+        raise ContractError(
+            "unknown_schema_version",
+            f"{head.type} schema {head.schema_version[:20]!r}; this consumer reads {model.MAJOR}.x",
+        )
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as exc:
+        raise ContractError("invalid", _describe(exc)) from None
+
+
+def _describe(exc: ValidationError) -> str:
+    """Validation errors as one line, without echoing input values (they may be personal data)."""
+    parts = []
+    for error in exc.errors(include_input=False, include_url=False)[:10]:
+        where = ".".join(str(p) for p in error["loc"]) or "(root)"
+        parts.append(f"{where}: {error['msg']}")
+    return "; ".join(parts)

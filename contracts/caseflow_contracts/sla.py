@@ -1,0 +1,58 @@
+"""SLA events. sla.breached goes to the monitoring topic sla.breaches; its schema is
+a public, versioned promise to consumers in any language and carries no personal data."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import AwareDatetime, Field, StrictInt
+
+from .common import CaseId, CaseKind, Channel, Contract, LadderLevel, Priority, StationCode
+from .envelope import Event
+
+
+class SlaMetric(StrEnum):
+    CALLBACK = "callback"
+    RESOLUTION = "resolution"
+    CUSTOMER_UPDATE = "customer_update"
+    ESCALATION_FOLLOW_UP = "escalation_follow_up"
+    EMAIL_ACKNOWLEDGEMENT = "email_acknowledgement"
+    COMPLAINT_ANSWER = "complaint_answer"
+
+
+class SlaClockPayload(Contract):
+    case_id: CaseId
+    metric: SlaMetric
+    level: LadderLevel = Field(description="Ladder level the clock belongs to")
+    station: StationCode | None = Field(default=None, description="Holder the clock runs against")
+    kind: CaseKind
+    priority: Priority
+    channel: Channel | None = None
+    target_seconds: StrictInt = Field(gt=0, description="The target, in counted seconds (working time if a calendar applies)")
+    elapsed_seconds: StrictInt = Field(ge=0, description="Counted seconds when the event was decided")
+    started_at: AwareDatetime
+    deadline_at: AwareDatetime = Field(description="When the target is (or was) reached, in wall-clock time")
+    business_hours: bool = Field(default=False, description="Whether the clock counts working time only")
+    policy_version: str = Field(max_length=64)
+
+
+class SlaWarning(Event):
+    """A clock passed the warning fraction (default 80 %) of its target."""
+
+    type: Literal["sla.warning"] = "sla.warning"
+    payload: SlaClockPayload
+
+
+class SlaBreached(Event):
+    """A clock passed its target: exactly once per (case, metric, level)."""
+
+    type: Literal["sla.breached"] = "sla.breached"
+    payload: SlaClockPayload
+
+
+class SlaMet(Event):
+    """A clock stopped within its target."""
+
+    type: Literal["sla.met"] = "sla.met"
+    payload: SlaClockPayload

@@ -1,0 +1,172 @@
+"""The topic catalog: the single source of truth for code, docs and deploy manifests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import cases, claims, notify, sla, stations, upstream
+from .envelope import Event
+
+DAY_MS = 24 * 3600 * 1000
+DLQ_SUFFIX = ".dlq"
+
+
+@dataclass(frozen=True)
+class Topic:
+    name: str
+    key: str
+    partitions: int
+    retention_days: int
+    producers: tuple[str, ...]
+    consumers: tuple[str, ...]
+    events: tuple[type[Event], ...]
+    description: str
+    replication_factor: int = 3
+
+    @property
+    def retention_ms(self) -> int:
+        return self.retention_days * DAY_MS
+
+    @property
+    def dlq(self) -> str:
+        return self.name + DLQ_SUFFIX
+
+    @property
+    def event_types(self) -> frozenset[str]:
+        return frozenset(model.event_type() for model in self.events)
+
+
+UPSTREAM_PARCEL_EXCEPTIONS = Topic(
+    name="upstream.parcel-exceptions",
+    key="waybill_no",
+    partitions=12,
+    retention_days=7,
+    producers=("order and logistics systems",),
+    consumers=("intake",),
+    events=(upstream.ParcelExceptionReported,),
+    description="Parcel exceptions seen by upstream order and logistics systems",
+)
+UPSTREAM_CUSTOMER_CONTACTS = Topic(
+    name="upstream.customer-contacts",
+    key="waybill_no, else platform_order_id, else source_id",
+    partitions=12,
+    retention_days=7,
+    producers=("call centre", "IM", "e-mail", "web forms", "apps"),
+    consumers=("intake",),
+    events=(upstream.CustomerContacted,),
+    description="Customer contacts from every channel",
+)
+STATIONS_UPDATES = Topic(
+    name="stations.updates",
+    key="case_id",
+    partitions=12,
+    retention_days=7,
+    producers=("station systems",),
+    consumers=("routing", "claims"),
+    events=(
+        stations.StationAcknowledged,
+        stations.StationCalledBack,
+        stations.StationProgressNoted,
+        stations.StationResolutionProposed,
+        stations.StationResolved,
+        stations.StationTransferRequested,
+        stations.StationRejected,
+        stations.EscalationRequested,
+        stations.ArbitrationDeclared,
+    ),
+    description="What stations report about the cases they hold",
+)
+CASES_LIFECYCLE = Topic(
+    name="cases.lifecycle",
+    key="case_id",
+    partitions=12,
+    retention_days=30,
+    producers=("intake", "routing"),
+    consumers=("routing", "sla", "claims", "notify"),
+    events=(
+        cases.CaseOpened,
+        cases.CaseMerged,
+        cases.CaseReopened,
+        cases.CaseEscalated,
+        cases.CaseTransferred,
+        cases.CaseAcknowledged,
+        cases.CaseCallbackLogged,
+        cases.CaseProgressNoted,
+        cases.CaseAwaitingCustomer,
+        cases.CaseCustomerResponded,
+        cases.CaseResolutionProposed,
+        cases.CaseResolved,
+        cases.CaseClosed,
+    ),
+    description="A case's whole story, in order per case",
+)
+SLA_BREACHES = Topic(
+    name="sla.breaches",
+    key="case_id",
+    partitions=6,
+    retention_days=30,
+    producers=("sla",),
+    consumers=("routing", "notify", "monitoring"),
+    events=(sla.SlaBreached,),
+    description="SLA breaches for monitoring consumers: versioned schema, no personal data",
+)
+SLA_EVENTS = Topic(
+    name="sla.events",
+    key="case_id",
+    partitions=6,
+    retention_days=7,
+    producers=("sla",),
+    consumers=("monitoring",),
+    events=(sla.SlaWarning, sla.SlaMet),
+    description="SLA warnings and met targets",
+)
+CLAIMS_EVENTS = Topic(
+    name="claims.events",
+    key="case_id",
+    partitions=6,
+    retention_days=90,
+    producers=("claims",),
+    consumers=("notify", "finance"),
+    events=(
+        claims.ClaimOpened,
+        claims.ClaimDecided,
+        claims.ClaimAppealed,
+        claims.ArbitrationDecided,
+        claims.PayoutIssued,
+        claims.ChargebackIssued,
+        claims.ChargebackAppealed,
+    ),
+    description="Claims, arbitration decisions, payouts and chargebacks",
+)
+NOTIFY_DELIVERIES = Topic(
+    name="notify.deliveries",
+    key="case_id",
+    partitions=6,
+    retention_days=30,
+    producers=("notify",),
+    consumers=("monitoring",),
+    events=(notify.NotificationSent, notify.NotificationFailed),
+    description="What was sent to customers and merchants, and what failed",
+)
+
+TOPICS: tuple[Topic, ...] = (
+    UPSTREAM_PARCEL_EXCEPTIONS,
+    UPSTREAM_CUSTOMER_CONTACTS,
+    STATIONS_UPDATES,
+    CASES_LIFECYCLE,
+    SLA_BREACHES,
+    SLA_EVENTS,
+    CLAIMS_EVENTS,
+    NOTIFY_DELIVERIES,
+)
+
+#: Dead letters keep the original bytes and headers for 30 days, long enough to fix and replay.
+DLQ_RETENTION_DAYS = 30
+
+
+def topic_for(event: type[Event]) -> Topic:
+    """The one topic an event type is published to."""
+    for topic in TOPICS:
+        if event in topic.events:
+            return topic
+    raise KeyError(f"{event.event_type()} is on no topic")

@@ -1,0 +1,132 @@
+"""What upstream order, logistics and contact systems publish to caseflow."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, Field, model_validator
+
+from .common import (
+    Area,
+    Channel,
+    Contract,
+    Identifier,
+    LanguageTag,
+    Money,
+    ShortText,
+    StationCode,
+    Text,
+    TimeZoneName,
+    WaybillNo,
+)
+from .envelope import Event
+
+Phone = Annotated[str, Field(min_length=5, max_length=20, pattern=r"^\+?[0-9][0-9 \-]{3,18}$")]
+Email = Annotated[str, Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+
+
+class Address(Contract):
+    """A postal address. The street line is personal data; the area is not."""
+
+    area: Area
+    street: Annotated[str, Field(max_length=300)] = Field(default="", description="Street, building, room: personal data")
+
+
+class Customer(Contract):
+    """The customer as upstream knows them: plain personal data, read only by intake."""
+
+    customer_id: Identifier | None = Field(default=None, description="Upstream's stable customer id, if any")
+    name: ShortText | None = None
+    phone: Phone | None = None
+    email: Email | None = None
+    address: Address | None = None
+    id_number: Annotated[str, Field(max_length=32)] | None = Field(default=None, description="National ID: never leaves intake in clear")
+    vip: bool = False
+    language: LanguageTag = "zh-CN"
+    time_zone: TimeZoneName = "Asia/Shanghai"
+
+
+class ExceptionKind(StrEnum):
+    DELAY = "delay"
+    DAMAGE = "damage"
+    SHORTAGE = "shortage"
+    LOSS = "loss"
+    WRONG_CONTENTS = "wrong_contents"
+    MISROUTE = "misroute"
+    OUT_OF_AREA = "out_of_area"
+    RETURN = "return"
+    PROBLEM_PARCEL = "problem_parcel"
+
+
+class ParcelExceptionPayload(Contract):
+    source_system: Identifier = Field(description="Upstream system that saw the exception")
+    source_event_id: Identifier = Field(description="Upstream's id of this exception; intake de-duplicates on it")
+    waybill_no: WaybillNo
+    exception_kind: ExceptionKind
+    problem_code: ShortText | None = Field(default=None, description="Problem-parcel type from the network list, e.g. 地址不详")
+    origin_station: StationCode | None = None
+    current_station: StationCode | None = Field(default=None, description="Station of the last scan")
+    destination_station: StationCode | None = None
+    scanned_at: AwareDatetime = Field(description="Time of the scan that revealed the exception")
+    declared_value: Money | None = Field(default=None, description="Value declared by the sender")
+    insured: bool = Field(default=False, description="Whether the parcel is insured (保价)")
+    freight: Money | None = Field(default=None, description="Freight paid for this shipment")
+    order_amount: Money | None = Field(default=None, description="Amount of the e-commerce order")
+    platform: ShortText | None = Field(default=None, description="E-commerce platform name")
+    platform_order_id: Identifier | None = None
+    customer: Customer
+    shipping_address: Address | None = None
+    billing_address: Address | None = None
+    cross_border: bool = False
+    description: Text = ""
+
+
+class ParcelExceptionReported(Event):
+    """An upstream order or logistics system saw something go wrong with a parcel."""
+
+    type: Literal["parcel.exception_reported"] = "parcel.exception_reported"
+    payload: ParcelExceptionPayload
+
+
+class ContactCategory(StrEnum):
+    INQUIRY = "inquiry"
+    COMPLAINT = "complaint"
+    CLAIM_REQUEST = "claim_request"
+    SUGGESTION = "suggestion"
+    REGULATOR_APPEAL = "regulator_appeal"
+
+
+class SaleStage(StrEnum):
+    PRE_SALE = "pre_sale"
+    IN_SALE = "in_sale"
+    AFTER_SALE = "after_sale"
+
+
+class CustomerContactPayload(Contract):
+    source_system: Identifier
+    source_id: Identifier = Field(description="Id of the contact in the source channel system")
+    channel: Channel
+    category: ContactCategory
+    sale_stage: SaleStage | None = Field(default=None, description="For platform contacts: pre-, in- or after-sale")
+    after_sale_type: Literal["return", "exchange", "refund", "payment"] | None = None
+    customer: Customer
+    waybill_no: WaybillNo | None = None
+    platform: ShortText | None = None
+    platform_order_id: Identifier | None = None
+    text: Text = Field(default="", description="What the customer said; may contain personal data")
+    language: LanguageTag = "zh-CN"
+    received_at: AwareDatetime
+
+    @model_validator(mode="after")
+    def _needs_a_reference(self) -> CustomerContactPayload:
+        if self.waybill_no is None and self.platform_order_id is None and self.category is not ContactCategory.SUGGESTION:
+            raise ValueError("a contact needs a waybill_no or a platform_order_id")
+        return self
+
+
+class CustomerContacted(Event):
+    """A customer reached the network by phone, IM, e-mail, form, app, social or self-service."""
+
+    type: Literal["customer.contacted"] = "customer.contacted"
+    payload: CustomerContactPayload

@@ -1,0 +1,103 @@
+"""Run services for tests and tools: in-process (uvicorn in this event loop) or as child processes."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+
+from caseflow_kit import Runtime, ServiceSpec
+
+from .broker import free_port
+
+
+async def wait_ready(url: str, timeout_s: float = 60) -> None:
+    """Poll /readyz until it answers 200."""
+    deadline = time.monotonic() + timeout_s
+    async with httpx.AsyncClient(timeout=2) as client:
+        while True:
+            try:
+                if (await client.get(f"{url}/readyz")).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{url} not ready after {timeout_s}s")
+            await asyncio.sleep(0.1)
+
+
+class InProcessService:
+    def __init__(self, runtime: Runtime[Any, Any], url: str) -> None:
+        self.runtime = runtime
+        self.url = url
+
+    @property
+    def deps(self) -> Any:
+        return self.runtime.deps
+
+
+@asynccontextmanager
+async def run_in_process(spec: ServiceSpec[Any, Any], settings: Any, *, store: Any = None) -> AsyncIterator[InProcessService]:
+    """Serve one service in this event loop, on a free port, through its real ASGI lifespan."""
+    runtime = Runtime(spec, settings, store)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(runtime.asgi(), host="127.0.0.1", port=port, log_config=None, lifespan="on"))
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    task = asyncio.create_task(server.serve())
+    url = f"http://127.0.0.1:{port}"
+    try:
+        await wait_ready(url)
+        yield InProcessService(runtime, url)
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, 60)
+
+
+class ServiceProcess:
+    """A service as a separate OS process (`python -m caseflow_<name>`), as in production."""
+
+    def __init__(self, name: str, env: Mapping[str, str], *, http_port: int | None = None, log_file: Path | None = None) -> None:
+        self.name = name
+        self.http_port = http_port or free_port()
+        self.url = f"http://127.0.0.1:{self.http_port}"
+        self.env = {**os.environ, **env, "CASEFLOW_HTTP_PORT": str(self.http_port), "CASEFLOW_HTTP_HOST": "127.0.0.1"}
+        self.log_file = log_file
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> ServiceProcess:
+        out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
+        self.process = subprocess.Popen(  # noqa: S603
+            [sys.executable, "-m", f"caseflow_{self.name}"], env=self.env, stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        return self
+
+    async def ready(self, timeout_s: float = 60) -> None:
+        await wait_ready(self.url, timeout_s)
+
+    def terminate(self, timeout_s: float = 30) -> int:
+        """SIGTERM and wait: the graceful path."""
+        if self.process is None or self.process.poll() is not None:
+            return self.process.returncode if self.process else 0
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait()
+
+    def kill(self) -> None:
+        """SIGKILL: the crash path."""
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()

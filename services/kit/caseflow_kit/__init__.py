@@ -1,0 +1,21 @@
+"""caseflow's small shared runtime: app factory, settings, store port, outbox, dead letters, health, metrics, logs."""
+
+from .consumer import Context, Subscription
+from .errors import CaseflowError, Rejected
+from .web import Request, Response, Route
+from .runtime import Runtime, ServiceSpec, serve
+from .settings import KitSettings
+
+__all__ = [
+    "CaseflowError",
+    "Context",
+    "KitSettings",
+    "Rejected",
+    "Request",
+    "Response",
+    "Route",
+    "Runtime",
+    "ServiceSpec",
+    "Subscription",
+    "serve",
+]

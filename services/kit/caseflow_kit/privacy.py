@@ -1,0 +1,106 @@
+"""Personal data: masking for readers, sealing (AES-256-GCM) for the two services that hold the key."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+from typing import Any
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def mask_phone(phone: str | None) -> str | None:
+    """138****5678; short numbers keep only their last two digits."""
+    if not phone:
+        return None
+    digits = "".join(c for c in phone if c.isdigit())
+    if len(digits) >= 11:
+        return f"{digits[-11:-8]}****{digits[-4:]}"
+    return "*" * max(len(digits) - 2, 1) + digits[-2:]
+
+
+def mask_name(name: str | None) -> str | None:
+    """张*, 欧阳**, J*** D**."""
+    if not name:
+        return None
+    if " " in name.strip():
+        return " ".join(part[0] + "*" * (len(part) - 1) for part in name.split() if part)
+    return name[0] + "*" * max(len(name) - 1, 1)
+
+
+def mask_email(email: str | None) -> str | None:
+    """z***@example.com."""
+    if not email or "@" not in email:
+        return None
+    local, domain = email.split("@", 1)
+    return f"{local[:1]}***@{domain}"
+
+
+def mask_id_number(id_number: str | None) -> str | None:
+    if not id_number:
+        return None
+    return id_number[:2] + "*" * max(len(id_number) - 4, 1) + id_number[-2:]
+
+
+class PiiSettings(BaseSettings):
+    """The personal-data key: given only to intake and notify, from a Kubernetes Secret."""
+
+    model_config = SettingsConfigDict(env_prefix="CASEFLOW_", extra="ignore", frozen=True)
+
+    pii_key: SecretStr = Field(description="base64 of 32 random bytes (AES-256-GCM)")
+    pii_key_id: str = Field(default="k1", pattern=r"^[A-Za-z0-9._-]{1,32}$")
+    pii_old_keys: dict[str, SecretStr] = Field(default_factory=dict, description="Retired keys still able to open")
+
+
+class SealError(ValueError):
+    pass
+
+
+class Sealer:
+    """Encrypts personal data into a token only key holders can open; pseudonymises ids."""
+
+    def __init__(self, key_id: str, key: bytes, old_keys: dict[str, bytes] | None = None) -> None:
+        if len(key) != 32:
+            raise SealError("the personal-data key must be 32 bytes (base64 of 32 random bytes)")
+        self.key_id = key_id
+        self._keys = {**(old_keys or {}), key_id: key}
+        self._aead = {kid: AESGCM(k) for kid, k in self._keys.items()}
+
+    @classmethod
+    def from_settings(cls, settings: PiiSettings) -> Sealer:
+        def decode(secret: SecretStr) -> bytes:
+            try:
+                return base64.b64decode(secret.get_secret_value(), validate=True)
+            except ValueError:
+                raise SealError("CASEFLOW_PII_KEY is not valid base64") from None
+
+        old = {kid: decode(k) for kid, k in settings.pii_old_keys.items()}
+        return cls(settings.pii_key_id, decode(settings.pii_key), old)
+
+    def seal(self, data: dict[str, Any]) -> str:
+        nonce = os.urandom(12)
+        plain = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+        sealed = self._aead[self.key_id].encrypt(nonce, plain, self.key_id.encode())
+        return base64.urlsafe_b64encode(nonce + sealed).decode()
+
+    def open(self, token: str, key_id: str) -> dict[str, Any]:
+        aead = self._aead.get(key_id)
+        if aead is None:
+            raise SealError(f"no key {key_id!r} to open this token")
+        try:
+            raw = base64.urlsafe_b64decode(token.encode())
+            plain = aead.decrypt(raw[:12], raw[12:], key_id.encode())
+        except Exception:
+            raise SealError("token does not open with this key") from None
+        data: dict[str, Any] = json.loads(plain)
+        return data
+
+    def pseudonym(self, *parts: str) -> str:
+        """A stable keyed hash: the same customer gives the same reference, which reveals nothing."""
+        digest = hmac.new(self._keys[self.key_id], "|".join(parts).encode(), hashlib.sha256).hexdigest()
+        return "cust-" + digest[:32]

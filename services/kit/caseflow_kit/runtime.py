@@ -1,0 +1,239 @@
+"""The app factory: one FastStream Kafka app per service, with store, outbox, health and metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from faststream.asgi import AsgiFastStream
+from faststream.specification import AsyncAPI
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from faststream.kafka.prometheus import KafkaPrometheusMiddleware
+from faststream.middlewares import AckPolicy
+from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
+from prometheus_client import CollectorRegistry
+
+from caseflow_contracts import Topic
+
+from . import logs
+from .consumer import PROCESSED, GuardedConsumer, Subscription
+from .web import HttpEdge, Route
+from .metrics import KitMetrics
+from .outbox import OutboxRelay
+from .settings import KitSettings
+from .store import Collection, OutboxMessage, Query, Store
+from .store.mongo import MongoStore
+from .store.sqlite import SqliteStore
+from .uow import UnitOfWork
+
+S = TypeVar("S", bound=KitSettings)
+D = TypeVar("D")
+log = logging.getLogger("caseflow.runtime")
+
+
+@dataclass(frozen=True)
+class ServiceSpec(Generic[S, D]):
+    """Everything that makes one service: the runtime does the rest.
+
+    `build_deps` makes the service's own dependencies (rules, keys, clients) once
+    the store is open; `background` tasks run while the service is up (e.g. timers);
+    `routes` builds the read endpoints from the runtime.
+    """
+
+    name: str
+    http_port: int
+    settings_type: type[S]
+    collections: Sequence[Collection]
+    subscriptions: Sequence[Subscription]
+    build_deps: Callable[[Runtime[S, D]], Awaitable[D]]
+    routes: Callable[[Runtime[S, D]], list[Route]] = field(default=lambda runtime: [])
+    background: Sequence[Callable[[Runtime[S, D]], Awaitable[None]]] = ()
+    close_deps: Callable[[D], Awaitable[None]] | None = None
+
+
+def open_store(settings: KitSettings, service: str) -> Store:
+    if settings.mongodb_url is not None:
+        from pymongo import AsyncMongoClient  # noqa: PLC0415 - only MongoDB deployments need it
+
+        client: Any = AsyncMongoClient(settings.mongodb_url.get_secret_value(), tz_aware=True)
+        return MongoStore(client, settings.mongodb_database or f"caseflow_{service}")
+    return SqliteStore(settings.data_dir / f"{service}.db")
+
+
+def kafka_security(settings: KitSettings) -> BaseSecurity | None:
+    protocol = settings.kafka_security_protocol
+    if protocol == "PLAINTEXT":
+        return None
+    context: ssl.SSLContext | None = None
+    if protocol in ("SSL", "SASL_SSL"):
+        context = ssl.create_default_context(cafile=str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None)
+        if settings.kafka_ssl_certfile:
+            context.load_cert_chain(str(settings.kafka_ssl_certfile), str(settings.kafka_ssl_keyfile) if settings.kafka_ssl_keyfile else None)
+    if protocol == "SSL":
+        return BaseSecurity(ssl_context=context, use_ssl=True)
+    username = settings.kafka_sasl_username or ""
+    password = settings.kafka_sasl_password.get_secret_value() if settings.kafka_sasl_password else ""
+    sasl = {"PLAIN": SASLPlaintext, "SCRAM-SHA-256": SASLScram256, "SCRAM-SHA-512": SASLScram512}[settings.kafka_sasl_mechanism]
+    return sasl(username, password, ssl_context=context, use_ssl=protocol == "SASL_SSL")
+
+
+class Runtime(Generic[S, D]):
+    """One running service: settings, store, broker, outbox relay, metrics and the service's deps."""
+
+    def __init__(self, spec: ServiceSpec[S, D], settings: S | None = None, store: Store | None = None) -> None:
+        self.spec = spec
+        self.service = spec.name
+        self.settings: S = settings or spec.settings_type()
+        self.group_id = self.settings.group_id or f"caseflow-{spec.name}"
+        self.store = store or open_store(self.settings, spec.name)
+        self.registry = CollectorRegistry()
+        self.metrics = KitMetrics(self.registry)
+        self.broker = KafkaBroker(
+            self.settings.kafka_bootstrap_servers,
+            security=kafka_security(self.settings),
+            client_id=f"caseflow-{spec.name}",
+            middlewares=[KafkaPrometheusMiddleware(registry=self.registry, app_name=f"caseflow-{spec.name}")],
+            logger=logging.getLogger(f"caseflow.{spec.name}.broker"),
+            graceful_timeout=30,
+            enable_idempotence=self.settings.kafka_idempotence,
+        )
+        self.relay = OutboxRelay(self.store, self._publish, self.metrics)
+        self.consumers = [GuardedConsumer(self, s) for s in spec.subscriptions]
+        self._deps: D | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._started = False
+        for consumer in self.consumers:
+            self._subscribe(consumer)
+
+    @property
+    def deps(self) -> D:
+        if self._deps is None:
+            raise RuntimeError("service dependencies are built at startup")
+        return self._deps
+
+    def topic_name(self, topic: Topic) -> str:
+        return self.settings.topic_prefix + topic.name
+
+    def unit_of_work(self) -> UnitOfWork:
+        return UnitOfWork(self.store, self.topic_name)
+
+    def _subscribe(self, consumer: GuardedConsumer) -> None:
+        async def on_batch(msg: KafkaMessage) -> None:
+            await consumer.handle_batch(msg.raw_message)
+
+        on_batch.__name__ = f"{self.service}_consumes_{consumer.subscription.topic.name.replace('.', '_').replace('-', '_')}"
+        self.broker.subscriber(
+            consumer.topic,
+            group_id=self.group_id,
+            batch=True,
+            max_records=self.settings.batch_max_records,
+            batch_timeout_ms=self.settings.fetch_max_wait_ms,
+            fetch_max_wait_ms=self.settings.fetch_max_wait_ms,
+            auto_offset_reset=self.settings.auto_offset_reset,
+            ack_policy=AckPolicy.NACK_ON_ERROR,
+            title=f"{self.service}:{consumer.subscription.topic.name}",
+            description=consumer.subscription.topic.description,
+        )(on_batch)
+
+    async def _publish(self, messages: Sequence[OutboxMessage]) -> None:
+        pending = [
+            await self.broker.publish(m.value, m.topic, key=m.key.encode(), headers=dict(m.headers), no_confirm=True)
+            for m in messages
+        ]
+        await asyncio.gather(*pending)
+
+    # lifecycle -------------------------------------------------------------
+
+    async def start_dependencies(self) -> None:
+        collections = [*self.spec.collections, Collection(PROCESSED, indexes=("at",))]
+        await self.store.open(collections)
+        self._deps = await self.spec.build_deps(self)
+
+    async def start_background(self) -> None:
+        self._tasks.append(asyncio.create_task(self.relay.run(self.settings.outbox_interval_ms / 1000)))
+        self._tasks.append(asyncio.create_task(self._forget_old_events()))
+        self._tasks += [asyncio.create_task(job(self)) for job in self.spec.background]
+        self._started = True
+        self.metrics.ready.set(1)
+        log.info("service started", extra=logs.log_fields(group=self.group_id, topics=[c.topic for c in self.consumers]))
+
+    async def stop_consuming(self) -> None:
+        """Graceful shutdown, first half: finish the in-flight batch (its offsets commit), stop timers, flush."""
+        self._started = False
+        self.metrics.ready.set(0)
+        for subscriber in self.broker.subscribers:
+            await subscriber.stop()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        with contextlib.suppress(Exception):
+            await self.relay.flush()
+
+    async def close(self) -> None:
+        """Second half, after the broker is closed."""
+        if self.spec.close_deps and self._deps is not None:
+            await self.spec.close_deps(self._deps)
+        await self.store.close()
+        log.info("service stopped")
+
+    async def _forget_old_events(self) -> None:
+        retention = self.settings.processed_retention_days * 86400
+        while True:
+            await asyncio.sleep(3600)
+            with contextlib.suppress(Exception):
+                await self.store.delete_where(PROCESSED, Query(range_field="at", lt=time.time() - retention))
+
+    async def readiness(self) -> dict[str, bool]:
+        checks = {"started": self._started}
+        try:
+            await self.store.ping()
+            checks["store"] = True
+        except Exception:  # noqa: BLE001 - any failure means not ready
+            checks["store"] = False
+        try:
+            checks["broker"] = bool(await self.broker.ping(timeout=2))
+        except Exception:  # noqa: BLE001
+            checks["broker"] = False
+        return checks
+
+    def asgi(self) -> HttpEdge:
+        app = AsgiFastStream(
+            self.broker,
+            asyncapi_path="/docs/asyncapi",
+            on_startup=[self.start_dependencies],
+            after_startup=[self.start_background],
+            on_shutdown=[self.stop_consuming],
+            after_shutdown=[self.close],
+            logger=logging.getLogger(f"caseflow.{self.service}.app"),
+            specification=AsyncAPI(title=f"caseflow {self.service}", version="1.0.0"),
+        )
+        return HttpEdge(app, self.spec.routes(self), self.readiness, self.registry)
+
+
+def serve(spec: ServiceSpec[Any, Any], argv: Sequence[str] | None = None) -> None:
+    """Run a service until SIGINT / SIGTERM: `python -m caseflow_<service>`."""
+    import uvicorn  # noqa: PLC0415
+
+    runtime = Runtime(spec)
+    settings = runtime.settings
+    logs.configure_logging(spec.name, settings.log_level, settings.log_format)
+    port = settings.http_port or spec.http_port
+    uvicorn.run(
+        runtime.asgi(),
+        host=settings.http_host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=30,
+        lifespan="on",
+    )

@@ -1,0 +1,56 @@
+"""Settings from the environment (12-factor): what every service needs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _env(name: str) -> AliasChoices:
+    return AliasChoices(name)
+
+
+class KitSettings(BaseSettings):
+    """Common settings. A service subclasses it to add its own (rules files, keys)."""
+
+    model_config = SettingsConfigDict(env_prefix="CASEFLOW_", extra="ignore", frozen=True)
+
+    kafka_bootstrap_servers: str = Field(default="127.0.0.1:9092", validation_alias=_env("KAFKA_BOOTSTRAP_SERVERS"))
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        default="PLAINTEXT", validation_alias=_env("KAFKA_SECURITY_PROTOCOL")
+    )
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = Field(
+        default="PLAIN", validation_alias=_env("KAFKA_SASL_MECHANISM")
+    )
+    kafka_sasl_username: str | None = Field(default=None, validation_alias=_env("KAFKA_SASL_USERNAME"))
+    kafka_sasl_password: SecretStr | None = Field(default=None, validation_alias=_env("KAFKA_SASL_PASSWORD"))
+    kafka_idempotence: bool = Field(
+        default=False, description="Idempotent producer; turn on with a real Kafka (Tansu does not support it)"
+    )
+    kafka_ssl_cafile: Path | None = Field(default=None, validation_alias=_env("KAFKA_SSL_CAFILE"))
+    kafka_ssl_certfile: Path | None = Field(default=None, validation_alias=_env("KAFKA_SSL_CERTFILE"))
+    kafka_ssl_keyfile: Path | None = Field(default=None, validation_alias=_env("KAFKA_SSL_KEYFILE"))
+
+    mongodb_url: SecretStr | None = Field(
+        default=None, validation_alias=_env("MONGODB_URL"), description="Use MongoDB; SQLite when unset"
+    )
+    mongodb_database: str | None = Field(default=None, description="Defaults to caseflow_<service>")
+    data_dir: Path = Field(default=Path("data"), description="Where SQLite files live")
+
+    topic_prefix: str = Field(default="", description="Prepended to every topic name (test isolation, shared clusters)")
+    group_id: str | None = Field(default=None, description="Consumer group; defaults to caseflow-<service>")
+    http_host: str = "0.0.0.0"  # noqa: S104 - a pod listens on all interfaces
+    http_port: int | None = Field(default=None, description="Health, metrics and read endpoints; per-service default")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["json", "console"] = "json"
+
+    batch_max_records: int = Field(default=500, ge=1, le=10_000)
+    fetch_max_wait_ms: int = Field(default=50, ge=1, le=5000)
+    max_attempts: int = Field(default=3, ge=1, le=20, description="Handler attempts before dead-lettering")
+    retry_backoff_ms: int = Field(default=100, ge=0)
+    outbox_interval_ms: int = Field(default=200, ge=10)
+    processed_retention_days: int = Field(default=14, ge=1, description="How long consumed event ids are remembered")
+    auto_offset_reset: Literal["earliest", "latest"] = "earliest"

@@ -1,0 +1,151 @@
+"""The document-store port: the few operations the services need, no more.
+
+Documents are JSON-compatible dicts keyed by `_id` (a string). Every stored
+document carries `_v`, its version, which `Replace` uses for compare-and-set.
+Writes are applied by `commit`, atomically: all of them or none.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+Doc = dict[str, Any]
+Scalar = str | int | float | bool | None
+
+OUTBOX = "_outbox"
+
+
+class StoreError(Exception):
+    """Base of store errors."""
+
+
+class DuplicateKeyError(StoreError):
+    def __init__(self, collection: str, detail: str = "") -> None:
+        super().__init__(f"duplicate key in {collection} {detail}".strip())
+        self.collection = collection
+
+
+class ConflictError(StoreError):
+    """A compare-and-set lost: someone else changed the document first."""
+
+    def __init__(self, collection: str, key: str) -> None:
+        super().__init__(f"{collection}/{key} changed concurrently")
+        self.collection = collection
+        self.key = key
+
+
+class StoreUnavailableError(StoreError):
+    """The store cannot be reached; the caller should back off and retry."""
+
+
+@dataclass(frozen=True)
+class Collection:
+    """A collection and the top-level fields it is queried by."""
+
+    name: str
+    indexes: tuple[str, ...] = ()
+    unique: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Query:
+    """Equality on some fields, an optional range on one, an order and a limit."""
+
+    where: Mapping[str, Scalar] = field(default_factory=dict)
+    range_field: str | None = None
+    gte: Scalar = None
+    lt: Scalar = None
+    order_by: str | None = None
+    descending: bool = False
+    limit: int | None = None
+
+
+@dataclass(frozen=True)
+class Insert:
+    collection: str
+    doc: Doc
+
+
+@dataclass(frozen=True)
+class Replace:
+    """Replace when the stored version is still `expected_version`, else ConflictError."""
+
+    collection: str
+    doc: Doc
+    expected_version: int
+
+
+@dataclass(frozen=True)
+class Put:
+    """Insert or overwrite, whatever is there."""
+
+    collection: str
+    doc: Doc
+
+
+@dataclass(frozen=True)
+class Delete:
+    collection: str
+    key: str
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    topic: str
+    key: str
+    value: bytes
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class OutboxRecord:
+    id: str
+    message: OutboxMessage
+
+
+Write = Insert | Replace | Put | Delete | OutboxMessage
+
+
+class Store(ABC):
+    """One port, two adapters (SQLite, MongoDB), one contract test suite."""
+
+    @abstractmethod
+    async def open(self, collections: Sequence[Collection]) -> None: ...
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+    @abstractmethod
+    async def ping(self) -> None:
+        """Raise StoreUnavailableError unless the store answers."""
+
+    @abstractmethod
+    async def get(self, collection: str, key: str) -> Doc | None: ...
+
+    @abstractmethod
+    async def find(self, collection: str, query: Query) -> list[Doc]: ...
+
+    @abstractmethod
+    async def count(self, collection: str, query: Query) -> int: ...
+
+    @abstractmethod
+    async def commit(self, writes: Sequence[Write]) -> None:
+        """Apply every write atomically, in order; raise DuplicateKeyError or ConflictError and apply none."""
+
+    @abstractmethod
+    async def delete_where(self, collection: str, query: Query) -> int:
+        """Delete what the query matches (housekeeping); return how many."""
+
+    @abstractmethod
+    async def outbox_pending(self, limit: int) -> list[OutboxRecord]:
+        """Unpublished messages, oldest first."""
+
+    @abstractmethod
+    async def outbox_done(self, ids: Sequence[str]) -> None:
+        """Forget published messages."""
+
+    async def outbox_backlog(self) -> int:
+        return await self.count(OUTBOX, Query())

@@ -1,0 +1,234 @@
+"""SQLite adapter: one file per service, WAL, every commit one IMMEDIATE transaction."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import sqlite3
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+from .port import (
+    OUTBOX,
+    Collection,
+    ConflictError,
+    Delete,
+    Doc,
+    DuplicateKeyError,
+    Insert,
+    OutboxMessage,
+    OutboxRecord,
+    Put,
+    Query,
+    Replace,
+    Store,
+    StoreUnavailableError,
+    Write,
+)
+
+T = TypeVar("T")
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _name(text: str) -> str:
+    if not _NAME.match(text):
+        raise ValueError(f"not a valid collection or field name: {text!r}")
+    return text
+
+
+def _field(name: str) -> str:
+    return f"json_extract(doc, '$.{_name(name)}')"
+
+
+def _row_to_doc(row: tuple[str, int, str]) -> Doc:
+    doc: Doc = json.loads(row[2])
+    doc["_id"], doc["_v"] = row[0], row[1]
+    return doc
+
+
+def _body(doc: Doc) -> str:
+    return json.dumps({k: v for k, v in doc.items() if k not in ("_id", "_v")}, ensure_ascii=False, separators=(",", ":"))
+
+
+class SqliteStore(Store):
+    def __init__(self, path: str | Path) -> None:
+        self._path = str(path)
+        # sqlite3 calls block: they run on one dedicated thread, in order.
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
+        self._db: sqlite3.Connection | None = None
+        self._collections: set[str] = set()
+
+    async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        db = self._db
+        if db is None:
+            raise StoreUnavailableError("store is not open")
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._executor, fn, db)
+        except sqlite3.OperationalError as exc:
+            raise StoreUnavailableError(str(exc)) from exc
+
+    async def open(self, collections: Sequence[Collection]) -> None:
+        if self._path != ":memory:":
+            Path(self._path).parent.mkdir(parents=True, exist_ok=True)
+        loop = asyncio.get_running_loop()
+        self._db = await loop.run_in_executor(self._executor, self._connect)
+        all_collections = [*collections, Collection(OUTBOX)]
+        await self._run(lambda db: self._create(db, all_collections))
+        self._collections = {c.name for c in all_collections}
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False, timeout=30)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("PRAGMA busy_timeout=30000")
+        return db
+
+    @staticmethod
+    def _create(db: sqlite3.Connection, collections: Sequence[Collection]) -> None:
+        db.execute(
+            f"CREATE TABLE IF NOT EXISTS {OUTBOX} (seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+            " topic TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL, headers TEXT NOT NULL)"
+        )
+        for c in collections:
+            if c.name == OUTBOX:
+                continue
+            table = _name(c.name)
+            db.execute(f"CREATE TABLE IF NOT EXISTS {table} (id TEXT PRIMARY KEY, v INTEGER NOT NULL, doc TEXT NOT NULL)")
+            for f in c.indexes:
+                db.execute(f"CREATE INDEX IF NOT EXISTS ix_{table}_{_name(f)} ON {table}({_field(f)})")
+            for f in c.unique:
+                db.execute(
+                    f"CREATE UNIQUE INDEX IF NOT EXISTS ux_{table}_{_name(f)} ON {table}({_field(f)})"
+                    f" WHERE {_field(f)} IS NOT NULL"
+                )
+
+    async def close(self) -> None:
+        if self._db is not None:
+            db, self._db = self._db, None
+            await asyncio.get_running_loop().run_in_executor(self._executor, db.close)
+        self._executor.shutdown(wait=True)
+
+    async def ping(self) -> None:
+        await self._run(lambda db: db.execute("SELECT 1").fetchone())
+
+    async def get(self, collection: str, key: str) -> Doc | None:
+        table = self._table(collection)
+        row = await self._run(lambda db: db.execute(f"SELECT id, v, doc FROM {table} WHERE id = ?", (key,)).fetchone())
+        return _row_to_doc(row) if row else None
+
+    def _table(self, collection: str) -> str:
+        if collection not in self._collections:
+            raise KeyError(f"unknown collection {collection!r}")
+        return collection
+
+    @staticmethod
+    def _where(query: Query) -> tuple[str, list[Any]]:
+        clauses, args = [], []
+        for f, value in query.where.items():
+            if value is None:
+                clauses.append(f"{_field(f)} IS NULL")
+            else:
+                clauses.append(f"{_field(f)} = ?")
+                args.append(value)
+        if query.range_field:
+            if query.gte is not None:
+                clauses.append(f"{_field(query.range_field)} >= ?")
+                args.append(query.gte)
+            if query.lt is not None:
+                clauses.append(f"{_field(query.range_field)} < ?")
+                args.append(query.lt)
+        return (" WHERE " + " AND ".join(clauses) if clauses else ""), args
+
+    async def find(self, collection: str, query: Query) -> list[Doc]:
+        table = self._table(collection)
+        where, args = self._where(query)
+        sql = f"SELECT id, v, doc FROM {table}{where}"
+        if query.order_by:
+            sql += f" ORDER BY {_field(query.order_by)} {'DESC' if query.descending else 'ASC'}, id"
+        if query.limit is not None:
+            sql += " LIMIT ?"
+            args.append(query.limit)
+        rows = await self._run(lambda db: db.execute(sql, args).fetchall())
+        return [_row_to_doc(r) for r in rows]
+
+    async def count(self, collection: str, query: Query) -> int:
+        if collection == OUTBOX:
+            return int((await self._run(lambda db: db.execute(f"SELECT count(*) FROM {OUTBOX}").fetchone()))[0])
+        table = self._table(collection)
+        where, args = self._where(query)
+        row = await self._run(lambda db: db.execute(f"SELECT count(*) FROM {table}{where}", args).fetchone())
+        return int(row[0])
+
+    async def delete_where(self, collection: str, query: Query) -> int:
+        table = self._table(collection)
+        where, args = self._where(query)
+        return await self._run(lambda db: db.execute(f"DELETE FROM {table}{where}", args).rowcount)
+
+    async def commit(self, writes: Sequence[Write]) -> None:
+        for w in writes:
+            if not isinstance(w, OutboxMessage):
+                self._table(w.collection)
+        await self._run(lambda db: self._commit(db, writes))
+
+    @staticmethod
+    def _commit(db: sqlite3.Connection, writes: Sequence[Write]) -> None:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for w in writes:
+                SqliteStore._apply(db, w)
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    @staticmethod
+    def _apply(db: sqlite3.Connection, w: Write) -> None:
+        if isinstance(w, OutboxMessage):
+            db.execute(
+                f"INSERT INTO {OUTBOX} (topic, key, value, headers) VALUES (?, ?, ?, ?)",
+                (w.topic, w.key, w.value, json.dumps(dict(w.headers))),
+            )
+        elif isinstance(w, Insert):
+            try:
+                db.execute(f"INSERT INTO {w.collection} (id, v, doc) VALUES (?, 1, ?)", (w.doc["_id"], _body(w.doc)))
+            except sqlite3.IntegrityError as exc:
+                raise DuplicateKeyError(w.collection, str(exc)) from None
+        elif isinstance(w, Replace):
+            try:
+                cur = db.execute(
+                    f"UPDATE {w.collection} SET v = v + 1, doc = ? WHERE id = ? AND v = ?",
+                    (_body(w.doc), w.doc["_id"], w.expected_version),
+                )
+            except sqlite3.IntegrityError as exc:
+                raise DuplicateKeyError(w.collection, str(exc)) from None
+            if cur.rowcount != 1:
+                raise ConflictError(w.collection, w.doc["_id"])
+        elif isinstance(w, Put):
+            try:
+                db.execute(
+                    f"INSERT INTO {w.collection} (id, v, doc) VALUES (?, 1, ?)"
+                    " ON CONFLICT(id) DO UPDATE SET v = v + 1, doc = excluded.doc",
+                    (w.doc["_id"], _body(w.doc)),
+                )
+            except sqlite3.IntegrityError as exc:
+                raise DuplicateKeyError(w.collection, str(exc)) from None
+        elif isinstance(w, Delete):
+            db.execute(f"DELETE FROM {w.collection} WHERE id = ?", (w.key,))
+
+    async def outbox_pending(self, limit: int) -> list[OutboxRecord]:
+        rows = await self._run(
+            lambda db: db.execute(
+                f"SELECT seq, topic, key, value, headers FROM {OUTBOX} ORDER BY seq LIMIT ?", (limit,)
+            ).fetchall()
+        )
+        return [OutboxRecord(str(r[0]), OutboxMessage(r[1], r[2], bytes(r[3]), json.loads(r[4]))) for r in rows]
+
+    async def outbox_done(self, ids: Sequence[str]) -> None:
+        if ids:
+            args = [int(i) for i in ids]
+            marks = ",".join("?" * len(args))
+            await self._run(lambda db: db.execute(f"DELETE FROM {OUTBOX} WHERE seq IN ({marks})", args))

@@ -1,0 +1,81 @@
+"""Unit of work: reads see this unit's own writes; state, tracking and outgoing events commit together."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from caseflow_contracts import Event, Topic, topic_for
+
+from .store import Delete, Doc, Insert, OutboxMessage, Put, Replace, Store, Write
+
+TopicNamer = Callable[[Topic], str]
+_DELETED = object()
+
+
+def event_headers(event: Event) -> dict[str, str]:
+    headers = {
+        "content-type": "application/json",
+        "x-event-type": event.type,
+        "x-schema-version": event.schema_version,
+        "x-event-id": event.event_id,
+        "x-correlation-id": event.correlation_id,
+    }
+    if event.causation_id:
+        headers["x-causation-id"] = event.causation_id
+    return headers
+
+
+class UnitOfWork:
+    def __init__(self, store: Store, topic_name: TopicNamer) -> None:
+        self._store = store
+        self._topic_name = topic_name
+        self._writes: list[Write] = []
+        self._overlay: dict[tuple[str, str], Any] = {}
+        self.events: list[Event] = []
+
+    async def get(self, collection: str, key: str) -> Doc | None:
+        if (collection, key) in self._overlay:
+            doc = self._overlay[(collection, key)]
+            return None if doc is _DELETED else json.loads(json.dumps(doc))
+        return await self._store.get(collection, key)
+
+    def add(self, collection: str, doc: Doc) -> None:
+        """Insert a new document; the commit fails with DuplicateKeyError if its `_id` or a unique field exists."""
+        self._writes.append(Insert(collection, doc))
+        self._overlay[(collection, doc["_id"])] = {**doc, "_v": 1}
+
+    def update(self, collection: str, doc: Doc) -> None:
+        """Replace a document read in this unit; the commit fails with ConflictError if it changed meanwhile."""
+        version = int(doc["_v"])
+        self._writes.append(Replace(collection, doc, version))
+        self._overlay[(collection, doc["_id"])] = {**doc, "_v": version + 1}
+
+    def put(self, collection: str, doc: Doc) -> None:
+        """Insert or overwrite without a version check: for projections rebuilt from events."""
+        self._writes.append(Put(collection, doc))
+        self._overlay[(collection, doc["_id"])] = doc
+
+    def delete(self, collection: str, key: str) -> None:
+        self._writes.append(Delete(collection, key))
+        self._overlay[(collection, key)] = _DELETED
+
+    def emit(self, event: Event) -> None:
+        """Publish the event once this unit commits (transactional outbox)."""
+        topic = self._topic_name(topic_for(type(event)))
+        self._writes.append(OutboxMessage(topic, event.key, event.to_bytes(), event_headers(event)))
+        self.events.append(event)
+
+    def emit_raw(self, message: OutboxMessage) -> None:
+        self._writes.append(message)
+
+    @property
+    def writes(self) -> list[Write]:
+        return list(self._writes)
+
+    async def commit(self) -> None:
+        if self._writes:
+            await self._store.commit(self._writes)
+        self._writes.clear()
+        self._overlay.clear()
