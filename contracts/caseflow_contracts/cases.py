@@ -78,7 +78,9 @@ class CaseOpenedPayload(Contract):
     area: Area | None = Field(default=None, description="Delivery area, for coverage routing")
     station_hint: StationHint
     customer: SealedContact
-    customer_ref: Identifier = Field(description="Pseudonymous customer id (keyed hash): counts claims without personal data")
+    customer_ref: Identifier = Field(
+        description="Pseudonymous customer id (keyed hash): counts claims without personal data"
+    )
     vip: bool = False
     fraud_flags: list[FraudFlag] = Field(default_factory=list, max_length=10)
     parcel: ParcelFacts = Field(default_factory=ParcelFacts)

@@ -22,9 +22,21 @@ ShortText = Annotated[str, Field(min_length=1, max_length=200)]
 Text = Annotated[str, Field(max_length=4000)]
 Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:\-]*$")]
 CaseId = Annotated[str, Field(pattern=r"^CF-[0-9A-Z]{6,40}$", description="Case number, e.g. CF-20261124-000123")]
-StationCode = Annotated[str, Field(min_length=2, max_length=32, pattern=r"^[A-Z0-9][A-Z0-9\-]*$", description="Station, hub or centre code")]
-WaybillNo = Annotated[str, Field(min_length=6, max_length=40, pattern=r"^[A-Za-z0-9\-]+$", description="Waybill (tracking) number")]
-LanguageTag = Annotated[str, Field(min_length=2, max_length=16, pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$", description="BCP 47 tag, e.g. zh-CN, en")]
+StationCode = Annotated[
+    str, Field(min_length=2, max_length=32, pattern=r"^[A-Z0-9][A-Z0-9\-]*$", description="Station, hub or centre code")
+]
+WaybillNo = Annotated[
+    str, Field(min_length=6, max_length=40, pattern=r"^[A-Za-z0-9\-]+$", description="Waybill (tracking) number")
+]
+LanguageTag = Annotated[
+    str,
+    Field(
+        min_length=2,
+        max_length=16,
+        pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$",
+        description="BCP 47 tag, e.g. zh-CN, en",
+    ),
+]
 CurrencyCode = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code")]
 TimeZoneName = Annotated[str, Field(min_length=1, max_length=64, description="IANA time zone, e.g. Asia/Shanghai")]
 

@@ -24,10 +24,14 @@ class Event(BaseModel):
     event_id: Identifier = Field(description="Unique id of this event; consumers de-duplicate on it")
     type: str = Field(description="Event type, e.g. case.opened")
     schema_version: SchemaVersion = Field(description="MAJOR.MINOR; consumers accept any minor of a major they know")
-    occurred_at: AwareDatetime = Field(description="When it happened, UTC (an offset is required and normalised to UTC)")
+    occurred_at: AwareDatetime = Field(
+        description="When it happened, UTC (an offset is required and normalised to UTC)"
+    )
     producer: Identifier = Field(description="Service or upstream system that produced the event")
     key: Identifier = Field(description="Partition key: the case id for case events, the source's own id upstream")
-    correlation_id: Identifier = Field(description="Id shared by every event of one story, from the first upstream event")
+    correlation_id: Identifier = Field(
+        description="Id shared by every event of one story, from the first upstream event"
+    )
     causation_id: Identifier | None = Field(default=None, description="event_id of the event that caused this one")
     payload: Contract
 
@@ -39,7 +43,8 @@ class Event(BaseModel):
     @classmethod
     def event_type(cls) -> str:
         default = cls.model_fields["type"].default
-        assert isinstance(default, str), f"{cls.__name__} must fix its type"
+        if not isinstance(default, str):
+            raise TypeError(f"{cls.__name__} must fix its type")
         return default
 
     @classmethod

@@ -1,8 +1,8 @@
 """Generate the JSON Schemas and the AsyncAPI document from the models and the catalog.
 
-    python -m caseflow_contracts.generate          write them
-    python -m caseflow_contracts.generate --check  exit 1 when the checked-in files are stale
-    python -m caseflow_contracts.generate --publish  also record the current schemas as published
+python -m caseflow_contracts.generate          write them
+python -m caseflow_contracts.generate --check  exit 1 when the checked-in files are stale
+python -m caseflow_contracts.generate --publish  also record the current schemas as published
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pydantic.json_schema import models_json_schema
 from . import __name__ as package_name
 from .envelope import Event
 from .registry import EVENT_MODELS
-from .topics import DLQ_RETENTION_DAYS, TOPICS, DAY_MS
+from .topics import DAY_MS, DLQ_RETENTION_DAYS, TOPICS
 
 HERE = Path(__file__).parent
 SCHEMA_DIR = HERE / "schemas"
@@ -88,9 +88,17 @@ def asyncapi_document() -> dict[str, Any]:
         }
         ref = {"$ref": f"#/channels/{channel_id}"}
         for producer in topic.producers:
-            operations[f"{_slug(producer)}-sends-{channel_id}"] = {"action": "send", "channel": ref, "title": f"{producer} publishes"}
+            operations[f"{_slug(producer)}-sends-{channel_id}"] = {
+                "action": "send",
+                "channel": ref,
+                "title": f"{producer} publishes",
+            }
         for consumer in topic.consumers:
-            operations[f"{_slug(consumer)}-receives-{channel_id}"] = {"action": "receive", "channel": ref, "title": f"{consumer} consumes"}
+            operations[f"{_slug(consumer)}-receives-{channel_id}"] = {
+                "action": "receive",
+                "channel": ref,
+                "title": f"{consumer} consumes",
+            }
     return {
         "asyncapi": "3.0.0",
         "info": {

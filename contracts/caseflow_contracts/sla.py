@@ -29,7 +29,9 @@ class SlaClockPayload(Contract):
     kind: CaseKind
     priority: Priority
     channel: Channel | None = None
-    target_seconds: StrictInt = Field(gt=0, description="The target, in counted seconds (working time if a calendar applies)")
+    target_seconds: StrictInt = Field(
+        gt=0, description="The target, in counted seconds (working time if a calendar applies)"
+    )
     elapsed_seconds: StrictInt = Field(ge=0, description="Counted seconds when the event was decided")
     started_at: AwareDatetime
     deadline_at: AwareDatetime = Field(description="When the target is (or was) reached, in wall-clock time")

@@ -30,7 +30,9 @@ class Address(Contract):
     """A postal address. The street line is personal data; the area is not."""
 
     area: Area
-    street: Annotated[str, Field(max_length=300)] = Field(default="", description="Street, building, room: personal data")
+    street: Annotated[str, Field(max_length=300)] = Field(
+        default="", description="Street, building, room: personal data"
+    )
 
 
 class Customer(Contract):
@@ -41,7 +43,9 @@ class Customer(Contract):
     phone: Phone | None = None
     email: Email | None = None
     address: Address | None = None
-    id_number: Annotated[str, Field(max_length=32)] | None = Field(default=None, description="National ID: never leaves intake in clear")
+    id_number: Annotated[str, Field(max_length=32)] | None = Field(
+        default=None, description="National ID: never leaves intake in clear"
+    )
     vip: bool = False
     language: LanguageTag = "zh-CN"
     time_zone: TimeZoneName = "Asia/Shanghai"
@@ -64,7 +68,9 @@ class ParcelExceptionPayload(Contract):
     source_event_id: Identifier = Field(description="Upstream's id of this exception; intake de-duplicates on it")
     waybill_no: WaybillNo
     exception_kind: ExceptionKind
-    problem_code: ShortText | None = Field(default=None, description="Problem-parcel type from the network list, e.g. 地址不详")
+    problem_code: ShortText | None = Field(
+        default=None, description="Problem-parcel type from the network list, e.g. 地址不详"
+    )
     origin_station: StationCode | None = None
     current_station: StationCode | None = Field(default=None, description="Station of the last scan")
     destination_station: StationCode | None = None
@@ -120,7 +126,11 @@ class CustomerContactPayload(Contract):
 
     @model_validator(mode="after")
     def _needs_a_reference(self) -> CustomerContactPayload:
-        if self.waybill_no is None and self.platform_order_id is None and self.category is not ContactCategory.SUGGESTION:
+        if (
+            self.waybill_no is None
+            and self.platform_order_id is None
+            and self.category is not ContactCategory.SUGGESTION
+        ):
             raise ValueError("a contact needs a waybill_no or a platform_order_id")
         return self
 

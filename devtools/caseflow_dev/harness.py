@@ -47,12 +47,13 @@ class InProcessService:
 
 
 @asynccontextmanager
-async def run_in_process(spec: ServiceSpec[Any, Any], settings: Any, *, store: Any = None) -> AsyncIterator[InProcessService]:
+async def run_in_process(
+    spec: ServiceSpec[Any, Any], settings: Any, *, store: Any = None
+) -> AsyncIterator[InProcessService]:
     """Serve one service in this event loop, on a free port, through its real ASGI lifespan."""
     runtime = Runtime(spec, settings, store)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(runtime.asgi(), host="127.0.0.1", port=port, log_config=None, lifespan="on"))
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     task = asyncio.create_task(server.serve())
     url = f"http://127.0.0.1:{port}"
     try:
@@ -66,7 +67,9 @@ async def run_in_process(spec: ServiceSpec[Any, Any], settings: Any, *, store: A
 class ServiceProcess:
     """A service as a separate OS process (`python -m caseflow_<name>`), as in production."""
 
-    def __init__(self, name: str, env: Mapping[str, str], *, http_port: int | None = None, log_file: Path | None = None) -> None:
+    def __init__(
+        self, name: str, env: Mapping[str, str], *, http_port: int | None = None, log_file: Path | None = None
+    ) -> None:
         self.name = name
         self.http_port = http_port or free_port()
         self.url = f"http://127.0.0.1:{self.http_port}"
@@ -77,7 +80,10 @@ class ServiceProcess:
     def start(self) -> ServiceProcess:
         out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
         self.process = subprocess.Popen(  # noqa: S603
-            [sys.executable, "-m", f"caseflow_{self.name}"], env=self.env, stdout=out, stderr=subprocess.STDOUT,
+            [sys.executable, "-m", f"caseflow_{self.name}"],
+            env=self.env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         return self

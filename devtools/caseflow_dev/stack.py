@@ -52,7 +52,13 @@ async def status_table(services: list[ServiceProcess]) -> Table:
                 metrics = (await client.get(f"{svc.url}/metrics")).text
             except httpx.HTTPError:
                 ready, metrics = False, ""
-            table.add_row(svc.name, svc.url, "yes" if ready else "no", _sum(metrics, "caseflow_events_handled_total"), _sum(metrics, "caseflow_dead_letters_total"))
+            table.add_row(
+                svc.name,
+                svc.url,
+                "yes" if ready else "no",
+                _sum(metrics, "caseflow_events_handled_total"),
+                _sum(metrics, "caseflow_dead_letters_total"),
+            )
     return table
 
 
@@ -77,7 +83,9 @@ async def run(data_dir: Path, broker_port: int, once: bool) -> int:
             "CASEFLOW_LOG_FORMAT": "json",
         }
         for name, port in SERVICES.items():
-            services.append(ServiceProcess(name, env, http_port=port, log_file=data_dir / "logs" / f"{name}.log").start())
+            services.append(
+                ServiceProcess(name, env, http_port=port, log_file=data_dir / "logs" / f"{name}.log").start()
+            )
         await asyncio.gather(*(s.ready(90) for s in services))
         console.print(await status_table(services))
         console.print(f"logs in {data_dir / 'logs'}; Ctrl-C stops everything")

@@ -73,11 +73,15 @@ class KafkaTestKit:
         headers = [(k, v.encode()) for k, v in event_headers(event).items()]
         await producer.send_and_wait(name, event.to_bytes(), key=event.key.encode(), headers=headers)
 
-    async def publish_raw(self, topic: Topic, value: bytes, *, key: bytes | None = b"raw", headers: Sequence[tuple[str, bytes]] = ()) -> None:
+    async def publish_raw(
+        self, topic: Topic, value: bytes, *, key: bytes | None = b"raw", headers: Sequence[tuple[str, bytes]] = ()
+    ) -> None:
         producer = await self.producer()
         await producer.send_and_wait(self.topic(topic), value, key=key, headers=list(headers))
 
-    async def collect(self, topic: Topic | str, count: int, *, timeout_s: float = 30, dlq: bool = False) -> list[ConsumerRecord[bytes, bytes]]:
+    async def collect(
+        self, topic: Topic | str, count: int, *, timeout_s: float = 30, dlq: bool = False
+    ) -> list[ConsumerRecord[bytes, bytes]]:
         """Read a topic from the beginning until `count` records arrived (or time out and return what came)."""
         name = topic if isinstance(topic, str) else self.topic(topic)
         if dlq:

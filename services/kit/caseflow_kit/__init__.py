@@ -2,9 +2,9 @@
 
 from .consumer import Context, Subscription
 from .errors import CaseflowError, Rejected
-from .web import Request, Response, Route
 from .runtime import Runtime, ServiceSpec, serve
 from .settings import KitSettings
+from .web import Request, Response, Route
 
 __all__ = [
     "CaseflowError",

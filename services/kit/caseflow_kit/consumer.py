@@ -75,7 +75,7 @@ class Subscription:
 
 
 class GuardedConsumer:
-    def __init__(self, runtime: Runtime, subscription: Subscription) -> None:
+    def __init__(self, runtime: Runtime[Any, Any], subscription: Subscription) -> None:
         self.runtime = runtime
         self.subscription = subscription
         self.topic = runtime.topic_name(subscription.topic)
@@ -168,7 +168,13 @@ class GuardedConsumer:
             }
         )
         uow = self.runtime.unit_of_work()
-        uow.add(PROCESSED, {"_id": marker or f"{self.runtime.group_id}|{record.topic}:{record.partition}:{record.offset}", "at": time.time()})
+        uow.add(
+            PROCESSED,
+            {
+                "_id": marker or f"{self.runtime.group_id}|{record.topic}:{record.partition}:{record.offset}",
+                "at": time.time(),
+            },
+        )
         key = (record.key or b"").decode("utf-8", "replace")
         uow.emit_raw(OutboxMessage(self.dlq, key, record.value or b"", headers))
         try:
@@ -176,4 +182,9 @@ class GuardedConsumer:
         except DuplicateKeyError:
             return
         self.runtime.metrics.dead_letters.labels(self.subscription.topic.name, code).inc()
-        log.warning("dead-lettered", extra=logs.log_fields(topic=record.topic, offset=record.offset, reason=code, detail=logs.scrub(message)[:300]))
+        log.warning(
+            "dead-lettered",
+            extra=logs.log_fields(
+                topic=record.topic, offset=record.offset, reason=code, detail=logs.scrub(message)[:300]
+            ),
+        )

@@ -9,17 +9,26 @@ class KitMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.registry = registry
         self.handled = Counter(
-            "caseflow_events_handled_total", "Events handled, by topic, type and outcome",
-            ["topic", "event_type", "outcome"], registry=registry,
+            "caseflow_events_handled_total",
+            "Events handled, by topic, type and outcome",
+            ["topic", "event_type", "outcome"],
+            registry=registry,
         )
         self.dead_letters = Counter(
-            "caseflow_dead_letters_total", "Events sent to a dead-letter topic, by topic and reason",
-            ["topic", "reason"], registry=registry,
+            "caseflow_dead_letters_total",
+            "Events sent to a dead-letter topic, by topic and reason",
+            ["topic", "reason"],
+            registry=registry,
         )
         self.handle_seconds = Histogram(
-            "caseflow_handle_seconds", "Time to handle one event, store commit included",
-            ["topic"], registry=registry, buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1),
+            "caseflow_handle_seconds",
+            "Time to handle one event, store commit included",
+            ["topic"],
+            registry=registry,
+            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1),
         )
         self.outbox_backlog = Gauge("caseflow_outbox_backlog", "Outbox messages not yet published", registry=registry)
-        self.published = Counter("caseflow_events_published_total", "Events published from the outbox", ["topic"], registry=registry)
+        self.published = Counter(
+            "caseflow_events_published_total", "Events published from the outbox", ["topic"], registry=registry
+        )
         self.ready = Gauge("caseflow_ready", "1 when the service is ready", registry=registry)

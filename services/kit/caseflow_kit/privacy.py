@@ -9,6 +9,7 @@ import json
 import os
 from typing import Any
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -95,7 +96,7 @@ class Sealer:
         try:
             raw = base64.urlsafe_b64decode(token.encode())
             plain = aead.decrypt(raw[:12], raw[12:], key_id.encode())
-        except Exception:
+        except (InvalidTag, ValueError):
             raise SealError("token does not open with this key") from None
         data: dict[str, Any] = json.loads(plain)
         return data

@@ -53,7 +53,10 @@ class RulesFile(Generic[M]):
         try:
             mtime = self.path.stat().st_mtime_ns
         except OSError as exc:
-            log.error("rules file unreadable; keeping the rules in force", extra=logs.log_fields(path=str(self.path), error=str(exc)))
+            log.error(
+                "rules file unreadable; keeping the rules in force",
+                extra=logs.log_fields(path=str(self.path), error=str(exc)),
+            )
             return False
         if mtime == self._mtime and not force:
             return False

@@ -7,24 +7,23 @@ import contextlib
 import logging
 import ssl
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from faststream.asgi import AsgiFastStream
-from faststream.specification import AsyncAPI
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from faststream.middlewares import AckPolicy
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
+from faststream.specification import AsyncAPI
 from prometheus_client import CollectorRegistry
 
 from caseflow_contracts import Topic
 
 from . import logs
 from .consumer import PROCESSED, GuardedConsumer, Subscription
-from .web import HttpEdge, Route
 from .metrics import KitMetrics
 from .outbox import OutboxRelay
 from .settings import KitSettings
@@ -32,6 +31,7 @@ from .store import Collection, OutboxMessage, Query, Store
 from .store.mongo import MongoStore
 from .store.sqlite import SqliteStore
 from .uow import UnitOfWork
+from .web import HttpEdge, Route
 
 S = TypeVar("S", bound=KitSettings)
 D = TypeVar("D")
@@ -54,13 +54,13 @@ class ServiceSpec(Generic[S, D]):
     subscriptions: Sequence[Subscription]
     build_deps: Callable[[Runtime[S, D]], Awaitable[D]]
     routes: Callable[[Runtime[S, D]], list[Route]] = field(default=lambda runtime: [])
-    background: Sequence[Callable[[Runtime[S, D]], Awaitable[None]]] = ()
+    background: Sequence[Callable[[Runtime[S, D]], Coroutine[Any, Any, None]]] = ()
     close_deps: Callable[[D], Awaitable[None]] | None = None
 
 
 def open_store(settings: KitSettings, service: str) -> Store:
     if settings.mongodb_url is not None:
-        from pymongo import AsyncMongoClient  # noqa: PLC0415 - only MongoDB deployments need it
+        from pymongo import AsyncMongoClient
 
         client: Any = AsyncMongoClient(settings.mongodb_url.get_secret_value(), tz_aware=True)
         return MongoStore(client, settings.mongodb_database or f"caseflow_{service}")
@@ -73,14 +73,21 @@ def kafka_security(settings: KitSettings) -> BaseSecurity | None:
         return None
     context: ssl.SSLContext | None = None
     if protocol in ("SSL", "SASL_SSL"):
-        context = ssl.create_default_context(cafile=str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None)
+        context = ssl.create_default_context(
+            cafile=str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None
+        )
         if settings.kafka_ssl_certfile:
-            context.load_cert_chain(str(settings.kafka_ssl_certfile), str(settings.kafka_ssl_keyfile) if settings.kafka_ssl_keyfile else None)
+            context.load_cert_chain(
+                str(settings.kafka_ssl_certfile),
+                str(settings.kafka_ssl_keyfile) if settings.kafka_ssl_keyfile else None,
+            )
     if protocol == "SSL":
         return BaseSecurity(ssl_context=context, use_ssl=True)
     username = settings.kafka_sasl_username or ""
     password = settings.kafka_sasl_password.get_secret_value() if settings.kafka_sasl_password else ""
-    sasl = {"PLAIN": SASLPlaintext, "SCRAM-SHA-256": SASLScram256, "SCRAM-SHA-512": SASLScram512}[settings.kafka_sasl_mechanism]
+    sasl = {"PLAIN": SASLPlaintext, "SCRAM-SHA-256": SASLScram256, "SCRAM-SHA-512": SASLScram512}[
+        settings.kafka_sasl_mechanism
+    ]
     return sasl(username, password, ssl_context=context, use_ssl=protocol == "SASL_SSL")
 
 
@@ -128,7 +135,9 @@ class Runtime(Generic[S, D]):
         async def on_batch(msg: KafkaMessage) -> None:
             await consumer.handle_batch(msg.raw_message)
 
-        on_batch.__name__ = f"{self.service}_consumes_{consumer.subscription.topic.name.replace('.', '_').replace('-', '_')}"
+        on_batch.__name__ = (
+            f"{self.service}_consumes_{consumer.subscription.topic.name.replace('.', '_').replace('-', '_')}"
+        )
         self.broker.subscriber(
             consumer.topic,
             group_id=self.group_id,
@@ -162,7 +171,9 @@ class Runtime(Generic[S, D]):
         self._tasks += [asyncio.create_task(job(self)) for job in self.spec.background]
         self._started = True
         self.metrics.ready.set(1)
-        log.info("service started", extra=logs.log_fields(group=self.group_id, topics=[c.topic for c in self.consumers]))
+        log.info(
+            "service started", extra=logs.log_fields(group=self.group_id, topics=[c.topic for c in self.consumers])
+        )
 
     async def stop_consuming(self) -> None:
         """Graceful shutdown, first half: finish the in-flight batch (its offsets commit), stop timers, flush."""
@@ -222,7 +233,7 @@ class Runtime(Generic[S, D]):
 
 def serve(spec: ServiceSpec[Any, Any], argv: Sequence[str] | None = None) -> None:
     """Run a service until SIGINT / SIGTERM: `python -m caseflow_<service>`."""
-    import uvicorn  # noqa: PLC0415
+    import uvicorn
 
     runtime = Runtime(spec)
     settings = runtime.settings

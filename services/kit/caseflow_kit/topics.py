@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any
 
@@ -10,7 +11,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
 
 from caseflow_contracts import TOPICS
-from caseflow_contracts.topics import DLQ_RETENTION_DAYS, DAY_MS
+from caseflow_contracts.topics import DAY_MS, DLQ_RETENTION_DAYS
 
 log = logging.getLogger("caseflow.topics")
 
@@ -20,12 +21,22 @@ def catalog_topics(prefix: str = "", *, max_partitions: int | None = None, repli
     specs = []
     for topic in TOPICS:
         partitions = min(topic.partitions, max_partitions) if max_partitions else topic.partitions
-        specs.append(NewTopic(prefix + topic.name, partitions, replication, topic_configs={"retention.ms": str(topic.retention_ms)}))
-        specs.append(NewTopic(prefix + topic.dlq, 1, replication, topic_configs={"retention.ms": str(DLQ_RETENTION_DAYS * DAY_MS)}))
+        specs.append(
+            NewTopic(
+                prefix + topic.name, partitions, replication, topic_configs={"retention.ms": str(topic.retention_ms)}
+            )
+        )
+        specs.append(
+            NewTopic(
+                prefix + topic.dlq, 1, replication, topic_configs={"retention.ms": str(DLQ_RETENTION_DAYS * DAY_MS)}
+            )
+        )
     return specs
 
 
-async def ensure_topics(bootstrap: str, prefix: str = "", *, max_partitions: int | None = None, timeout_s: float = 30, **client: Any) -> list[str]:
+async def ensure_topics(
+    bootstrap: str, prefix: str = "", *, max_partitions: int | None = None, timeout_s: float = 30, **client: Any
+) -> list[str]:
     """Create what is missing; return the names created. Retries while the broker is still starting."""
     deadline = asyncio.get_running_loop().time() + timeout_s
     while True:
@@ -42,10 +53,8 @@ async def ensure_topics(bootstrap: str, prefix: str = "", *, max_partitions: int
         existing = set(await admin.list_topics())
         missing = [t for t in catalog_topics(prefix, max_partitions=max_partitions) if t.name not in existing]
         if missing:
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(missing)
-            except TopicAlreadyExistsError:
-                pass
         return [t.name for t in missing]
     finally:
         await admin.close()

@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
-from pymongo.errors import ConnectionFailure, DuplicateKeyError as MongoDuplicateKeyError, ServerSelectionTimeoutError
+from pymongo.errors import ConnectionFailure, ServerSelectionTimeoutError
+from pymongo.errors import DuplicateKeyError as MongoDuplicateKeyError
 
 from .port import (
     OUTBOX,
@@ -57,7 +58,9 @@ class MongoStore(Store):
                     await self._db[c.name].create_index([(f, ASCENDING)])
                 for f in c.unique:
                     await self._db[c.name].create_index(
-                        [(f, ASCENDING)], unique=True, partialFilterExpression={f: {"$exists": True, "$type": ["string", "number"]}}
+                        [(f, ASCENDING)],
+                        unique=True,
+                        partialFilterExpression={f: {"$exists": True, "$type": ["string", "number"]}},
                     )
         except (ConnectionFailure, ServerSelectionTimeoutError) as exc:
             raise StoreUnavailableError(str(exc)) from exc

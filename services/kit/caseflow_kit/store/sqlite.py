@@ -50,7 +50,9 @@ def _row_to_doc(row: tuple[str, int, str]) -> Doc:
 
 
 def _body(doc: Doc) -> str:
-    return json.dumps({k: v for k, v in doc.items() if k not in ("_id", "_v")}, ensure_ascii=False, separators=(",", ":"))
+    return json.dumps(
+        {k: v for k, v in doc.items() if k not in ("_id", "_v")}, ensure_ascii=False, separators=(",", ":")
+    )
 
 
 class SqliteStore(Store):
@@ -97,7 +99,9 @@ class SqliteStore(Store):
             if c.name == OUTBOX:
                 continue
             table = _name(c.name)
-            db.execute(f"CREATE TABLE IF NOT EXISTS {table} (id TEXT PRIMARY KEY, v INTEGER NOT NULL, doc TEXT NOT NULL)")
+            db.execute(
+                f"CREATE TABLE IF NOT EXISTS {table} (id TEXT PRIMARY KEY, v INTEGER NOT NULL, doc TEXT NOT NULL)"
+            )
             for f in c.indexes:
                 db.execute(f"CREATE INDEX IF NOT EXISTS ix_{table}_{_name(f)} ON {table}({_field(f)})")
             for f in c.unique:
