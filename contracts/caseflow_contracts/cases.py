@@ -9,7 +9,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, Field, StrictInt
+from pydantic import Field, StrictInt
 
 from .common import (
     Area,
@@ -26,6 +26,7 @@ from .common import (
     ShortText,
     StationCode,
     Text,
+    UtcDateTime,
     WaybillNo,
 )
 from .envelope import Event
@@ -55,7 +56,7 @@ class ParcelFacts(Contract):
     origin_station: StationCode | None = None
     current_station: StationCode | None = None
     destination_station: StationCode | None = None
-    scanned_at: AwareDatetime | None = None
+    scanned_at: UtcDateTime | None = None
     declared_value: Money | None = None
     insured: bool = False
     freight: Money | None = None
@@ -86,7 +87,7 @@ class CaseOpenedPayload(Contract):
     parcel: ParcelFacts = Field(default_factory=ParcelFacts)
     summary: Text = Field(default="", description="The customer's words with personal data scrubbed")
     linked_case_id: CaseId | None = Field(default=None, description="A closed case this one follows up")
-    opened_at: AwareDatetime
+    opened_at: UtcDateTime
     rules_version: ShortText = Field(description="Version of the intake rules that classified it")
 
 
@@ -104,7 +105,7 @@ class CaseMergedPayload(Contract):
     priority_raised: bool
     repeat_contact: bool = Field(description="True when a customer contacted again (an escalation trigger)")
     summary: Text = ""
-    merged_at: AwareDatetime
+    merged_at: UtcDateTime
 
 
 class CaseMerged(Event):
@@ -118,7 +119,7 @@ class CaseReopenedPayload(Contract):
     reopen_count: StrictInt = Field(ge=1)
     priority: Priority
     summary: Text = ""
-    reopened_at: AwareDatetime
+    reopened_at: UtcDateTime
 
 
 class CaseReopened(Event):
@@ -150,7 +151,7 @@ class CaseEscalatedPayload(Contract):
     kind: CaseKind
     priority: Priority
     channel: Channel
-    escalated_at: AwareDatetime
+    escalated_at: UtcDateTime
 
 
 class CaseEscalated(Event):
@@ -167,7 +168,7 @@ class CaseTransferredPayload(Contract):
     kind: CaseKind
     priority: Priority
     channel: Channel
-    transferred_at: AwareDatetime
+    transferred_at: UtcDateTime
 
 
 class CaseTransferred(Event):
@@ -182,7 +183,7 @@ class CaseStationActionPayload(Contract):
     station: StationCode
     level: LadderLevel
     agent_id: Identifier | None = None
-    at: AwareDatetime
+    at: UtcDateTime
     note: Text = ""
 
 
@@ -234,7 +235,7 @@ class CaseResolvedPayload(CaseStationActionPayload):
     solution: Text = ""
     satisfaction: Annotated[StrictInt, Field(ge=1, le=5)] | None = None
     kind: CaseKind
-    opened_at: AwareDatetime | None = None
+    opened_at: UtcDateTime | None = None
 
 
 class CaseResolved(Event):
@@ -246,7 +247,7 @@ class CaseResolved(Event):
 
 class CaseClosedPayload(Contract):
     case_id: CaseId
-    closed_at: AwareDatetime
+    closed_at: UtcDateTime
     reason: ShortText
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
-from .common import CaseId, CaseKind, Contract, Identifier, Money, ShortText, StationCode, Text, WaybillNo
+from .common import CaseId, CaseKind, Contract, Identifier, Money, ShortText, StationCode, Text, UtcDateTime, WaybillNo
 from .envelope import Event
 
 
@@ -34,7 +34,7 @@ class ClaimOpenedPayload(Contract):
     declared_value: Money | None = None
     freight: Money | None = None
     evidence: list[EvidenceRef] = Field(default_factory=list, max_length=50)
-    opened_at: AwareDatetime
+    opened_at: UtcDateTime
 
 
 class ClaimOpened(Event):
@@ -66,7 +66,7 @@ class ClaimDecidedPayload(Contract):
     reviewer_id: Identifier | None = None
     reason: Text = ""
     rules_version: ShortText
-    decided_at: AwareDatetime
+    decided_at: UtcDateTime
 
 
 class ClaimDecided(Event):
@@ -78,7 +78,7 @@ class ClaimAppealedPayload(Contract):
     claim_id: Identifier
     case_id: CaseId
     reason: Text
-    appealed_at: AwareDatetime
+    appealed_at: UtcDateTime
 
 
 class ClaimAppealed(Event):
@@ -98,7 +98,7 @@ class ArbitrationDecidedPayload(Contract):
     liable: list[Liability] = Field(max_length=10, description="Empty when no station is liable (无责)")
     decided_by: Literal["scan_trail", "hq"]
     reason: Text
-    decided_at: AwareDatetime
+    decided_at: UtcDateTime
 
 
 class ArbitrationDecided(Event):
@@ -111,7 +111,7 @@ class PayoutIssuedPayload(Contract):
     claim_id: Identifier
     case_id: CaseId
     amount: Money
-    issued_at: AwareDatetime
+    issued_at: UtcDateTime
 
 
 class PayoutIssued(Event):
@@ -127,7 +127,7 @@ class ChargebackIssuedPayload(Contract):
     payout_share: Money
     penalty: Money
     total: Money
-    issued_at: AwareDatetime
+    issued_at: UtcDateTime
 
 
 class ChargebackIssued(Event):
@@ -141,7 +141,7 @@ class ChargebackAppealedPayload(Contract):
     case_id: CaseId
     station: StationCode
     reason: Text
-    appealed_at: AwareDatetime
+    appealed_at: UtcDateTime
 
 
 class ChargebackAppealed(Event):

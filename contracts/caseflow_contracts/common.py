@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StrictInt
 
 #: Validation is strict (JSON ints stay ints, no "12" for 12) and tolerant of
 #: unknown fields, so that a consumer on 1.x reads events of any later 1.y.
@@ -18,6 +19,12 @@ class Contract(BaseModel):
     model_config = STRICT
 
 
+def _to_utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+#: A moment in time: an offset is required (naive datetimes are rejected) and it is normalised to UTC.
+UtcDateTime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
 ShortText = Annotated[str, Field(min_length=1, max_length=200)]
 Text = Annotated[str, Field(max_length=4000)]
 Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:\-]*$")]

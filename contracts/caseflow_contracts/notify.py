@@ -5,9 +5,9 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import AwareDatetime, Field, StrictInt
+from pydantic import Field, StrictInt
 
-from .common import CaseId, Contract, Identifier, LanguageTag, ShortText, Text
+from .common import CaseId, Contract, Identifier, LanguageTag, ShortText, Text, UtcDateTime
 from .envelope import Event
 
 
@@ -27,7 +27,7 @@ class NotificationPayload(Contract):
     trigger_event_id: Identifier
     trigger_type: ShortText
     attempts: StrictInt = Field(ge=1)
-    at: AwareDatetime
+    at: UtcDateTime
 
 
 class NotificationSent(Event):

@@ -6,9 +6,9 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import AwareDatetime, Field, StrictInt
+from pydantic import Field, StrictInt
 
-from .common import CaseId, CaseKind, Channel, Contract, LadderLevel, Priority, StationCode
+from .common import CaseId, CaseKind, Channel, Contract, LadderLevel, Priority, StationCode, UtcDateTime
 from .envelope import Event
 
 
@@ -33,8 +33,8 @@ class SlaClockPayload(Contract):
         gt=0, description="The target, in counted seconds (working time if a calendar applies)"
     )
     elapsed_seconds: StrictInt = Field(ge=0, description="Counted seconds when the event was decided")
-    started_at: AwareDatetime
-    deadline_at: AwareDatetime = Field(description="When the target is (or was) reached, in wall-clock time")
+    started_at: UtcDateTime
+    deadline_at: UtcDateTime = Field(description="When the target is (or was) reached, in wall-clock time")
     business_hours: bool = Field(default=False, description="Whether the clock counts working time only")
     policy_version: str = Field(max_length=64)
 

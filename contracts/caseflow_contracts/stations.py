@@ -5,9 +5,9 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, Field, StrictInt
+from pydantic import Field, StrictInt
 
-from .common import CaseId, Contract, Identifier, Money, ShortText, StationCode, Text, WaybillNo
+from .common import CaseId, Contract, Identifier, Money, ShortText, StationCode, Text, UtcDateTime, WaybillNo
 from .envelope import Event
 
 
@@ -15,7 +15,7 @@ class StationUpdatePayload(Contract):
     case_id: CaseId
     station: StationCode = Field(description="The station reporting; must hold the case")
     agent_id: Identifier | None = Field(default=None, description="工号 of the agent at the station")
-    at: AwareDatetime = Field(description="When the station did it")
+    at: UtcDateTime = Field(description="When the station did it")
     note: Text = ""
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, Field, model_validator
+from pydantic import Field, model_validator
 
 from .common import (
     Area,
@@ -18,6 +18,7 @@ from .common import (
     StationCode,
     Text,
     TimeZoneName,
+    UtcDateTime,
     WaybillNo,
 )
 from .envelope import Event
@@ -74,7 +75,7 @@ class ParcelExceptionPayload(Contract):
     origin_station: StationCode | None = None
     current_station: StationCode | None = Field(default=None, description="Station of the last scan")
     destination_station: StationCode | None = None
-    scanned_at: AwareDatetime = Field(description="Time of the scan that revealed the exception")
+    scanned_at: UtcDateTime = Field(description="Time of the scan that revealed the exception")
     declared_value: Money | None = Field(default=None, description="Value declared by the sender")
     insured: bool = Field(default=False, description="Whether the parcel is insured (保价)")
     freight: Money | None = Field(default=None, description="Freight paid for this shipment")
@@ -122,7 +123,7 @@ class CustomerContactPayload(Contract):
     platform_order_id: Identifier | None = None
     text: Text = Field(default="", description="What the customer said; may contain personal data")
     language: LanguageTag = "zh-CN"
-    received_at: AwareDatetime
+    received_at: UtcDateTime
 
     @model_validator(mode="after")
     def _needs_a_reference(self) -> CustomerContactPayload:

@@ -1,0 +1,153 @@
+"""Strict validation of events: what is accepted, and what is rejected with which reason."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+
+from caseflow_contracts import EVENT_MODELS, ContractError, parse_event
+from caseflow_contracts.upstream import ParcelExceptionReported
+
+
+def parcel_exception(**payload: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "source_system": "oms",
+        "source_event_id": "ex-1",
+        "waybill_no": "BE1234567890",
+        "exception_kind": "damage",
+        "scanned_at": "2026-11-24T08:00:00+08:00",
+        "declared_value": {"amount_minor": 30000, "currency": "CNY"},
+        "insured": True,
+        "customer": {"name": "张三", "phone": "13812345678"},
+    }
+    body.update(payload)
+    return {
+        "event_id": "ev-1",
+        "type": "parcel.exception_reported",
+        "schema_version": "1.0",
+        "occurred_at": "2026-11-24T00:00:00Z",
+        "producer": "oms",
+        "key": "BE1234567890",
+        "correlation_id": "corr-1",
+        "payload": body,
+    }
+
+
+def raw(data: dict[str, Any]) -> bytes:
+    return json.dumps(data, ensure_ascii=False).encode()
+
+
+def reason(data: dict[str, Any] | bytes) -> str:
+    with pytest.raises(ContractError) as caught:
+        parse_event(data if isinstance(data, bytes) else raw(data))
+    return caught.value.code
+
+
+def test_a_valid_event_round_trips_and_normalises_time_to_utc() -> None:
+    event = parse_event(raw(parcel_exception()))
+    assert isinstance(event, ParcelExceptionReported)
+    assert event.payload.scanned_at == datetime(2026, 11, 24, 0, 0, tzinfo=UTC)
+    assert event.payload.scanned_at.utcoffset() == timedelta(0)
+    assert parse_event(event.to_bytes()) == event
+
+
+def test_a_later_minor_version_with_unknown_fields_is_read() -> None:
+    data = parcel_exception(added_in_1_1="tolerated")
+    data["schema_version"] = "1.7"
+    assert parse_event(raw(data)).schema_version == "1.7"
+
+
+@pytest.mark.parametrize(
+    ("mutate", "code"),
+    [
+        (lambda d: d.update(type="parcel.teleported"), "unknown_type"),
+        (lambda d: d.update(schema_version="2.0"), "unknown_schema_version"),
+        (lambda d: d.pop("type"), "missing_field"),
+        (lambda d: d.pop("event_id"), "invalid"),
+        (lambda d: d["payload"].pop("waybill_no"), "invalid"),
+        (lambda d: d["payload"].update(scanned_at="2026-11-24T08:00:00"), "invalid"),
+        (lambda d: d.update(occurred_at="2026-11-24T00:00:00"), "invalid"),
+        (lambda d: d["payload"].update(declared_value={"amount_minor": -1, "currency": "CNY"}), "invalid"),
+        (lambda d: d["payload"].update(declared_value={"amount_minor": 12.5, "currency": "CNY"}), "invalid"),
+        (lambda d: d["payload"].update(declared_value={"amount_minor": 1250.0, "currency": "CNY"}), "invalid"),
+        (lambda d: d["payload"].update(declared_value={"amount_minor": "1250", "currency": "CNY"}), "invalid"),
+        (lambda d: d["payload"].update(declared_value={"amount_minor": 1250, "currency": "yuan"}), "invalid"),
+        (lambda d: d["payload"].update(exception_kind="stolen_by_aliens"), "invalid"),
+        (lambda d: d["payload"].update(description="长" * 5000), "invalid"),
+        (lambda d: d["payload"]["customer"].update(name="x" * 201), "invalid"),
+        (lambda d: d["payload"].update(insured="yes"), "invalid"),
+    ],
+    ids=[
+        "unknown type",
+        "unknown major version",
+        "no type",
+        "no event id",
+        "no waybill",
+        "naive payload datetime",
+        "naive envelope datetime",
+        "negative money",
+        "fractional money",
+        "float money",
+        "money as string",
+        "bad currency",
+        "unknown enum value",
+        "oversized text",
+        "oversized name",
+        "string for bool",
+    ],
+)
+def test_invalid_events_are_rejected_with_a_reason(mutate: Any, code: str) -> None:
+    data = parcel_exception()
+    mutate(data)
+    assert reason(data) == code
+
+
+def test_malformed_and_oversized_bytes_are_rejected() -> None:
+    assert reason(b"{not json") == "malformed_json"
+    assert reason(b"\xff\xfe") == "malformed_json"
+    assert reason(b"[1, 2]") == "malformed_json"
+    assert reason(b" " * (300 * 1024)) == "oversized"
+
+
+def test_errors_name_the_field_but_never_echo_personal_data() -> None:
+    data = parcel_exception()
+    data["payload"]["customer"]["phone"] = "call me 13812345678 now"
+    with pytest.raises(ContractError) as caught:
+        parse_event(raw(data))
+    assert "payload.customer.phone" in caught.value.message
+    assert "13812345678" not in str(caught.value)
+
+
+def test_a_topic_can_refuse_types_that_do_not_belong_on_it() -> None:
+    with pytest.raises(ContractError) as caught:
+        parse_event(raw(parcel_exception()), accept=frozenset({"case.opened"}))
+    assert caught.value.code == "unexpected_type"
+
+
+def test_create_links_cause_and_correlation() -> None:
+    cause = parse_event(raw(parcel_exception()))
+    effect = ParcelExceptionReported.create(cause.payload, key="BE1234567890", producer="intake", cause=cause)
+    assert effect.correlation_id == "corr-1"
+    assert effect.causation_id == "ev-1"
+    assert effect.schema_version == "1.0"
+    assert effect.occurred_at.tzinfo is not None
+
+
+def test_every_event_type_is_unique_and_fixed() -> None:
+    types = [model.event_type() for model in EVENT_MODELS]
+    assert len(types) == len(set(types))
+
+
+def test_models_are_frozen() -> None:
+    event = parse_event(raw(parcel_exception()))
+    with pytest.raises(ValueError, match="frozen"):
+        event.payload.waybill_no = "OTHER000001"  # type: ignore[misc]
+
+
+def test_offsets_other_than_utc_are_accepted_and_converted() -> None:
+    data = parcel_exception()
+    data["occurred_at"] = datetime(2026, 11, 24, 8, tzinfo=timezone(timedelta(hours=8))).isoformat()
+    assert parse_event(raw(data)).occurred_at == datetime(2026, 11, 24, 0, tzinfo=UTC)
