@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
+from .cases import FraudFlag
 from .common import CaseId, CaseKind, Contract, Identifier, Money, ShortText, StationCode, Text, UtcDateTime, WaybillNo
 from .envelope import Event
 
@@ -24,6 +25,23 @@ class EvidenceRef(Contract):
     ref: Identifier = Field(description="Id of the evidence in the evidence store; never the content")
 
 
+class ClaimFacts(Contract):
+    """The facts a claim is assessed on; what is unknown stays None and sends the claim to review."""
+
+    actual_value: Money | None = Field(
+        default=None, description="Full value of the goods (the actual loss when all is lost): order amount or proof"
+    )
+    loss_share_bp: int | None = Field(
+        default=None, ge=0, le=10_000, description="Share of the full value damaged or missing, in 1/10,000"
+    )
+    days_late: int | None = Field(default=None, ge=0, le=3650, description="Days past the promised delivery time")
+    service_scope: Literal["same_city", "domestic", "international"] = "domestic"
+    outer_box_intact: bool | None = Field(default=None, description="Decides packaging vs delivery liability")
+    origin_station: StationCode | None = None
+    last_scan_station: StationCode | None = Field(default=None, description="Last station on the scan trail")
+    destination_station: StationCode | None = None
+
+
 class ClaimOpenedPayload(Contract):
     claim_id: Identifier
     case_id: CaseId
@@ -35,9 +53,13 @@ class ClaimOpenedPayload(Contract):
     freight: Money | None = None
     evidence: list[EvidenceRef] = Field(default_factory=list, max_length=50)
     opened_at: UtcDateTime
+    facts: ClaimFacts | None = Field(default=None, description="What the claim is assessed on (since 1.1)")
+    fraud_flags: list[FraudFlag] = Field(default_factory=list, max_length=10)
 
 
 class ClaimOpened(Event):
+    MINOR: ClassVar[int] = 1
+
     type: Literal["claim.opened"] = "claim.opened"
     payload: ClaimOpenedPayload
 
@@ -147,3 +169,20 @@ class ChargebackAppealedPayload(Contract):
 class ChargebackAppealed(Event):
     type: Literal["chargeback.appealed"] = "chargeback.appealed"
     payload: ChargebackAppealedPayload
+
+
+class ChargebackReversedPayload(Contract):
+    chargeback_id: Identifier = Field(description="The chargeback taken back (after an appeal or an HQ re-decision)")
+    claim_id: Identifier
+    case_id: CaseId
+    station: StationCode
+    payout_share: Money
+    penalty: Money
+    total: Money
+    reason: Text
+    reversed_at: UtcDateTime
+
+
+class ChargebackReversed(Event):
+    type: Literal["chargeback.reversed"] = "chargeback.reversed"
+    payload: ChargebackReversedPayload

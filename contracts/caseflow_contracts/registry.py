@@ -45,6 +45,7 @@ EVENT_MODELS: tuple[type[Event], ...] = (
     claims.PayoutIssued,
     claims.ChargebackIssued,
     claims.ChargebackAppealed,
+    claims.ChargebackReversed,
     notify.NotificationSent,
     notify.NotificationFailed,
 )

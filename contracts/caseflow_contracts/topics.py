@@ -135,6 +135,7 @@ CLAIMS_EVENTS = Topic(
         claims.PayoutIssued,
         claims.ChargebackIssued,
         claims.ChargebackAppealed,
+        claims.ChargebackReversed,
     ),
     description="Claims, arbitration decisions, payouts and chargebacks",
 )
