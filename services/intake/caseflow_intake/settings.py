@@ -1,7 +1,21 @@
-"""Intake settings: the shared ones, plus what intake alone needs."""
+"""Intake settings: the shared ones, the personal-data key, and where the rules live."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
 
 from caseflow_kit import KitSettings
+from caseflow_kit.privacy import PiiSettings
+
+DEFAULT_RULES = Path(__file__).parent / "data" / "intake_rules.yaml"
 
 
-class IntakeSettings(KitSettings):
-    """No settings of its own yet."""
+class IntakeSettings(KitSettings, PiiSettings):
+    """Env prefix CASEFLOW_: e.g. CASEFLOW_PII_KEY, CASEFLOW_INTAKE_RULES_PATH."""
+
+    intake_rules_path: Path = Field(default=DEFAULT_RULES, description="YAML or JSON rules file (IntakeRules)")
+    intake_rules_reload_s: float = Field(
+        default=30, ge=0, description="How often to look for a changed rules file; 0 = never"
+    )

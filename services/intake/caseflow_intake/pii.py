@@ -1,0 +1,72 @@
+"""Personal data at intake's edge: seal it for key holders, mask it for everyone, scrub free text."""
+
+from __future__ import annotations
+
+import re
+
+from caseflow_contracts.common import MaskedContact, SealedContact
+from caseflow_contracts.upstream import Customer
+from caseflow_kit.logs import scrub
+from caseflow_kit.privacy import Sealer, mask_email, mask_id_number, mask_name, mask_phone
+
+#: 15 digits or more (ID and bank-card numbers) are masked whatever they are; waybill numbers are shorter.
+_LONG_DIGITS = re.compile(r"(?<!\d)(\d{3})\d{10,}(\d{2})(?!\d)")
+
+
+def masked(customer: Customer) -> MaskedContact:
+    return MaskedContact(
+        name=mask_name(customer.name), phone=mask_phone(customer.phone), email=mask_email(customer.email)
+    )
+
+
+def plain(customer: Customer) -> dict[str, object]:
+    """Everything personal upstream told us, for notify to open."""
+    return {
+        "customer_id": customer.customer_id,
+        "name": customer.name,
+        "phone": customer.phone,
+        "email": customer.email,
+        "address": customer.address.model_dump(mode="json") if customer.address else None,
+        "id_number": customer.id_number,
+    }
+
+
+def seal(sealer: Sealer, customer: Customer, language: str) -> SealedContact:
+    return SealedContact(
+        masked=masked(customer),
+        sealed=sealer.seal(plain(customer)),
+        key_id=sealer.key_id,
+        language=language,
+        time_zone=customer.time_zone,
+        email_present=customer.email is not None,
+        phone_present=customer.phone is not None,
+    )
+
+
+def customer_ref(sealer: Sealer, customer: Customer, fallback: str) -> str:
+    """A pseudonym stable across channels: upstream's id, else the phone, e-mail, or name."""
+    if customer.customer_id:
+        return sealer.pseudonym("id", customer.customer_id)
+    if customer.phone:
+        return sealer.pseudonym("phone", "".join(c for c in customer.phone if c.isdigit())[-11:])
+    if customer.email:
+        return sealer.pseudonym("email", customer.email.casefold())
+    if customer.name:
+        return sealer.pseudonym("name", customer.name)
+    return sealer.pseudonym("source", fallback)
+
+
+def scrub_text(text: str, customer: Customer, *, limit: int = 2000) -> str:
+    """The customer's words without their personal data: known values masked first, then patterns."""
+    replacements: list[tuple[str, str | None]] = [
+        (customer.phone or "", mask_phone(customer.phone)),
+        (customer.email or "", mask_email(customer.email)),
+        (customer.id_number or "", mask_id_number(customer.id_number)),
+        (customer.address.street if customer.address else "", "[地址]"),
+        (customer.name or "", mask_name(customer.name)),
+    ]
+    for value, mask in sorted(replacements, key=lambda r: -len(r[0])):
+        if value and len(value) >= 2 and mask:
+            text = text.replace(value, mask)
+    text = scrub(text)
+    return _LONG_DIGITS.sub(r"\1*****\2", text)[:limit]
