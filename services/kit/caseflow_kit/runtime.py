@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 import ssl
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
@@ -113,7 +114,8 @@ class Runtime(Generic[S, D]):
         )
         self.relay = OutboxRelay(self.store, self._publish, self.metrics)
         self.consumers = [GuardedConsumer(self, s) for s in spec.subscriptions]
-        self._deps: D | None = None
+        self._deps: D
+        self._deps_built = False
         self._tasks: list[asyncio.Task[None]] = []
         self._started = False
         for consumer in self.consumers:
@@ -121,7 +123,7 @@ class Runtime(Generic[S, D]):
 
     @property
     def deps(self) -> D:
-        if self._deps is None:
+        if not self._deps_built:
             raise RuntimeError("service dependencies are built at startup")
         return self._deps
 
@@ -164,6 +166,7 @@ class Runtime(Generic[S, D]):
         collections = [*self.spec.collections, Collection(PROCESSED, indexes=("at",))]
         await self.store.open(collections)
         self._deps = await self.spec.build_deps(self)
+        self._deps_built = True
 
     async def start_background(self) -> None:
         self._tasks.append(asyncio.create_task(self.relay.run(self.settings.outbox_interval_ms / 1000)))
@@ -192,7 +195,7 @@ class Runtime(Generic[S, D]):
 
     async def close(self) -> None:
         """Second half, after the broker is closed."""
-        if self.spec.close_deps and self._deps is not None:
+        if self.spec.close_deps and self._deps_built:
             await self.spec.close_deps(self._deps)
         await self.store.close()
         log.info("service stopped")
@@ -231,6 +234,10 @@ class Runtime(Generic[S, D]):
         return HttpEdge(app, self.spec.routes(self), self.readiness, self.registry)
 
 
+def _exit_cleanly(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
 def serve(spec: ServiceSpec[Any, Any], argv: Sequence[str] | None = None) -> None:
     """Run a service until SIGINT / SIGTERM: `python -m caseflow_<service>`."""
     import uvicorn
@@ -239,6 +246,9 @@ def serve(spec: ServiceSpec[Any, Any], argv: Sequence[str] | None = None) -> Non
     settings = runtime.settings
     logs.configure_logging(spec.name, settings.log_level, settings.log_format)
     port = settings.http_port or spec.http_port
+    # uvicorn shuts down gracefully on SIGTERM / SIGINT, then re-raises the signal: make that a clean exit.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, _exit_cleanly)
     uvicorn.run(
         runtime.asgi(),
         host=settings.http_host,

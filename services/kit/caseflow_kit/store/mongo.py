@@ -7,6 +7,7 @@ applied in order without atomicity, which is acceptable only outside production.
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import time
 from collections.abc import Sequence
@@ -57,16 +58,19 @@ class MongoStore(Store):
                 for f in c.indexes:
                     await self._db[c.name].create_index([(f, ASCENDING)])
                 for f in c.unique:
+                    # Unique fields hold strings; documents without one (absent or null) never collide.
                     await self._db[c.name].create_index(
                         [(f, ASCENDING)],
                         unique=True,
-                        partialFilterExpression={f: {"$exists": True, "$type": ["string", "number"]}},
+                        partialFilterExpression={f: {"$type": "string"}},
                     )
         except (ConnectionFailure, ServerSelectionTimeoutError) as exc:
             raise StoreUnavailableError(str(exc)) from exc
 
     async def close(self) -> None:
-        await self._client.close()
+        closing = self._client.close()
+        if inspect.isawaitable(closing):  # the in-memory mock closes synchronously
+            await closing
 
     async def ping(self) -> None:
         try:

@@ -43,7 +43,7 @@ class StoreUnavailableError(StoreError):
 
 @dataclass(frozen=True)
 class Collection:
-    """A collection and the top-level fields it is queried by."""
+    """A collection and the top-level fields it is queried by; unique fields hold strings (absent or null never collide)."""
 
     name: str
     indexes: tuple[str, ...] = ()

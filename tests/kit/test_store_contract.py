@@ -1,0 +1,221 @@
+"""ONE behaviour suite for the store port, run against every adapter.
+
+SQLite always; the MongoDB adapter on pymongo-async-mock always; a real MongoDB
+when CASEFLOW_TEST_MONGODB_URL is set (transactions need a replica set).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from caseflow_kit.store import (
+    Collection,
+    ConflictError,
+    Delete,
+    DuplicateKeyError,
+    Insert,
+    OutboxMessage,
+    Put,
+    Query,
+    Replace,
+    Store,
+)
+from caseflow_kit.store.mongo import MongoStore
+from caseflow_kit.store.sqlite import SqliteStore
+
+COLLECTIONS = [
+    Collection("cases", indexes=("status", "due_at", "station"), unique=("dedupe_key",)),
+    Collection("ledger", indexes=("claim_id",)),
+]
+
+
+async def sqlite_store(tmp_path: Path) -> Store:
+    return SqliteStore(tmp_path / "contract.db")
+
+
+async def mock_mongo_store(tmp_path: Path) -> Store:
+    from pymongo_async_mock import AsyncMongoMockClient
+
+    return MongoStore(AsyncMongoMockClient(), f"contract_{uuid.uuid4().hex[:8]}", transactions=False)
+
+
+async def real_mongo_store(tmp_path: Path) -> Store:
+    from pymongo import AsyncMongoClient
+
+    url = os.environ["CASEFLOW_TEST_MONGODB_URL"]
+    return MongoStore(AsyncMongoClient(url, tz_aware=True), f"contract_{uuid.uuid4().hex[:8]}")
+
+
+ADAPTERS = [
+    pytest.param(sqlite_store, id="sqlite"),
+    pytest.param(mock_mongo_store, id="mongo-mock"),
+]
+if os.environ.get("CASEFLOW_TEST_MONGODB_URL"):
+    ADAPTERS.append(pytest.param(real_mongo_store, id="mongo-real"))
+
+
+@pytest.fixture(params=ADAPTERS)
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    adapter: Store = await request.param(tmp_path)
+    await adapter.open(COLLECTIONS)
+    yield adapter
+    await adapter.close()
+
+
+def case(key: str, **fields: object) -> dict[str, object]:
+    return {"_id": key, "status": "open", **fields}
+
+
+async def test_insert_then_get_returns_the_document_with_version_1(store: Store) -> None:
+    await store.commit([Insert("cases", case("c1", title="破损", amount=1250, tags=["a", "b"], nested={"x": 1}))])
+    doc = await store.get("cases", "c1")
+    assert doc is not None
+    assert doc["_v"] == 1
+    assert doc["title"] == "破损"
+    assert doc["amount"] == 1250
+    assert isinstance(doc["amount"], int)
+    assert doc["tags"] == ["a", "b"]
+    assert doc["nested"] == {"x": 1}
+    assert await store.get("cases", "missing") is None
+
+
+async def test_insert_with_an_existing_id_fails(store: Store) -> None:
+    await store.commit([Insert("cases", case("c1"))])
+    with pytest.raises(DuplicateKeyError) as caught:
+        await store.commit([Insert("cases", case("c1"))])
+    assert caught.value.collection == "cases"
+
+
+async def test_unique_field_is_enforced_but_absent_values_do_not_collide(store: Store) -> None:
+    await store.commit([Insert("cases", case("c1", dedupe_key="BE1|damage"))])
+    with pytest.raises(DuplicateKeyError):
+        await store.commit([Insert("cases", case("c2", dedupe_key="BE1|damage"))])
+    await store.commit([Insert("cases", case("c3")), Insert("cases", case("c4"))])
+    assert await store.count("cases", Query()) == 3
+
+
+async def test_replace_is_compare_and_set_on_the_version(store: Store) -> None:
+    await store.commit([Insert("cases", case("c1"))])
+    doc = await store.get("cases", "c1")
+    assert doc is not None
+    await store.commit([Replace("cases", {**doc, "status": "closed"}, doc["_v"])])
+    updated = await store.get("cases", "c1")
+    assert updated is not None
+    assert updated["status"] == "closed"
+    assert updated["_v"] == 2
+    with pytest.raises(ConflictError):
+        await store.commit([Replace("cases", {**doc, "status": "reopened"}, doc["_v"])])
+    latest = await store.get("cases", "c1")
+    assert latest is not None
+    assert latest["status"] == "closed"
+
+
+async def test_put_inserts_or_overwrites(store: Store) -> None:
+    await store.commit([Put("cases", case("c1", n=1))])
+    await store.commit([Put("cases", case("c1", n=2))])
+    doc = await store.get("cases", "c1")
+    assert doc is not None
+    assert doc["n"] == 2
+    assert doc["_v"] == 2
+
+
+async def test_delete(store: Store) -> None:
+    await store.commit([Insert("cases", case("c1"))])
+    await store.commit([Delete("cases", "c1")])
+    assert await store.get("cases", "c1") is None
+
+
+async def test_find_by_equality_range_order_and_limit(store: Store) -> None:
+    await store.commit(
+        [Insert("cases", case(f"c{i}", due_at=1000 + i, station="S1" if i % 2 else "S2")) for i in range(10)]
+    )
+    due = await store.find(
+        "cases", Query(where={"station": "S1"}, range_field="due_at", gte=1002, lt=1008, order_by="due_at")
+    )
+    assert [d["_id"] for d in due] == ["c3", "c5", "c7"]
+    latest = await store.find("cases", Query(order_by="due_at", descending=True, limit=2))
+    assert [d["_id"] for d in latest] == ["c9", "c8"]
+    assert await store.count("cases", Query(where={"station": "S2"})) == 5
+    assert await store.count("cases", Query(range_field="due_at", lt=1005)) == 5
+
+
+async def test_find_with_string_range_orders_iso_timestamps(store: Store) -> None:
+    stamps = ["2026-11-24T10:00:00+00:00", "2026-11-24T09:00:00+00:00", "2026-11-25T00:00:00+00:00"]
+    await store.commit([Insert("cases", case(f"c{i}", due_at=s)) for i, s in enumerate(stamps)])
+    due = await store.find("cases", Query(range_field="due_at", lt="2026-11-24T12:00:00+00:00", order_by="due_at"))
+    assert [d["_id"] for d in due] == ["c1", "c0"]
+
+
+async def test_a_failed_commit_applies_nothing(store: Store, request: pytest.FixtureRequest) -> None:
+    if "mongo-mock" in request.node.callspec.id:
+        # The mock has no transactions; the adapter documents that it is not atomic there.
+        return
+    await store.commit([Insert("cases", case("c1"))])
+    with pytest.raises(DuplicateKeyError):
+        await store.commit(
+            [
+                Insert("cases", case("c2")),
+                OutboxMessage("cases.lifecycle", "c2", b"{}"),
+                Insert("cases", case("c1")),
+            ]
+        )
+    assert await store.get("cases", "c2") is None
+    assert await store.outbox_pending(10) == []
+
+
+async def test_outbox_keeps_commit_order_and_forgets_what_was_published(store: Store) -> None:
+    for i in range(5):
+        await store.commit(
+            [
+                Insert("ledger", {"_id": f"l{i}", "claim_id": "k"}),
+                OutboxMessage("t", f"key{i}", f"v{i}".encode(), {"h": str(i)}),
+            ]
+        )
+    pending = await store.outbox_pending(3)
+    assert [r.message.value for r in pending] == [b"v0", b"v1", b"v2"]
+    assert pending[0].message.headers == {"h": "0"}
+    assert pending[0].message.key == "key0"
+    await store.outbox_done([r.id for r in pending])
+    rest = await store.outbox_pending(10)
+    assert [r.message.value for r in rest] == [b"v3", b"v4"]
+    assert await store.outbox_backlog() == 2
+
+
+async def test_delete_where_purges_by_range(store: Store) -> None:
+    await store.commit([Insert("cases", case(f"c{i}", due_at=i)) for i in range(6)])
+    assert await store.delete_where("cases", Query(range_field="due_at", lt=4)) == 4
+    assert await store.count("cases", Query()) == 2
+
+
+async def test_concurrent_compare_and_set_lets_exactly_one_win(store: Store) -> None:
+    await store.commit([Insert("cases", case("c1", n=0))])
+    doc = await store.get("cases", "c1")
+    assert doc is not None
+
+    async def bump(n: int) -> bool:
+        try:
+            await store.commit([Replace("cases", {**doc, "n": n}, doc["_v"])])
+        except ConflictError:
+            return False
+        return True
+
+    results = await asyncio.gather(*(bump(n) for n in range(1, 6)))
+    assert results.count(True) == 1
+
+
+async def test_data_survives_reopening(tmp_path: Path) -> None:
+    first = SqliteStore(tmp_path / "persist.db")
+    await first.open(COLLECTIONS)
+    await first.commit([Insert("cases", case("c1")), OutboxMessage("t", "k", b"v")])
+    await first.close()
+    second = SqliteStore(tmp_path / "persist.db")
+    await second.open(COLLECTIONS)
+    assert await second.get("cases", "c1") is not None
+    assert len(await second.outbox_pending(10)) == 1
+    await second.close()
