@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 
 import httpx
 
-from caseflow_contracts.common import Area
 from caseflow_contracts.topics import UPSTREAM_PARCEL_EXCEPTIONS
 from caseflow_contracts.upstream import Customer, ExceptionKind, ParcelExceptionPayload, ParcelExceptionReported
 from caseflow_dev.harness import ServiceProcess
