@@ -1,22 +1,34 @@
-"""FastStream wiring of routing: what it consumes, what it stores, what it serves."""
+"""Wiring of routing: what it consumes, what it stores, what it serves."""
 
 from __future__ import annotations
 
-from caseflow_contracts import TOPICS
+from caseflow_contracts.topics import CASES_LIFECYCLE, SLA_BREACHES, STATIONS_UPDATES
 from caseflow_kit import Runtime, ServiceSpec, Subscription
 
+from .api import poll_directory, routes
+from .deps import RoutingDeps
+from .directory import DirectoryHolder
+from .handlers import LIFECYCLE_HANDLERS, SLA_HANDLERS, STATION_HANDLERS
 from .settings import RoutingSettings
+from .store import COLLECTIONS
 
 
-async def build_deps(runtime: Runtime[RoutingSettings, None]) -> None:
-    """Routing has no dependencies of its own yet."""
+async def build_deps(runtime: Runtime[RoutingSettings, RoutingDeps]) -> RoutingDeps:
+    return RoutingDeps(directory=DirectoryHolder(runtime.settings.directory_path), store=runtime.store)
 
 
-SPEC: ServiceSpec[RoutingSettings, None] = ServiceSpec(
+SPEC: ServiceSpec[RoutingSettings, RoutingDeps] = ServiceSpec(
     name="routing",
     http_port=8082,
     settings_type=RoutingSettings,
-    collections=[],
-    subscriptions=[Subscription(topic, handlers={}) for topic in TOPICS if "routing" in topic.consumers],
+    collections=COLLECTIONS,
+    subscriptions=[
+        # cases.lifecycle also carries routing's own events: only these three types are handled.
+        Subscription(CASES_LIFECYCLE, handlers=LIFECYCLE_HANDLERS),
+        Subscription(STATIONS_UPDATES, handlers=STATION_HANDLERS),
+        Subscription(SLA_BREACHES, handlers=SLA_HANDLERS),
+    ],
     build_deps=build_deps,
+    routes=routes,
+    background=[poll_directory],
 )

@@ -1,0 +1,15 @@
+"""What routing's handlers need besides the unit of work."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from caseflow_kit.store import Store
+
+from .directory import DirectoryHolder
+
+
+@dataclass
+class RoutingDeps:
+    directory: DirectoryHolder
+    store: Store

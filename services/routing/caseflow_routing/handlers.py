@@ -1,0 +1,227 @@
+"""Events in → domain → events out. One handler per event type routing needs; it ignores the rest."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from caseflow_contracts import Event, deterministic_id
+from caseflow_contracts.cases import CaseMerged, CaseOpened, CaseReopened, EscalationTrigger
+from caseflow_contracts.common import Area
+from caseflow_contracts.sla import SlaBreached
+from caseflow_contracts.stations import (
+    EscalationRequested,
+    ResolutionResult,
+    StationAcknowledged,
+    StationCalledBack,
+    StationProgressNoted,
+    StationRejected,
+    StationResolutionProposed,
+    StationResolved,
+    StationTransferRequested,
+    StationUpdatePayload,
+)
+from caseflow_kit import Context, Rejected
+
+from .decision import RoutingRequest, decide, load_keys, transfer_target
+from .deps import RoutingDeps
+from .domain import (
+    CaseFile,
+    Outcome,
+    Refusal,
+    Report,
+    Trigger,
+    check_holder,
+    climb,
+    customer_contacted,
+    open_case,
+    station_action,
+)
+from .domain import transfer as transfer_case
+from .store import load_case, open_loads, save_case
+from .workflow import Action, State
+
+E = TypeVar("E", bound=Event)
+Ctx = Context[RoutingDeps]
+Handler = Callable[[E, Ctx], Awaitable[None]]
+
+
+def refusals_dead_letter(handler: Handler[E]) -> Handler[E]:
+    """Domain refusals become the kit's Rejected: dead-lettered with the code, counted, not retried."""
+
+    @functools.wraps(handler)
+    async def wrapped(event: E, ctx: Ctx) -> None:
+        try:
+            await handler(event, ctx)
+        except Refusal as exc:
+            raise Rejected(exc.code, exc.message) from None
+
+    return wrapped
+
+
+def _commit(ctx: Ctx, outcome: Outcome, read: dict[str, Any] | None) -> None:
+    save_case(ctx.uow, outcome.case, read)
+    for index, (model, payload) in enumerate(outcome.emits):
+        event_id = deterministic_id("routing", ctx.event.event_id, index)
+        ctx.uow.emit(ctx.new(model, payload, key=outcome.case.case_id, event_id=event_id))
+
+
+async def _case(ctx: Ctx, case_id: str) -> tuple[CaseFile, dict[str, Any]]:
+    found = await load_case(ctx.uow, case_id)
+    if found is None:
+        raise Rejected("unknown_case", f"routing has no case {case_id}")
+    return found
+
+
+# -- cases.lifecycle ------------------------------------------------------------------------------
+
+
+async def on_case_opened(event: CaseOpened, ctx: Ctx) -> None:
+    p = event.payload
+    if await load_case(ctx.uow, p.case_id) is not None:
+        return  # already routed (an upstream replay with a new event id)
+    directory = ctx.deps.directory.current
+    request = RoutingRequest(
+        kind=p.kind,
+        priority=p.priority,
+        language=p.language,
+        cross_border=p.cross_border,
+        area=p.area,
+        hint=p.station_hint.station,
+        at=ctx.now,
+    )
+    loads = await open_loads(ctx.deps.store, load_keys(request, directory))
+    _commit(ctx, open_case(p, decide(request, directory, loads), ctx.now), None)
+
+
+@refusals_dead_letter
+async def on_case_merged(event: CaseMerged, ctx: Ctx) -> None:
+    p = event.payload
+    case, read = await _case(ctx, p.case_id)
+    case.priority = p.priority
+    outcome = customer_contacted(case, ctx.deps.directory.current, p.source_event_id, ctx.now, repeat=p.repeat_contact)
+    _commit(ctx, outcome, read)
+
+
+@refusals_dead_letter
+async def on_case_reopened(event: CaseReopened, ctx: Ctx) -> None:
+    p = event.payload
+    case, read = await _case(ctx, p.case_id)
+    case.priority = p.priority
+    case.reopen_count = max(case.reopen_count, p.reopen_count)
+    why = f"case reopened (reopen {p.reopen_count})"
+    cause = Trigger(EscalationTrigger.REOPENED, f"reopen-{p.reopen_count}", why)
+    outcome = climb(case, ctx.deps.directory.current, cause, ctx.now)
+    _commit(ctx, outcome, read)
+
+
+# -- stations.updates -------------------------------------------------------------------------------
+
+
+async def _station(ctx: Ctx, update: StationUpdatePayload, action: Action, report: Report | None = None) -> None:
+    case, read = await _case(ctx, update.case_id)
+    outcome = station_action(case, action, update, ctx.deps.directory.current, report)
+    _commit(ctx, outcome, read)
+
+
+@refusals_dead_letter
+async def on_acknowledged(event: StationAcknowledged, ctx: Ctx) -> None:
+    await _station(ctx, event.payload, Action.ACKNOWLEDGE)
+
+
+@refusals_dead_letter
+async def on_called_back(event: StationCalledBack, ctx: Ctx) -> None:
+    await _station(ctx, event.payload, Action.CALL_BACK, Report(outcome=event.payload.outcome))
+
+
+@refusals_dead_letter
+async def on_progress_noted(event: StationProgressNoted, ctx: Ctx) -> None:
+    await _station(
+        ctx, event.payload, Action.AWAIT_CUSTOMER if event.payload.awaiting_customer else Action.NOTE_PROGRESS
+    )
+
+
+@refusals_dead_letter
+async def on_resolution_proposed(event: StationResolutionProposed, ctx: Ctx) -> None:
+    await _station(ctx, event.payload, Action.PROPOSE_RESOLUTION, Report(solution=event.payload.solution))
+
+
+@refusals_dead_letter
+async def on_resolved(event: StationResolved, ctx: Ctx) -> None:
+    p = event.payload
+    action = Action.RESOLVE_PENDING if p.result is ResolutionResult.PENDING else Action.RESOLVE
+    report = Report(result=p.result, reason=p.reason, solution=p.solution, satisfaction=p.satisfaction)
+    await _station(ctx, p, action, report)
+
+
+@refusals_dead_letter
+async def on_transfer_requested(event: StationTransferRequested, ctx: Ctx) -> None:
+    p = event.payload
+    case, read = await _case(ctx, p.case_id)
+    directory = ctx.deps.directory.current
+    check_holder(case, p.station, directory)
+    area = Area.model_validate(case.area) if case.area else None
+    target = transfer_target(directory, case.holder, area, p.to_station)
+    if target is not None:
+        outcome = transfer_case(case, target[0], directory, f"{target[1]}: {p.reason}", ctx.now)
+    else:
+        why = f"{p.station} asked to transfer ({p.reason}) and no covering peer is known"
+        outcome = climb(case, directory, Trigger(EscalationTrigger.TRANSFER_REQUEST, event.event_id, why), ctx.now)
+    _commit(ctx, outcome, read)
+
+
+@refusals_dead_letter
+async def on_rejected(event: StationRejected, ctx: Ctx) -> None:
+    p = event.payload
+    case, read = await _case(ctx, p.case_id)
+    directory = ctx.deps.directory.current
+    check_holder(case, p.station, directory)
+    why = f"{p.station} rejected the case: {p.reason}"
+    cause = Trigger(EscalationTrigger.STATION_REJECTION, event.event_id, why)
+    _commit(ctx, climb(case, directory, cause, ctx.now), read)
+
+
+@refusals_dead_letter
+async def on_escalation_requested(event: EscalationRequested, ctx: Ctx) -> None:
+    p = event.payload
+    case, read = await _case(ctx, p.case_id)
+    directory = ctx.deps.directory.current
+    check_holder(case, p.station, directory, supervisors=True)
+    why = f"{p.station} asked to escalate: {p.reason}"
+    cause = Trigger(EscalationTrigger.EXPLICIT_REQUEST, event.event_id, why)
+    _commit(ctx, climb(case, directory, cause, ctx.now), read)
+
+
+# -- sla.breaches -----------------------------------------------------------------------------------
+
+
+@refusals_dead_letter
+async def on_sla_breached(event: SlaBreached, ctx: Ctx) -> None:
+    """Climb once per (case, metric, level); a breach of a level the case has left is stale and changes nothing."""
+    p = event.payload
+    case, read = await _case(ctx, p.case_id)
+    if case.state is State.CLOSED or p.level is not case.level or (p.station and p.station != case.holder):
+        return
+    why = f"SLA {p.metric} breached at {p.level} ({p.elapsed_seconds}s of {p.target_seconds}s)"
+    cause = Trigger(EscalationTrigger.SLA_BREACH, f"{p.metric}:{p.level}", why)
+    outcome = climb(case, ctx.deps.directory.current, cause, ctx.now)
+    _commit(ctx, outcome, read)
+
+
+LIFECYCLE_HANDLERS: dict[str, Any] = {
+    "case.opened": on_case_opened,
+    "case.merged": on_case_merged,
+    "case.reopened": on_case_reopened,
+}
+STATION_HANDLERS: dict[str, Any] = {
+    "station.acknowledged": on_acknowledged,
+    "station.called_back": on_called_back,
+    "station.progress_noted": on_progress_noted,
+    "station.resolution_proposed": on_resolution_proposed,
+    "station.resolved": on_resolved,
+    "station.transfer_requested": on_transfer_requested,
+    "station.rejected": on_rejected,
+    "station.escalation_requested": on_escalation_requested,
+}
+SLA_HANDLERS: dict[str, Any] = {"sla.breached": on_sla_breached}
