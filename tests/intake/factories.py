@@ -1,0 +1,107 @@
+"""Upstream events as the order, logistics and contact systems would send them (synthetic people)."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from caseflow_contracts.common import Area, Channel, Money
+from caseflow_contracts.upstream import (
+    Address,
+    ContactCategory,
+    Customer,
+    CustomerContacted,
+    CustomerContactPayload,
+    ExceptionKind,
+    ParcelExceptionPayload,
+    ParcelExceptionReported,
+)
+
+#: A day ago: scenarios step forward from here, and intake's own clock (now) falls inside them.
+NOW = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
+TEST_KEY = base64.b64encode(bytes(range(32))).decode()
+
+
+def uid() -> str:
+    return uuid.uuid4().hex[:12].upper()
+
+
+def waybill() -> str:
+    return "BE" + str(uuid.uuid4().int)[:12]
+
+
+def address(
+    street: str = "朝阳区建国路88号SOHO现代城A座1203", city: str = "北京市", province: str = "北京市"
+) -> Address:
+    return Address(area=Area(province=province, city=city, district="朝阳区"), street=street)
+
+
+def customer(**overrides: Any) -> Customer:
+    values: dict[str, Any] = {
+        "customer_id": "C" + uid(),
+        "name": "王小明",
+        "phone": "13812345678",
+        "email": "xiaoming.wang@example.com",
+        "address": address(),
+        "id_number": "110101199003071234",
+    }
+    values.update(overrides)
+    return Customer(**values)
+
+
+def exception(
+    waybill_no: str | None = None,
+    kind: ExceptionKind = ExceptionKind.DELAY,
+    *,
+    source_event_id: str | None = None,
+    event_id: str | None = None,
+    at: datetime = NOW,
+    **payload: Any,
+) -> ParcelExceptionReported:
+    wb = waybill_no or waybill()
+    values: dict[str, Any] = {
+        "source_system": "tms",
+        "source_event_id": source_event_id or "EX" + uid(),
+        "waybill_no": wb,
+        "exception_kind": kind,
+        "origin_station": "SH-PD-01",
+        "current_station": "HUB-NJ",
+        "destination_station": "BJ-CY-07",
+        "scanned_at": at,
+        "declared_value": Money(amount_minor=15000),
+        "freight": Money(amount_minor=1200),
+        "customer": customer(),
+        "description": "包裹超过三天未更新物流",
+    }
+    values.update(payload)
+    return ParcelExceptionReported.create(ParcelExceptionPayload(**values), key=wb, producer="tms", event_id=event_id)
+
+
+def contact(
+    waybill_no: str | None,
+    category: ContactCategory = ContactCategory.INQUIRY,
+    *,
+    source_id: str | None = None,
+    text: str = "请问我的快递到哪里了？",
+    at: datetime = NOW,
+    key: str | None = None,
+    event_id: str | None = None,
+    **payload: Any,
+) -> CustomerContacted:
+    values: dict[str, Any] = {
+        "source_system": "callcentre",
+        "source_id": source_id or "CT" + uid(),
+        "channel": Channel.PHONE,
+        "category": category,
+        "customer": customer(),
+        "waybill_no": waybill_no,
+        "text": text,
+        "received_at": at,
+    }
+    values.update(payload)
+    p = CustomerContactPayload(**values)
+    return CustomerContacted.create(
+        p, key=key or p.waybill_no or p.platform_order_id or p.source_id, producer="callcentre", event_id=event_id
+    )

@@ -1,0 +1,227 @@
+"""intake's handlers on a real SQLite store, records fed to the kit's guarded consumer (no broker)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from pathlib import Path
+
+from caseflow_contracts.cases import (
+    CaseClosed,
+    CaseClosedPayload,
+    CaseMerged,
+    CaseOpened,
+    CaseReopened,
+    CaseResolved,
+    CaseResolvedPayload,
+    FraudFlag,
+)
+from caseflow_contracts.common import CaseKind, Channel, LadderLevel, Money, Priority
+from caseflow_contracts.stations import ResolutionResult
+from caseflow_contracts.topics import UPSTREAM_PARCEL_EXCEPTIONS
+from caseflow_contracts.upstream import ContactCategory, ExceptionKind
+from caseflow_intake.reads import present
+from caseflow_kit.privacy import Sealer
+
+from .factories import NOW, TEST_KEY, address, contact, customer, exception, waybill
+from .service import intake
+
+
+def resolved(case_id: str, at: object = NOW, result: ResolutionResult = ResolutionResult.RESOLVED) -> CaseResolved:
+    payload = CaseResolvedPayload(
+        case_id=case_id,
+        station="BJ-CY-07",
+        level=LadderLevel.STATION,
+        at=at,
+        result=result,
+        kind=CaseKind.DELAY,  # type: ignore[arg-type]
+    )
+    return CaseResolved.create(payload, key=case_id, producer="routing")
+
+
+async def test_an_exception_opens_one_case_with_what_downstream_needs(tmp_path: Path) -> None:
+    async with intake(tmp_path) as svc:
+        event = exception(
+            kind=ExceptionKind.DAMAGE,
+            declared_value=Money(amount_minor=300000),
+            insured=True,
+            order_amount=Money(amount_minor=800000),
+            shipping_address=address(),
+            billing_address=address("浦东新区世纪大道100号", city="上海市", province="上海市"),
+            customer=customer(vip=True),
+            description="客户王小明(13812345678)反映外箱破损",
+        )
+        assert await svc.deliver(event) == "handled"
+        [(topic, opened)] = await svc.emitted()
+        assert topic == "cases.lifecycle"
+        assert isinstance(opened, CaseOpened)
+        p = opened.payload
+        assert opened.key == p.case_id
+        assert opened.causation_id == event.event_id
+        assert opened.correlation_id == event.correlation_id
+        assert p.kind is CaseKind.DAMAGE
+        assert p.channel is Channel.UPSTREAM
+        assert p.priority is Priority.HIGH
+        assert "VIP customer" in p.priority_reasons
+        assert p.station_hint.station == "BJ-CY-07"
+        assert set(p.fraud_flags) == {FraudFlag.HIGH_ORDER_AMOUNT, FraudFlag.ADDRESS_MISMATCH}
+        assert p.parcel.insured
+        assert p.parcel.declared_value == Money(amount_minor=300000)
+        assert p.area is not None
+        assert p.area.city == "北京市"
+        assert p.vip
+        assert p.rules_version == "2026.11-1"
+        raw = opened.model_dump_json()
+        for secret in ("13812345678", "王小明", "建国路", "110101199003071234", "xiaoming.wang@"):
+            assert secret not in raw
+        assert p.customer.masked.phone == "138****5678"
+        plain = Sealer("k1", __import__("base64").b64decode(TEST_KEY)).open(p.customer.sealed, p.customer.key_id)
+        assert plain["phone"] == "13812345678"
+        record = present(await svc.case(p.case_id))  # type: ignore[arg-type]
+        assert "sealed" not in record["case"]["customer"]
+        assert "13812345678" not in str(record)
+        assert "王小明" not in str(record)
+        assert record["contact_history"][0]["action"] == "opened"
+
+
+async def test_duplicates_by_envelope_or_by_source_change_nothing(tmp_path: Path) -> None:
+    async with intake(tmp_path) as svc:
+        first = exception(source_event_id="EX-DUP-1")
+        assert await svc.deliver(first) == "handled"
+        assert await svc.deliver(first) == "duplicate"  # same envelope: the kit's marker
+        resent = exception(first.payload.waybill_no, source_event_id="EX-DUP-1")  # new envelope, same source
+        assert resent.event_id != first.event_id
+        assert await svc.deliver(resent) == "handled"
+        emitted = await svc.emitted()
+        assert [type(e).__name__ for _, e in emitted] == ["CaseOpened"]
+
+
+async def test_concurrent_duplicates_and_racing_topics_make_one_case(tmp_path: Path) -> None:
+    async with intake(tmp_path) as svc:
+        wb = waybill()
+        a = exception(wb, source_event_id="EX-RACE")
+        b = exception(wb, source_event_id="EX-RACE")
+        c = contact(wb, ContactCategory.COMPLAINT, text="快递员态度差")
+        outcomes = await asyncio.gather(svc.deliver(a), svc.deliver(b), svc.deliver(c))
+        assert outcomes == ["handled", "handled", "handled"]
+        events = [e for _, e in await svc.emitted()]
+        opened = [e for e in events if isinstance(e, CaseOpened)]
+        merged = [e for e in events if isinstance(e, CaseMerged)]
+        assert len(opened) == 1
+        assert len(merged) == 1
+        assert merged[0].payload.case_id == opened[0].payload.case_id
+
+
+async def test_merge_repeat_contacts_reopen_and_linked_case(tmp_path: Path) -> None:
+    async with intake(tmp_path) as svc:
+        wb = waybill()
+        await svc.deliver(exception(wb, ExceptionKind.DELAY))
+        [(_, opened)] = await svc.emitted()
+        case_id = opened.payload.case_id
+        assert opened.payload.priority is Priority.NORMAL
+
+        # Another exception about the same problem merges quietly.
+        await svc.deliver(exception(wb, ExceptionKind.DELAY, at=NOW + timedelta(hours=5)))
+        [(_, m0)] = await svc.emitted()
+        assert isinstance(m0, CaseMerged)
+        assert not m0.payload.repeat_contact
+        assert not m0.payload.priority_raised
+
+        # A different problem on the same waybill is another case.
+        await svc.deliver(exception(wb, ExceptionKind.DAMAGE))
+        [(_, other)] = await svc.emitted()
+        assert isinstance(other, CaseOpened)
+        assert other.payload.case_id != case_id
+
+        # The customer calls (first contact: no repeat), then calls again (repeat: priority up).
+        await svc.deliver(contact(wb, ContactCategory.INQUIRY, text="我的快递还没到", at=NOW + timedelta(hours=1)))
+        await svc.deliver(contact(wb, ContactCategory.COMPLAINT, text="快递延误太久了", at=NOW + timedelta(hours=2)))
+        events = [e for _, e in await svc.emitted()]
+        assert [type(e) for e in events] == [CaseMerged, CaseMerged]
+        first, second = events
+        # Generic contacts join the newest open case of the waybill; the delay complaint names its problem.
+        assert first.payload.case_id == other.payload.case_id
+        assert second.payload.case_id == case_id
+        assert first.payload.repeat_contacts == 0
+        assert not first.payload.repeat_contact
+
+        await svc.deliver(
+            contact(wb, ContactCategory.COMPLAINT, text="还没到！延误", channel=Channel.IM, at=NOW + timedelta(hours=3))
+        )
+        [(_, repeat)] = await svc.emitted()
+        assert repeat.payload.case_id == case_id
+        assert repeat.payload.repeat_contact
+        assert repeat.payload.repeat_contacts == 1
+        assert repeat.payload.priority_raised
+        assert repeat.payload.priority is Priority.HIGH
+
+        # Routing resolves it; a contact within the window reopens it, higher again.
+        assert await svc.deliver(resolved(case_id, NOW + timedelta(hours=10))) == "handled"
+        assert await svc.deliver(resolved(other.payload.case_id, NOW + timedelta(hours=10))) == "handled"
+        assert (await svc.case(case_id))["status"] == "closed"  # type: ignore[index]
+        await svc.deliver(contact(wb, ContactCategory.COMPLAINT, text="还是延误，没收到", at=NOW + timedelta(days=2)))
+        [(_, reopened)] = await svc.emitted()
+        assert isinstance(reopened, CaseReopened)
+        assert reopened.payload.case_id == case_id
+        assert reopened.payload.reopen_count == 1
+        assert reopened.payload.priority is Priority.URGENT
+
+        # The close event of the earlier episode, arriving late, does not close the reopened case.
+        late = CaseClosed.create(
+            CaseClosedPayload(case_id=case_id, closed_at=NOW + timedelta(hours=11), reason="done"),
+            key=case_id,
+            producer="routing",
+        )
+        await svc.deliver(late)
+        assert (await svc.case(case_id))["status"] == "open"  # type: ignore[index]
+
+        # Closed again; a contact after the window opens a new case linked to the old one.
+        await svc.deliver(resolved(case_id, NOW + timedelta(days=3)))
+        await svc.deliver(contact(wb, ContactCategory.COMPLAINT, text="延误", at=NOW + timedelta(days=30)))
+        [(_, linked)] = await svc.emitted()
+        assert isinstance(linked, CaseOpened)
+        assert linked.payload.linked_case_id == case_id
+        assert linked.payload.case_id != case_id
+
+        record = present(await svc.case(case_id))  # type: ignore[arg-type]
+        actions = [h["action"] for h in record["contact_history"]]
+        assert actions == ["opened", "merged", "merged", "merged", "reopened"]
+        assert record["case"]["repeat_contacts"] == 2
+        assert record["case"]["reopen_count"] == 1
+
+
+async def test_pending_resolution_keeps_the_case_open(tmp_path: Path) -> None:
+    async with intake(tmp_path) as svc:
+        wb = waybill()
+        await svc.deliver(exception(wb))
+        [(_, opened)] = await svc.emitted()
+        await svc.deliver(resolved(opened.payload.case_id, result=ResolutionResult.PENDING))
+        await svc.deliver(contact(wb, text="怎么样了"))
+        [(_, merged)] = await svc.emitted()
+        assert isinstance(merged, CaseMerged)
+
+
+async def test_frequent_claimant_is_flagged(tmp_path: Path) -> None:
+    async with intake(tmp_path) as svc:
+        who = customer(customer_id="C-FREQUENT")
+        flags = []
+        for i in range(5):
+            await svc.deliver(exception(kind=ExceptionKind.LOSS, customer=who, at=NOW + timedelta(days=i)))
+            [(_, opened)] = await svc.emitted()
+            flags.append(FraudFlag.FREQUENT_CLAIMANT in opened.payload.fraud_flags)
+        assert flags == [False, False, False, True, True]
+        # Another customer is not affected; delays are not claims.
+        await svc.deliver(exception(kind=ExceptionKind.DELAY, customer=who))
+        [(_, delay)] = await svc.emitted()
+        assert FraudFlag.FREQUENT_CLAIMANT not in delay.payload.fraud_flags
+
+
+async def test_inapplicable_and_invalid_input_is_dead_lettered(tmp_path: Path) -> None:
+    async with intake(tmp_path) as svc:
+        rekeyed = exception().model_copy(update={"key": "NOT-THE-WAYBILL"})
+        assert await svc.deliver(rekeyed) == "dead_lettered"
+        assert await svc.deliver_raw(UPSTREAM_PARCEL_EXCEPTIONS, b"{not json") == "dead_lettered"
+        [(t1, m1), (t2, m2)] = await svc.emitted()
+        assert t1 == t2 == "upstream.parcel-exceptions.dlq"
+        assert m1.headers["x-dlq-reason"] == "key_mismatch"
+        assert m2.headers["x-dlq-reason"] == "malformed_json"
