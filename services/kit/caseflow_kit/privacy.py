@@ -54,8 +54,10 @@ class PiiSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CASEFLOW_", extra="ignore", frozen=True)
 
     pii_key: SecretStr = Field(description="base64 of 32 random bytes (AES-256-GCM)")
-    pii_key_id: str = Field(default="k1", pattern=r"^[A-Za-z0-9._-]{1,32}$")
-    pii_old_keys: dict[str, SecretStr] = Field(default_factory=dict, description="Retired keys still able to open")
+    pii_key_id: str = Field(default="k1", pattern=r"^[A-Za-z0-9._-]{1,32}$", description="Id of the current key")
+    pii_old_keys: dict[str, SecretStr] = Field(
+        default_factory=dict, description="Retired keys still able to open, JSON {id: base64}"
+    )
 
 
 class SealError(ValueError):

@@ -18,21 +18,39 @@ class KitSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="CASEFLOW_", extra="ignore", frozen=True)
 
-    kafka_bootstrap_servers: str = Field(default="127.0.0.1:9092", validation_alias=_env("KAFKA_BOOTSTRAP_SERVERS"))
+    kafka_bootstrap_servers: str = Field(
+        default="127.0.0.1:9092",
+        validation_alias=_env("KAFKA_BOOTSTRAP_SERVERS"),
+        description="Kafka brokers, host:port,...",
+    )
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
-        default="PLAINTEXT", validation_alias=_env("KAFKA_SECURITY_PROTOCOL")
+        default="PLAINTEXT",
+        validation_alias=_env("KAFKA_SECURITY_PROTOCOL"),
+        description="PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL",
     )
     kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = Field(
-        default="PLAIN", validation_alias=_env("KAFKA_SASL_MECHANISM")
+        default="PLAIN",
+        validation_alias=_env("KAFKA_SASL_MECHANISM"),
+        description="PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512",
     )
-    kafka_sasl_username: str | None = Field(default=None, validation_alias=_env("KAFKA_SASL_USERNAME"))
-    kafka_sasl_password: SecretStr | None = Field(default=None, validation_alias=_env("KAFKA_SASL_PASSWORD"))
+    kafka_sasl_username: str | None = Field(
+        default=None, validation_alias=_env("KAFKA_SASL_USERNAME"), description="SASL user"
+    )
+    kafka_sasl_password: SecretStr | None = Field(
+        default=None, validation_alias=_env("KAFKA_SASL_PASSWORD"), description="SASL password (a Secret)"
+    )
     kafka_idempotence: bool = Field(
         default=False, description="Idempotent producer; turn on with a real Kafka (Tansu does not support it)"
     )
-    kafka_ssl_cafile: Path | None = Field(default=None, validation_alias=_env("KAFKA_SSL_CAFILE"))
-    kafka_ssl_certfile: Path | None = Field(default=None, validation_alias=_env("KAFKA_SSL_CERTFILE"))
-    kafka_ssl_keyfile: Path | None = Field(default=None, validation_alias=_env("KAFKA_SSL_KEYFILE"))
+    kafka_ssl_cafile: Path | None = Field(
+        default=None, validation_alias=_env("KAFKA_SSL_CAFILE"), description="CA bundle for TLS"
+    )
+    kafka_ssl_certfile: Path | None = Field(
+        default=None, validation_alias=_env("KAFKA_SSL_CERTFILE"), description="Client certificate (mutual TLS)"
+    )
+    kafka_ssl_keyfile: Path | None = Field(
+        default=None, validation_alias=_env("KAFKA_SSL_KEYFILE"), description="Client key (mutual TLS)"
+    )
 
     mongodb_url: SecretStr | None = Field(
         default=None, validation_alias=_env("MONGODB_URL"), description="Use MongoDB; SQLite when unset"
@@ -42,15 +60,19 @@ class KitSettings(BaseSettings):
 
     topic_prefix: str = Field(default="", description="Prepended to every topic name (test isolation, shared clusters)")
     group_id: str | None = Field(default=None, description="Consumer group; defaults to caseflow-<service>")
-    http_host: str = "0.0.0.0"  # noqa: S104 - a pod listens on all interfaces
+    http_host: str = Field(default="0.0.0.0", description="HTTP bind address")  # noqa: S104 - a pod listens on all interfaces
     http_port: int | None = Field(default=None, description="Health, metrics and read endpoints; per-service default")
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    log_format: Literal["json", "console"] = "json"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", description="Log level")
+    log_format: Literal["json", "console"] = Field(default="json", description="json (one object per line) or console")
 
-    batch_max_records: int = Field(default=500, ge=1, le=10_000)
-    fetch_max_wait_ms: int = Field(default=50, ge=1, le=5000)
+    batch_max_records: int = Field(
+        default=500, ge=1, le=10_000, description="Records per consumed batch (one offset commit)"
+    )
+    fetch_max_wait_ms: int = Field(default=50, ge=1, le=5000, description="Longest wait for a batch to fill")
     max_attempts: int = Field(default=3, ge=1, le=20, description="Handler attempts before dead-lettering")
-    retry_backoff_ms: int = Field(default=100, ge=0)
-    outbox_interval_ms: int = Field(default=200, ge=10)
+    retry_backoff_ms: int = Field(default=100, ge=0, description="First retry delay; doubles per attempt")
+    outbox_interval_ms: int = Field(default=200, ge=10, description="Background outbox relay period")
     processed_retention_days: int = Field(default=14, ge=1, description="How long consumed event ids are remembered")
-    auto_offset_reset: Literal["earliest", "latest"] = "earliest"
+    auto_offset_reset: Literal["earliest", "latest"] = Field(
+        default="earliest", description="Where a new consumer group starts"
+    )
