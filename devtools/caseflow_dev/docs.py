@@ -54,7 +54,7 @@ def _default(info: FieldInfo) -> str:
     if info.is_required():
         return "required"
     value = info.get_default(call_default_factory=True)
-    if value is None or value == {} or value == []:
+    if value is None or value in ({}, []):
         return ""
     text = str(value)
     root = str(README.parent)
