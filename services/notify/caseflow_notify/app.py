@@ -1,22 +1,93 @@
-"""FastStream wiring of notify: what it consumes, what it stores, what it serves."""
+"""Wiring of notify: what it consumes, what it stores, what it serves, and its delivery worker."""
 
 from __future__ import annotations
 
-from caseflow_contracts import TOPICS
-from caseflow_kit import Runtime, ServiceSpec, Subscription
+from caseflow_contracts.notify import NotifyChannel
+from caseflow_contracts.topics import CASES_LIFECYCLE, CLAIMS_EVENTS, SLA_BREACHES
+from caseflow_kit import Route, Runtime, ServiceSpec, Subscription
+from caseflow_kit.privacy import Sealer
+from caseflow_kit.rules import RulesFile
 
+from .channels import Sender, SmsGatewaySender, SmtpConfig, SmtpSender, WebhookSender
+from .delivery import DeliveryWorker, Deps
+from .handlers import CLAIMS_HANDLERS, LIFECYCLE_HANDLERS, SLA_HANDLERS
+from .policy import Policy
 from .settings import NotifySettings
+from .store import COLLECTIONS
+from .templates import Templates
+from .views import case_notifications
+
+NotifyRuntime = Runtime[NotifySettings, Deps]
 
 
-async def build_deps(runtime: Runtime[NotifySettings, None]) -> None:
-    """Notify has no dependencies of its own yet."""
+async def build_deps(runtime: NotifyRuntime) -> Deps:
+    s = runtime.settings
+    policy_file = RulesFile(s.notify_policy_path, Policy)
+    policy = policy_file.current
+    templates = Templates(s.notify_templates_dir, policy.default_locale, policy.forbidden_words)
+    senders: dict[NotifyChannel, Sender] = {
+        NotifyChannel.EMAIL: SmtpSender(
+            SmtpConfig(
+                host=s.smtp_host,
+                port=s.smtp_port,
+                sender=s.smtp_sender,
+                timeout_s=policy.channel(NotifyChannel.EMAIL).timeout_s,
+                username=s.smtp_username,
+                password=s.smtp_password.get_secret_value() if s.smtp_password else None,
+                starttls=s.smtp_starttls,
+            )
+        ),
+        NotifyChannel.SMS: SmsGatewaySender(
+            s.sms_gateway_url, s.sms_gateway_token.get_secret_value(), policy.channel(NotifyChannel.SMS).timeout_s
+        ),
+        NotifyChannel.WEBHOOK: WebhookSender(
+            {k: v.get_secret_value().encode() for k, v in s.webhook_secrets.items()},
+            s.webhook_secret.get_secret_value().encode(),
+            policy.channel(NotifyChannel.WEBHOOK).timeout_s,
+        ),
+    }
+    deps = Deps(policy_file, templates, Sealer.from_settings(s), senders, dict(s.webhook_targets))
+    deps.worker = DeliveryWorker(
+        runtime.store,
+        runtime.unit_of_work,
+        runtime.relay.flush,
+        deps,
+        group_id=runtime.group_id,
+        topic_prefix=s.topic_prefix,
+        batch=s.worker_batch,
+        max_in_flight=s.worker_max_in_flight,
+        poll_s=s.worker_poll_ms / 1000,
+    )
+    return deps
 
 
-SPEC: ServiceSpec[NotifySettings, None] = ServiceSpec(
+async def close_deps(deps: Deps) -> None:
+    for sender in deps.senders.values():
+        await sender.close()
+
+
+async def run_worker(runtime: NotifyRuntime) -> None:
+    worker = runtime.deps.worker
+    if worker is not None:
+        await worker.run()
+
+
+def routes(runtime: NotifyRuntime) -> list[Route]:
+    return [Route("GET", "/cases/{case_id}/notifications", case_notifications(lambda: runtime.store))]
+
+
+SPEC: ServiceSpec[NotifySettings, Deps] = ServiceSpec(
     name="notify",
     http_port=8085,
     settings_type=NotifySettings,
-    collections=[],
-    subscriptions=[Subscription(topic, handlers={}) for topic in TOPICS if "notify" in topic.consumers],
+    collections=COLLECTIONS,
+    subscriptions=[
+        Subscription(CASES_LIFECYCLE, handlers=LIFECYCLE_HANDLERS),
+        Subscription(SLA_BREACHES, handlers=SLA_HANDLERS),
+        Subscription(CLAIMS_EVENTS, handlers=CLAIMS_HANDLERS),
+    ],
     build_deps=build_deps,
+    routes=routes,
+    background=[run_worker],
+    close_deps=close_deps,
 )
