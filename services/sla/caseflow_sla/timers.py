@@ -27,8 +27,13 @@ from .store import CLOCKS, due_clocks, next_due
 log = logging.getLogger("caseflow.sla.timers")
 
 
+#: A timer due within this many seconds counts as due (no spinning on float equality).
+EPSILON = 0.001
+
+
 def _fire_into(uow: Any, deps: SlaDeps, doc: Doc, now: float) -> int:
     clock = Clock.from_doc(doc)
+    now = max(now, float(doc.get("due_at") or now))
     book = deps.book
     decisions = domain.fire(clock, book.calendar(clock.calendar), now)
     uow.update(CLOCKS, clock.to_doc(int(doc["_v"])))
@@ -42,7 +47,7 @@ async def fire_due(runtime: Runtime[SlaSettings, SlaDeps], *, limit: int | None 
     deps = runtime.deps
     deps.policies()
     now = deps.now()
-    docs = await due_clocks(runtime.store, now, limit or runtime.settings.timer_batch)
+    docs = await due_clocks(runtime.store, now + EPSILON, limit or runtime.settings.timer_batch)
     if not docs:
         return 0
     uow = runtime.unit_of_work()
@@ -54,7 +59,7 @@ async def fire_due(runtime: Runtime[SlaSettings, SlaDeps], *, limit: int | None 
         emitted = 0
         for doc in docs:
             fresh = await runtime.store.get(CLOCKS, doc["_id"])
-            if fresh is None or fresh.get("due_at") is None or float(fresh["due_at"]) >= now:
+            if fresh is None or fresh.get("due_at") is None or float(fresh["due_at"]) >= now + EPSILON:
                 continue
             single = runtime.unit_of_work()
             count = _fire_into(single, deps, fresh, now)

@@ -1,0 +1,161 @@
+"""Clocks follow the case: lifecycle events through the real kit consumer and SQLite store, time under control."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from caseflow_contracts import deterministic_id
+from caseflow_sla.domain import Outcome, State
+
+from .conftest import T0, H, Lifecycle, SlaHarness, new_case_id
+
+
+def payload(event: Any) -> Any:
+    return event.payload
+
+
+async def test_callback_within_target_is_met_and_resolution_keeps_running(
+    sla: SlaHarness, lifecycle: Lifecycle
+) -> None:
+    case = new_case_id()
+    await sla.feed(lifecycle.escalated(case, T0), lifecycle.callback(case, T0 + H))
+    [met] = sla.of(case, "sla.met")
+    assert payload(met).metric == "callback"
+    assert payload(met).elapsed_seconds == H
+    assert payload(met).station == "SH-PUDONG-01"
+    assert met.event_id == deterministic_id(case, "callback", "station", "met")
+    clocks = await sla.clocks(case)
+    assert clocks["resolution@station"]["state"] == State.RUNNING
+    assert clocks["resolution@station"]["due_at"] == T0 + 0.8 * 48 * H
+
+
+async def test_warning_then_breach_exactly_once_with_the_monitoring_fields(
+    sla: SlaHarness, lifecycle: Lifecycle
+) -> None:
+    case = new_case_id()
+    await sla.feed(lifecycle.escalated(case, T0, priority="high", kind="loss"))
+    assert await sla.tick(0.5 * H) == []
+    [warning] = await sla.tick(1.1 * H)
+    assert warning.type == "sla.warning"
+    assert payload(warning).metric == "callback"
+    [breach] = await sla.tick(0.4 * H)
+    assert breach.type == "sla.breached"
+    p = payload(breach)
+    assert (p.case_id, p.metric, p.level, p.station) == (case, "callback", "station", "SH-PUDONG-01")
+    assert (p.kind, p.priority, p.target_seconds) == ("loss", "high", 2 * H)
+    assert p.elapsed_seconds >= 2 * H
+    assert breach.event_id == deterministic_id(case, "callback", "station", "breached")
+    assert await sla.tick(10 * H) == []  # nothing more about the callback, and nothing else due yet
+    # the late callback is recorded but publishes nothing
+    await sla.feed(lifecycle.callback(case, T0 + 13 * H))
+    callback = (await sla.clocks(case))["callback@station"]
+    assert callback["outcome"] == Outcome.LATE
+    assert [e for e in sla.of(case) if payload(e).metric == "callback" and e.type == "sla.met"] == []
+
+
+async def test_redelivered_events_change_nothing(sla: SlaHarness, lifecycle: Lifecycle) -> None:
+    case = new_case_id()
+    escalated = lifecycle.escalated(case, T0)
+    assert await sla.feed(escalated, escalated) == ["handled", "duplicate"]
+    # the same assignment again under another id (a replay upstream) is a no-op too
+    again = lifecycle.escalated(case, T0)
+    before = await sla.clocks(case)
+    assert await sla.feed(again) == ["handled"]
+    after = await sla.clocks(case)
+    assert {k: v["started_at"] for k, v in before.items()} == {k: v["started_at"] for k, v in after.items()}
+
+
+async def test_waiting_on_the_customer_pauses_every_clock(sla: SlaHarness, lifecycle: Lifecycle) -> None:
+    case = new_case_id()
+    await sla.feed(lifecycle.escalated(case, T0), lifecycle.awaiting(case, T0 + H))
+    sla.time.advance(H)
+    assert await sla.tick(20 * H) == []  # 21 hours waiting: nothing runs
+    await sla.feed(lifecycle.responded(case, T0 + 21 * H))
+    clocks = await sla.clocks(case)
+    assert clocks["callback@station"]["deadline_at"] == T0 + 22 * H
+    sla.time.value = T0 + 21.5 * H
+    await sla.feed(lifecycle.callback(case, T0 + 21.5 * H))
+    [met] = sla.of(case, "sla.met")
+    assert payload(met).elapsed_seconds == 1.5 * H
+
+
+async def test_a_transfer_restarts_the_callback_clock_but_not_resolution(sla: SlaHarness, lifecycle: Lifecycle) -> None:
+    case = new_case_id()
+    await sla.feed(
+        lifecycle.escalated(case, T0, holder="SH-A1"),
+        lifecycle.transferred(case, T0 + 1.5 * H, from_station="SH-A1", to_station="SH-B2"),
+    )
+    clocks = await sla.clocks(case)
+    assert clocks["callback@station"]["station"] == "SH-B2"
+    assert clocks["callback@station"]["started_at"] == T0 + 1.5 * H  # restart (policy: restart)
+    assert clocks["resolution@station"]["station"] == "SH-B2"
+    assert clocks["resolution@station"]["started_at"] == T0  # continue (policy: continue)
+    sla.time.value = T0 + 1.5 * H
+    assert [e.type for e in await sla.tick(H)] == []  # the new holder has its own two hours
+    [warning] = await sla.tick(0.7 * H)
+    assert (warning.type, payload(warning).station) == ("sla.warning", "SH-B2")
+
+
+async def test_escalation_hands_over_the_old_level_and_starts_the_next(sla: SlaHarness, lifecycle: Lifecycle) -> None:
+    case = new_case_id()
+    await sla.feed(lifecycle.escalated(case, T0))
+    [breach] = [e for e in await sla.tick(2 * H) if e.type == "sla.breached"]
+    await sla.feed(lifecycle.escalated(case, T0 + 2.1 * H, holder="HUB-SH", level="hub", trigger="sla_breach"))
+    clocks = await sla.clocks(case)
+    assert clocks["resolution@station"]["outcome"] == Outcome.HANDED_OVER
+    assert clocks["callback@hub"]["state"] == State.RUNNING
+    assert clocks["resolution@hub"]["target_s"] == 24 * H  # the hub gets 24 hours (policy per level)
+    assert clocks["escalation_follow_up@hub"]["state"] == State.RUNNING
+    await sla.feed(lifecycle.progress(case, T0 + 2.5 * H, station="HUB-SH", level="hub"))
+    met = {payload(e).metric for e in sla.of(case, "sla.met")}
+    assert met == {"escalation_follow_up"}
+    assert payload(breach).level == "station"
+
+
+async def test_out_of_order_callback_before_its_escalation(sla: SlaHarness, lifecycle: Lifecycle) -> None:
+    case = new_case_id()
+    await sla.feed(lifecycle.callback(case, T0 + 0.5 * H))
+    assert (await sla.clocks(case))["callback@station"]["state"] == State.STOP_FIRST
+    await sla.feed(lifecycle.escalated(case, T0))
+    [met] = sla.of(case, "sla.met")
+    assert payload(met).elapsed_seconds == 0.5 * H
+
+
+async def test_a_stale_assignment_is_ignored(sla: SlaHarness, lifecycle: Lifecycle) -> None:
+    case = new_case_id()
+    await sla.feed(
+        lifecycle.escalated(case, T0 + H, holder="HUB-SH", level="hub", trigger="explicit_request"),
+        lifecycle.escalated(case, T0, holder="SH-A1"),  # older: arrives late
+    )
+    clocks = await sla.clocks(case)
+    assert "callback@station" not in clocks
+    assert clocks["callback@hub"]["station"] == "HUB-SH"
+
+
+async def test_resolution_stops_what_runs_and_close_silences_the_rest(sla: SlaHarness, lifecycle: Lifecycle) -> None:
+    case = new_case_id()
+    await sla.feed(
+        lifecycle.opened(case, T0, kind="complaint", channel="email"),
+        lifecycle.escalated(case, T0 + 0.1 * H, kind="complaint", channel="email"),
+        lifecycle.callback(case, T0 + H),
+        lifecycle.resolved(case, T0 + 30 * H),
+    )
+    met = sorted(payload(e).metric for e in sla.of(case, "sla.met"))
+    assert met == ["callback", "complaint_answer", "customer_update", "email_acknowledgement", "resolution"]
+    assert sla.of(case, "sla.breached") == []
+    other = new_case_id()
+    await sla.feed(lifecycle.escalated(other, T0), lifecycle.closed(other, T0 + H))
+    assert sla.of(other) == []
+    assert all(c["state"] == State.STOPPED for c in (await sla.clocks(other)).values())
+
+
+async def test_timers_that_came_due_while_nobody_watched_fire_at_once_and_once(
+    sla: SlaHarness, lifecycle: Lifecycle
+) -> None:
+    cases = [new_case_id() for _ in range(30)]
+    await sla.feed(*(lifecycle.escalated(c, T0) for c in cases))
+    fired = await sla.tick(3 * 24 * H)  # three days of nobody watching
+    breaches = [(payload(e).case_id, payload(e).metric, payload(e).level) for e in fired if e.type == "sla.breached"]
+    assert len(breaches) == len(set(breaches)) == 30 * 3  # callback, resolution, customer update per case
+    assert not [e for e in fired if e.type == "sla.warning"]
+    assert await sla.tick(60) == []
