@@ -247,15 +247,15 @@ class HttpReceiver:
                 break
         self.requests += 1
         headers = {k.decode(): v.decode() for k, v in scope["headers"]}
-        status, answer = await self._answer(scope["path"], headers, body)
+        status, answer = self._answer(scope["path"], headers, body)
+        if self.hang_s:  # processed, but the sender does not hear back in time
+            await asyncio.sleep(self.hang_s)
         await send(
             {"type": "http.response.start", "status": status, "headers": [(b"content-type", b"application/json")]}
         )
         await send({"type": "http.response.body", "body": json.dumps(answer).encode()})
 
-    async def _answer(self, path: str, headers: dict[str, str], body: bytes) -> tuple[int, Any]:
-        if self.hang_s:
-            await asyncio.sleep(self.hang_s)
+    def _answer(self, path: str, headers: dict[str, str], body: bytes) -> tuple[int, Any]:
         if self.fail_next > 0:
             self.fail_next -= 1
             return self.fail_status, {"error": "down"}
@@ -296,6 +296,7 @@ async def serve_http(receiver: HttpReceiver) -> AsyncIterator[HttpReceiver]:
         yield receiver
     finally:
         server.should_exit = True
+        server.force_exit = True  # do not wait for requests a test left hanging
         await asyncio.wait_for(task, 10)
 
 

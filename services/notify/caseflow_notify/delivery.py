@@ -162,6 +162,22 @@ class DeliveryWorker:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
 
+    async def run_once(self) -> int:
+        """One round, waiting for its sends and recording their outcomes (for tools and tests)."""
+        picked = await self.round()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        items = []
+        while not self._results.empty():
+            items.append(self._results.get_nowait())
+        if items:
+            try:
+                await self._record(items)
+            finally:
+                for item, _ in items:
+                    self.in_flight.discard(item.doc["_id"])
+        return picked
+
     def wake(self) -> None:
         """New pending deliveries were committed: look now rather than at the next poll."""
         self._room.set()
