@@ -1,0 +1,208 @@
+"""The claim aggregate: decisions, appeals, liability, chargebacks and the ledger, without I/O."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from caseflow_claims import model
+from caseflow_claims.domain import assess, decide
+from caseflow_claims.model import ClaimError, ClaimRecord, LiableShare, Review, Status
+from caseflow_claims.rules import CompensationRules
+from caseflow_claims.settings import DEFAULT_RULES
+from caseflow_contracts import Money
+from caseflow_contracts.claims import ClaimDecision, ClaimFacts, ClaimKind
+from caseflow_contracts.common import CaseKind
+from caseflow_kit.rules import load_rules
+
+from .factories import NOW
+
+RULES = load_rules(DEFAULT_RULES, CompensationRules)
+
+
+def opened(
+    *, actual: int = 2000, freight: int = 1000, kind: ClaimKind = ClaimKind.LOSS, share: int | None = 10_000
+) -> tuple[ClaimRecord, list[model.Effect]]:
+    claim = model.new_claim(
+        claim_id="CL-TEST000001",
+        case_id="CF-TEST000001",
+        claim_kind=kind,
+        case_kind=CaseKind.LOSS,
+        waybill_no="YT0000000001",
+        insured=False,
+        declared_value=None,
+        freight=Money(amount_minor=freight),
+        facts=ClaimFacts(
+            actual_value=Money(amount_minor=actual),
+            loss_share_bp=share,
+            origin_station="SH-001",
+            last_scan_station="HZ-002",
+            destination_station="BJ-003",
+        ),
+        fraud_flags=[],
+        evidence=[],
+        customer_ref="c1",
+        rules=RULES,
+        now=NOW,
+    )
+    assessment = assess(claim.as_input(), RULES)
+    effects = model.open_and_decide(claim, decide(assessment, [], RULES), assessment, RULES, NOW)
+    return claim, effects
+
+
+def kinds(effects: list[model.Effect]) -> list[str]:
+    return [type(e).__name__ for e in effects]
+
+
+def test_small_claim_is_approved_and_paid_once_and_absorbed_until_arbitration() -> None:
+    claim, effects = opened()
+    assert kinds(effects) == ["Opened", "Decided", "Paid"]
+    assert claim.status is Status.APPROVED
+    assert claim.paid_minor == 3000
+    assert claim.balances()
+    assert claim.ledger_summary()["absorbed_minor"] == 3000
+
+
+def test_resolution_assigns_liability_by_custody_and_charges_back() -> None:
+    claim, _ = opened()
+    effects = model.case_resolved(claim, NOW, RULES, NOW)
+    assert kinds(effects) == ["Arbitrated", "Charged"]
+    cb = claim.chargebacks[0]
+    assert (cb.station, cb.payout_share_minor, cb.penalty_minor) == ("HZ-002", 3000, 10_000)
+    summary = claim.ledger_summary()
+    assert summary["charged_back_minor"] == 3000
+    assert summary["absorbed_minor"] == 0
+    assert summary["penalties_minor"] == 10_000
+    assert claim.balances()
+    assert model.case_resolved(claim, NOW, RULES, NOW) == []  # again: nothing new
+
+
+def test_a_station_declaration_leaves_liability_to_hq() -> None:
+    claim, _ = opened()
+    model.declare(
+        claim,
+        model.DeclarationRecord(
+            event_id="e1", station="BJ-003", liable_station="SH-001", amount_claimed=Money(amount_minor=1), at="x"
+        ),
+    )
+    assert model.case_resolved(claim, NOW, RULES, NOW) == []
+    effects = model.hq_decide(
+        claim,
+        [LiableShare(station="SH-001", share_bp=6000), LiableShare(station="HZ-002", share_bp=4000)],
+        "split",
+        RULES,
+        NOW,
+    )
+    assert kinds(effects) == ["Arbitrated", "Charged", "Charged"]
+    assert sorted(c.payout_share_minor for c in claim.chargebacks) == [1200, 1800]
+    assert claim.balances()
+    assert all(d.settled for d in claim.declarations)
+
+
+def test_hq_override_reverses_the_custody_chargeback() -> None:
+    claim, _ = opened()
+    model.case_resolved(claim, NOW, RULES, NOW)
+    effects = model.hq_decide(claim, [], "no station at fault (无责)", RULES, NOW)
+    assert kinds(effects) == ["Arbitrated", "Reversed"]
+    summary = claim.ledger_summary()
+    assert summary["charged_back_minor"] == 0
+    assert summary["absorbed_minor"] == 3000
+    assert summary["penalties_minor"] == 0
+    assert claim.balances()
+
+
+def test_station_appeal_then_hq_upholds_keeps_the_chargeback() -> None:
+    claim, _ = opened()
+    model.case_resolved(claim, NOW, RULES, NOW)
+    cb = claim.chargebacks[0]
+    later = NOW + timedelta(days=2)
+    effects = model.appeal_chargeback(claim, cb.chargeback_id, "HZ-002", "we scanned it out", rules=RULES, now=later)
+    assert kinds(effects) == ["ChargebackAppealed"]
+    assert model.appeal_chargeback(claim, cb.chargeback_id, "HZ-002", "again", rules=RULES, now=later) == []
+    effects = model.hq_decide(claim, [LiableShare(station="HZ-002", share_bp=10_000)], "trail is clear", RULES, later)
+    assert kinds(effects) == ["Arbitrated"]
+    assert claim.chargebacks[0].status == "upheld"
+    assert claim.balances()
+
+
+def test_station_appeal_window_and_ownership() -> None:
+    claim, _ = opened()
+    model.case_resolved(claim, NOW, RULES, NOW)
+    cb = claim.chargebacks[0]
+    with pytest.raises(ClaimError, match="not_found"):
+        model.appeal_chargeback(claim, cb.chargeback_id, "SH-001", "not ours", rules=RULES, now=NOW)
+    with pytest.raises(ClaimError, match="appeal_window_closed"):
+        model.appeal_chargeback(claim, cb.chargeback_id, "HZ-002", "late", rules=RULES, now=NOW + timedelta(days=8))
+
+
+def test_review_adjust_with_facts_recomputes_and_pays() -> None:
+    claim, effects = opened(kind=ClaimKind.DAMAGE, share=None, actual=10_000, freight=5000)
+    assert claim.status is Status.PENDING_REVIEW
+    assert kinds(effects) == ["Opened", "Decided"]
+    facts = claim.facts.model_copy(update={"loss_share_bp": 3000})
+    with pytest.raises(ClaimError, match="reason_required"):
+        model.review(claim, Review("adjust", "r1", facts=facts), RULES, NOW)
+    effects = model.review(claim, Review("adjust", "r1", "photos show 30%", facts=facts, request_id="q1"), RULES, NOW)
+    assert kinds(effects) == ["Decided", "Paid"]
+    assert claim.paid_minor == 3000
+    # the same request again (client retry) changes nothing
+    assert (
+        model.review(claim, Review("adjust", "r1", "photos show 30%", facts=facts, request_id="q1"), RULES, NOW) == []
+    )
+    with pytest.raises(ClaimError, match="not_reviewable"):
+        model.review(claim, Review("approve", "r1"), RULES, NOW)
+
+
+def test_review_cannot_approve_without_an_amount_and_reject_needs_a_reason() -> None:
+    claim, _ = opened(kind=ClaimKind.DAMAGE, share=None)
+    with pytest.raises(ClaimError, match="facts_missing"):
+        model.review(claim, Review("approve", "r1"), RULES, NOW)
+    with pytest.raises(ClaimError, match="reason_required"):
+        model.review(claim, Review("reject", "r1"), RULES, NOW)
+    effects = model.review(claim, Review("reject", "r1", "sender packed it badly"), RULES, NOW)
+    assert kinds(effects) == ["Decided"]
+    assert claim.status is Status.REJECTED
+    assert claim.paid_minor == 0
+
+
+def test_customer_appeal_tops_up_once_and_never_below_paid() -> None:
+    claim, _ = opened(actual=100_000, freight=20_000)  # 80,000 > limit: review
+    assert claim.status is Status.PENDING_REVIEW
+    model.review(claim, Review("adjust", "r1", "partial proof", amount_minor=30_000), RULES, NOW)
+    assert claim.paid_minor == 30_000
+    with pytest.raises(ClaimError, match="appeal_window_closed"):
+        model.appeal(claim, "more", RULES, NOW + timedelta(days=31))
+    effects = model.appeal(claim, "invoice attached", RULES, NOW + timedelta(days=1))
+    assert kinds(effects) == ["Appealed"]
+    with pytest.raises(ClaimError, match="below_paid"):
+        model.review(claim, Review("adjust", "r2", "less", amount_minor=10_000), RULES, NOW)
+    effects = model.review(claim, Review("approve", "r2", "invoice checks out"), RULES, NOW)
+    assert kinds(effects) == ["Decided", "Paid"]
+    assert [p.amount_minor for p in claim.payouts] == [30_000, 50_000]
+    assert claim.paid_minor == 80_000
+    with pytest.raises(ClaimError, match="appeals_exhausted"):
+        model.appeal(claim, "again", RULES, NOW + timedelta(days=2))
+    assert claim.balances()
+
+
+def test_a_rejected_appeal_keeps_the_earlier_payout() -> None:
+    claim, _ = opened()
+    model.appeal(claim, "want more", RULES, NOW)
+    effects = model.review(claim, Review("reject", "r1", "the cap applies"), RULES, NOW)
+    assert kinds(effects) == ["Decided"]
+    decided = effects[0]
+    assert isinstance(decided, model.Decided)
+    assert decided.decision.decision is ClaimDecision.APPROVED
+    assert decided.decision.amount_minor == 3000
+    assert claim.paid_minor == 3000
+
+
+def test_top_up_after_arbitration_is_charged_back_without_a_second_penalty() -> None:
+    claim, _ = opened()
+    model.case_resolved(claim, NOW, RULES, NOW)
+    model.appeal(claim, "freight was higher", RULES, NOW)
+    model.review(claim, Review("adjust", "r1", "receipt", amount_minor=4000), RULES, NOW)
+    assert [c.payout_share_minor for c in claim.chargebacks] == [3000, 1000]
+    assert [c.penalty_minor for c in claim.chargebacks] == [10_000, 0]
+    assert claim.balances()
