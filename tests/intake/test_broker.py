@@ -1,0 +1,149 @@
+"""intake through the real broker (Tansu) with a real SQLite store: the issue's "Show" list.
+
+One service start per test (consumer-group joins take seconds): many events go through it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections import Counter
+from datetime import timedelta
+from typing import Any
+
+import httpx
+
+from caseflow_contracts import parse_event
+from caseflow_contracts.cases import CaseOpened
+from caseflow_contracts.topics import CASES_LIFECYCLE, UPSTREAM_CUSTOMER_CONTACTS, UPSTREAM_PARCEL_EXCEPTIONS
+from caseflow_contracts.upstream import ContactCategory, ExceptionKind
+from caseflow_dev.harness import run_in_process
+from caseflow_dev.testing import KafkaTestKit
+from caseflow_intake.app import SPEC
+from caseflow_intake.settings import IntakeSettings
+
+from .factories import NOW, TEST_KEY, contact, exception, waybill
+from .test_handlers import resolved
+
+
+async def lifecycle(kafka: KafkaTestKit, count: int, timeout_s: float = 30) -> list[Any]:
+    return [parse_event(r.value) for r in await kafka.collect(CASES_LIFECYCLE, count, timeout_s=timeout_s)]
+
+
+async def wait_for(client: httpx.AsyncClient, path: str, check: Any, timeout_s: float = 20) -> dict[str, Any]:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        response = await client.get(path)
+        if response.status_code == 200 and check(body := response.json()):
+            return body  # type: ignore[no-any-return]
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"{path}: condition not met, last answer {response.status_code} {response.text[:300]}")
+        await asyncio.sleep(0.1)
+
+
+async def test_duplicates_merge_reopen_dead_letters_and_read_endpoint(kafka: KafkaTestKit) -> None:
+    settings = kafka.settings(IntakeSettings, pii_key=TEST_KEY)
+    async with run_in_process(SPEC, settings) as svc, httpx.AsyncClient(base_url=svc.url) as client:
+        wb = waybill()
+        first = exception(wb, ExceptionKind.DELAY, source_event_id="EX-BROKER-1")
+        await kafka.publish(first)
+        await kafka.publish(first)  # redelivered as is
+        await kafka.publish(exception(wb, ExceptionKind.DELAY, source_event_id="EX-BROKER-1"))  # re-sent by upstream
+        [opened] = await lifecycle(kafka, 1)
+        assert isinstance(opened, CaseOpened)
+        case_id = opened.payload.case_id
+
+        await kafka.publish(contact(wb, ContactCategory.INQUIRY, text="我是王小明，电话13812345678，快递还没到"))
+        await kafka.publish(contact(wb, ContactCategory.COMPLAINT, text="延误两天了", at=NOW + timedelta(hours=1)))
+        events = await lifecycle(kafka, 3)
+        merged = [e for e in events if e.type == "case.merged"]
+        assert [m.payload.repeat_contact for m in merged] == [False, True]
+        assert merged[1].payload.priority_raised
+
+        # Routing resolves the case; once intake has seen it, a new contact reopens it.
+        await kafka.publish(resolved(case_id, NOW + timedelta(hours=3)))
+        await wait_for(client, f"/cases/{case_id}", lambda b: b["case"]["status"] == "closed")
+        await kafka.publish(contact(wb, ContactCategory.COMPLAINT, text="还是没收到", at=NOW + timedelta(days=1)))
+        events = await lifecycle(kafka, 5)
+        assert Counter(e.type for e in events) == {
+            "case.opened": 1,
+            "case.merged": 2,
+            "case.resolved": 1,
+            "case.reopened": 1,
+        }
+
+        # Bad input of every sort goes to the dead-letter topic with its reason; the consumer carries on.
+        good = json.loads(exception(waybill()).to_bytes())
+        unknown_enum = {**good, "payload": {**good["payload"], "exception_kind": "teleported"}}
+        future_major = {**good, "schema_version": "2.0"}
+        no_key = {k: v for k, v in good.items() if k != "key"}
+        wrong_type = {**good, "payload": {**good["payload"], "insured": "yes"}}
+        await kafka.publish_raw(UPSTREAM_PARCEL_EXCEPTIONS, b"{not json")
+        await kafka.publish_raw(UPSTREAM_PARCEL_EXCEPTIONS, json.dumps(unknown_enum).encode())
+        await kafka.publish_raw(UPSTREAM_PARCEL_EXCEPTIONS, json.dumps(future_major).encode())
+        await kafka.publish_raw(UPSTREAM_PARCEL_EXCEPTIONS, json.dumps(no_key).encode())
+        await kafka.publish_raw(UPSTREAM_PARCEL_EXCEPTIONS, json.dumps(wrong_type).encode())
+        await kafka.publish_raw(UPSTREAM_PARCEL_EXCEPTIONS, b'{"x":"' + b"a" * 300_000 + b'"}')
+        await kafka.publish(contact(wb).model_copy(update={"key": "SOMEONE-ELSE"}))
+        late = exception(waybill())
+        await kafka.publish(late)  # still handled after all that
+        dead = await kafka.collect(UPSTREAM_PARCEL_EXCEPTIONS, 6, dlq=True)
+        reasons = [dict(r.headers)["x-dlq-reason"].decode() for r in dead]
+        assert reasons == ["malformed_json", "invalid", "unknown_schema_version", "invalid", "invalid", "oversized"]
+        [dead_contact] = await kafka.collect(UPSTREAM_CUSTOMER_CONTACTS, 1, dlq=True)
+        assert dict(dead_contact.headers)["x-dlq-reason"] == b"key_mismatch"
+        events = await lifecycle(kafka, 6)
+        assert any(e.type == "case.opened" and e.causation_id == late.event_id for e in events)
+
+        # The read endpoint: the intake record and contact history, masked.
+        record = (await client.get(f"/cases/{case_id}")).json()
+        text = json.dumps(record, ensure_ascii=False)
+        for secret in ("13812345678", "王小明", "建国路", "110101199003071234", "xiaoming.wang@", "sealed"):
+            assert secret not in text
+        assert record["case"]["customer"]["masked"]["phone"] == "138****5678"
+        assert [h["action"] for h in record["contact_history"]] == ["opened", "merged", "merged", "reopened"]
+        assert "138****5678" in record["contact_history"][1]["summary"]
+        assert (await client.get("/cases/CF-NOSUCH000")).status_code == 404
+        assert (await client.get("/cases/not-a-case")).status_code == 400
+        metrics = (await client.get("/metrics")).text
+        assert 'caseflow_dead_letters_total{reason="key_mismatch",topic="upstream.customer-contacts"} 1.0' in metrics
+
+
+async def test_concurrent_duplicates_on_two_consumers_make_one_case_each(kafka: KafkaTestKit) -> None:
+    """Two consumers handle the same records at once (as in a rebalance overlap), over one database."""
+    base = {"pii_key": TEST_KEY, "batch_max_records": 5}
+    a = kafka.settings(IntakeSettings, group_id=f"{kafka.prefix}a", **base)
+    b = kafka.settings(IntakeSettings, group_id=f"{kafka.prefix}b", **base)
+    async with contextlib.AsyncExitStack() as stack:
+        # Both start at once: consumer-group joins take seconds each.
+        services = await asyncio.gather(*(stack.enter_async_context(run_in_process(SPEC, s)) for s in (a, b)))
+        sources = [exception(waybill(), ExceptionKind.LOSS, source_event_id=f"EX-CONC-{i}") for i in range(20)]
+        for event in sources:
+            await kafka.publish(event)
+            # The same exception, re-sent by upstream with a new envelope, on the same partition.
+            await kafka.publish(
+                exception(event.payload.waybill_no, ExceptionKind.LOSS, source_event_id=event.payload.source_event_id)
+            )
+            await kafka.publish(contact(event.payload.waybill_no, ContactCategory.CLAIM_REQUEST, text="包裹丢失了"))
+        events = await lifecycle(kafka, 40, timeout_s=40)
+        await asyncio.sleep(1)  # anything extra would have arrived by now
+        events = await lifecycle(kafka, 10_000, timeout_s=2)
+        for svc in services:  # each consumer really handled every record itself
+            registry = svc.runtime.registry
+            handled = [
+                registry.get_sample_value(
+                    "caseflow_events_handled_total", {"topic": t.name, "event_type": e, "outcome": "handled"}
+                )
+                for t, e in (
+                    (UPSTREAM_PARCEL_EXCEPTIONS, "parcel.exception_reported"),
+                    (UPSTREAM_CUSTOMER_CONTACTS, "customer.contacted"),
+                )
+            ]
+            assert handled == [40, 20]
+    opened = {e.event_id: e for e in events if e.type == "case.opened"}  # a relay may republish: same event id
+    merged = {e.event_id: e for e in events if e.type == "case.merged"}
+    assert len({e.payload.case_id for e in opened.values()}) == 20
+    assert len(opened) == 20
+    assert len(merged) == 20
+    assert {m.payload.case_id for m in merged.values()} == {o.payload.case_id for o in opened.values()}
