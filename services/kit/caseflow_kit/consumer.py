@@ -1,9 +1,11 @@
 """The guarded consumer: parse, de-duplicate, handle, commit; retry within bounds; dead-letter the rest.
 
-One record at a time, in partition order; a batch's offsets are committed after
-its last record is safely in the store, so delivery is at-least-once and every
-duplicate is recognised by its event id (or, for bytes that never parsed, by
-its topic/partition/offset).
+Records are handled one at a time in partition order, each in a nested unit of
+work that sees the writes of the records before it; the whole batch then
+commits in one store transaction, and only then are its offsets committed. So
+delivery is at-least-once, every duplicate is recognised by its event id (or,
+for bytes that never parsed, by its topic/partition/offset), and a crash loses
+nothing: the batch is redelivered and its already-committed records skipped.
 """
 
 from __future__ import annotations
@@ -74,6 +76,14 @@ class Subscription:
     handlers: Mapping[str, Handler]
 
 
+@dataclass
+class _Outcome:
+    event_type: str
+    outcome: str
+    seconds: float
+    dead_letter_reason: str | None = None
+
+
 class GuardedConsumer:
     def __init__(self, runtime: Runtime[Any, Any], subscription: Subscription) -> None:
         self.runtime = runtime
@@ -83,76 +93,97 @@ class GuardedConsumer:
         self.accept = subscription.topic.event_types
 
     async def handle_batch(self, records: Sequence[Record]) -> None:
-        for record in records:
-            await self.handle_record(record)
+        """Handle a batch in one store transaction; on a write clash with another replica, one record at a time."""
+        batch = self.runtime.unit_of_work()
+        outcomes = [await self._process(record, batch) for record in records]
+        try:
+            await batch.commit()
+        except (DuplicateKeyError, ConflictError):
+            outcomes = [await self._process_alone(record) for record in records]
+        self._count(outcomes)
         await self.runtime.relay.flush()
 
-    async def handle_record(self, record: Record) -> str:
-        """Handle one record; return the outcome (handled, duplicate, ignored, dead_lettered)."""
+    async def _process_alone(self, record: Record) -> _Outcome:
+        """One record, its own transaction, re-run when a concurrent writer got there first."""
+        for _ in range(10):
+            uow = self.runtime.unit_of_work()
+            outcome = await self._process(record, uow)
+            try:
+                await uow.commit()
+            except ConflictError:
+                continue
+            except DuplicateKeyError as exc:
+                if exc.collection == PROCESSED:
+                    return _Outcome(outcome.event_type, "duplicate", outcome.seconds)
+                uow = self.runtime.unit_of_work()
+                await self._dead_letter(uow, record, "handler_failed", str(exc))
+                await uow.commit()
+                return _Outcome(outcome.event_type, "dead_lettered", outcome.seconds, "handler_failed")
+            return outcome
+        uow = self.runtime.unit_of_work()
+        await self._dead_letter(uow, record, "write_conflict", "kept losing compare-and-set to other writers")
+        await uow.commit()
+        return _Outcome("unknown", "dead_lettered", 0.0, "write_conflict")
+
+    async def _process(self, record: Record, parent: UnitOfWork) -> _Outcome:
+        """Decide what one record does, into `parent`; nothing is committed here."""
         started = time.perf_counter()
-        metrics = self.runtime.metrics
         try:
             event = parse_event(record.value or b"", accept=self.accept)
         except ContractError as exc:
-            await self._dead_letter(record, exc.code, exc.message)
-            return "dead_lettered"
+            await self._dead_letter(parent, record, exc.code, exc.message)
+            return _Outcome("invalid", "dead_lettered", time.perf_counter() - started, exc.code)
         token_c = logs.correlation_id.set(event.correlation_id)
         token_e = logs.event_id.set(event.event_id)
         try:
-            outcome = await self._handle_event(record, event)
+            outcome, reason = await self._handle_event(record, event, parent)
         finally:
             logs.correlation_id.reset(token_c)
             logs.event_id.reset(token_e)
-        metrics.handled.labels(self.subscription.topic.name, event.type, outcome).inc()
-        metrics.handle_seconds.labels(self.subscription.topic.name).observe(time.perf_counter() - started)
-        return outcome
+        return _Outcome(event.type, outcome, time.perf_counter() - started, reason)
 
-    async def _handle_event(self, record: Record, event: Event) -> str:
+    async def _handle_event(self, record: Record, event: Event, parent: UnitOfWork) -> tuple[str, str | None]:
         handler = self.subscription.handlers.get(event.type)
         if handler is None:
-            return "ignored"
+            return "ignored", None
         marker = f"{self.runtime.group_id}|{event.event_id}"
-        store = self.runtime.store
-        if await store.get(PROCESSED, marker) is not None:
-            return "duplicate"
+        if await parent.get(PROCESSED, marker) is not None:
+            return "duplicate", None
         settings = self.runtime.settings
         failure: Exception | None = None
-        attempt = 0
-        while attempt < settings.max_attempts:
-            uow = self.runtime.unit_of_work()
+        for attempt in range(1, settings.max_attempts + 1):
+            uow = parent.child()
             uow.add(PROCESSED, {"_id": marker, "at": time.time()})
             ctx = Context(uow=uow, deps=self.runtime.deps, event=event, producer=self.runtime.service)
             try:
                 await handler(event, ctx)
-                await uow.commit()
-                return "handled"
-            except DuplicateKeyError as exc:
-                if exc.collection == PROCESSED:
-                    return "duplicate"
-                failure = exc
-            except ConflictError:
-                # Another replica changed the same document: re-read and retry, without counting an attempt.
-                await asyncio.sleep(0)
-                continue
             except Rejected as exc:
-                await self._dead_letter(record, exc.code, exc.message, marker=marker)
-                return "dead_lettered"
+                await self._dead_letter(parent, record, exc.code, exc.message, marker=marker)
+                return "dead_lettered", exc.code
             except StoreUnavailableError:
                 raise
             except Exception as exc:  # noqa: BLE001 - any handler failure is retried, then dead-lettered
                 failure = exc
                 log.warning(
                     "handler failed",
-                    extra=logs.log_fields(event_type=event.type, attempt=attempt + 1, error=type(exc).__name__),
+                    extra=logs.log_fields(event_type=event.type, attempt=attempt, error=type(exc).__name__),
                 )
-            attempt += 1
-            await asyncio.sleep(settings.retry_backoff_ms / 1000 * 2**attempt)
+                if attempt < settings.max_attempts:
+                    await asyncio.sleep(settings.retry_backoff_ms / 1000 * 2 ** (attempt - 1))
+                continue
+            parent.absorb(uow)
+            return "handled", None
         reason = f"{type(failure).__name__}: {failure}" if failure else "unknown failure"
-        await self._dead_letter(record, "handler_failed", reason, marker=marker)
-        return "dead_lettered"
+        await self._dead_letter(parent, record, "handler_failed", reason, marker=marker)
+        return "dead_lettered", "handler_failed"
 
-    async def _dead_letter(self, record: Record, code: str, message: str, *, marker: str | None = None) -> None:
-        """Park the original bytes and headers on <topic>.dlq with the reason, atomically with the tracking mark."""
+    async def _dead_letter(
+        self, uow: UnitOfWork, record: Record, code: str, message: str, *, marker: str | None = None
+    ) -> None:
+        """Park the original bytes and headers on <topic>.dlq with the reason, in the same transaction as the mark."""
+        marker = marker or f"{self.runtime.group_id}|{record.topic}:{record.partition}:{record.offset}"
+        if await uow.get(PROCESSED, marker) is not None:
+            return
         headers = {name: value.decode("utf-8", "replace") for name, value in record.headers or ()}
         original = [[name, base64.b64encode(value).decode()] for name, value in record.headers or ()]
         headers.update(
@@ -167,24 +198,21 @@ class GuardedConsumer:
                 "x-dlq-at": datetime.now(UTC).isoformat(),
             }
         )
-        uow = self.runtime.unit_of_work()
-        uow.add(
-            PROCESSED,
-            {
-                "_id": marker or f"{self.runtime.group_id}|{record.topic}:{record.partition}:{record.offset}",
-                "at": time.time(),
-            },
-        )
+        uow.add(PROCESSED, {"_id": marker, "at": time.time()})
         key = (record.key or b"").decode("utf-8", "replace")
         uow.emit_raw(OutboxMessage(self.dlq, key, record.value or b"", headers))
-        try:
-            await uow.commit()
-        except DuplicateKeyError:
-            return
-        self.runtime.metrics.dead_letters.labels(self.subscription.topic.name, code).inc()
         log.warning(
             "dead-lettered",
             extra=logs.log_fields(
                 topic=record.topic, offset=record.offset, reason=code, detail=logs.scrub(message)[:300]
             ),
         )
+
+    def _count(self, outcomes: Sequence[_Outcome]) -> None:
+        metrics = self.runtime.metrics
+        topic = self.subscription.topic.name
+        for o in outcomes:
+            metrics.handled.labels(topic, o.event_type, o.outcome).inc()
+            metrics.handle_seconds.labels(topic).observe(o.seconds)
+            if o.dead_letter_reason:
+                metrics.dead_letters.labels(topic, o.dead_letter_reason).inc()

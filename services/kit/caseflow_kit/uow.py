@@ -28,17 +28,29 @@ def event_headers(event: Event) -> dict[str, str]:
 
 
 class UnitOfWork:
-    def __init__(self, store: Store, topic_name: TopicNamer) -> None:
+    def __init__(self, store: Store, topic_name: TopicNamer, parent: UnitOfWork | None = None) -> None:
         self._store = store
         self._topic_name = topic_name
+        self._parent = parent
         self._writes: list[Write] = []
         self._overlay: dict[tuple[str, str], Any] = {}
         self.events: list[Event] = []
+
+    def child(self) -> UnitOfWork:
+        """A nested unit that sees this one's writes; `absorb` keeps its writes, dropping it discards them."""
+        return UnitOfWork(self._store, self._topic_name, self)
+
+    def absorb(self, child: UnitOfWork) -> None:
+        self._writes += child._writes
+        self._overlay.update(child._overlay)
+        self.events += child.events
 
     async def get(self, collection: str, key: str) -> Doc | None:
         if (collection, key) in self._overlay:
             doc = self._overlay[(collection, key)]
             return None if doc is _DELETED else json.loads(json.dumps(doc))
+        if self._parent is not None:
+            return await self._parent.get(collection, key)
         return await self._store.get(collection, key)
 
     def add(self, collection: str, doc: Doc) -> None:
@@ -75,6 +87,8 @@ class UnitOfWork:
         return list(self._writes)
 
     async def commit(self) -> None:
+        if self._parent is not None:
+            raise RuntimeError("a nested unit of work is absorbed by its parent, not committed")
         if self._writes:
             await self._store.commit(self._writes)
         self._writes.clear()
