@@ -1,0 +1,168 @@
+"""claims through the real broker (Tansu) and a real SQLite store: open, decide, pay, arbitrate, review, appeal."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from typing import Any
+
+import httpx
+
+from caseflow_claims.app import SPEC
+from caseflow_claims.settings import ClaimsSettings
+from caseflow_claims.store import claim_id_for
+from caseflow_contracts import Event, parse_event
+from caseflow_contracts.common import CaseKind
+from caseflow_contracts.topics import CASES_LIFECYCLE, CLAIMS_EVENTS, STATIONS_UPDATES
+from caseflow_dev.harness import run_in_process
+from caseflow_dev.testing import KafkaTestKit
+
+from .factories import arbitration_declared, case_opened, case_resolved
+
+
+async def claims_events(kafka: KafkaTestKit, count: int) -> list[Event]:
+    return [parse_event(r.value) for r in await kafka.collect(CLAIMS_EVENTS, count, timeout_s=30)]
+
+
+async def wait_claim(client: httpx.AsyncClient, claim_id: str, ready: Any = None, timeout_s: float = 30) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        response = await client.get(f"/claims/{claim_id}")
+        if response.status_code == 200 and (ready is None or ready(response.json())):
+            return response.json()
+        assert time.monotonic() < deadline, f"{claim_id}: {response.status_code} {response.text[:300]}"
+        await asyncio.sleep(0.1)
+
+
+async def test_claims_service_end_to_end(kafka: KafkaTestKit) -> None:
+    settings = kafka.settings(ClaimsSettings)
+    small = case_opened(order_amount=2000, freight=1000)  # 2,000 + freight 1,000: approved by the rules
+    big = case_opened(order_amount=100_000, freight=20_000, insured=True, declared=90_000)  # 90,000 + 20,000: review
+    damage = case_opened(kind=CaseKind.DAMAGE, order_amount=10_000, freight=5000)  # extent unknown: review
+    inquiry = case_opened(kind=CaseKind.INQUIRY)  # not a claim
+    contact = case_opened(kind=CaseKind.COMPLAINT, category="claim_request")  # claim request, kind unknown: review
+    s_id, b_id, d_id, c_id = (claim_id_for(e.payload.case_id) for e in (small, big, damage, contact))
+
+    async with run_in_process(SPEC, settings) as svc, httpx.AsyncClient(base_url=svc.url, timeout=10) as client:
+        for event in (small, big, damage, inquiry, contact):
+            await kafka.publish(event)
+        await kafka.publish(small)  # redelivered
+        resent = small.model_copy(update={"event_id": "resent-" + small.event_id[:20]})
+        await kafka.publish(resent)  # the same case opened again under a new event id
+        await kafka.publish(arbitration_declared(small.payload.case_id, station="HZ-002", liable="HZ-002"))  # bad
+        await kafka.publish(case_resolved(small.payload.case_id))
+
+        # the rules decide; resolution assigns liability by the scan trail and charges the station back
+        events = await claims_events(kafka, 11)
+        types = Counter(e.type for e in events)
+        assert types == {
+            "claim.opened": 4,
+            "claim.decided": 4,
+            "payout.issued": 1,
+            "arbitration.decided": 1,
+            "chargeback.issued": 1,
+        }, types
+        decided = {e.payload.claim_id: e.payload for e in events if e.type == "claim.decided"}  # type: ignore[attr-defined]
+        assert decided[s_id].decision == "approved"
+        assert decided[s_id].automatic is True
+        assert decided[s_id].amount.amount_minor == 3000
+        assert [line.label for line in decided[s_id].lines] == ["Actual loss", "Freight refund", "Compensation"]
+        assert {decided[x].decision for x in (b_id, d_id, c_id)} == {"pending_review"}
+        assert "auto-approval limit" in decided[b_id].reason
+        assert "extent of the damage" in decided[d_id].reason
+        assert "Claim kind not established" in decided[c_id].reason
+        cb = next(e for e in events if e.type == "chargeback.issued").payload
+        assert (cb.station, cb.payout_share.amount_minor, cb.penalty.amount_minor) == ("HZ-002", 3000, 10_000)  # type: ignore[attr-defined]
+
+        # the self-declaration went to the dead-letter topic with its reason
+        dead = await kafka.collect(STATIONS_UPDATES, 1, dlq=True, timeout_s=10)
+        assert len(dead) == 1
+        assert dict(dead[0].headers)["x-dlq-reason"] == b"self_declaration"
+
+        view = await wait_claim(client, s_id)
+        assert view["status"] == "approved"
+        assert view["ledger"]["summary"] == {
+            "currency": "CNY",
+            "paid_minor": 3000,
+            "charged_back_minor": 3000,
+            "absorbed_minor": 0,
+            "penalties_minor": 10_000,
+            "balanced": True,
+        }
+        assert [x["label"] for x in view["computation"]["lines"]][-1] == "Compensation"
+        assert "customer_ref" not in view
+
+        # a reviewer approves the big one (a retried request pays once) ...
+        body = {"action": "approve", "reviewer_id": "hq-7", "request_id": "rq-1"}
+        first = await client.post(f"/claims/{b_id}/review", json=body)
+        again = await client.post(f"/claims/{b_id}/review", json=body)
+        assert first.status_code == 200, first.text
+        assert again.status_code == 200
+        assert again.json()["payouts"] == first.json()["payouts"]
+        assert [p["amount_minor"] for p in first.json()["payouts"]] == [90_000 + 20_000]
+        # ... adjusts the damage with the inspected extent, and rejects the unclear request with a reason
+        r = await client.post(
+            f"/claims/{d_id}/review",
+            json={
+                "action": "adjust",
+                "reviewer_id": "hq-7",
+                "reason": "photos: 40% broken",
+                "facts": {"loss_share_bp": 4000},
+            },
+        )
+        assert r.status_code == 200, r.text
+        assert r.json()["payouts"][0]["amount_minor"] == 4000
+        r = await client.post(f"/claims/{c_id}/review", json={"action": "reject", "reviewer_id": "hq-7"})
+        assert r.status_code == 400
+        r = await client.post(
+            f"/claims/{c_id}/review", json={"action": "reject", "reviewer_id": "hq-7", "reason": "no loss shown"}
+        )
+        assert r.json()["status"] == "rejected"
+
+        # the customer appeals the rejection; the station appeals its chargeback
+        r = await client.post(f"/claims/{c_id}/appeal", json={"reason": "I have the invoice"})
+        assert r.json()["status"] == "appealed"
+        r = await client.post(f"/stations/HZ-002/chargebacks/{cb.chargeback_id}/appeal", json={"reason": "handed over"})  # type: ignore[attr-defined]
+        assert r.status_code == 200, r.text
+        r = await client.post(f"/stations/SH-001/chargebacks/{cb.chargeback_id}/appeal", json={"reason": "x"})  # type: ignore[attr-defined]
+        assert r.status_code == 404
+
+        # HQ re-decides: the origin station packed it badly, half each
+        r = await client.post(
+            f"/claims/{s_id}/arbitration",
+            json={
+                "liable": [{"station": "SH-001", "share_bp": 5000}, {"station": "HZ-002", "share_bp": 5000}],
+                "reason": "both share the fault",
+                "decided_by_id": "hq-arb-1",
+            },
+        )
+        assert r.status_code == 200, r.text
+        assert r.json()["ledger"]["summary"]["balanced"] is True
+        assert r.json()["ledger"]["summary"]["charged_back_minor"] == 3000
+
+        statement = (await client.get("/stations/HZ-002/chargebacks", params={"from": "2020-01-01T00:00:00Z"})).json()
+        kinds = sorted((e["kind"], e["total_minor"]) for e in statement["entries"])
+        assert kinds == [("chargeback", 1500 + 10_000), ("chargeback", 3000 + 10_000), ("reversal", -13_000)]
+        assert statement["totals"]["total_minor"] == 11_500
+        empty = (await client.get("/stations/HZ-002/chargebacks", params={"to": "2020-01-01T00:00:00Z"})).json()
+        assert empty["entries"] == []
+        assert (await client.get("/claims/CL-NOSUCH")).status_code == 404
+
+        events = await claims_events(kafka, 22)
+        types = Counter(e.type for e in events)
+        assert len(events) == 22
+        assert types["payout.issued"] == 3
+        assert types["chargeback.issued"] == 3
+        assert types["chargeback.reversed"] == 1
+        assert types["chargeback.appealed"] == 1
+        assert types["claim.appealed"] == 1
+        assert types["arbitration.decided"] == 2
+        assert len({e.event_id for e in events}) == len(events)
+
+    # nothing from the inquiry; nothing read by anyone else leaks personal data
+    assert all(e.payload.case_id != inquiry.payload.case_id for e in events)  # type: ignore[attr-defined]
+    raw = b"".join(r.value for r in await kafka.collect(CLAIMS_EVENTS, len(events), timeout_s=5))
+    assert "138".encode() not in raw
+    assert "张".encode() not in raw
+    assert await kafka.collect(CASES_LIFECYCLE, 1, dlq=True, timeout_s=1) == []
