@@ -199,9 +199,9 @@ class SmtpSender:
         mail["Subject"] = message.rendered.subject
         mail["Date"] = formatdate(localtime=False)
         mail["Message-ID"] = f"<{message.notification_id}@caseflow>"
-        mail["Content-Language"] = message.rendered.locale
         mail["X-Caseflow-Case"] = message.case_id
         mail.set_content(message.rendered.email)
+        mail["Content-Language"] = message.rendered.locale  # after set_content, which resets Content-* headers
         return mail
 
     def _send_blocking(self, mail: EmailMessage) -> None:

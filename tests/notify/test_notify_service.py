@@ -1,0 +1,106 @@
+"""notify as a service: real broker (Tansu), real SQLite, real SMTP and HTTP receivers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+
+from caseflow_contracts import parse_event
+from caseflow_contracts.topics import CASES_LIFECYCLE, NOTIFY_DELIVERIES
+from caseflow_dev.harness import run_in_process
+from caseflow_dev.testing import KafkaTestKit
+from caseflow_notify.app import SPEC
+from caseflow_notify.settings import NotifySettings
+
+from .support import (
+    HttpReceiver,
+    SmtpReceiver,
+    breached,
+    case_id,
+    claim_decided,
+    escalated,
+    notify_overrides,
+    opened,
+    payout,
+    progress,
+    resolved,
+    serve_http,
+    serve_smtp,
+    write_policy,
+)
+
+
+async def test_notify_through_the_broker(kafka: KafkaTestKit, tmp_path: Path) -> None:
+    smtp = SmtpReceiver(fail_next=1)
+    with serve_smtp(smtp):
+        async with (
+            serve_http(HttpReceiver(fail_next=2)) as web,
+            serve_http(HttpReceiver(fail_next=10_000, fail_status=500)) as dead,
+            serve_http(HttpReceiver()) as sms,
+        ):
+            overrides = notify_overrides(write_policy(tmp_path), web, sms, smtp)
+            overrides["webhook_targets"] = {**overrides["webhook_targets"], "shop-b": f"{dead.url}/hooks"}
+            settings = kafka.settings(NotifySettings, **overrides)
+            async with run_in_process(SPEC, settings) as service:
+                story, other = case_id(), case_id()
+                first = opened(story)
+                for event in (
+                    first,
+                    first,  # redelivered: changes nothing
+                    escalated(story),
+                    progress(story),
+                    resolved(story),
+                    breached(story),
+                    claim_decided(story),
+                    payout(story),
+                    opened(other, platform="shop-b", language="en"),
+                ):
+                    await kafka.publish(event)
+
+                # 3 + 2 + 2 + 3 + 2 + 3 + 3 for the story; sms + e-mail sent and the webhook failed for the other
+                records = await kafka.collect(NOTIFY_DELIVERIES, 21, timeout_s=60)
+                events = [parse_event(r.value) for r in records]
+                sent = [e for e in events if e.type == "notification.sent"]
+                failed = [e for e in events if e.type == "notification.failed"]
+                assert len(sent) == 20
+                assert len({e.payload.notification_id for e in sent}) == 20  # type: ignore[attr-defined]
+                assert len(failed) == 1
+                assert failed[0].payload.case_id == other  # type: ignore[attr-defined]
+                assert failed[0].payload.channel == "webhook"  # type: ignore[attr-defined]
+                assert failed[0].payload.attempts == 3  # type: ignore[attr-defined]
+
+                dead_letters = await kafka.collect(kafka.topic(CASES_LIFECYCLE) + ".dlq", 1, timeout_s=10)
+                assert len(dead_letters) == 1
+                headers = {k: v.decode() for k, v in dead_letters[0].headers}
+                assert headers["x-dlq-reason"] == "delivery_failed"
+                assert parse_event(dead_letters[0].value).payload.case_id == other  # type: ignore[attr-defined]
+
+                # the receivers: the webhook receiver failed twice then recovered, and got each message once
+                story_hooks = [h for h in web.accepted if h["case_id"] == story]
+                assert sorted(h["event"] for h in story_hooks) == sorted(
+                    ["case.opened", "case.escalated", "case.resolved", "claim.decided", "payout.issued"]
+                )
+                assert web.refused == []
+                assert dead.requests == 3
+                story_mails = [m for m in smtp.messages if m["X-Caseflow-Case"] == story]
+                assert len(story_mails) == 6
+                assert all(m["To"] == "xiaoming.wang@example.com" for m in story_mails)
+                assert sum(1 for m in sms.accepted if story in m["text"]) == 7
+                assert all(m["to"] == "13812345678" for m in sms.accepted)
+                [english] = [m for m in smtp.messages if m["X-Caseflow-Case"] == other]
+                assert english["Content-Language"] == "en"
+
+                # the read endpoint: history, masked
+                async with httpx.AsyncClient(base_url=service.url) as client:
+                    answer = await client.get(f"/cases/{story}/notifications")
+                    assert answer.status_code == 200
+                    body = answer.json()
+                    assert len(body["notifications"]) == 18
+                    assert {n["state"] for n in body["notifications"]} == {"sent"}
+                    assert body["contact"]["masked"]["phone"] == "138****5678"
+                    assert "13812345678" not in answer.text
+                    assert "xiaoming.wang" not in answer.text
+                    assert "sealed" not in answer.text
+                    assert (await client.get("/cases/CF-NOSUCHCASE1/notifications")).status_code == 404
+                    assert (await client.get("/cases/not-a-case/notifications")).status_code == 400
