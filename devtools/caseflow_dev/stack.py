@@ -12,9 +12,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import os
 import secrets
 import signal
+from collections.abc import Awaitable
 from pathlib import Path
 
 import httpx
@@ -26,7 +28,7 @@ from caseflow_kit.topics import ensure_topics
 from .broker import EmbeddedBroker
 from .harness import ServiceProcess
 
-SERVICES = {"intake": 8081, "routing": 8082, "sla": 8083, "claims": 8084, "notify": 8085}
+SERVICES = ("intake", "routing", "sla", "claims", "notify")
 console = Console()
 
 
@@ -67,57 +69,96 @@ def _sum(metrics: str, name: str) -> str:
     return str(int(total))
 
 
-async def run(data_dir: Path, broker_port: int, once: bool) -> int:
-    data_dir.mkdir(parents=True, exist_ok=True)
-    (data_dir / "logs").mkdir(exist_ok=True)
-    broker = EmbeddedBroker(broker_port, log_file=data_dir / "logs" / "tansu.log").start()
-    console.print(f"[bold]tansu[/] listening on {broker.bootstrap} (in-memory topics)")
-    services: list[ServiceProcess] = []
-    try:
-        created = await ensure_topics(broker.bootstrap)
+class Stack:
+    """The broker and the five services as child processes, sharing one data folder."""
+
+    def __init__(self, data_dir: Path, broker_port: int, http_base_port: int, extra_env: dict[str, str] | None = None):
+        self.data_dir = data_dir
+        self.logs = data_dir / "logs"
+        self.broker = EmbeddedBroker(broker_port, log_file=self.logs / "tansu.log")
+        self.http_base_port = http_base_port
+        self.extra_env = extra_env or {}
+        self.services: list[ServiceProcess] = []
+
+    async def start(self) -> None:
+        self.logs.mkdir(parents=True, exist_ok=True)
+        self.broker.start()
+        console.print(f"[bold]tansu[/] listening on {self.broker.bootstrap} (in-memory topics)")
+        created = await ensure_topics(self.broker.bootstrap)
         console.print(f"created {len(created)} topics from the catalog")
         env = {
-            "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap,
-            "CASEFLOW_DATA_DIR": str(data_dir.resolve()),
-            "CASEFLOW_PII_KEY": dev_pii_key(data_dir),
+            "KAFKA_BOOTSTRAP_SERVERS": self.broker.bootstrap,
+            "CASEFLOW_DATA_DIR": str(self.data_dir.resolve()),
+            "CASEFLOW_PII_KEY": dev_pii_key(self.data_dir),
             "CASEFLOW_LOG_FORMAT": "json",
+            **self.extra_env,
         }
-        for name, port in SERVICES.items():
-            services.append(
-                ServiceProcess(name, env, http_port=port, log_file=data_dir / "logs" / f"{name}.log").start()
+        for offset, name in enumerate(SERVICES):
+            log_file = self.logs / f"{name}.log"
+            self.services.append(
+                ServiceProcess(name, env, http_port=self.http_base_port + offset, log_file=log_file).start()
             )
-        await asyncio.gather(*(s.ready(90) for s in services))
-        console.print(await status_table(services))
-        console.print(f"logs in {data_dir / 'logs'}; Ctrl-C stops everything")
+        await asyncio.gather(*(s.ready(90) for s in self.services))
+
+    def crashed(self) -> list[ServiceProcess]:
+        return [s for s in self.services if s.process is not None and s.process.poll() is not None]
+
+    def stop(self) -> None:
+        console.print("stopping services…")
+        for svc in self.services:
+            svc.terminate()
+        self.broker.stop()
+        console.print("stopped")
+
+
+async def until_stopped(work: Awaitable[object]) -> bool:
+    """Run `work` until it ends or SIGINT / SIGTERM arrives; True when a signal stopped it."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    task = asyncio.ensure_future(work)
+    stopper = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    if not task.done():
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    stopper.cancel()
+    if task.done() and not task.cancelled() and task.exception() is not None:
+        raise task.exception()  # type: ignore[misc]
+    return stop.is_set()
+
+
+async def watch(stack: Stack) -> None:
+    while not (crashed := stack.crashed()):  # noqa: ASYNC110 - child processes have no event to await
+        await asyncio.sleep(1)
+    for svc in crashed:
+        console.print(f"[red]{svc.name} exited with {svc.process.returncode if svc.process else '?'}[/]; see its log")
+
+
+async def run(data_dir: Path, broker_port: int, http_base_port: int, once: bool) -> int:
+    stack = Stack(data_dir, broker_port, http_base_port)
+    try:
+        if await until_stopped(stack.start()):
+            return 0
+        console.print(await status_table(stack.services))
+        console.print(f"logs in {stack.logs}; Ctrl-C stops everything")
         if once:
             return 0
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        while not stop.is_set():
-            for svc in services:
-                if svc.process and svc.process.poll() is not None:
-                    console.print(f"[red]{svc.name} exited with {svc.process.returncode}[/]; see its log")
-                    stop.set()
-            with __import__("contextlib").suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), 2)
-        return 0
+        return 0 if await until_stopped(watch(stack)) else 1
     finally:
-        console.print("stopping services…")
-        for svc in services:
-            svc.terminate()
-        broker.stop()
-        console.print("stopped")
+        stack.stop()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", type=Path, default=Path("data"))
     parser.add_argument("--broker-port", type=int, default=9092)
+    parser.add_argument("--http-base-port", type=int, default=8081, help="intake on this port, the others after it")
     parser.add_argument("--once", action="store_true", help="start, show the status, stop (a smoke check)")
     args = parser.parse_args()
-    raise SystemExit(asyncio.run(run(args.data_dir, args.broker_port, args.once)))
+    raise SystemExit(asyncio.run(run(args.data_dir, args.broker_port, args.http_base_port, args.once)))
 
 
 if __name__ == "__main__":
