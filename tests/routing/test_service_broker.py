@@ -44,9 +44,10 @@ from .factories import CHAOYANG, HAIDIAN, NOW, PUDONG, breach, case_id, director
 View = dict[str, Any]
 
 
-def write_directory(path: Path, **overrides: Any) -> Path:
+def write_directory(path: Path, *, capacities: dict[str, int] | None = None, **overrides: Any) -> Path:
     data = directory_data(**overrides)
-    data["stations"][6]["capacity"] = 100
+    for station in data["stations"]:
+        station["capacity"] = (capacities or {}).get(station["code"], station.get("capacity", 100))
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     return path
 
@@ -85,9 +86,18 @@ def dlq_reasons(records: list[Any]) -> dict[str, str]:
 
 
 async def test_escalate_call_back_resolve_breach_climb_transfer(kafka: KafkaTestKit, tmp_path: Path) -> None:
-    settings = kafka.settings(RoutingSettings, directory_path=write_directory(tmp_path / "stations.yaml"))
+    path = write_directory(tmp_path / "stations.yaml", capacities={"BJ-CY-01": 100, "SH-PD-02": 2})
+    settings = kafka.settings(RoutingSettings, directory_path=path)
     loop_case, breached, out_of_area, stranger = case_id(), case_id(), case_id(), case_id()
+    crowd = [case_id() for _ in range(3)]
     async with run_in_process(SPEC, settings) as service, httpx.AsyncClient(base_url=service.url) as http:
+        # Capacity: three cases for a station that holds two; the counters see a batch's own assignments.
+        for cid in crowd:
+            await kafka.publish(opened(cid, hint="SH-PD-02", area=PUDONG))
+        holders = sorted([(await until(http, cid, lambda v: True))["holder"] for cid in crowd])
+        assert holders == ["HUB-SH", "SH-PD-02", "SH-PD-02"]
+        assert (await http.get("/stations/SH-PD-02")).json()["open_cases"] == 2
+
         await kafka.publish(opened(loop_case, hint="BJ-CY-01", area=CHAOYANG))
         await kafka.publish(opened(breached, hint="BJ-HD-01", area=HAIDIAN))
         await kafka.publish(opened(out_of_area, hint="BJ-CY-01", area=PUDONG))
@@ -138,6 +148,8 @@ async def test_escalate_call_back_resolve_breach_climb_transfer(kafka: KafkaTest
         view = await until(http, out_of_area, lambda v: v["holder"] == "SH-PD-02")
         assert view["level"] == "station"
         assert view["history"][-1]["action"] == "transferred"
+        assert (await http.get("/stations/SH-PD-02")).json()["open_cases"] == 3  # a transfer is not refused
+        assert (await http.get("/stations/BJ-CY-01")).json()["open_cases"] == 0  # the loop case closed
 
         dead = await kafka.collect(STATIONS_UPDATES, 2, timeout_s=20, dlq=True)
         assert dlq_reasons(dead) == {loop_case: "not_holder", stranger: "unknown_case"}
@@ -145,7 +157,7 @@ async def test_escalate_call_back_resolve_breach_climb_transfer(kafka: KafkaTest
         assert 'caseflow_dead_letters_total{reason="not_holder",topic="stations.updates"} 1.0' in metrics
         assert (await http.get(f"/cases/{stranger}")).status_code == 404
 
-    records = await kafka.collect(CASES_LIFECYCLE, 3 + 10 + 1, timeout_s=3)
+    records = await kafka.collect(CASES_LIFECYCLE, 6 + 13 + 1, timeout_s=3)
     events = routing_events(records)
     assert [e["type"] for e in events[loop_case]] == [
         "case.escalated",
@@ -167,8 +179,8 @@ async def test_escalate_call_back_resolve_breach_climb_transfer(kafka: KafkaTest
     assert (first["trigger"], first["holder"]) == ("initial_assignment", "SH-PD-01")
     assert "超区" in first["reason"]
     # Routing ignores its own events on cases.lifecycle: nothing else was emitted.
-    assert sum(len(v) for v in events.values()) == 10
-    assert len(records) == 3 + 10
+    assert sum(len(v) for v in events.values()) == 13
+    assert len(records) == 6 + 13
 
 
 async def test_repeat_contact_rejection_and_requests_climb_to_hq_and_the_directory_reloads(

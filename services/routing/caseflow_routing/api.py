@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import asdict
 
 from caseflow_kit import Request, Response, Route, Runtime
 
 from .deps import RoutingDeps
+from .directory import ReloadResult
 from .settings import RoutingSettings
-from .store import case_view
+from .store import case_view, seed_loads, station_load
 
 log = logging.getLogger("caseflow.routing.api")
 RoutingRuntime = Runtime[RoutingSettings, RoutingDeps]
+
+
+async def reload_directory(runtime: RoutingRuntime, *, force: bool = False) -> ReloadResult:
+    """Swap in an edited directory (when valid) and give its new stations their open-case counters."""
+    result = runtime.deps.directory.reload(force=force)
+    if result.changed:
+        await seed_loads(runtime.store, runtime.unit_of_work, runtime.deps.directory.current.by_code)
+    return result
 
 
 def routes(runtime: RoutingRuntime) -> list[Route]:
@@ -29,18 +37,24 @@ def routes(runtime: RoutingRuntime) -> list[Route]:
             return Response.not_found(code)
         station = directory.by_code[code]
         return Response(
-            200, {**station.model_dump(mode="json"), "chain": list(directory.chain(code)), "version": directory.version}
+            200,
+            {
+                **station.model_dump(mode="json"),
+                "chain": list(directory.chain(code)),
+                "open_cases": await station_load(runtime.store, code),
+                "version": directory.version,
+            },
         )
 
-    async def reload_directory(request: Request) -> Response:
-        result = runtime.deps.directory.reload(force=True)
+    async def reload_now(request: Request) -> Response:
+        result = await reload_directory(runtime, force=True)
         body = asdict(result)
         return Response(422, body) if result.error else Response(200, body)
 
     return [
         Route("GET", "/cases/{case_id}", get_case),
         Route("GET", "/stations/{code}", get_station),
-        Route("POST", "/admin/directory/reload", reload_directory),
+        Route("POST", "/admin/directory/reload", reload_now),
     ]
 
 
@@ -48,5 +62,7 @@ async def poll_directory(runtime: RoutingRuntime) -> None:
     """Background task: pick up directory edits without a restart (a bad file is refused and logged)."""
     while True:
         await asyncio.sleep(runtime.settings.directory_poll_seconds)
-        with contextlib.suppress(Exception):
-            runtime.deps.directory.reload()
+        try:
+            await reload_directory(runtime)
+        except Exception:  # a store hiccup must not end the poller; the next round tries again
+            log.exception("directory reload failed")

@@ -10,11 +10,13 @@ from .deps import RoutingDeps
 from .directory import DirectoryHolder
 from .handlers import LIFECYCLE_HANDLERS, SLA_HANDLERS, STATION_HANDLERS
 from .settings import RoutingSettings
-from .store import COLLECTIONS
+from .store import COLLECTIONS, seed_loads
 
 
 async def build_deps(runtime: Runtime[RoutingSettings, RoutingDeps]) -> RoutingDeps:
-    return RoutingDeps(directory=DirectoryHolder(runtime.settings.directory_path), store=runtime.store)
+    holder = DirectoryHolder(runtime.settings.directory_path)
+    await seed_loads(runtime.store, runtime.unit_of_work, holder.current.by_code)
+    return RoutingDeps(directory=holder)
 
 
 SPEC: ServiceSpec[RoutingSettings, RoutingDeps] = ServiceSpec(

@@ -148,7 +148,8 @@ def transfer_target(
     directory: StationDirectory, holder: str, area: Area | None, requested: str | None
 ) -> tuple[str, str] | None:
     """Where a station's transfer request sends the case sideways: the station it names when that one is an
-    active peer, else the active station covering the delivery area; None when no peer is known (then it climbs)."""
+    active peer, else an active peer covering the delivery area; None when no peer is known (then it climbs).
+    A peer is at the holder's level: a transfer never moves a case down the ladder."""
     level = directory.level(holder) if holder in directory else None
     if requested is not None and requested != holder and requested in directory:
         peer = directory.by_code[requested]
@@ -157,6 +158,6 @@ def transfer_target(
     if area is not None:
         for code in directory.covering(area):
             station = directory.by_code[code]
-            if code != holder and station.active:
+            if code != holder and station.active and station.kind is level:
                 return code, f"{holder} asked to transfer; {code} covers the delivery area"
     return None

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from caseflow_kit.store import Store
-
 from .directory import DirectoryHolder
 
 
 @dataclass
 class RoutingDeps:
     directory: DirectoryHolder
-    store: Store

@@ -32,10 +32,16 @@ from caseflow_contracts.cases import (
     CaseTransferredPayload,
     EscalationTrigger,
 )
-from caseflow_contracts.common import CaseKind, Channel, Contract, LadderLevel, Priority
-from caseflow_contracts.stations import CallbackOutcome, ResolutionResult, StationUpdatePayload
+from caseflow_contracts.common import Area, CaseKind, Channel, Contract, LadderLevel, Priority
+from caseflow_contracts.sla import SlaClockPayload
+from caseflow_contracts.stations import (
+    CallbackOutcome,
+    ResolutionResult,
+    StationUpdatePayload,
+    TransferRequestedPayload,
+)
 
-from .decision import Decision, climb_target
+from .decision import Decision, climb_target, transfer_target
 from .directory import StationDirectory
 from .workflow import Action, State, step
 
@@ -349,3 +355,27 @@ def customer_contacted(case: CaseFile, directory: StationDirectory, ref: str, at
         return Outcome(case, note="not a repeat contact")
     why = f"customer contacted again while the case sat at {case.level} ({case.holder})"
     return climb(case, directory, Trigger(EscalationTrigger.REPEAT_CONTACT, str(case.level), why), at)
+
+
+def transfer_requested(
+    case: CaseFile, directory: StationDirectory, request: TransferRequestedPayload, ref: str
+) -> Outcome:
+    """Sideways to a covering peer when one is known (the transfer is recorded), else one level up."""
+    check_holder(case, request.station, directory)
+    area = Area.model_validate(case.area) if case.area else None
+    target = transfer_target(directory, case.holder, area, request.to_station)
+    if target is not None:
+        return transfer(case, target[0], directory, f"{target[1]}: {request.reason}", request.at)
+    why = f"{request.station} asked to transfer ({request.reason}) and no covering peer is known"
+    return climb(case, directory, Trigger(EscalationTrigger.TRANSFER_REQUEST, ref, why), request.at)
+
+
+def sla_breached(case: CaseFile, directory: StationDirectory, breach: SlaClockPayload, at: datetime) -> Outcome:
+    """Climb once per (case, metric, level); a breach of a level or holder the case has left is stale."""
+    if case.state is State.CLOSED:
+        return Outcome(case, note="breach after the case closed")
+    if breach.level is not case.level or (breach.station is not None and breach.station != case.holder):
+        return Outcome(case, note=f"stale breach: the case is at {case.level} ({case.holder}) now")
+    why = f"SLA {breach.metric} breached at {breach.level} ({breach.elapsed_seconds}s of {breach.target_seconds}s)"
+    cause = Trigger(EscalationTrigger.SLA_BREACH, f"{breach.metric}:{breach.level}", why)
+    return climb(case, directory, cause, at)

@@ -8,7 +8,6 @@ from typing import Any, TypeVar
 
 from caseflow_contracts import Event, deterministic_id
 from caseflow_contracts.cases import CaseMerged, CaseOpened, CaseReopened, EscalationTrigger
-from caseflow_contracts.common import Area
 from caseflow_contracts.sla import SlaBreached
 from caseflow_contracts.stations import (
     EscalationRequested,
@@ -24,7 +23,7 @@ from caseflow_contracts.stations import (
 )
 from caseflow_kit import Context, Rejected
 
-from .decision import RoutingRequest, decide, load_keys, transfer_target
+from .decision import RoutingRequest, decide, load_keys
 from .deps import RoutingDeps
 from .domain import (
     CaseFile,
@@ -36,11 +35,12 @@ from .domain import (
     climb,
     customer_contacted,
     open_case,
+    sla_breached,
     station_action,
+    transfer_requested,
 )
-from .domain import transfer as transfer_case
 from .store import load_case, open_loads, save_case
-from .workflow import Action, State
+from .workflow import Action
 
 E = TypeVar("E", bound=Event)
 Ctx = Context[RoutingDeps]
@@ -60,8 +60,8 @@ def refusals_dead_letter(handler: Handler[E]) -> Handler[E]:
     return wrapped
 
 
-def _commit(ctx: Ctx, outcome: Outcome, read: dict[str, Any] | None) -> None:
-    save_case(ctx.uow, outcome.case, read)
+async def _commit(ctx: Ctx, outcome: Outcome, read: dict[str, Any] | None) -> None:
+    await save_case(ctx.uow, outcome.case, read)
     for index, (model, payload) in enumerate(outcome.emits):
         event_id = deterministic_id("routing", ctx.event.event_id, index)
         ctx.uow.emit(ctx.new(model, payload, key=outcome.case.case_id, event_id=event_id))
@@ -91,8 +91,8 @@ async def on_case_opened(event: CaseOpened, ctx: Ctx) -> None:
         hint=p.station_hint.station,
         at=ctx.now,
     )
-    loads = await open_loads(ctx.deps.store, load_keys(request, directory))
-    _commit(ctx, open_case(p, decide(request, directory, loads), ctx.now), None)
+    loads = await open_loads(ctx.uow, load_keys(request, directory))
+    await _commit(ctx, open_case(p, decide(request, directory, loads), ctx.now), None)
 
 
 @refusals_dead_letter
@@ -101,7 +101,7 @@ async def on_case_merged(event: CaseMerged, ctx: Ctx) -> None:
     case, read = await _case(ctx, p.case_id)
     case.priority = p.priority
     outcome = customer_contacted(case, ctx.deps.directory.current, p.source_event_id, ctx.now, repeat=p.repeat_contact)
-    _commit(ctx, outcome, read)
+    await _commit(ctx, outcome, read)
 
 
 @refusals_dead_letter
@@ -113,7 +113,7 @@ async def on_case_reopened(event: CaseReopened, ctx: Ctx) -> None:
     why = f"case reopened (reopen {p.reopen_count})"
     cause = Trigger(EscalationTrigger.REOPENED, f"reopen-{p.reopen_count}", why)
     outcome = climb(case, ctx.deps.directory.current, cause, ctx.now)
-    _commit(ctx, outcome, read)
+    await _commit(ctx, outcome, read)
 
 
 # -- stations.updates -------------------------------------------------------------------------------
@@ -122,7 +122,7 @@ async def on_case_reopened(event: CaseReopened, ctx: Ctx) -> None:
 async def _station(ctx: Ctx, update: StationUpdatePayload, action: Action, report: Report | None = None) -> None:
     case, read = await _case(ctx, update.case_id)
     outcome = station_action(case, action, update, ctx.deps.directory.current, report)
-    _commit(ctx, outcome, read)
+    await _commit(ctx, outcome, read)
 
 
 @refusals_dead_letter
@@ -159,16 +159,8 @@ async def on_resolved(event: StationResolved, ctx: Ctx) -> None:
 async def on_transfer_requested(event: StationTransferRequested, ctx: Ctx) -> None:
     p = event.payload
     case, read = await _case(ctx, p.case_id)
-    directory = ctx.deps.directory.current
-    check_holder(case, p.station, directory)
-    area = Area.model_validate(case.area) if case.area else None
-    target = transfer_target(directory, case.holder, area, p.to_station)
-    if target is not None:
-        outcome = transfer_case(case, target[0], directory, f"{target[1]}: {p.reason}", ctx.now)
-    else:
-        why = f"{p.station} asked to transfer ({p.reason}) and no covering peer is known"
-        outcome = climb(case, directory, Trigger(EscalationTrigger.TRANSFER_REQUEST, event.event_id, why), ctx.now)
-    _commit(ctx, outcome, read)
+    outcome = transfer_requested(case, ctx.deps.directory.current, p, event.event_id)
+    await _commit(ctx, outcome, read)
 
 
 @refusals_dead_letter
@@ -179,7 +171,7 @@ async def on_rejected(event: StationRejected, ctx: Ctx) -> None:
     check_holder(case, p.station, directory)
     why = f"{p.station} rejected the case: {p.reason}"
     cause = Trigger(EscalationTrigger.STATION_REJECTION, event.event_id, why)
-    _commit(ctx, climb(case, directory, cause, ctx.now), read)
+    await _commit(ctx, climb(case, directory, cause, ctx.now), read)
 
 
 @refusals_dead_letter
@@ -190,7 +182,7 @@ async def on_escalation_requested(event: EscalationRequested, ctx: Ctx) -> None:
     check_holder(case, p.station, directory, supervisors=True)
     why = f"{p.station} asked to escalate: {p.reason}"
     cause = Trigger(EscalationTrigger.EXPLICIT_REQUEST, event.event_id, why)
-    _commit(ctx, climb(case, directory, cause, ctx.now), read)
+    await _commit(ctx, climb(case, directory, cause, ctx.now), read)
 
 
 # -- sla.breaches -----------------------------------------------------------------------------------
@@ -198,15 +190,9 @@ async def on_escalation_requested(event: EscalationRequested, ctx: Ctx) -> None:
 
 @refusals_dead_letter
 async def on_sla_breached(event: SlaBreached, ctx: Ctx) -> None:
-    """Climb once per (case, metric, level); a breach of a level the case has left is stale and changes nothing."""
     p = event.payload
     case, read = await _case(ctx, p.case_id)
-    if case.state is State.CLOSED or p.level is not case.level or (p.station and p.station != case.holder):
-        return
-    why = f"SLA {p.metric} breached at {p.level} ({p.elapsed_seconds}s of {p.target_seconds}s)"
-    cause = Trigger(EscalationTrigger.SLA_BREACH, f"{p.metric}:{p.level}", why)
-    outcome = climb(case, ctx.deps.directory.current, cause, ctx.now)
-    _commit(ctx, outcome, read)
+    await _commit(ctx, sla_breached(case, ctx.deps.directory.current, p, ctx.now), read)
 
 
 LIFECYCLE_HANDLERS: dict[str, Any] = {

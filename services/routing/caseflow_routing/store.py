@@ -1,17 +1,22 @@
-"""Routing's persistence through the shared store port: one document per case."""
+"""Routing's persistence through the shared store port: one document per case, one open-case counter per station.
+
+Counters change in the same unit of work as the case (so a batch sees its own
+assignments) and by compare-and-set (so replicas never lose an update).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from caseflow_kit.store import Collection, Query, Store
+from caseflow_kit.store import Collection, DuplicateKeyError, Query, Store
 from caseflow_kit.uow import UnitOfWork
 
 from .domain import CaseFile
 
 CASES = "cases"
-COLLECTIONS = [Collection(CASES, indexes=("open_holder",))]
+LOADS = "station_loads"
+COLLECTIONS = [Collection(CASES), Collection(LOADS)]
 
 
 async def load_case(uow: UnitOfWork, case_id: str) -> tuple[CaseFile, dict[str, Any]] | None:
@@ -19,18 +24,55 @@ async def load_case(uow: UnitOfWork, case_id: str) -> tuple[CaseFile, dict[str, 
     return None if doc is None else (CaseFile.from_doc(doc), doc)
 
 
-def save_case(uow: UnitOfWork, case: CaseFile, read: dict[str, Any] | None) -> None:
-    """Insert a new case, or compare-and-set the one read (a concurrent change retries the handler)."""
+async def save_case(uow: UnitOfWork, case: CaseFile, read: dict[str, Any] | None) -> None:
+    """Insert a new case, or compare-and-set the one read; move the open-case count with the holder."""
     doc = {"_id": case.case_id, **case.to_doc()}
     if read is None:
         uow.add(CASES, doc)
     elif any(read.get(k) != v for k, v in doc.items()):
         uow.update(CASES, {**doc, "_v": read["_v"]})
+    before = read.get("open_holder") if read else None
+    after = doc["open_holder"]
+    if before != after:
+        if before:
+            await _count(uow, before, -1)
+        if after:
+            await _count(uow, after, +1)
 
 
-async def open_loads(store: Store, codes: Iterable[str]) -> dict[str, int]:
-    """How many open cases each of these stations holds now."""
-    return {code: await store.count(CASES, Query(where={"open_holder": code})) for code in codes}
+async def _count(uow: UnitOfWork, code: str, delta: int) -> None:
+    doc = await uow.get(LOADS, code)
+    if doc is None:  # a station added since the counters were seeded
+        uow.put(LOADS, {"_id": code, "open": max(0, delta)})
+    else:
+        uow.update(LOADS, {**doc, "open": max(0, int(doc["open"]) + delta)})
+
+
+async def open_loads(uow: UnitOfWork, codes: Iterable[str]) -> dict[str, int]:
+    """How many open cases each of these stations holds, as this unit of work sees it."""
+    loads = {}
+    for code in codes:
+        doc = await uow.get(LOADS, code)
+        loads[code] = int(doc["open"]) if doc else 0
+    return loads
+
+
+async def seed_loads(store: Store, unit_of_work: Callable[[], UnitOfWork], codes: Iterable[str]) -> int:
+    """Create a zero counter for every station that has none (at start-up and after a directory reload)."""
+    for _ in range(3):
+        existing = {doc["_id"] for doc in await store.find(LOADS, Query())}
+        missing = [code for code in codes if code not in existing]
+        if not missing:
+            return 0
+        uow = unit_of_work()
+        for code in missing:
+            uow.add(LOADS, {"_id": code, "open": 0})
+        try:
+            await uow.commit()
+        except DuplicateKeyError:
+            continue  # another replica seeded some meanwhile: look again
+        return len(missing)
+    return 0
 
 
 async def case_view(store: Store, case_id: str) -> dict[str, Any] | None:
@@ -50,3 +92,8 @@ async def case_view(store: Store, case_id: str) -> dict[str, Any] | None:
         "triggers": case.triggers,
         "history": case.history,
     }
+
+
+async def station_load(store: Store, code: str) -> int:
+    doc = await store.get(LOADS, code)
+    return int(doc["open"]) if doc else 0
