@@ -1,0 +1,108 @@
+"""Routing's handlers on the kit's consumer path and a real SQLite store, without a broker (fast)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from caseflow_contracts import Event
+from caseflow_contracts.cases import CaseEscalated
+from caseflow_contracts.stations import StationAcknowledged, StationUpdatePayload
+from caseflow_contracts.topics import CASES_LIFECYCLE, STATIONS_UPDATES
+from caseflow_kit import Runtime
+from caseflow_kit.consumer import GuardedConsumer
+from caseflow_kit.store import Query
+from caseflow_routing.app import SPEC
+from caseflow_routing.deps import RoutingDeps
+from caseflow_routing.settings import RoutingSettings
+from caseflow_routing.store import CASES, LOADS
+
+from .factories import PUDONG, case_id, directory_data, opened, update
+
+
+@dataclass
+class Record:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: Sequence[tuple[str, bytes]] = field(default_factory=list)
+
+
+@pytest.fixture
+async def runtime(tmp_path: Path) -> AsyncIterator[Runtime[RoutingSettings, RoutingDeps]]:
+    data = directory_data()
+    data["stations"][9]["capacity"] = 2  # SH-PD-02
+    path = tmp_path / "stations.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    running = Runtime(SPEC, RoutingSettings(data_dir=tmp_path, directory_path=path, log_format="console"))
+    await running.start_dependencies()
+
+    async def no_publish() -> int:  # no broker here: the outbox keeps what would be published
+        return 0
+
+    running.relay.flush = no_publish  # type: ignore[method-assign]
+    yield running
+    await running.close()
+
+
+def consumer(runtime: Runtime[Any, Any], topic: Any) -> GuardedConsumer:
+    return next(c for c in runtime.consumers if c.subscription.topic is topic)
+
+
+def records(topic: str, events: Sequence[Event]) -> list[Record]:
+    return [Record(topic, 0, i, e.key.encode(), e.to_bytes()) for i, e in enumerate(events)]
+
+
+async def test_one_batch_sees_its_own_assignments_and_ignores_routings_own_events(
+    runtime: Runtime[RoutingSettings, RoutingDeps],
+) -> None:
+    lifecycle = consumer(runtime, CASES_LIFECYCLE)
+    crowd = [opened(case_id(), hint="SH-PD-02", area=PUDONG) for _ in range(3)]
+    await lifecycle.handle_batch(records(lifecycle.topic, crowd))
+    holders = [(await runtime.store.get(CASES, e.payload.case_id) or {})["holder"] for e in crowd]
+    assert holders == ["SH-PD-02", "SH-PD-02", "HUB-SH"]
+    assert (await runtime.store.get(LOADS, "SH-PD-02") or {})["open"] == 2
+    assert (await runtime.store.get(LOADS, "HUB-SH") or {})["open"] == 1
+
+    # Routing's own case.escalated events come back on cases.lifecycle: they change nothing.
+    outbox = await runtime.store.outbox_pending(100)
+    assert len(outbox) == 3
+    own = [CaseEscalated.model_validate_json(m.message.value) for m in outbox]
+    before = await runtime.store.find(CASES, Query())
+    await lifecycle.handle_batch(records(lifecycle.topic, own))
+    assert await runtime.store.find(CASES, Query()) == before
+    assert await runtime.store.outbox_backlog() == 3
+    handled = runtime.registry.get_sample_value(
+        "caseflow_events_handled_total",
+        {"topic": "cases.lifecycle", "event_type": "case.escalated", "outcome": "ignored"},
+    )
+    assert handled == 3
+
+
+async def test_a_batch_mixing_accepted_and_refused_updates(runtime: Runtime[RoutingSettings, RoutingDeps]) -> None:
+    lifecycle, stations = consumer(runtime, CASES_LIFECYCLE), consumer(runtime, STATIONS_UPDATES)
+    first = opened(case_id(), hint="SH-PD-01", area=PUDONG)
+    await lifecycle.handle_batch(records(lifecycle.topic, [first]))
+    cid = first.payload.case_id
+    acks = [
+        StationAcknowledged.create(StationUpdatePayload(**update(cid, station)), key=cid, producer="st")
+        for station in ("SH-PD-02", "SH-PD-01", "SH-PD-01")
+    ]
+    await stations.handle_batch(records(stations.topic, acks))
+    case = await runtime.store.get(CASES, cid) or {}
+    assert case["state"] == "acknowledged"
+    assert [h["action"] for h in case["history"]] == ["assigned", "acknowledge", "ignored_acknowledge"]
+    pending = [m.message for m in await runtime.store.outbox_pending(100)]
+    dead = [m for m in pending if m.topic.endswith(".dlq")]
+    assert [m.headers["x-dlq-reason"] for m in dead] == ["not_holder"]
+    assert [m.headers["x-event-type"] for m in pending if not m.topic.endswith(".dlq")] == [
+        "case.escalated",
+        "case.acknowledged",
+    ]
