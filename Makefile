@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
-PACKAGES := contracts services/kit services/intake services/routing services/sla services/claims services/notify devtools
+PACKAGES := contracts services/kit services/intake services/routing services/sla services/claims services/notify devtools ops
 PIP_FLAGS := --disable-pip-version-check --quiet
 
 .PHONY: venv run test lint typecheck pytest schemas publish-schemas docs clean

@@ -1,0 +1,1 @@
+"""caseflow operations: the `caseflowctl` operator CLI and the deploy manifest generator."""

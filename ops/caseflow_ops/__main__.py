@@ -1,0 +1,3 @@
+from caseflow_ops.cli import main
+
+raise SystemExit(main())
