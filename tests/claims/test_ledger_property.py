@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from caseflow_claims import model, store
 from caseflow_claims.deps import ClaimsDeps
 from caseflow_claims.handlers import on_arbitration_declared, on_case_opened, on_case_resolved
-from caseflow_claims.model import ClaimError, ClaimRecord, LiableShare, Review
+from caseflow_claims.model import ClaimError, LiableShare, Review
 from caseflow_claims.rules import CompensationRules
 from caseflow_claims.service import CommandPort, execute
 from caseflow_claims.settings import DEFAULT_RULES, ClaimsSettings
@@ -118,10 +118,9 @@ step = st.one_of(
 
 
 async def check(rig: Rig, claim_id: str) -> None:
-    doc = await rig.store.get(store.CLAIMS, claim_id)
-    if doc is None:
+    claim = store.parse(await rig.store.get(store.CLAIMS, claim_id))
+    if claim is None:
         return
-    claim = ClaimRecord.model_validate(doc)
     assert claim.balances(), claim.ledger_summary()
     approved = [d.amount_minor for d in claim.decisions if d.decision == "approved"]
     assert claim.paid_minor == max(approved, default=0)
@@ -185,8 +184,8 @@ async def run(facts: dict[str, Any], steps: list[tuple[Any, ...]], open_at: int)
                 liable = [LiableShare(station=st_, share_bp=bp) for st_, bp in s[1]]
                 await rig.command(claim_id, lambda c, li=liable, t=now: model.hq_decide(c, li, "HQ", rig.deps.rules, t))
             elif s[0] == "cb_appeal":
-                doc = await db.get(store.CLAIMS, claim_id)
-                cbs = ClaimRecord.model_validate(doc).chargebacks if doc else []
+                found = store.parse(await db.get(store.CLAIMS, claim_id))
+                cbs = found.chargebacks if found else []
                 if cbs:
                     cb = cbs[s[1] % len(cbs)]
                     await rig.command(
@@ -202,9 +201,8 @@ async def run(facts: dict[str, Any], steps: list[tuple[Any, ...]], open_at: int)
             assert i < 100
         await rig.flush()
         await check(rig, claim_id)
-        doc = await db.get(store.CLAIMS, claim_id)
-        assert doc is not None
-        claim = ClaimRecord.model_validate(doc)
+        claim = store.parse(await db.get(store.CLAIMS, claim_id))
+        assert claim is not None
         # after a clean flush everything committed is published, exactly one event id each
         paid = {e.payload.payout_id for e in rig.published if e.type == "payout.issued"}  # type: ignore[attr-defined]
         assert paid == {p.payout_id for p in claim.payouts}

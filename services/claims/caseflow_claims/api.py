@@ -126,10 +126,10 @@ def routes(runtime: Rt) -> list[Route]:
         return endpoint
 
     async def get_claim(request: Request) -> Response:
-        doc = await runtime.store.get(store.CLAIMS, request.params["claim_id"])
-        if doc is None:
+        claim = store.parse(await runtime.store.get(store.CLAIMS, request.params["claim_id"]))
+        if claim is None:
             return Response.not_found(request.params["claim_id"])
-        return Response(200, claim_view(ClaimRecord.model_validate(doc)))
+        return Response(200, claim_view(claim))
 
     async def review(request: Request, body: ReviewBody) -> Response:
         rules = runtime.deps.rules

@@ -31,7 +31,8 @@ async def on_case_opened(event: CaseOpened, ctx: Context[ClaimsDeps]) -> None:
     if not is_claim(p.kind, p.category.value if p.category else None):
         return
     claim_id = store.claim_id_for(p.case_id)
-    if await store.load(ctx.uow, claim_id) is not None:
+    slot = await ctx.uow.get(store.CLAIMS, claim_id)
+    if slot is not None and not store.is_placeholder(slot):
         return  # the same case opened again (a re-sent event): the claim exists
     rules = ctx.deps.rules
     kind = claim_kind_of(p.kind, p.parcel)
@@ -52,16 +53,14 @@ async def on_case_opened(event: CaseOpened, ctx: Context[ClaimsDeps]) -> None:
         rules=rules,
         now=ctx.now,
     )
-    notes = await ctx.uow.get(store.CASE_NOTES, p.case_id)
-    if notes is not None:
-        for d in notes.get("declarations", []):
-            model.declare(claim, DeclarationRecord.model_validate(d))
+    for d in slot.get("declarations", []) if slot else []:
+        model.declare(claim, DeclarationRecord.model_validate(d))
     assessment = assess(claim.as_input(), rules)
     verdict = decide(assessment, claim.fraud_flags, rules)
     if kind is None:
         verdict = Verdict(ClaimDecision.PENDING_REVIEW, "Claim kind not established from the case: a reviewer sets it")
     effects = model.open_and_decide(claim, verdict, assessment, rules, ctx.now)
-    store.save(ctx.uow, claim, None, effects)
+    store.save(ctx.uow, claim, int(slot["_v"]) if slot else None, effects)
     publish(ctx.uow, claim, effects, event)
 
 
@@ -87,19 +86,19 @@ async def on_arbitration_declared(event: ArbitrationDeclared, ctx: Context[Claim
         proof_refs=list(p.proof_refs),
         at=p.at.isoformat(),
     )
-    loaded = await store.load(ctx.uow, store.claim_id_for(p.case_id))
-    if loaded is None:
-        # No claim yet: keep the declaration for when the claim opens.
-        notes = await ctx.uow.get(store.CASE_NOTES, p.case_id)
-        doc = notes or {"_id": p.case_id, "declarations": []}
+    claim_id = store.claim_id_for(p.case_id)
+    slot = await ctx.uow.get(store.CLAIMS, claim_id)
+    if slot is None or store.is_placeholder(slot):
+        # No claim yet: keep the declaration in the claim's slot for when the claim opens.
+        doc = slot or store.placeholder(claim_id, p.case_id)
         if all(d["event_id"] != event.event_id for d in doc["declarations"]):
             doc["declarations"].append(declaration.model_dump(mode="json"))
-        if notes is None:
-            ctx.uow.add(store.CASE_NOTES, doc)
+        if slot is None:
+            ctx.uow.add(store.CLAIMS, doc)
         else:
-            ctx.uow.update(store.CASE_NOTES, doc)
+            ctx.uow.update(store.CLAIMS, doc)
         return
-    claim, version = loaded
+    claim, version = ClaimRecord.model_validate(slot), int(slot["_v"])
     if any(d.event_id == event.event_id for d in claim.declarations):
         return
     claim.evidence += [EvidenceRef(kind="declaration", ref=ref) for ref in p.proof_refs][: 50 - len(claim.evidence)]

@@ -17,15 +17,14 @@ from caseflow_kit.uow import UnitOfWork
 from .model import Arbitrated, ChargebackAppealed, ChargebackRecord, Charged, ClaimRecord, Effect, Paid, Reversed
 
 CLAIMS = "claims"
-CASE_NOTES = "claim_case_notes"
 PAYOUTS = "payouts"
 STATION_ENTRIES = "station_entries"
 
+#: Only what is queried is indexed: claims and payouts are read by id; statements by station and time.
 COLLECTIONS = [
-    Collection(CLAIMS, indexes=("case_id", "status", "opened_ts")),
-    Collection(CASE_NOTES),
-    Collection(PAYOUTS, indexes=("claim_id",)),
-    Collection(STATION_ENTRIES, indexes=("station", "at_ts", "claim_id")),
+    Collection(CLAIMS),
+    Collection(PAYOUTS),
+    Collection(STATION_ENTRIES, indexes=("station", "at_ts")),
 ]
 
 
@@ -34,11 +33,25 @@ def claim_id_for(case_id: str) -> str:
     return "CL-" + case_id.removeprefix("CF-")
 
 
+def is_placeholder(doc: dict[str, Any]) -> bool:
+    """A claim slot that holds only station declarations which arrived before the claim opened."""
+    return bool(doc.get("placeholder"))
+
+
+def placeholder(claim_id: str, case_id: str) -> dict[str, Any]:
+    return {"_id": claim_id, "case_id": case_id, "placeholder": True, "declarations": []}
+
+
 async def load(uow: UnitOfWork, claim_id: str) -> tuple[ClaimRecord, int] | None:
     doc = await uow.get(CLAIMS, claim_id)
-    if doc is None:
+    if doc is None or is_placeholder(doc):
         return None
     return ClaimRecord.model_validate(doc), int(doc["_v"])
+
+
+def parse(doc: dict[str, Any] | None) -> ClaimRecord | None:
+    """A stored claim (None for nothing or a placeholder)."""
+    return None if doc is None or is_placeholder(doc) else ClaimRecord.model_validate(doc)
 
 
 def _ts(iso: str) -> float:

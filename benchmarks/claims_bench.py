@@ -1,0 +1,198 @@
+"""Claim decisions per second, with same-run baselines (the machine is shared: compare ratios).
+
+Every figure is one claim at a time on the same prebuilt case.opened events:
+  rules      the pure rules alone (facts -> assessment -> decision): the ceiling;
+  handler    the real handler as the kit runs it (unit of work, idempotency marker, claim
+             document with its ledger, outbox events) on an in-memory store: claims' own cost;
+  sqlite     the same on the real SQLite store, one commit per claim (what one consumer does
+             per record, minus the broker round trip);
+  floor      the store alone: one get and one commit of a claim-sized document per record,
+             the most any handler on this store can do on this machine right now.
+
+Run: .venv/bin/python benchmarks/claims_bench.py [--claims 5000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from caseflow_claims import store
+from caseflow_claims.deps import ClaimsDeps
+from caseflow_claims.domain import ClaimInput, assess, claim_kind_of, decide, facts_from_parcel
+from caseflow_claims.handlers import on_case_opened
+from caseflow_claims.rules import CompensationRules
+from caseflow_claims.settings import DEFAULT_RULES, ClaimsSettings
+from caseflow_contracts.cases import CaseOpened, FraudFlag
+from caseflow_contracts.claims import ClaimKind
+from caseflow_contracts.common import CaseKind
+from caseflow_kit import Context
+from caseflow_kit.consumer import PROCESSED
+from caseflow_kit.rules import RulesFile
+from caseflow_kit.store import (
+    Collection,
+    Doc,
+    DuplicateKeyError,
+    Insert,
+    OutboxMessage,
+    OutboxRecord,
+    Put,
+    Query,
+    Replace,
+    Store,
+    Write,
+)
+from caseflow_kit.store.sqlite import SqliteStore
+from caseflow_kit.uow import UnitOfWork
+from tests.claims.factories import case_opened
+
+TARGET = 2000
+
+
+class MemoryStore(Store):
+    """A dict-backed store port (documents serialised as the SQLite adapter does, without disk or thread)."""
+
+    def __init__(self) -> None:
+        self.docs: dict[tuple[str, str], str] = {}
+        self.outbox: list[OutboxMessage] = []
+
+    async def open(self, collections: Sequence[Collection]) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+    async def ping(self) -> None:
+        return None
+
+    async def get(self, collection: str, key: str) -> Doc | None:
+        raw = self.docs.get((collection, key))
+        return None if raw is None else json.loads(raw)
+
+    async def find(self, collection: str, query: Query) -> list[Doc]:
+        return [json.loads(v) for (c, _), v in self.docs.items() if c == collection]
+
+    async def count(self, collection: str, query: Query) -> int:
+        return sum(1 for c, _ in self.docs if c == collection)
+
+    async def commit(self, writes: Sequence[Write]) -> None:
+        for w in writes:
+            if isinstance(w, OutboxMessage):
+                self.outbox.append(w)
+            elif isinstance(w, Insert):
+                if (w.collection, w.doc["_id"]) in self.docs:
+                    raise DuplicateKeyError(w.collection)
+                self.docs[(w.collection, w.doc["_id"])] = json.dumps({**w.doc, "_v": 1}, ensure_ascii=False)
+            elif isinstance(w, Replace | Put):
+                self.docs[(w.collection, w.doc["_id"])] = json.dumps(w.doc, ensure_ascii=False)
+
+    async def delete_where(self, collection: str, query: Query) -> int:
+        return 0
+
+    async def outbox_pending(self, limit: int) -> list[OutboxRecord]:
+        return []
+
+    async def outbox_done(self, ids: Sequence[str]) -> None:
+        return None
+
+
+def make_events(n: int, seed: int = 7) -> list[CaseOpened]:
+    rng = random.Random(seed)
+    kinds = [CaseKind.LOSS, CaseKind.DAMAGE, CaseKind.SHORTAGE, CaseKind.DELAY]
+    return [
+        case_opened(
+            kind=rng.choice(kinds),
+            insured=rng.random() < 0.3,
+            declared=rng.randrange(1000, 200_000),
+            freight=rng.randrange(500, 5000),
+            order_amount=rng.randrange(500, 150_000),
+            fraud_flags=(FraudFlag.ADDRESS_MISMATCH,) if rng.random() < 0.1 else (),
+        )
+        for _ in range(n)
+    ]
+
+
+def baseline(events: list[CaseOpened], rules: CompensationRules) -> tuple[float, int]:
+    started = time.perf_counter()
+    approved = 0
+    for event in events:
+        p = event.payload
+        kind = claim_kind_of(p.kind, p.parcel) or ClaimKind.LOSS
+        claim = ClaimInput(
+            kind, p.parcel.insured, p.parcel.declared_value, p.parcel.freight, facts_from_parcel(kind, p.parcel)
+        )
+        verdict = decide(assess(claim, rules), list(p.fraud_flags), rules)
+        approved += verdict.decision == "approved"
+    return time.perf_counter() - started, approved
+
+
+async def handler(events: list[CaseOpened], deps: ClaimsDeps, db: Store) -> float:
+    await db.open([*store.COLLECTIONS, Collection(PROCESSED, indexes=("at",))])
+    try:
+        started = time.perf_counter()
+        for event in events:
+            uow = UnitOfWork(db, lambda topic: topic.name)
+            uow.add(PROCESSED, {"_id": f"bench|{event.event_id}", "at": time.time()})
+            await on_case_opened(event, Context(uow=uow, deps=deps, event=event, producer="claims"))
+            await uow.commit()
+        elapsed = time.perf_counter() - started
+        assert await db.count(store.CLAIMS, Query()) == len(events)
+    finally:
+        await db.close()
+    return elapsed
+
+
+async def floor(n: int, folder: Path, size: int) -> float:
+    db = SqliteStore(folder / "floor.db")
+    await db.open([Collection("docs")])
+    try:
+        started = time.perf_counter()
+        for i in range(n):
+            await db.get("docs", f"d{i}")
+            await db.commit([Insert("docs", {"_id": f"d{i}", "body": "x" * size})])
+        return time.perf_counter() - started
+    finally:
+        await db.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--claims", type=int, default=5000)
+    args = parser.parse_args()
+    events = make_events(args.claims)
+    n = len(events)
+    rules_file = RulesFile(DEFAULT_RULES, CompensationRules)
+    deps = ClaimsDeps(rules_file, ClaimsSettings())
+
+    rules_s, approved = baseline(events, rules_file.current)
+    memory = MemoryStore()
+    memory_s = asyncio.run(handler(events, deps, memory))
+    size = sum(len(v) for (c, _), v in memory.docs.items() if c == store.CLAIMS) // n
+    with tempfile.TemporaryDirectory() as folder:
+        sqlite_s = asyncio.run(handler(events, deps, SqliteStore(Path(folder) / "claims.db")))
+        floor_s = asyncio.run(floor(n, Path(folder), size))
+    rate = {k: n / v for k, v in {"rules": rules_s, "handler": memory_s, "sqlite": sqlite_s, "floor": floor_s}.items()}
+    print(f"claims: {n} ({approved} approved by the rules, the rest to review; ~{size} bytes per claim document)")
+    print(f"rules     pure rules (assess + decide):           {rate['rules']:10,.0f} decisions/s")
+    print(f"handler   claims handler, in-memory store:        {rate['handler']:10,.0f} decisions/s")
+    print(f"sqlite    claims handler, SQLite, 1 commit/claim: {rate['sqlite']:10,.0f} decisions/s")
+    print(f"floor     SQLite get + commit alone (baseline):   {rate['floor']:10,.0f} records/s")
+    print(
+        f"sqlite / floor: {rate['sqlite'] / rate['floor']:.0%}   handler / rules: {rate['handler'] / rate['rules']:.0%}"
+    )
+    for tier in ("handler", "sqlite"):
+        verdict = "PASS" if rate[tier] >= TARGET else "FAIL"
+        print(f"target >= {TARGET:,} decisions/s ({tier}): {verdict}")
+
+
+if __name__ == "__main__":
+    main()
