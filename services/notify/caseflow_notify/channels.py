@@ -19,7 +19,7 @@ from email.message import EmailMessage
 from email.utils import formatdate
 from typing import Any, Protocol
 
-import httpx
+import aiohttp
 
 from .templates import Rendered
 
@@ -56,8 +56,7 @@ class Sender(Protocol):
     async def close(self) -> None: ...
 
 
-def _http_error(response: httpx.Response) -> DeliveryError:
-    status = response.status_code
+def _http_error(status: int) -> DeliveryError:
     transient = status >= 500 or status in (408, 425, 429)
     return DeliveryError(f"HTTP {status}", permanent=not transient)
 
@@ -107,12 +106,18 @@ def verify(
 class WebhookSender:
     """POSTs a signed JSON document; the receiver de-duplicates on the delivery id."""
 
-    def __init__(self, secrets: Mapping[str, bytes], default_secret: bytes, timeout_s: float, pool: int = 100) -> None:
+    def __init__(self, secrets: Mapping[str, bytes], default_secret: bytes, timeout_s: float, pool: int = 64) -> None:
         self._secrets = secrets
         self._default = default_secret
-        self._client = httpx.AsyncClient(
-            timeout=timeout_s, limits=httpx.Limits(max_connections=pool, max_keepalive_connections=pool)
-        )
+        self._timeout = aiohttp.ClientTimeout(total=timeout_s)
+        self._pool = pool
+        self._session: aiohttp.ClientSession | None = None
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            connector = aiohttp.TCPConnector(limit=self._pool, limit_per_host=self._pool)
+            self._session = aiohttp.ClientSession(connector=connector, timeout=self._timeout)
+        return self._session
 
     def body(self, message: Message) -> bytes:
         doc = {
@@ -138,14 +143,17 @@ class WebhookSender:
             SIGNATURE_HEADER: sign(secret, timestamp, body),
         }
         try:
-            response = await self._client.post(message.address, content=body, headers=headers)
-        except httpx.HTTPError as exc:
+            async with self._client().post(message.address, data=body, headers=headers) as response:
+                await response.read()
+                status = response.status
+        except (aiohttp.ClientError, TimeoutError) as exc:
             raise DeliveryError(f"webhook unreachable: {type(exc).__name__}") from None
-        if response.status_code >= 300:
-            raise _http_error(response)
+        if status >= 300 and status != 409:  # 409: the receiver already has this delivery id
+            raise _http_error(status)
 
     async def close(self) -> None:
-        await self._client.aclose()
+        if self._session is not None:
+            await self._session.close()
 
 
 # -- SMS --------------------------------------------------------------------------------------------
@@ -154,22 +162,31 @@ class WebhookSender:
 class SmsGatewaySender:
     """An HTTP SMS gateway: POST {to, text, client_ref}; the gateway de-duplicates on client_ref."""
 
-    def __init__(self, url: str, token: str, timeout_s: float, pool: int = 50) -> None:
+    def __init__(self, url: str, token: str, timeout_s: float, pool: int = 32) -> None:
         self._url = url
         self._token = token
-        self._client = httpx.AsyncClient(timeout=timeout_s, limits=httpx.Limits(max_connections=pool))
+        self._timeout = aiohttp.ClientTimeout(total=timeout_s)
+        self._pool = pool
+        self._session: aiohttp.ClientSession | None = None
 
     async def send(self, message: Message) -> None:
         doc = {"to": message.address, "text": message.rendered.sms, "client_ref": message.notification_id}
+        if self._session is None:
+            connector = aiohttp.TCPConnector(limit=self._pool)
+            self._session = aiohttp.ClientSession(connector=connector, timeout=self._timeout)
         try:
-            response = await self._client.post(self._url, json=doc, headers={"Authorization": f"Bearer {self._token}"})
-        except httpx.HTTPError as exc:
+            headers = {"Authorization": f"Bearer {self._token}"}
+            async with self._session.post(self._url, json=doc, headers=headers) as response:
+                await response.read()
+                status = response.status
+        except (aiohttp.ClientError, TimeoutError) as exc:
             raise DeliveryError(f"sms gateway unreachable: {type(exc).__name__}") from None
-        if response.status_code >= 300:
-            raise _http_error(response)
+        if status >= 300:
+            raise _http_error(status)
 
     async def close(self) -> None:
-        await self._client.aclose()
+        if self._session is not None:
+            await self._session.close()
 
 
 # -- e-mail -----------------------------------------------------------------------------------------

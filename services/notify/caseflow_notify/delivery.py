@@ -27,7 +27,7 @@ import logging
 import random
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -50,7 +50,7 @@ from .channels import DeliveryError, Message, Sender
 from .domain import Defer, Fail, Outcome, Send, Skip, State, after_attempt, plan
 from .policy import Policy
 from .resilience import CircuitBreaker, TokenBucket
-from .store import CASES, DELIVERIES
+from .store import CASES, DELIVERIES, TRIGGERS
 from .templates import Templates
 
 log = logging.getLogger("caseflow.notify.delivery")
@@ -85,6 +85,7 @@ class Guard:
 class _Claimed:
     doc: dict[str, Any]
     case: dict[str, Any]
+    claimed_at: float = 0.0
 
 
 @dataclass
@@ -127,6 +128,7 @@ class DeliveryWorker:
         self._results: asyncio.Queue[tuple[_Claimed, Outcome]] = asyncio.Queue()
         self._guards: dict[str, Guard] = {}
         self._cases: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._triggers: dict[str, str] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._room = asyncio.Event()
         self._last_reclaim = 0.0
@@ -189,13 +191,12 @@ class DeliveryWorker:
             self._last_reclaim = now
             await self._reclaim(now)
         room = self.max_in_flight - len(self.in_flight)
-        if room <= 0:
-            return 0
+        if room <= 0 or (self.in_flight and room < min(self.batch, self.max_in_flight) // 4):
+            return 0  # wait for a quarter of the window to free up: fewer, larger claims
         due = await self.store.find(
             DELIVERIES,
             Query(
-                where={"state": State.PENDING.value},
-                range_field="due_at",
+                range_field="due_at",  # set only while pending: the index finds exactly the due ones, in order
                 lt=now,
                 order_by="due_at",
                 limit=min(self.batch, room),
@@ -222,6 +223,7 @@ class DeliveryWorker:
                 new = {
                     **doc,
                     "state": State.SENDING.value,
+                    "due_at": None,
                     "attempts": int(doc["attempts"]) + 1,
                     "lease_until": now + lease,
                     "recipient": step.recipient,
@@ -233,17 +235,19 @@ class DeliveryWorker:
             elif isinstance(step, Defer):
                 uow.update(DELIVERIES, {**doc, "due_at": step.until.timestamp(), "deferred": step.reason})
             elif isinstance(step, Skip):
-                uow.update(
-                    DELIVERIES, {**doc, "state": State.SKIPPED.value, "last_error": step.reason, "updated_at": now}
-                )
+                skipped = {**doc, "state": State.SKIPPED.value, "due_at": None, "last_error": step.reason}
+                uow.update(DELIVERIES, {**skipped, "updated_at": now})
             elif isinstance(step, Fail):
+                await self._load_triggers([doc])
                 self._fail(uow, {**doc, "attempts": max(int(doc["attempts"]), 1)}, step.reason, now)
         try:
             await uow.commit()
         except ConflictError:
             log.info("another worker took some deliveries; re-reading")
             return 0
+        claimed_at = time.perf_counter()
         for item in claimed:
+            item.claimed_at = claimed_at
             item.doc["_v"] = int(item.doc["_v"]) + 1
             self.in_flight.add(item.doc["_id"])
             task = asyncio.create_task(self._attempt(item))
@@ -290,14 +294,14 @@ class DeliveryWorker:
         channel = NotifyChannel(doc["channel"])
         cp = self.deps.policy.channel(channel)
         guard = self._guard(channel, case)
-        started = time.perf_counter()
         try:
             message = self.message(doc, case)
             doc["locale"] = message.rendered.locale
             wait = guard.bucket.reserve(time.monotonic())
             if wait > 0:
                 await asyncio.sleep(wait)
-            await asyncio.wait_for(self.deps.senders[channel].send(message), cp.timeout_s)
+            async with asyncio.timeout(cp.timeout_s):
+                await self.deps.senders[channel].send(message)
             outcome = Outcome(ok=True)
             guard.breaker.success()
         except DeliveryError as exc:
@@ -314,8 +318,6 @@ class DeliveryWorker:
         except Exception as exc:  # noqa: BLE001 - any adapter failure is a failed attempt, retried
             outcome = Outcome(ok=False, error=f"unexpected {type(exc).__name__}")
             guard.breaker.failure(time.monotonic())
-        if self.track_latency:
-            self.stats.latencies.append(time.perf_counter() - started)
         await self._results.put((item, outcome))
 
     # -- outcomes ---------------------------------------------------------------------------------------
@@ -336,6 +338,7 @@ class DeliveryWorker:
                 self._room.set()
 
     async def _record(self, items: list[tuple[_Claimed, Outcome]]) -> None:
+        await self._load_triggers(item.doc for item, outcome in items if not outcome.ok)
         uow = self.unit_of_work()
         for item, outcome in items:
             self._apply(uow, item.doc, outcome)
@@ -348,6 +351,9 @@ class DeliveryWorker:
                 self._apply(single, item.doc, outcome)
                 with contextlib.suppress(ConflictError):
                     await single.commit()
+        if self.track_latency:
+            done = time.perf_counter()
+            self.stats.latencies.extend(done - item.claimed_at for item, _ in items)
         await self.flush()
 
     def _apply(self, uow: UnitOfWork, doc: dict[str, Any], outcome: Outcome) -> None:
@@ -366,7 +372,7 @@ class DeliveryWorker:
             "updated_at": now,
         }
         if state is State.SENT:
-            new.update(state=State.SENT.value, sent_at=now, last_error=None)
+            new.update(state=State.SENT.value, due_at=None, sent_at=now, last_error=None)
             uow.update(DELIVERIES, new)
             uow.emit(self._sent_event(new, now))
             self.stats.sent += 1
@@ -379,7 +385,8 @@ class DeliveryWorker:
 
     def _fail(self, uow: UnitOfWork, doc: dict[str, Any], reason: str, now: float) -> None:
         """Failed for good: the record, notification.failed and the dead letter, in one commit."""
-        new = {**doc, "state": State.FAILED.value, "last_error": reason, "lease_until": None, "updated_at": now}
+        new = {**doc, "state": State.FAILED.value, "due_at": None, "last_error": reason, "lease_until": None}
+        new["updated_at"] = now
         uow.update(DELIVERIES, new)
         uow.emit(self._failed_event(new, reason, now))
         uow.emit_raw(self._dead_letter(new, reason, now))
@@ -442,7 +449,20 @@ class DeliveryWorker:
             "x-dlq-attempts": str(doc["attempts"]),
             "x-dlq-at": datetime.fromtimestamp(now, UTC).isoformat(),
         }
-        return OutboxMessage(topic + ".dlq", doc["case_id"], doc["trigger"].encode(), headers)
+        original = self._triggers.get(doc["trigger_event_id"], "")
+        if not original:
+            headers["x-dlq-original-missing"] = "true"
+        return OutboxMessage(topic + ".dlq", doc["case_id"], original.encode(), headers)
+
+    async def _load_triggers(self, docs: Iterable[Mapping[str, Any]]) -> None:
+        """The original trigger events of deliveries that may fail now (for their dead letters)."""
+        if len(self._triggers) > 10_000:
+            self._triggers.clear()
+        for doc in docs:
+            event_id = doc["trigger_event_id"]
+            if event_id not in self._triggers:
+                found = await self.store.get(TRIGGERS, event_id)
+                self._triggers[event_id] = str(found["json"]) if found else ""
 
     # -- crash recovery ---------------------------------------------------------------------------------
 
@@ -450,11 +470,12 @@ class DeliveryWorker:
         """Sends whose lease expired (their worker died mid-send): retry with the same key, or give up."""
         stale = await self.store.find(
             DELIVERIES,
-            Query(where={"state": State.SENDING.value}, range_field="lease_until", lt=now, limit=self.batch),
+            Query(range_field="lease_until", lt=now, limit=self.batch),  # set only while sending
         )
         stale = [d for d in stale if d["_id"] not in self.in_flight]
         if not stale:
             return
+        await self._load_triggers(stale)
         uow = self.unit_of_work()
         for doc in stale:
             cp = self.deps.policy.channel(NotifyChannel(doc["channel"]))

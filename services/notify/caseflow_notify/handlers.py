@@ -17,7 +17,7 @@ from caseflow_kit.logs import scrub
 from .delivery import Deps
 from .domain import contact_of, is_urgent, matching_rules, notification_id, recipient
 from .policy import Policy
-from .store import CASES, DELIVERIES, case_doc, delivery_doc
+from .store import CASES, DELIVERIES, TRIGGERS, case_doc, delivery_doc, trigger_doc
 
 Vars = dict[str, Any]
 
@@ -102,11 +102,12 @@ async def record(
                     trigger_event_id=event.event_id,
                     trigger_type=event.type,
                     trigger_topic=topic.name,
-                    trigger_json=event.model_dump_json(),
                     correlation_id=event.correlation_id,
                 ),
             )
             added += 1
+    if added and await ctx.uow.get(TRIGGERS, event.event_id) is None:
+        ctx.uow.add(TRIGGERS, trigger_doc(event.event_id, topic.name, event.model_dump_json()))
     if added and deps.worker is not None:
         deps.worker.wake()
     return added

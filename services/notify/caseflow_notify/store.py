@@ -12,9 +12,12 @@ from .domain import State
 
 CASES = "notify_cases"
 DELIVERIES = "deliveries"
+TRIGGERS = "notify_triggers"  # each triggering event's original JSON, once, for the dead-letter topic
 
 COLLECTIONS = [
     Collection(CASES),
+    Collection(TRIGGERS),
+    # due_at is set only while pending, lease_until only while sending: each index holds just the live work
     Collection(DELIVERIES, indexes=("state", "due_at", "case_id", "lease_until", "created_at")),
 ]
 
@@ -48,7 +51,6 @@ def delivery_doc(
     trigger_event_id: str,
     trigger_type: str,
     trigger_topic: str,
-    trigger_json: str,
     correlation_id: str,
     now: float | None = None,
 ) -> dict[str, Any]:
@@ -63,7 +65,6 @@ def delivery_doc(
         "trigger_event_id": trigger_event_id,
         "trigger_type": trigger_type,
         "trigger_topic": trigger_topic,
-        "trigger": trigger_json,
         "correlation_id": correlation_id,
         "state": State.PENDING.value,
         "attempts": 0,
@@ -99,3 +100,7 @@ def public_view(doc: dict[str, Any]) -> dict[str, Any]:
         "log",
     )
     return {"notification_id": doc["_id"], **{k: doc.get(k) for k in keys}}
+
+
+def trigger_doc(event_id: str, topic: str, event_json: str) -> dict[str, Any]:
+    return {"_id": event_id, "topic": topic, "json": event_json}

@@ -101,6 +101,7 @@ class Templates:
         self.default_locale = default_locale
         self.commons: dict[str, Common] = {}
         self.templates: dict[str, dict[str, Template]] = {}
+        self._compiled: dict[str, string.Template] = {}
         problems: list[str] = []
         for folder in sorted(p for p in root.iterdir() if p.is_dir()):
             locale = folder.name
@@ -146,7 +147,10 @@ class Templates:
         values = format_vars(variables, common, time_zone)
 
         def fill(text: str) -> str:
-            return string.Template(text).substitute(values).strip()
+            compiled = self._compiled.get(text)
+            if compiled is None:
+                compiled = self._compiled[text] = string.Template(text)
+            return compiled.substitute(values).strip()
 
         tpl = by_locale[chosen]
         sms = fill(tpl.sms)

@@ -1,0 +1,314 @@
+"""notify delivery throughput and latency to a local webhook receiver, next to a same-run baseline.
+
+    .venv/bin/python benchmarks/notify_bench.py [-n 20000] [--rate 2000] [--seconds 5]
+
+Starts a webhook receiver as its own process (raw asyncio HTTP/1.1, keep-alive; it checks
+each HMAC signature and timestamp and de-duplicates on the delivery id, as a merchant would), then:
+
+1. baseline: the same HTTP client POSTs N signed webhooks straight at it (no store, no worker);
+2. drain: N pending deliveries in the real SQLite store, the real worker claims, renders,
+   signs, sends and records each one (state sent + notification.sent in the outbox);
+   prints notifications/s and p50/p99 from claim to the durable "sent" record;
+3. paced: deliveries are recorded at --rate per second for --seconds while the worker runs;
+   prints p50/p99 from "pending committed" to "sent committed".
+The machine is shared: compare the worker to the baseline of the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import contextlib
+import hashlib
+import hmac
+import multiprocessing
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from caseflow_contracts.cases import CaseOpened, CaseOpenedPayload, StationHint
+from caseflow_contracts.common import CaseKind, Channel, MaskedContact, Priority, SealedContact
+from caseflow_contracts.notify import NotifyChannel
+from caseflow_dev.broker import free_port
+from caseflow_kit import Runtime
+from caseflow_kit.privacy import Sealer
+from caseflow_kit.store import Query
+from caseflow_notify.app import SPEC
+from caseflow_notify.channels import Message, WebhookSender
+from caseflow_notify.delivery import DeliveryWorker, Deps
+from caseflow_notify.domain import notification_id
+from caseflow_notify.settings import NotifySettings
+from caseflow_notify.store import CASES, DELIVERIES, case_doc, delivery_doc
+from caseflow_notify.templates import Rendered
+
+SECRET = "bench-secret"  # noqa: S105 - a throwaway key for the local receiver
+KEY = bytes(range(32))
+CASES_N = 500
+
+
+# -- the receiver (its own process) -----------------------------------------------------------------
+
+
+def receiver_main(port: int, ready: Any, counter: Any) -> None:
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        seen: set[str] = set()
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                headers = {}
+                for line in head.decode("latin-1").split("\r\n")[1:]:
+                    if ":" in line:
+                        name, value = line.split(":", 1)
+                        headers[name.strip().lower()] = value.strip()
+                body = await reader.readexactly(int(headers.get("content-length", "0")))
+                ts = headers.get("x-caseflow-timestamp", "0")
+                good = hmac.compare_digest(
+                    "v1=" + hmac.new(SECRET.encode(), ts.encode() + b"." + body, hashlib.sha256).hexdigest(),
+                    headers.get("x-caseflow-signature", ""),
+                )
+                fresh = abs(time.time() - int(ts)) < 300
+                delivery = headers.get("x-caseflow-delivery", "")
+                status = b"200 OK" if good and fresh else b"401 Unauthorized"
+                if good and fresh and delivery not in seen:
+                    seen.add(delivery)
+                    with counter.get_lock():
+                        counter.value += 1
+                writer.write(b"HTTP/1.1 " + status + b"\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok")
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    async def main() -> None:
+        server = await asyncio.start_server(handle, "127.0.0.1", port, backlog=1024)
+        ready.set()
+        async with server:
+            await server.serve_forever()
+
+    asyncio.run(main())
+
+
+# -- helpers ------------------------------------------------------------------------------------------
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+
+def contact(sealer: Sealer) -> SealedContact:
+    return SealedContact(
+        masked=MaskedContact(name="王*", phone="138****5678"),
+        sealed=sealer.seal({"name": "王小明", "phone": "13812345678"}),
+        key_id="k1",
+    )
+
+
+async def baseline(url: str, n: int, concurrency: int) -> tuple[float, list[float]]:
+    """The worker's own webhook adapter (sign + POST, same connection pool) with no store and no worker."""
+    sender = WebhookSender({}, SECRET.encode(), timeout_s=5)
+    rendered = Rendered("case_acknowledged", "zh-CN", "subject", "【百世快递】您的服务单已受理", "body")
+    latencies: list[float] = []
+    sem = asyncio.Semaphore(concurrency)
+
+    async def one(i: int) -> None:
+        async with sem:
+            message = Message(f"b-{i}", "CF-BASELINE1", "case.opened", url, rendered, {"case_id": "CF-BASELINE1"})
+            started = time.perf_counter()
+            await sender.send(message)
+            latencies.append(time.perf_counter() - started)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(one(i) for i in range(n)))
+    elapsed = time.perf_counter() - started
+    await sender.close()
+    return n / elapsed, latencies
+
+
+async def open_runtime(tmp: Path, url: str, concurrency: int) -> Runtime[NotifySettings, Deps]:
+    settings = NotifySettings.model_validate(
+        {
+            "data_dir": tmp,
+            "pii_key": base64.b64encode(KEY).decode(),
+            "webhook_targets": {"shop-bench": url},
+            "webhook_secret": SECRET,
+            "worker_max_in_flight": concurrency,
+        }
+    )
+    runtime = Runtime(SPEC, settings)
+    await runtime.start_dependencies()
+    return runtime
+
+
+async def seed_cases(runtime: Runtime[NotifySettings, Deps]) -> list[CaseOpened]:
+    sealer = Sealer("k1", KEY)
+    events = []
+    uow = runtime.unit_of_work()
+    for i in range(CASES_N):
+        cid = f"CF-BENCH{i:06d}{uuid.uuid4().hex[:6].upper()}"
+        payload = CaseOpenedPayload(
+            case_id=cid,
+            kind=CaseKind.DELAY,
+            priority=Priority.NORMAL,
+            channel=Channel.PHONE,
+            platform="shop-bench",
+            language="zh-CN" if i % 3 else "en",
+            station_hint=StationHint(reason="bench"),
+            customer=contact(sealer),
+            customer_ref=f"cust-{i}",
+            opened_at=datetime.now(UTC),
+            rules_version="bench",
+        )
+        event = CaseOpened.create(payload, key=cid, producer="intake")
+        uow.add(CASES, case_doc(payload))
+        events.append(event)
+    await uow.commit()
+    return events
+
+
+async def record_pending(runtime: Runtime[NotifySettings, Deps], events: list[CaseOpened], n: int, tag: str) -> None:
+    """What the handlers record: one pending webhook delivery per (case, trigger, channel)."""
+    uow = runtime.unit_of_work()
+    for i in range(n):
+        event = events[i % len(events)]
+        cid = event.payload.case_id
+        trigger = f"{tag}-{i}"
+        uow.add(
+            DELIVERIES,
+            delivery_doc(
+                notification_id=notification_id(cid, trigger, NotifyChannel.WEBHOOK),
+                case_id=cid,
+                channel="webhook",
+                template="case_acknowledged",
+                urgent=False,
+                variables={"case_id": cid, "callback_by": datetime.now(UTC).isoformat(), "waybill_no": None},
+                trigger_event_id=trigger,
+                trigger_type="case.opened",
+                trigger_topic="cases.lifecycle",
+                correlation_id=event.correlation_id,
+            ),
+        )
+    await uow.commit()
+
+
+async def sent_count(runtime: Runtime[NotifySettings, Deps]) -> int:
+    return await runtime.store.count(DELIVERIES, Query(where={"state": "sent"}))
+
+
+async def drain(runtime: Runtime[NotifySettings, Deps], n: int) -> tuple[float, list[float]]:
+    deps = runtime.deps
+    worker = DeliveryWorker(
+        runtime.store,
+        runtime.unit_of_work,
+        runtime.store.outbox_backlog,  # no broker here: the outbox keeps the events
+        deps,
+        group_id="bench",
+        topic_prefix="",
+        batch=1000,
+        max_in_flight=runtime.settings.worker_max_in_flight,
+        poll_s=0.005,
+        track_latency=True,
+    )
+    task = asyncio.create_task(worker.run())
+    started = time.perf_counter()
+    while await sent_count(runtime) < n:  # noqa: ASYNC110 - polling the store is the point
+        await asyncio.sleep(0.02)
+    elapsed = time.perf_counter() - started
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    failed = await runtime.store.count(DELIVERIES, Query(where={"state": "failed"}))
+    assert failed == 0, f"{failed} deliveries failed"
+    return n / elapsed, worker.stats.latencies
+
+
+async def paced(
+    runtime: Runtime[NotifySettings, Deps], events: list[CaseOpened], rate: int, seconds: float
+) -> list[float]:
+    worker = DeliveryWorker(
+        runtime.store,
+        runtime.unit_of_work,
+        runtime.store.outbox_backlog,
+        runtime.deps,
+        group_id="bench",
+        topic_prefix="",
+        batch=1000,
+        max_in_flight=runtime.settings.worker_max_in_flight,
+        poll_s=0.005,
+    )
+    task = asyncio.create_task(worker.run())
+    tick, total = 0.05, int(rate * seconds)
+    per_tick = max(1, int(rate * tick))
+    before = await sent_count(runtime)
+    started = time.perf_counter()
+    for k in range(0, total, per_tick):
+        await record_pending(runtime, events, min(per_tick, total - k), f"paced{k}")
+        worker.wake()
+        await asyncio.sleep(max(0.0, started + (k + per_tick) / rate - time.perf_counter()))
+    while await sent_count(runtime) < before + total:  # noqa: ASYNC110
+        await asyncio.sleep(0.02)
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    docs = await runtime.store.find(DELIVERIES, Query(where={"state": "sent"}))
+    return [d["sent_at"] - d["created_at"] for d in docs if d["trigger_event_id"].startswith("paced")]
+
+
+async def run(n: int, rate: int, seconds: float, concurrency: int) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/hooks"
+    ready, counter = multiprocessing.Event(), multiprocessing.Value("i", 0)
+    proc = multiprocessing.Process(target=receiver_main, args=(port, ready, counter), daemon=True)
+    proc.start()
+    ready.wait(10)
+    try:
+        base_rate, base_lat = await baseline(url, n, concurrency)
+        print(
+            f"baseline  signed POSTs, no store : {base_rate:8.0f} req/s    p50 {pct(base_lat, 0.5):6.1f} ms"
+            f"  p99 {pct(base_lat, 0.99):6.1f} ms  (n={n}, {concurrency} connections)"
+        )
+        with tempfile.TemporaryDirectory() as tmp:
+            runtime = await open_runtime(Path(tmp), url, concurrency)
+            try:
+                events = await seed_cases(runtime)
+                await record_pending(runtime, events, n, "drain")
+                received_before = counter.value
+                drain_rate, drain_lat = await drain(runtime, n)
+                print(
+                    f"notify    worker drain           : {drain_rate:8.0f} notif/s  p50 {pct(drain_lat, 0.5):6.1f} ms"
+                    f"  p99 {pct(drain_lat, 0.99):6.1f} ms  (claim -> sent recorded; {drain_rate / base_rate:.0%} of baseline)"
+                )
+                assert counter.value - received_before == n, "the receiver must have each notification exactly once"
+                lat = await paced(runtime, events, rate, seconds)
+                print(
+                    f"notify    paced at {rate}/s         : {len(lat) / seconds:8.0f} notif/s  p50 {pct(lat, 0.5):6.1f} ms"
+                    f"  p99 {pct(lat, 0.99):6.1f} ms  (pending committed -> sent committed)"
+                )
+                print(
+                    f"receiver  accepted {counter.value} distinct signed deliveries; "
+                    f"outbox holds {await runtime.store.outbox_backlog()} notification.sent events"
+                )
+            finally:
+                await runtime.close()
+    finally:
+        proc.terminate()
+        proc.join(5)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("-n", type=int, default=20_000)
+    parser.add_argument("--rate", type=int, default=2000)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--concurrency", type=int, default=512, help="sends in flight (worker_max_in_flight)")
+    args = parser.parse_args()
+    asyncio.run(run(args.n, args.rate, args.seconds, args.concurrency))
+
+
+if __name__ == "__main__":
+    main()
