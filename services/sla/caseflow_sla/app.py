@@ -12,6 +12,7 @@ from caseflow_kit.rules import RulesFile
 from . import handlers as h
 from .api import routes
 from .handlers import SlaDeps
+from .lease import LEASE_COLLECTION, RelayLease
 from .policy import Policies, PolicyBook
 from .settings import SlaSettings
 from .store import COLLECTIONS
@@ -24,14 +25,24 @@ def policies_path(settings: SlaSettings) -> Path:
 
 async def build_deps(runtime: Runtime[SlaSettings, SlaDeps]) -> SlaDeps:
     rules = RulesFile(policies_path(runtime.settings), Policies)
-    return SlaDeps(store=runtime.store, rules=rules, book=PolicyBook(rules.current), producer=runtime.service)
+    lease = RelayLease(runtime.store, ttl_s=runtime.settings.relay_lease_s)
+    # Replicas may share one store: only the lease holder relays the outbox (see lease.py; a kit gap).
+    setattr(runtime.relay, "flush", lease.guard(runtime.relay.flush))  # noqa: B010
+    return SlaDeps(
+        store=runtime.store, rules=rules, book=PolicyBook(rules.current), producer=runtime.service, lease=lease
+    )
+
+
+async def close_deps(deps: SlaDeps) -> None:
+    if deps.lease is not None:
+        await deps.lease.release()
 
 
 SPEC: ServiceSpec[SlaSettings, SlaDeps] = ServiceSpec(
     name="sla",
     http_port=8083,
     settings_type=SlaSettings,
-    collections=COLLECTIONS,
+    collections=[*COLLECTIONS, LEASE_COLLECTION],
     subscriptions=[
         Subscription(
             CASES_LIFECYCLE,
@@ -52,4 +63,5 @@ SPEC: ServiceSpec[SlaSettings, SlaDeps] = ServiceSpec(
     build_deps=build_deps,
     routes=routes,
     background=[run_timers],
+    close_deps=close_deps,
 )

@@ -36,6 +36,7 @@ from caseflow_kit.store import Store
 from . import domain
 from .domain import CASE_METRICS, HOLDER_METRICS, Clock, Decision, Outcome, State
 from .events import sla_event
+from .lease import RelayLease
 from .policy import Policies, PolicyBook
 from .store import CASES, Loaded, case_clocks, save_clocks
 
@@ -51,6 +52,7 @@ class SlaDeps:
     now: Callable[[], float] = time.time
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     producer: str = "sla"
+    lease: RelayLease | None = None
 
     def policies(self) -> PolicyBook:
         """The policies in force; a changed file takes effect once it validates."""
