@@ -1,4 +1,5 @@
-# caseflow: `make run` starts the suite on the embedded defaults; `make test` runs every check.
+# caseflow: `make run` starts the suite on the embedded defaults with a simulated day and a live view;
+# `make stack` starts only the broker and the services; `make test` runs every check.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -6,7 +7,7 @@ STAMP  := $(VENV)/.installed-stamp
 PACKAGES := contracts services/kit services/intake services/routing services/sla services/claims services/notify devtools ops
 PIP_FLAGS := --disable-pip-version-check --quiet
 
-.PHONY: venv run test lint typecheck pytest schemas publish-schemas docs clean
+PHONY: venv run stack test lint typecheck pytest schemas publish-schemas docs clean
 
 $(STAMP): requirements-dev.txt $(addsuffix /pyproject.toml,$(PACKAGES))
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "caseflow needs Python 3.11 or newer")'
@@ -18,6 +19,9 @@ $(STAMP): requirements-dev.txt $(addsuffix /pyproject.toml,$(PACKAGES))
 venv: $(STAMP)
 
 run: venv
+	$(BIN)/python -m caseflow_dev.demo
+
+stack: venv
 	$(BIN)/python -m caseflow_dev.stack
 
 test: lint typecheck pytest

@@ -20,6 +20,7 @@ from rich.console import Group
 from rich.live import Live
 from rich.panel import Panel
 from rich.table import Table
+from rich.text import Text
 
 from caseflow_contracts import TOPICS, ContractError, Event, parse_event
 
@@ -116,8 +117,10 @@ async def follow(bootstrap: str, prefix: str, tally: Tally, stop: asyncio.Event)
         await consumer.stop()
 
 
-async def show(bootstrap: str, prefix: str, stop: asyncio.Event, extra: Callable[[], str] | None = None) -> Tally:
-    tally = Tally()
+async def show(
+    bootstrap: str, prefix: str, stop: asyncio.Event, tally: Tally, extra: Callable[[], Text] | None = None
+) -> None:
+    """Render `tally` live while `follow` fills it, until `stop` is set."""
     reader = asyncio.create_task(follow(bootstrap, prefix, tally, stop))
     with Live(tally.render(), refresh_per_second=4) as live:
         while not stop.is_set() and not reader.done():
@@ -129,4 +132,3 @@ async def show(bootstrap: str, prefix: str, stop: asyncio.Event, extra: Callable
                 await asyncio.wait_for(stop.wait(), 0.25)
     stop.set()
     await reader
-    return tally
