@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-stamp
 PACKAGES := contracts services/kit services/intake services/routing services/sla services/claims services/notify devtools ops
 PIP_FLAGS := --disable-pip-version-check --quiet
 
-PHONY: venv run stack test lint typecheck pytest schemas publish-schemas docs clean
+.PHONY: venv run stack test lint typecheck pytest schemas publish-schemas docs clean
 
 $(STAMP): requirements-dev.txt $(addsuffix /pyproject.toml,$(PACKAGES))
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "caseflow needs Python 3.11 or newer")'
