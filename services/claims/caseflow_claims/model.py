@@ -401,6 +401,7 @@ def review(claim: ClaimRecord, command: Review, rules: CompensationRules, now: d
             claim.facts = command.facts
             assessment = assess(claim.as_input(), rules)
             _set_assessment(claim, assessment)
+            claim.rules_version = rules.version
             lines, amount = claim.lines, assessment.amount_minor
         if command.amount_minor is not None:
             amount = command.amount_minor
