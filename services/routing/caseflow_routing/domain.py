@@ -7,6 +7,7 @@ raises `Refusal` (the runtime dead-letters the input with the code and reason).
 from __future__ import annotations
 
 import copy
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -85,7 +86,7 @@ class CaseFile:
             "open_holder": self.holder if self.state is not State.CLOSED else None,
             "opened_at": self.opened_at,
             "triggers": list(self.triggers),
-            "history": copy.deepcopy(self.history),
+            "history": [dict(entry) for entry in self.history],
             "area": self.area,
             "reopen_count": self.reopen_count,
         }
@@ -102,9 +103,15 @@ class CaseFile:
             state=State(doc["state"]),
             opened_at=doc["opened_at"],
             triggers=list(doc.get("triggers", [])),
-            history=copy.deepcopy(doc.get("history", [])),
+            history=[dict(entry) for entry in doc.get("history", [])],
             area=doc.get("area"),
             reopen_count=int(doc.get("reopen_count", 0)),
+        )
+
+    def copy(self) -> CaseFile:
+        """A copy that can change without touching this one (history entries are flat)."""
+        return dataclasses.replace(
+            self, triggers=list(self.triggers), history=[dict(e) for e in self.history], area=copy.copy(self.area)
         )
 
     def record(self, at: datetime, action: str, **details: Any) -> None:
@@ -193,7 +200,7 @@ _ACTION_OF_TRIGGER = {
 
 def climb(case: CaseFile, directory: StationDirectory, cause: Trigger, at: datetime) -> Outcome:
     """Move the case one level up for this trigger: at most once per trigger key, never past HQ."""
-    case = copy.deepcopy(case)
+    case = case.copy()
     trigger, ref, why = cause.kind, cause.ref, cause.why
     key = f"{trigger.value}:{ref}"
     if key in case.triggers:
@@ -233,7 +240,7 @@ def climb(case: CaseFile, directory: StationDirectory, cause: Trigger, at: datet
 
 def transfer(case: CaseFile, to_station: str, directory: StationDirectory, reason: str, at: datetime) -> Outcome:
     """Move the case sideways to the covering station (超区 or misrouted); the transfer is recorded."""
-    case = copy.deepcopy(case)
+    case = case.copy()
     moved = step(case.state, Action.TRANSFER)
     if moved.outcome == "refuse":
         raise Refusal("invalid_transition", moved.reason)
@@ -279,7 +286,7 @@ def station_action(
     moved = step(case.state, action)
     if moved.outcome == "refuse":
         raise Refusal("case_closed" if case.state is State.CLOSED else "invalid_transition", moved.reason)
-    case = copy.deepcopy(case)
+    case = case.copy()
     if moved.outcome == "stay":
         case.record(update.at, f"ignored_{action.value}", station=update.station, reason=moved.reason)
         return Outcome(case, note=moved.reason)
@@ -344,7 +351,7 @@ def _events_of(
 def customer_contacted(case: CaseFile, directory: StationDirectory, ref: str, at: datetime, *, repeat: bool) -> Outcome:
     """A merged contact: an answer while the case waits on the customer, else a repeat contact (one climb per level)."""
     if case.state is State.AWAITING_CUSTOMER:
-        case = copy.deepcopy(case)
+        case = case.copy()
         case.state = step(case.state, Action.CUSTOMER_RESPONDED).state
         case.record(at, "customer_responded", ref=ref)
         base = CaseStationActionPayload(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -39,7 +40,7 @@ from .domain import (
     station_action,
     transfer_requested,
 )
-from .store import load_case, open_loads, save_case
+from .store import Counters, load_case, read_counters, save_case
 from .workflow import Action
 
 E = TypeVar("E", bound=Event)
@@ -60,8 +61,8 @@ def refusals_dead_letter(handler: Handler[E]) -> Handler[E]:
     return wrapped
 
 
-async def _commit(ctx: Ctx, outcome: Outcome, read: dict[str, Any] | None) -> None:
-    await save_case(ctx.uow, outcome.case, read)
+async def _commit(ctx: Ctx, outcome: Outcome, read: dict[str, Any] | None, counters: Counters | None = None) -> None:
+    await save_case(ctx.uow, outcome.case, read, counters)
     for index, (model, payload) in enumerate(outcome.emits):
         event_id = deterministic_id("routing", ctx.event.event_id, index)
         ctx.uow.emit(ctx.new(model, payload, key=outcome.case.case_id, event_id=event_id))
@@ -79,8 +80,6 @@ async def _case(ctx: Ctx, case_id: str) -> tuple[CaseFile, dict[str, Any]]:
 
 async def on_case_opened(event: CaseOpened, ctx: Ctx) -> None:
     p = event.payload
-    if await load_case(ctx.uow, p.case_id) is not None:
-        return  # already routed (an upstream replay with a new event id)
     directory = ctx.deps.directory.current
     request = RoutingRequest(
         kind=p.kind,
@@ -91,8 +90,13 @@ async def on_case_opened(event: CaseOpened, ctx: Ctx) -> None:
         hint=p.station_hint.station,
         at=ctx.now,
     )
-    loads = await open_loads(ctx.uow, load_keys(request, directory))
-    await _commit(ctx, open_case(p, decide(request, directory, loads), ctx.now), None)
+    # Both reads are issued together: the store serves them back to back.
+    existing, counters = await asyncio.gather(
+        load_case(ctx.uow, p.case_id), read_counters(ctx.uow, load_keys(request, directory))
+    )
+    if existing is not None:
+        return  # already routed (an upstream replay with a new event id)
+    await _commit(ctx, open_case(p, decide(request, directory, counters.loads()), ctx.now), None, counters)
 
 
 @refusals_dead_letter

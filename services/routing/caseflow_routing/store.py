@@ -6,7 +6,9 @@ assignments) and by compare-and-set (so replicas never lose an update).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 from caseflow_kit.store import Collection, DuplicateKeyError, Query, Store
@@ -24,8 +26,12 @@ async def load_case(uow: UnitOfWork, case_id: str) -> tuple[CaseFile, dict[str, 
     return None if doc is None else (CaseFile.from_doc(doc), doc)
 
 
-async def save_case(uow: UnitOfWork, case: CaseFile, read: dict[str, Any] | None) -> None:
-    """Insert a new case, or compare-and-set the one read; move the open-case count with the holder."""
+async def save_case(
+    uow: UnitOfWork, case: CaseFile, read: dict[str, Any] | None, counters: Counters | None = None
+) -> None:
+    """Insert a new case, or compare-and-set the one read; move the open-case count with the holder.
+
+    `counters` are counter documents this unit of work already read (saves a second store round trip)."""
     doc = {"_id": case.case_id, **case.to_doc()}
     if read is None:
         uow.add(CASES, doc)
@@ -34,27 +40,36 @@ async def save_case(uow: UnitOfWork, case: CaseFile, read: dict[str, Any] | None
     before = read.get("open_holder") if read else None
     after = doc["open_holder"]
     if before != after:
+        known = counters or Counters()
         if before:
-            await _count(uow, before, -1)
+            await _count(uow, before, -1, known)
         if after:
-            await _count(uow, after, +1)
+            await _count(uow, after, +1, known)
 
 
-async def _count(uow: UnitOfWork, code: str, delta: int) -> None:
-    doc = await uow.get(LOADS, code)
+async def _count(uow: UnitOfWork, code: str, delta: int, known: Counters) -> None:
+    doc = known.docs[code] if code in known.docs else await uow.get(LOADS, code)
     if doc is None:  # a station added since the counters were seeded
         uow.put(LOADS, {"_id": code, "open": max(0, delta)})
     else:
         uow.update(LOADS, {**doc, "open": max(0, int(doc["open"]) + delta)})
 
 
-async def open_loads(uow: UnitOfWork, codes: Iterable[str]) -> dict[str, int]:
-    """How many open cases each of these stations holds, as this unit of work sees it."""
-    loads = {}
-    for code in codes:
-        doc = await uow.get(LOADS, code)
-        loads[code] = int(doc["open"]) if doc else 0
-    return loads
+@dataclass
+class Counters:
+    """Open-case counter documents as one unit of work read them."""
+
+    docs: dict[str, dict[str, Any] | None] = field(default_factory=dict)
+
+    def loads(self) -> dict[str, int]:
+        return {code: int(doc["open"]) if doc else 0 for code, doc in self.docs.items()}
+
+
+async def read_counters(uow: UnitOfWork, codes: Iterable[str]) -> Counters:
+    """The open-case counters of these stations, as this unit of work sees them."""
+    ordered = list(codes)
+    docs = await asyncio.gather(*(uow.get(LOADS, code) for code in ordered))
+    return Counters(dict(zip(ordered, docs, strict=True)))
 
 
 async def seed_loads(store: Store, unit_of_work: Callable[[], UnitOfWork], codes: Iterable[str]) -> int:
