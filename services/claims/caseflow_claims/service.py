@@ -13,12 +13,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from caseflow_kit.logs import log_fields
-from caseflow_kit.store import ConflictError
+from caseflow_kit.outbox import OutboxRelay
+from caseflow_kit.store import ConflictError, Store
 from caseflow_kit.uow import UnitOfWork
 
 from . import store
 from .handlers import publish
-from .model import ClaimError, ClaimRecord, Effect, Paid
+from .model import ClaimError, ClaimRecord, Effect
 from .settings import ClaimsSettings
 
 log = logging.getLogger("caseflow.claims")
@@ -50,9 +51,24 @@ async def execute(port: CommandPort, claim_id: str, mutate: Mutation) -> tuple[C
             await uow.commit()
         except ConflictError:
             continue  # someone changed the claim meanwhile: re-read and re-apply
-        if port.settings.claims_crash_after_commit == "payout" and any(isinstance(e, Paid) for e in effects):
-            log.warning("test hook: crashing after the payout commit, before publishing", extra=log_fields())
-            os.kill(os.getpid(), signal.SIGKILL)
         await port.flush()
         return claim, effects
     raise ClaimError("busy", f"claim {claim_id} kept changing; try again")
+
+
+def install_crash_hook(relay: OutboxRelay, outbox: Store) -> None:
+    """Test hook (kill test): SIGKILL the process when a committed payout is about to be published.
+
+    Wraps the relay's flush, which every path goes through (the consumer after a batch, the
+    background loop, the commands above): the ledger write is durable, its event not yet sent.
+    """
+    real_flush = relay.flush
+
+    async def flush() -> int:
+        pending = await outbox.outbox_pending(1000)
+        if any(r.message.headers.get("x-event-type") == "payout.issued" for r in pending):
+            log.warning("test hook: crashing after the payout commit, before publishing", extra=log_fields())
+            os.kill(os.getpid(), signal.SIGKILL)
+        return await real_flush()
+
+    relay.flush = flush  # type: ignore[method-assign]

@@ -17,5 +17,5 @@ class ClaimsSettings(KitSettings):
     claims_rules_reload_s: float = Field(default=30.0, gt=0, description="How often the rules file is re-read")
     claims_crash_after_commit: Literal["", "payout"] = Field(
         default="",
-        description="Test hook: SIGKILL the process right after committing a payout, before publishing it",
+        description="Test hook: SIGKILL the process when a committed payout is about to be published",
     )
