@@ -1,8 +1,10 @@
 #!/bin/sh
-# Runs the service named by the first argument, else by CASEFLOW_SERVICE (set when the image holds one service).
+# caseflow SERVICE   runs intake, routing, sla, claims or notify (else CASEFLOW_SERVICE, set when the image holds one);
+# caseflow ctl ...   runs the operator CLI (caseflowctl), e.g. `caseflow ctl dlq list`.
 set -eu
 service="${1:-${CASEFLOW_SERVICE:-}}"
 case "$service" in
   intake|routing|sla|claims|notify) exec python -m "caseflow_${service}" ;;
-  *) echo "usage: caseflow intake|routing|sla|claims|notify" >&2; exit 64 ;;
+  ctl) shift; exec caseflowctl "$@" ;;
+  *) echo "usage: caseflow intake|routing|sla|claims|notify | caseflow ctl COMMAND" >&2; exit 64 ;;
 esac

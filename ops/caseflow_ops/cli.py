@@ -3,6 +3,7 @@
     caseflowctl status                       readiness and headline metrics of every service
     caseflowctl lag                          consumer lag per group and topic
     caseflowctl breaches --from-beginning    the sla.breaches topic, one JSON event per line
+    caseflowctl topics                       create the catalog's missing topics (no Strimzi: compose, laptops)
     caseflowctl dlq list                     every dead-letter topic: parked, replayed, pending
     caseflowctl dlq inspect cases.lifecycle  what is parked there, and why
     caseflowctl dlq replay cases.lifecycle   re-publish it to cases.lifecycle after a fix
@@ -23,6 +24,7 @@ from typing import Any, TextIO
 
 from caseflow_contracts import TOPICS, Topic
 from caseflow_kit.settings import KitSettings
+from caseflow_kit.topics import ensure_topics
 
 from . import breaches, dlq, lag, status
 from .catalog import SERVICES, default_groups, group_of, inputs_of
@@ -67,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--from-beginning", action="store_true", help="Start at the oldest retained breach")
     p.add_argument("--count", type=int, default=None, help="Stop after this many")
     p.add_argument("--timeout", type=float, default=None, help="Stop after this many seconds without a breach")
+
+    p = commands.add_parser("topics", parents=[common], help="create the catalog's topics that are missing")
+    p.add_argument("--max-partitions", type=int, default=None, help="Cap partitions (a one-broker dev cluster)")
 
     p = commands.add_parser("dlq", parents=[common], help="dead-letter topics")
     actions = p.add_subparsers(dest="action", required=True)
@@ -197,7 +202,18 @@ async def _dlq_replay(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+async def _topics(args: argparse.Namespace, out: TextIO) -> int:
+    """For clusters without the Strimzi topic operator (compose, a laptop): replication 1, catalog retention."""
+    cluster = _cluster(args)
+    created = await ensure_topics(
+        cluster.bootstrap, cluster.prefix, max_partitions=args.max_partitions, **dict(cluster.client)
+    )
+    _emit(out, args, {"created": created}, "\n".join(f"created {name}" for name in created) or "nothing to create")
+    return 0
+
+
 COMMANDS = {
+    ("topics", None): _topics,
     ("status", None): _status,
     ("lag", None): _lag,
     ("breaches", None): _breaches,

@@ -7,7 +7,7 @@ import io
 import json
 from typing import Any
 
-from caseflow_contracts.topics import CASES_LIFECYCLE, STATIONS_UPDATES
+from caseflow_contracts.topics import CASES_LIFECYCLE, STATIONS_UPDATES, TOPICS
 from caseflow_dev.testing import KafkaTestKit
 from caseflow_ops.cli import run
 
@@ -111,3 +111,14 @@ async def test_unknown_topic_is_an_error_not_an_empty_answer(kafka: KafkaTestKit
     assert code == 2
     code, _ = await ctl(kafka, "dlq", "replay", CASES_LIFECYCLE.name + "x")
     assert code == 2
+
+
+async def test_topics_creates_what_is_missing_once(kafka: KafkaTestKit) -> None:
+    fresh = KafkaTestKit(kafka.bootstrap, kafka.data_dir)
+    code, made = await ctl(fresh, "topics", "--max-partitions", "2")
+    assert code == 0
+    assert sorted(made["created"]) == sorted(fresh.prefix + n for t in TOPICS for n in (t.name, t.dlq))
+    code, again = await ctl(fresh, "topics")
+    assert again == {"created": []}
+    code, listed = await ctl(fresh, "dlq", "list")
+    assert [row["dlq"] for row in listed] == [t.dlq for t in TOPICS]
