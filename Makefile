@@ -33,7 +33,15 @@ lint: venv
 typecheck: venv
 	$(BIN)/mypy
 
-pytest: venv
+# tests/deploy render the overlays with kubectl: the one on PATH, else Debian's kubernetes-client unpacked into .venv.
+kubectl: venv
+	@command -v kubectl >/dev/null 2>&1 || test -x $(BIN)/kubectl || { \
+	  echo "kubectl not on PATH: unpacking Debian's kubernetes-client into $(BIN)"; \
+	  rm -rf $(VENV)/kubectl && mkdir -p $(VENV)/kubectl && cd $(VENV)/kubectl && \
+	  { apt-get download kubernetes-client 2>/dev/null || { apt-get update -qq && apt-get download kubernetes-client; }; } && \
+	  dpkg -x kubernetes-client_*.deb root && ln -sf "$$PWD/root/usr/bin/kubectl" "$(CURDIR)/$(BIN)/kubectl"; }
+
+pytest: venv kubectl
 	$(BIN)/python -m pytest
 
 schemas: venv
