@@ -206,3 +206,21 @@ def test_top_up_after_arbitration_is_charged_back_without_a_second_penalty() -> 
     assert [c.payout_share_minor for c in claim.chargebacks] == [3000, 1000]
     assert [c.penalty_minor for c in claim.chargebacks] == [10_000, 0]
     assert claim.balances()
+
+
+def test_reviewer_sets_the_kind_and_the_lost_share_follows_it() -> None:
+    claim, _ = opened(actual=10_000, freight=5000)  # opened as a loss (the placeholder for an unknown kind)
+    claim.status = Status.PENDING_REVIEW
+    claim.payouts.clear()
+    claim.ledger.clear()
+    damage = Review("adjust", "r1", "it was broken, not lost", claim_kind=ClaimKind.DAMAGE)
+    with pytest.raises(ClaimError, match="facts_missing"):
+        # a refused command leaves the record half-changed: callers (service.execute) discard it
+        model.review(claim.model_copy(deep=True), damage, RULES, NOW)  # no extent: not paid as a loss
+    facts = claim.facts.model_copy(update={"loss_share_bp": 2000})
+    effects = model.review(
+        claim, Review("adjust", "r1", "20% broken", facts=facts, claim_kind=ClaimKind.DAMAGE), RULES, NOW
+    )
+    assert kinds(effects) == ["Decided", "Paid"]
+    assert claim.claim_kind is ClaimKind.DAMAGE
+    assert claim.paid_minor == 2000

@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from caseflow_contracts import Money
-from caseflow_contracts.claims import ClaimFacts, EvidenceRef
+from caseflow_contracts.claims import ClaimFacts, ClaimKind, EvidenceRef
 from caseflow_contracts.common import Identifier, StationCode
 from caseflow_kit import Request, Response, Route, Runtime
 from caseflow_kit.store import Query
@@ -43,6 +43,7 @@ class ReviewBody(_Body):
     facts: FactsPatch | None = None
     evidence: list[EvidenceRef] = Field(default_factory=list, max_length=20)
     request_id: Identifier | None = Field(default=None, description="Idempotency key of the request")
+    claim_kind: ClaimKind | None = Field(default=None, description="Adjust: the kind, when the case did not say")
 
 
 class AppealBody(_Body):
@@ -138,7 +139,15 @@ def routes(runtime: Rt) -> list[Route]:
             facts = merge_facts(claim.facts, body.facts) if body.facts else None
             effects = model.review(
                 claim,
-                model.Review(body.action, body.reviewer_id, body.reason, body.amount_minor, facts, body.request_id),
+                model.Review(
+                    body.action,
+                    body.reviewer_id,
+                    body.reason,
+                    body.amount_minor,
+                    facts,
+                    body.request_id,
+                    body.claim_kind,
+                ),
                 rules,
                 _now(),
             )

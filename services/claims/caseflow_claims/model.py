@@ -8,7 +8,7 @@ caused it, so one commit holds both and nothing can be issued twice.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Literal
@@ -359,10 +359,15 @@ class Review:
     amount_minor: int | None = None
     facts: ClaimFacts | None = None
     request_id: str | None = None
+    claim_kind: ClaimKind | None = None
 
 
 def review(claim: ClaimRecord, command: Review, rules: CompensationRules, now: datetime) -> list[Effect]:
-    """A reviewer approves, adjusts (with a reason) or rejects (with a reason) a claim awaiting review."""
+    """A reviewer approves, adjusts (with a reason) or rejects (with a reason) a claim awaiting review.
+
+    Raises ClaimError when the command does not apply; the record may then be partly changed
+    and must be discarded (service.execute never saves it).
+    """
     if command.request_id and any(d.request_id == command.request_id for d in claim.decisions):
         return []  # the same request again (a client retry): already applied
     if claim.status not in (Status.PENDING_REVIEW, Status.APPEALED):
@@ -397,6 +402,14 @@ def review(claim: ClaimRecord, command: Review, rules: CompensationRules, now: d
     lines = claim.lines
     amount = claim.assessed_amount_minor
     if command.action == "adjust":
+        if command.claim_kind is not None and command.claim_kind is not claim.claim_kind:
+            # The reviewer establishes the kind: the lost share follows it unless the facts say otherwise.
+            whole = command.claim_kind in (ClaimKind.LOSS, ClaimKind.WRONG_CONTENTS)
+            facts = command.facts or claim.facts
+            if command.facts is None or command.facts.loss_share_bp == claim.facts.loss_share_bp:
+                facts = facts.model_copy(update={"loss_share_bp": FULL if whole else None})
+            claim.claim_kind = command.claim_kind
+            command = replace(command, facts=facts)
         if command.facts is not None:
             claim.facts = command.facts
             assessment = assess(claim.as_input(), rules)
