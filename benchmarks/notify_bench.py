@@ -23,9 +23,11 @@ import contextlib
 import hashlib
 import hmac
 import multiprocessing
+import os
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -109,7 +111,20 @@ def contact(sealer: Sealer) -> SealedContact:
     )
 
 
-async def baseline(url: str, n: int, concurrency: int) -> tuple[float, list[float]]:
+@dataclass
+class Result:
+    rate: float
+    latencies: list[float]
+    cpu_us: float  # CPU time of this process (all threads) per item: steadier than wall time on a shared machine
+
+    def line(self, label: str, unit: str, note: str) -> str:
+        return (
+            f"{label:34}: {self.rate:7.0f} {unit:8} p50 {pct(self.latencies, 0.5):7.1f} ms"
+            f"  p99 {pct(self.latencies, 0.99):7.1f} ms  cpu {self.cpu_us:5.0f} us/item  {note}"
+        )
+
+
+async def baseline(url: str, n: int, concurrency: int) -> Result:
     """The worker's own webhook adapter (sign + POST, same connection pool) with no store and no worker."""
     sender = WebhookSender({}, SECRET.encode(), timeout_s=5)
     rendered = Rendered("case_acknowledged", "zh-CN", "subject", "【百世快递】您的服务单已受理", "body")
@@ -123,11 +138,11 @@ async def baseline(url: str, n: int, concurrency: int) -> tuple[float, list[floa
             await sender.send(message)
             latencies.append(time.perf_counter() - started)
 
-    started = time.perf_counter()
+    cpu, started = time.process_time(), time.perf_counter()
     await asyncio.gather(*(one(i) for i in range(n)))
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     await sender.close()
-    return n / elapsed, latencies
+    return Result(n / elapsed, latencies, cpu / n * 1e6)
 
 
 async def open_runtime(tmp: Path, url: str, concurrency: int) -> Runtime[NotifySettings, Deps]:
@@ -200,63 +215,58 @@ async def sent_count(runtime: Runtime[NotifySettings, Deps]) -> int:
     return await runtime.store.count(DELIVERIES, Query(where={"state": "sent"}))
 
 
-async def drain(runtime: Runtime[NotifySettings, Deps], n: int) -> tuple[float, list[float]]:
-    deps = runtime.deps
-    worker = DeliveryWorker(
+def worker_for(runtime: Runtime[NotifySettings, Deps], *, track_latency: bool = False) -> DeliveryWorker:
+    return DeliveryWorker(
         runtime.store,
         runtime.unit_of_work,
-        runtime.store.outbox_backlog,  # no broker here: the outbox keeps the events
-        deps,
-        group_id="bench",
-        topic_prefix="",
-        batch=1000,
-        max_in_flight=runtime.settings.worker_max_in_flight,
-        poll_s=0.005,
-        track_latency=True,
-    )
-    task = asyncio.create_task(worker.run())
-    started = time.perf_counter()
-    while await sent_count(runtime) < n:  # noqa: ASYNC110 - polling the store is the point
-        await asyncio.sleep(0.02)
-    elapsed = time.perf_counter() - started
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
-    failed = await runtime.store.count(DELIVERIES, Query(where={"state": "failed"}))
-    assert failed == 0, f"{failed} deliveries failed"
-    return n / elapsed, worker.stats.latencies
-
-
-async def paced(
-    runtime: Runtime[NotifySettings, Deps], events: list[CaseOpened], rate: int, seconds: float
-) -> list[float]:
-    worker = DeliveryWorker(
-        runtime.store,
-        runtime.unit_of_work,
-        runtime.store.outbox_backlog,
+        runtime.store.outbox_backlog,  # no broker here: the outbox keeps the notification events
         runtime.deps,
         group_id="bench",
         topic_prefix="",
         batch=1000,
         max_in_flight=runtime.settings.worker_max_in_flight,
         poll_s=0.005,
+        track_latency=track_latency,
     )
+
+
+async def stop(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def drain(runtime: Runtime[NotifySettings, Deps], n: int) -> Result:
+    worker = worker_for(runtime, track_latency=True)
+    cpu, started = time.process_time(), time.perf_counter()
     task = asyncio.create_task(worker.run())
+    while worker.stats.sent < n:  # noqa: ASYNC110 - counted after each commit
+        await asyncio.sleep(0.005)
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    await stop(task)
+    failed = await runtime.store.count(DELIVERIES, Query(where={"state": "failed"}))
+    assert failed == 0, f"{failed} deliveries failed"
+    assert await sent_count(runtime) == n
+    return Result(n / elapsed, worker.stats.latencies, cpu / n * 1e6)
+
+
+async def paced(runtime: Runtime[NotifySettings, Deps], events: list[CaseOpened], rate: int, seconds: float) -> Result:
+    worker = worker_for(runtime)
     tick, total = 0.05, int(rate * seconds)
     per_tick = max(1, int(rate * tick))
-    before = await sent_count(runtime)
-    started = time.perf_counter()
+    cpu, started = time.process_time(), time.perf_counter()
+    task = asyncio.create_task(worker.run())
     for k in range(0, total, per_tick):
         await record_pending(runtime, events, min(per_tick, total - k), f"paced{k}")
         worker.wake()
         await asyncio.sleep(max(0.0, started + (k + per_tick) / rate - time.perf_counter()))
-    while await sent_count(runtime) < before + total:  # noqa: ASYNC110
-        await asyncio.sleep(0.02)
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    while worker.stats.sent < total:  # noqa: ASYNC110
+        await asyncio.sleep(0.005)
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    await stop(task)
     docs = await runtime.store.find(DELIVERIES, Query(where={"state": "sent"}))
-    return [d["sent_at"] - d["created_at"] for d in docs if d["trigger_event_id"].startswith("paced")]
+    latencies = [d["sent_at"] - d["created_at"] for d in docs if d["trigger_event_id"].startswith("paced")]
+    return Result(total / elapsed, latencies, cpu / total * 1e6)
 
 
 async def run(n: int, rate: int, seconds: float, concurrency: int) -> None:
@@ -266,31 +276,25 @@ async def run(n: int, rate: int, seconds: float, concurrency: int) -> None:
     proc = multiprocessing.Process(target=receiver_main, args=(port, ready, counter), daemon=True)
     proc.start()
     ready.wait(10)
+    print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; n={n}, {concurrency} sends in flight")
     try:
-        base_rate, base_lat = await baseline(url, n, concurrency)
-        print(
-            f"baseline  signed POSTs, no store : {base_rate:8.0f} req/s    p50 {pct(base_lat, 0.5):6.1f} ms"
-            f"  p99 {pct(base_lat, 0.99):6.1f} ms  (n={n}, {concurrency} connections)"
-        )
+        base = await baseline(url, n, concurrency)
+        print(base.line("baseline: signed POSTs, no store", "req/s", "(same adapter, same pool)"))
         with tempfile.TemporaryDirectory() as tmp:
             runtime = await open_runtime(Path(tmp), url, concurrency)
             try:
                 events = await seed_cases(runtime)
                 await record_pending(runtime, events, n, "drain")
                 received_before = counter.value
-                drain_rate, drain_lat = await drain(runtime, n)
-                print(
-                    f"notify    worker drain           : {drain_rate:8.0f} notif/s  p50 {pct(drain_lat, 0.5):6.1f} ms"
-                    f"  p99 {pct(drain_lat, 0.99):6.1f} ms  (claim -> sent recorded; {drain_rate / base_rate:.0%} of baseline)"
-                )
+                result = await drain(runtime, n)
+                note = f"(claim -> sent recorded; {result.rate / base.rate:.0%} of baseline)"
+                print(result.line("notify worker, backlog of n", "notif/s", note))
                 assert counter.value - received_before == n, "the receiver must have each notification exactly once"
-                lat = await paced(runtime, events, rate, seconds)
+                result = await paced(runtime, events, rate, seconds)
+                note = "(pending committed -> sent committed)"
+                print(result.line(f"notify worker, offered {rate}/s", "notif/s", note))
                 print(
-                    f"notify    paced at {rate}/s         : {len(lat) / seconds:8.0f} notif/s  p50 {pct(lat, 0.5):6.1f} ms"
-                    f"  p99 {pct(lat, 0.99):6.1f} ms  (pending committed -> sent committed)"
-                )
-                print(
-                    f"receiver  accepted {counter.value} distinct signed deliveries; "
+                    f"receiver accepted {counter.value} distinct signed deliveries; "
                     f"outbox holds {await runtime.store.outbox_backlog()} notification.sent events"
                 )
             finally:

@@ -192,7 +192,7 @@ def write_policy(folder: Path, **changes: Any) -> Path:
     """The shipped policy with fast retries (and any `changes` merged in at the top level)."""
     data = yaml.safe_load((DATA / "policy.yaml").read_text(encoding="utf-8"))
     for channel in data["channels"].values():
-        channel.update(backoff_base_s=0.05, backoff_max_s=0.2, max_attempts=3, breaker_reset_s=0.3, lease_s=2.0)
+        channel.update(backoff_base_s=0.05, backoff_max_s=0.2, max_attempts=3, breaker_reset_s=0.3, lease_s=2.5)
         channel["timeout_s"] = 1.0
         channel["rate_per_s"] = 5000
         channel["burst"] = 5000

@@ -276,5 +276,7 @@ def test_webhook_signature_is_timestamped_and_replay_safe() -> None:
 def test_policy_rejects_a_lease_shorter_than_the_timeout() -> None:
     with pytest.raises(ValueError, match="lease_s"):
         ChannelPolicy(timeout_s=10, lease_s=5)
+    with pytest.raises(ValueError, match="lease_s"):
+        ChannelPolicy(timeout_s=10, lease_s=15)
     with pytest.raises(ValueError, match="HH:MM"):
         QuietHours(start="25:00", end="08:00")

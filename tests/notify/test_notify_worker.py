@@ -204,6 +204,21 @@ async def test_a_permanent_error_is_not_retried(rig: Rig) -> None:
     assert len(await rig.dead_letters()) == 1
 
 
+async def test_a_timeout_is_retried_with_the_same_key_and_the_receiver_drops_the_copy(rig: Rig) -> None:
+    rig.web.hang_s = 1.5  # longer than the webhook timeout (1 s in the test policy)
+    cid = case_id()
+    await rig.handle(opened(cid, phone=None, email=None))
+    await rig.worker.run_once()
+    [doc] = await rig.deliveries(cid)
+    assert (doc["state"], doc["last_error"]) == ("pending", "webhook unreachable: TimeoutError")
+    rig.web.hang_s = 0
+    await rig.drain()
+    [doc] = await rig.deliveries(cid)
+    assert (doc["state"], doc["attempts"]) == ("sent", 2)
+    assert (len(rig.web.accepted), rig.web.duplicates) == (1, 1)
+    assert rig.web.accepted[0]["headers"]["x-caseflow-delivery"] == doc["_id"]
+
+
 @pytest.mark.parametrize("rig", [{"channels": {"webhook": {"breaker_failures": 2, "max_attempts": 10}}}], indirect=True)
 async def test_the_circuit_breaker_stops_hammering_a_dead_receiver(rig: Rig) -> None:
     rig.web.fail_next = 1000
@@ -244,7 +259,7 @@ async def test_a_restart_in_the_middle_of_a_send_does_not_deliver_twice(rig: Rig
     assert len(rig.web.accepted) == 1
     rig.web.hang_s = 0
     await rig.restart()
-    await asyncio.sleep(2.1)  # the lease (2 s in the test policy) runs out
+    await asyncio.sleep(2.6)  # the lease (2.5 s in the test policy) runs out
     await rig.drain()
 
     docs = {d["channel"]: d for d in await rig.deliveries(cid)}

@@ -51,7 +51,7 @@ from .domain import Defer, Fail, Outcome, Send, Skip, State, after_attempt, plan
 from .policy import Policy
 from .resilience import CircuitBreaker, TokenBucket
 from .store import CASES, DELIVERIES, TRIGGERS
-from .templates import Templates
+from .templates import CHANNEL_PARTS, Templates
 
 log = logging.getLogger("caseflow.notify.delivery")
 LOG_KEEP = 20
@@ -271,7 +271,11 @@ class DeliveryWorker:
         """Open the sealed contact (only now, in memory) and render the template in the customer's language."""
         channel = NotifyChannel(doc["channel"])
         rendered = self.deps.templates.render(
-            doc["template"], case.get("language"), doc["vars"], str(case.get("time_zone") or "Asia/Shanghai")
+            doc["template"],
+            case.get("language"),
+            doc["vars"],
+            str(case.get("time_zone") or "Asia/Shanghai"),
+            parts=CHANNEL_PARTS[channel.value],
         )
         target = ""
         if channel is NotifyChannel.WEBHOOK:
@@ -300,7 +304,8 @@ class DeliveryWorker:
             wait = guard.bucket.reserve(time.monotonic())
             if wait > 0:
                 await asyncio.sleep(wait)
-            async with asyncio.timeout(cp.timeout_s):
+            # The adapters enforce timeout_s themselves (HTTP total timeout, SMTP socket timeout); this is a backstop.
+            async with asyncio.timeout(cp.timeout_s * 2):
                 await self.deps.senders[channel].send(message)
             outcome = Outcome(ok=True)
             guard.breaker.success()
@@ -313,7 +318,9 @@ class DeliveryWorker:
         except KeyError as exc:
             outcome = Outcome(ok=False, error=f"template cannot be rendered: missing {exc}", permanent=True)
         except TimeoutError:
-            outcome = Outcome(ok=False, error=f"timeout after {cp.timeout_s}s")
+            # Cut off mid-send: the far side may have it. Retry only where it de-duplicates on our key.
+            error = f"timeout after {cp.timeout_s * 2}s; outcome unknown"
+            outcome = Outcome(ok=False, error=error, permanent=cp.on_uncertain == "give_up")
             guard.breaker.failure(time.monotonic())
         except Exception as exc:  # noqa: BLE001 - any adapter failure is a failed attempt, retried
             outcome = Outcome(ok=False, error=f"unexpected {type(exc).__name__}")
@@ -340,23 +347,33 @@ class DeliveryWorker:
     async def _record(self, items: list[tuple[_Claimed, Outcome]]) -> None:
         await self._load_triggers(item.doc for item, outcome in items if not outcome.ok)
         uow = self.unit_of_work()
-        for item, outcome in items:
-            self._apply(uow, item.doc, outcome)
+        states = [self._apply(uow, item.doc, outcome) for item, outcome in items]
         try:
             await uow.commit()
+            self._tally(states)
         except ConflictError:
             # Someone changed one of them (a reclaim by another replica): record one by one, skipping the losers.
             for item, outcome in items:
                 single = self.unit_of_work()
-                self._apply(single, item.doc, outcome)
+                state = self._apply(single, item.doc, outcome)
                 with contextlib.suppress(ConflictError):
                     await single.commit()
+                    self._tally([state])
         if self.track_latency:
             done = time.perf_counter()
             self.stats.latencies.extend(done - item.claimed_at for item, _ in items)
         await self.flush()
 
-    def _apply(self, uow: UnitOfWork, doc: dict[str, Any], outcome: Outcome) -> None:
+    def _tally(self, states: Iterable[State]) -> None:
+        for state in states:
+            if state is State.SENT:
+                self.stats.sent += 1
+            elif state is State.FAILED:
+                self.stats.failed += 1
+            else:
+                self.stats.retried += 1
+
+    def _apply(self, uow: UnitOfWork, doc: dict[str, Any], outcome: Outcome) -> State:
         channel = NotifyChannel(doc["channel"])
         now = time.time()
         attempts = int(doc["attempts"])
@@ -375,13 +392,12 @@ class DeliveryWorker:
             new.update(state=State.SENT.value, due_at=None, sent_at=now, last_error=None)
             uow.update(DELIVERIES, new)
             uow.emit(self._sent_event(new, now))
-            self.stats.sent += 1
         elif state is State.FAILED:
             self._fail(uow, new, outcome.error, now)
         else:
             new.update(state=State.PENDING.value, due_at=due, last_error=outcome.error)
             uow.update(DELIVERIES, new)
-            self.stats.retried += 1
+        return state
 
     def _fail(self, uow: UnitOfWork, doc: dict[str, Any], reason: str, now: float) -> None:
         """Failed for good: the record, notification.failed and the dead letter, in one commit."""
@@ -390,7 +406,6 @@ class DeliveryWorker:
         uow.update(DELIVERIES, new)
         uow.emit(self._failed_event(new, reason, now))
         uow.emit_raw(self._dead_letter(new, reason, now))
-        self.stats.failed += 1
         log.warning(
             "notification failed",
             extra=logs.log_fields(

@@ -20,7 +20,7 @@ class _Strict(BaseModel):
 class ChannelPolicy(_Strict):
     """Timeouts, retries, rate limit and circuit breaker of one channel."""
 
-    timeout_s: float = Field(default=5.0, gt=0, le=120)
+    timeout_s: float = Field(default=5.0, gt=0, le=120, description="Per send; the worker cuts off at twice this")
     max_attempts: int = Field(default=5, ge=1, le=50)
     backoff_base_s: float = Field(default=1.0, ge=0)
     backoff_max_s: float = Field(default=300.0, ge=0)
@@ -37,8 +37,8 @@ class ChannelPolicy(_Strict):
 
     @model_validator(mode="after")
     def _lease_covers_timeout(self) -> ChannelPolicy:
-        if self.lease_s <= self.timeout_s:
-            raise ValueError("lease_s must exceed timeout_s")
+        if self.lease_s <= 2 * self.timeout_s:
+            raise ValueError("lease_s must exceed twice timeout_s (the worker's backstop on a send)")
         return self
 
 

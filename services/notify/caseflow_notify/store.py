@@ -18,7 +18,7 @@ COLLECTIONS = [
     Collection(CASES),
     Collection(TRIGGERS),
     # due_at is set only while pending, lease_until only while sending: each index holds just the live work
-    Collection(DELIVERIES, indexes=("state", "due_at", "case_id", "lease_until", "created_at")),
+    Collection(DELIVERIES, indexes=("state", "due_at", "case_id", "lease_until")),
 ]
 
 

@@ -22,6 +22,13 @@ from caseflow_kit.rules import RulesError
 from .domain import locale_chain, zone
 
 COMMON = "_common"
+ALL_PARTS = frozenset({"subject", "sms", "email"})
+#: What each channel sends: SMS the short text, e-mail subject and body, webhooks subject and short text.
+CHANNEL_PARTS = {
+    "sms": frozenset({"sms"}),
+    "email": frozenset({"subject", "email"}),
+    "webhook": frozenset({"subject", "sms"}),
+}
 #: Minor-unit exponent of currencies that are not 2 (ISO 4217).
 _EXPONENT = {"JPY": 0, "KRW": 0, "VND": 0, "BHD": 3, "KWD": 3}
 
@@ -102,6 +109,7 @@ class Templates:
         self.commons: dict[str, Common] = {}
         self.templates: dict[str, dict[str, Template]] = {}
         self._compiled: dict[str, string.Template] = {}
+        self._chosen: dict[tuple[str, str | None], str] = {}
         problems: list[str] = []
         for folder in sorted(p for p in root.iterdir() if p.is_dir()):
             locale = folder.name
@@ -137,12 +145,20 @@ class Templates:
     def names(self) -> list[str]:
         return sorted(self.templates)
 
-    def render(self, name: str, locale: str | None, variables: Mapping[str, Any], time_zone: str) -> Rendered:
-        """Render `name` in the best locale available; KeyError when a placeholder has no value."""
+    def render(
+        self,
+        name: str,
+        locale: str | None,
+        variables: Mapping[str, Any],
+        time_zone: str,
+        *,
+        parts: frozenset[str] = ALL_PARTS,
+    ) -> Rendered:
+        """Render `name` (the `parts` asked for) in the best locale available; KeyError for a missing placeholder."""
         by_locale = self.templates.get(name)
         if not by_locale:
             raise KeyError(f"no template {name!r}")
-        chosen = locale_chain(locale, by_locale, self.default_locale)[0]
+        chosen = self._choose(name, locale)
         common = self.commons[chosen]
         values = format_vars(variables, common, time_zone)
 
@@ -153,6 +169,14 @@ class Templates:
             return compiled.substitute(values).strip()
 
         tpl = by_locale[chosen]
-        sms = fill(tpl.sms)
-        body = "\n\n".join((common.greeting, fill(tpl.email), common.closing))
-        return Rendered(name, chosen, fill(tpl.subject), f"{common.sms_prefix}{sms}", body)
+        subject = fill(tpl.subject) if "subject" in parts else ""
+        sms = f"{common.sms_prefix}{fill(tpl.sms)}" if "sms" in parts else ""
+        body = "\n\n".join((common.greeting, fill(tpl.email), common.closing)) if "email" in parts else ""
+        return Rendered(name, chosen, subject, sms, body)
+
+    def _choose(self, name: str, locale: str | None) -> str:
+        key = (name, locale)
+        chosen = self._chosen.get(key)
+        if chosen is None:
+            chosen = self._chosen[key] = locale_chain(locale, self.templates[name], self.default_locale)[0]
+        return chosen
