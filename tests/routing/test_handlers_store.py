@@ -106,3 +106,22 @@ async def test_a_batch_mixing_accepted_and_refused_updates(runtime: Runtime[Rout
         "case.escalated",
         "case.acknowledged",
     ]
+
+
+async def test_a_second_case_opened_under_another_id_is_dead_lettered_not_applied(
+    runtime: Runtime[RoutingSettings, RoutingDeps],
+) -> None:
+    lifecycle = consumer(runtime, CASES_LIFECYCLE)
+    first = opened(case_id(), hint="SH-PD-01", area=PUDONG)
+    impostor = opened(first.payload.case_id, hint="BJ-CY-01", area=None)
+    again = [first, opened(case_id(), hint="SH-PD-02", area=PUDONG), impostor, first]
+    await lifecycle.handle_batch(records(lifecycle.topic, again))
+    case = await runtime.store.get(CASES, first.payload.case_id) or {}
+    assert case["holder"] == "SH-PD-01"
+    pending = [m.message for m in await runtime.store.outbox_pending(100)]
+    dead = [m for m in pending if m.topic.endswith(".dlq")]
+    assert len(dead) == 1
+    assert dead[0].headers["x-dlq-reason"] == "handler_failed"
+    assert "duplicate key in cases" in dead[0].headers["x-dlq-detail"]
+    assert [m.headers["x-event-type"] for m in pending if not m.topic.endswith(".dlq")] == ["case.escalated"] * 2
+    assert (await runtime.store.get(LOADS, "SH-PD-01") or {})["open"] == 1

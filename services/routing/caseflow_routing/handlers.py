@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import functools
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -90,12 +89,10 @@ async def on_case_opened(event: CaseOpened, ctx: Ctx) -> None:
         hint=p.station_hint.station,
         at=ctx.now,
     )
-    # Both reads are issued together: the store serves them back to back.
-    existing, counters = await asyncio.gather(
-        load_case(ctx.uow, p.case_id), read_counters(ctx.uow, load_keys(request, directory))
-    )
-    if existing is not None:
-        return  # already routed (an upstream replay with a new event id)
+    # No look-up of the case first: intake gives case.opened one event id per case, so the kit's
+    # de-duplication catches every replay; a second case.opened under another id fails the insert
+    # (duplicate key) and is dead-lettered with that reason. One store round trip less per case.
+    counters = await read_counters(ctx.uow, load_keys(request, directory))
     await _commit(ctx, open_case(p, decide(request, directory, counters.loads()), ctx.now), None, counters)
 
 

@@ -68,6 +68,8 @@ class Counters:
 async def read_counters(uow: UnitOfWork, codes: Iterable[str]) -> Counters:
     """The open-case counters of these stations, as this unit of work sees them."""
     ordered = list(codes)
+    if len(ordered) == 1:  # the usual case: no task to spawn
+        return Counters({ordered[0]: await uow.get(LOADS, ordered[0])})
     docs = await asyncio.gather(*(uow.get(LOADS, code) for code in ordered))
     return Counters(dict(zip(ordered, docs, strict=True)))
 
