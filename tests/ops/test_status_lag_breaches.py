@@ -12,7 +12,7 @@ from typing import Any
 from caseflow_contracts.common import CaseKind, LadderLevel, Priority
 from caseflow_contracts.sla import SlaBreached, SlaClockPayload, SlaMetric
 from caseflow_contracts.stations import StationAcknowledged, StationUpdatePayload
-from caseflow_contracts.topics import STATIONS_UPDATES
+from caseflow_contracts.topics import STATIONS_UPDATES, UPSTREAM_CUSTOMER_CONTACTS, UPSTREAM_PARCEL_EXCEPTIONS
 from caseflow_dev.harness import run_in_process
 from caseflow_dev.testing import KafkaTestKit
 from caseflow_kit import Context, KitSettings, Runtime, ServiceSpec, Subscription
@@ -130,3 +130,19 @@ async def test_breaches_prints_each_breach_as_json(kafka: KafkaTestKit) -> None:
     code, text = await ctl(kafka, "breaches", "--timeout", "0.5", as_json=False)
     assert (code, text) == (0, "")
     assert time.monotonic() - started < 5
+
+
+async def test_lag_of_a_service_that_never_committed_is_everything_retained(kafka: KafkaTestKit) -> None:
+    for n in range(3):
+        await kafka.publish_raw(UPSTREAM_PARCEL_EXCEPTIONS, b"{}", key=f"W{n}".encode())
+    code, rows = await ctl(kafka, "lag", "--service", "intake")
+    assert code == 0
+    by_topic = {r["topic"]: r for r in rows}
+    assert set(by_topic) == {UPSTREAM_PARCEL_EXCEPTIONS.name, UPSTREAM_CUSTOMER_CONTACTS.name}
+    assert {r["group"] for r in rows} == {"caseflow-intake"}
+    assert by_topic[UPSTREAM_PARCEL_EXCEPTIONS.name]["lag"] == 3
+    assert all(p["committed"] is None for p in by_topic[UPSTREAM_PARCEL_EXCEPTIONS.name]["partitions"])
+    assert by_topic[UPSTREAM_CUSTOMER_CONTACTS.name]["lag"] == 0
+    code, text = await ctl(kafka, "lag", "--service", "intake", "--partitions", as_json=False)
+    assert "(no commit yet)" in text
+    assert "partition 0" in text
