@@ -19,7 +19,8 @@ RoutingRuntime = Runtime[RoutingSettings, RoutingDeps]
 
 async def reload_directory(runtime: RoutingRuntime, *, force: bool = False) -> ReloadResult:
     """Swap in an edited directory (when valid) and give its new stations their open-case counters."""
-    result = runtime.deps.directory.reload(force=force)
+    # Reading and validating thousands of stations takes a moment: off the event loop.
+    result = await asyncio.to_thread(runtime.deps.directory.reload, force=force)
     if result.changed:
         await seed_loads(runtime.store, runtime.unit_of_work, runtime.deps.directory.current.by_code)
     return result

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from dataclasses import dataclass
 from datetime import datetime, time
 from functools import cached_property
@@ -238,8 +239,14 @@ class DirectoryHolder:
         self.path = path
         self.current = StationDirectory(load_directory(path))
         self._mtime = path.stat().st_mtime_ns
+        self._lock = threading.Lock()
 
     def reload(self, *, force: bool = False) -> ReloadResult:
+        """Re-read the file if it changed (or when forced); safe to call from several threads."""
+        with self._lock:
+            return self._reload(force=force)
+
+    def _reload(self, *, force: bool) -> ReloadResult:
         try:
             mtime = self.path.stat().st_mtime_ns
         except OSError as exc:
