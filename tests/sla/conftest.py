@@ -196,11 +196,11 @@ class SlaHarness:
         self.offsets = itertools.count()
         self.published: list[Event] = []
 
-    async def feed(self, *events: Event) -> list[str]:
+    async def feed(self, *events: Event, batch: bool = False) -> None:
+        """Deliver events through the kit's consumer: one batch each, or all in one batch."""
         consumer = self.runtime.consumers[0]
-        outcomes = []
-        for event in events:
-            record = FakeRecord(
+        records = [
+            FakeRecord(
                 consumer.topic,
                 0,
                 next(self.offsets),
@@ -208,9 +208,21 @@ class SlaHarness:
                 event.to_bytes(),
                 [(k, v.encode()) for k, v in event_headers(event).items()],
             )
-            outcomes.append(await consumer.handle_record(record))
+            for event in events
+        ]
+        for group in [records] if batch else [[r] for r in records]:
+            await consumer.handle_batch(group)
         await self.drain()
-        return outcomes
+
+    def outcomes(self) -> dict[str, float]:
+        """What the kit counted: handled / duplicate / dead_lettered … per event type."""
+        counts: dict[str, float] = {}
+        for metric in self.runtime.metrics.handled.collect():
+            for sample in metric.samples:
+                if sample.name.endswith("_total"):
+                    key = f"{sample.labels['event_type']}:{sample.labels['outcome']}"
+                    counts[key] = counts.get(key, 0) + sample.value
+        return counts
 
     async def drain(self) -> list[Event]:
         store = self.runtime.store

@@ -8,7 +8,7 @@ met at most once. `due_at` is the next instant a timer must look at it.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from typing import Any
 
@@ -91,18 +91,24 @@ class Clock:
     # persistence shape -------------------------------------------------------------
 
     def to_doc(self, version: int | None = None) -> dict[str, Any]:
-        doc = {k: (v.value if isinstance(v, StrEnum) else v) for k, v in asdict(self).items()}
+        doc = {name: value for name in _FIELDS if (value := getattr(self, name)) is not None}
+        doc["state"] = self.state.value
+        if self.outcome is not None:
+            doc["outcome"] = self.outcome.value
+        if self.extra:
+            doc["extra"] = dict(self.extra)
+        else:
+            del doc["extra"]
         doc["_id"] = self.id
-        if doc["due_at"] is None:
-            del doc["due_at"]  # no pending timer: absent from the due-time index
         if version is not None:
             doc["_v"] = version
         return doc
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> Clock:
-        values = {k: v for k, v in doc.items() if not k.startswith("_")}
-        values.setdefault("due_at", None)
+        values = {k: v for k, v in doc.items() if k in _NAMES}
+        for name in ("channel", "station", "calendar"):  # absent when None
+            values.setdefault(name, None)
         values["state"] = State(values["state"])
         if values.get("outcome") is not None:
             values["outcome"] = Outcome(values["outcome"])
@@ -141,6 +147,10 @@ class Clock:
     def _clamp(self, at: float) -> float:
         """Event time never runs backwards on a clock: an older time counts as the last one applied."""
         return max(at, self.last_at)
+
+
+_FIELDS = tuple(f.name for f in fields(Clock))
+_NAMES = frozenset(_FIELDS)
 
 
 def start_clock(clock: Clock, calendar: Calendar | None, at: float, *, paused: bool = False) -> Clock:

@@ -38,7 +38,7 @@ from .domain import CASE_METRICS, HOLDER_METRICS, Clock, Decision, Outcome, Stat
 from .events import sla_event
 from .lease import RelayLease
 from .policy import Policies, PolicyBook
-from .store import CASES, Loaded, case_clocks, save_clocks
+from .store import CASES, CLOCKS, Loaded, save_clocks
 
 #: Clocks of the case as a whole (e-mail acknowledgement, complaint answer) belong to the centre: level hq.
 CASE_LEVEL = LadderLevel.HQ.value
@@ -64,12 +64,22 @@ class SlaDeps:
 class CaseState:
     """One case's clocks and facts inside one handler run."""
 
-    def __init__(self, ctx: Context[SlaDeps], case: dict[str, Any] | None, clocks: dict[str, Loaded]) -> None:
+    def __init__(
+        self, ctx: Context[SlaDeps], case_id: str, case: dict[str, Any] | None, clocks: dict[str, Loaded]
+    ) -> None:
         self.ctx = ctx
         self.book = ctx.deps.policies()
+        self.case_id = case_id
         self.case = case
+        self.case_changes: dict[str, Any] = {}
         self.clocks = clocks
         self.decisions: list[tuple[Clock, Decision, float]] = []
+
+    def change(self, **changes: Any) -> None:
+        """Facts about the case to store (written once, in `save`)."""
+        self.case_changes.update(changes)
+        if self.case is not None:
+            self.case.update(changes)
 
     def calendar(self, clock: Clock) -> Any:
         return self.book.calendar(clock.calendar)
@@ -167,6 +177,14 @@ class CaseState:
 
     def save(self) -> None:
         uow = self.ctx.uow
+        new_ids = [key for key, loaded in self.clocks.items() if loaded.version is None]
+        if self.case is None:
+            if self.case_changes or new_ids:
+                doc = {"_id": self.case_id, "paused_since": None, **self.case_changes, "clocks": new_ids}
+                uow.add(CASES, doc)
+        elif self.case_changes or new_ids:
+            self.case["clocks"] = [*self.case.get("clocks", []), *new_ids]
+            uow.update(CASES, self.case)
         save_clocks(uow, self.clocks)
         for clock, decision, at in self.decisions:
             uow.emit(sla_event(clock, decision, at=at, producer=self.ctx.producer, cause=self.ctx.event))
@@ -180,17 +198,14 @@ def _assign(clock: Clock, fields: dict[str, Any]) -> None:
 
 
 async def _load(ctx: Context[SlaDeps], case_id: str) -> CaseState:
+    """The case and its clocks, read through the unit of work (so earlier records of the same batch are seen)."""
     case = await ctx.uow.get(CASES, case_id)
-    return CaseState(ctx, case, await case_clocks(ctx.deps.store, case_id))
-
-
-def _save_case(ctx: Context[SlaDeps], state: CaseState, changes: dict[str, Any]) -> None:
-    if state.case is None:
-        state.case = {"_id": changes["case_id"], "paused_since": None, **changes}
-        ctx.uow.add(CASES, state.case)
-    else:
-        state.case.update(changes)
-        ctx.uow.update(CASES, state.case)
+    clocks: dict[str, Loaded] = {}
+    for key in case.get("clocks", []) if case else []:
+        doc = await ctx.uow.get(CLOCKS, key)
+        if doc is not None:
+            clocks[key] = Loaded(Clock.from_doc(doc), int(doc["_v"]))
+    return CaseState(ctx, case_id, case, clocks)
 
 
 def _facts(state: CaseState, case_id: str, **known: Any) -> dict[str, Any]:
@@ -212,7 +227,7 @@ async def on_opened(event: CaseOpened, ctx: Context[SlaDeps]) -> None:
     facts = _facts(state, p.case_id, kind=p.kind, priority=p.priority, channel=p.channel)
     for metric in CASE_METRICS:
         state.begin(metric, CASE_LEVEL, None, at, facts)
-    _save_case(ctx, state, {k: facts[k] for k in ("case_id", "kind", "priority", "channel")} | {"opened_at": at})
+    state.change(**{k: facts[k] for k in ("kind", "priority", "channel")}, opened_at=at)
     state.save()
 
 
@@ -229,8 +244,7 @@ async def _hand_to(
             state.end(loaded, at, Outcome.HANDED_OVER, can_meet=False)
     for metric in metrics:
         state.begin(metric, level, holder, at, facts)
-    changes = {k: facts[k] for k in ("case_id", "kind", "priority", "channel")}
-    _save_case(ctx, state, changes | {"holder": holder, "level": level, "assigned_at": at})
+    state.change(**{k: facts[k] for k in ("kind", "priority", "channel")}, holder=holder, level=level, assigned_at=at)
     state.save()
 
 
@@ -285,7 +299,7 @@ async def on_awaiting_customer(event: CaseAwaitingCustomer, ctx: Context[SlaDeps
         clock = loaded.clock
         if state.book.options(SlaMetric(clock.metric)).pauses and domain.pause(clock, state.calendar(clock), at):
             loaded.dirty = True
-    _save_case(ctx, state, {"case_id": p.case_id, "paused_since": at})
+    state.change(paused_since=at)
     state.save()
 
 
@@ -297,7 +311,7 @@ async def on_customer_responded(event: CaseCustomerResponded, ctx: Context[SlaDe
         if domain.resume(loaded.clock, state.calendar(loaded.clock), at):
             loaded.dirty = True
     if state.paused:
-        _save_case(ctx, state, {"case_id": p.case_id, "paused_since": None})
+        state.change(paused_since=None)
     state.save()
 
 

@@ -13,7 +13,7 @@ CLOCKS = "sla_clocks"
 CASES = "sla_cases"
 
 COLLECTIONS = [
-    Collection(CLOCKS, indexes=("due_at", "case_id", "started_at", "metric")),
+    Collection(CLOCKS, indexes=("due_at", "started_at")),
     Collection(CASES),
 ]
 
@@ -27,11 +27,6 @@ class Loaded:
         self.clock = clock
         self.version = version
         self.dirty = version is None
-
-
-async def case_clocks(store: Store, case_id: str) -> dict[str, Loaded]:
-    docs = await store.find(CLOCKS, Query(where={"case_id": case_id}))
-    return {doc["_id"]: Loaded(Clock.from_doc(doc), int(doc["_v"])) for doc in docs}
 
 
 def save_clocks(uow: UnitOfWork, clocks: dict[str, Loaded]) -> None:
