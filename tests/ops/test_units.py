@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import importlib
 import json
 import ssl
 
@@ -117,3 +118,10 @@ def test_every_service_has_a_group_and_every_consumed_topic_a_reader() -> None:
     assert set(groups) == {f"caseflow-{s}" for s in SERVICES}
     read = {t.name for topics in groups.values() for t in topics}
     assert read == {t.name for t in TOPICS if set(t.consumers) & set(SERVICES)}
+
+
+@pytest.mark.parametrize("service", sorted(SERVICES))
+def test_default_ports_are_the_services_own(service: str) -> None:
+    app = importlib.import_module(f"caseflow_{service}.app")
+    assert app.SPEC.name == service
+    assert app.SPEC.http_port == SERVICES[service]
