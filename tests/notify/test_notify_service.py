@@ -104,3 +104,7 @@ async def test_notify_through_the_broker(kafka: KafkaTestKit, tmp_path: Path) ->
                     assert "sealed" not in answer.text
                     assert (await client.get("/cases/CF-NOSUCHCASE1/notifications")).status_code == 404
                     assert (await client.get("/cases/not-a-case/notifications")).status_code == 400
+                    metrics = (await client.get("/metrics")).text
+                    assert 'caseflow_notify_outcomes_total{channel="webhook",outcome="failed"} 1.0' in metrics
+                    assert 'caseflow_notify_outcomes_total{channel="email",outcome="retry"} 1.0' in metrics
+                    assert 'caseflow_notify_outcomes_total{channel="sms",outcome="sent"} 8.0' in metrics

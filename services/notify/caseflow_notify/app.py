@@ -11,6 +11,7 @@ from caseflow_kit.rules import RulesFile
 from .channels import Sender, SmsGatewaySender, SmtpConfig, SmtpSender, WebhookSender
 from .delivery import DeliveryWorker, Deps
 from .handlers import CLAIMS_HANDLERS, LIFECYCLE_HANDLERS, SLA_HANDLERS
+from .metrics import NotifyMetrics
 from .policy import Policy
 from .settings import NotifySettings
 from .store import COLLECTIONS
@@ -57,6 +58,7 @@ async def build_deps(runtime: NotifyRuntime) -> Deps:
         batch=s.worker_batch,
         max_in_flight=s.worker_max_in_flight,
         poll_s=s.worker_poll_ms / 1000,
+        metrics=NotifyMetrics(runtime.registry),
     )
     return deps
 

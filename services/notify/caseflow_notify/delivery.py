@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from prometheus_client import CollectorRegistry
+
 from caseflow_contracts import deterministic_id
 from caseflow_contracts.notify import (
     NotificationFailed,
@@ -48,8 +50,9 @@ from caseflow_kit.uow import UnitOfWork
 
 from .channels import DeliveryError, Message, Sender
 from .domain import Defer, Fail, Outcome, Send, Skip, State, after_attempt, plan
+from .metrics import NotifyMetrics
 from .policy import Policy
-from .resilience import CircuitBreaker, TokenBucket
+from .resilience import BreakerState, CircuitBreaker, TokenBucket
 from .store import CASES, DELIVERIES, TRIGGERS
 from .templates import CHANNEL_PARTS, Templates
 
@@ -89,6 +92,17 @@ class _Claimed:
 
 
 @dataclass
+class _Round:
+    """What one round decided, committed together."""
+
+    uow: UnitOfWork
+    now: float
+    claimed: list[_Claimed] = field(default_factory=list)
+    noted: list[tuple[str, str]] = field(default_factory=list)
+    failed: list[tuple[str, State]] = field(default_factory=list)
+
+
+@dataclass
 class WorkerStats:
     sent: int = 0
     failed: int = 0
@@ -111,6 +125,7 @@ class DeliveryWorker:
         poll_s: float = 0.05,
         rand: Callable[[], float] = random.random,
         track_latency: bool = False,
+        metrics: NotifyMetrics | None = None,
     ) -> None:
         self.store = store
         self.unit_of_work = unit_of_work
@@ -124,6 +139,7 @@ class DeliveryWorker:
         self.rand = rand
         self.track_latency = track_latency
         self.stats = WorkerStats()
+        self.metrics = metrics or NotifyMetrics(CollectorRegistry())
         self.in_flight: set[str] = set()
         self._results: asyncio.Queue[tuple[_Claimed, Outcome]] = asyncio.Queue()
         self._guards: dict[str, Guard] = {}
@@ -205,48 +221,21 @@ class DeliveryWorker:
         due = [d for d in due if d["_id"] not in self.in_flight]
         if not due:
             return 0
-        policy = self.deps.policy
         uow = self.unit_of_work()
-        claimed: list[_Claimed] = []
-        at = datetime.fromtimestamp(now, UTC)
+        batch = _Round(uow, now)
         for doc in due:
-            case = await self._case(doc["case_id"])
-            step = plan(doc, case, at, policy, self.deps.webhook_targets)
-            if isinstance(step, Send) and case is not None:
-                channel = NotifyChannel(doc["channel"])
-                retry_at = self._guard(channel, case).breaker.allow(time.monotonic())
-                if retry_at is not None:
-                    wait = retry_at - time.monotonic()
-                    uow.update(DELIVERIES, {**doc, "due_at": now + wait, "deferred": "circuit_open", "updated_at": now})
-                    continue
-                lease = policy.channel(channel).lease_s
-                new = {
-                    **doc,
-                    "state": State.SENDING.value,
-                    "due_at": None,
-                    "attempts": int(doc["attempts"]) + 1,
-                    "lease_until": now + lease,
-                    "recipient": step.recipient,
-                    "deferred": None,
-                    "updated_at": now,
-                }
-                uow.update(DELIVERIES, new)
-                claimed.append(_Claimed(new, case))
-            elif isinstance(step, Defer):
-                uow.update(DELIVERIES, {**doc, "due_at": step.until.timestamp(), "deferred": step.reason})
-            elif isinstance(step, Skip):
-                skipped = {**doc, "state": State.SKIPPED.value, "due_at": None, "last_error": step.reason}
-                uow.update(DELIVERIES, {**skipped, "updated_at": now})
-            elif isinstance(step, Fail):
-                await self._load_triggers([doc])
-                self._fail(uow, {**doc, "attempts": max(int(doc["attempts"]), 1)}, step.reason, now)
+            await self._take(batch, doc)
         try:
             await uow.commit()
         except ConflictError:
             log.info("another worker took some deliveries; re-reading")
             return 0
+        self._tally(batch.failed)
+        for channel_name, outcome in batch.noted:
+            self.metrics.outcomes.labels(channel_name, outcome).inc()
+        self.metrics.in_flight.set(len(self.in_flight) + len(batch.claimed))
         claimed_at = time.perf_counter()
-        for item in claimed:
+        for item in batch.claimed:
             item.claimed_at = claimed_at
             item.doc["_v"] = int(item.doc["_v"]) + 1
             self.in_flight.add(item.doc["_id"])
@@ -256,10 +245,51 @@ class DeliveryWorker:
         await self.flush()
         return len(due)
 
+    async def _take(self, batch: _Round, doc: dict[str, Any]) -> None:
+        """Plan one due delivery into this round's unit of work: claim, defer, skip or fail it."""
+        uow, now = batch.uow, batch.now
+        case = await self._case(doc["case_id"])
+        step = plan(doc, case, datetime.fromtimestamp(now, UTC), self.deps.policy, self.deps.webhook_targets)
+        if isinstance(step, Send) and case is not None:
+            channel = NotifyChannel(doc["channel"])
+            retry_at = self._guard(channel, case).breaker.allow(time.monotonic())
+            if retry_at is not None:
+                wait = retry_at - time.monotonic()
+                uow.update(DELIVERIES, {**doc, "due_at": now + wait, "deferred": "circuit_open", "updated_at": now})
+                batch.noted.append((doc["channel"], "deferred_circuit_open"))
+                return
+            new = {
+                **doc,
+                "state": State.SENDING.value,
+                "due_at": None,
+                "attempts": int(doc["attempts"]) + 1,
+                "lease_until": now + self.deps.policy.channel(channel).lease_s,
+                "recipient": step.recipient,
+                "deferred": None,
+                "updated_at": now,
+            }
+            uow.update(DELIVERIES, new)
+            batch.claimed.append(_Claimed(new, case))
+        elif isinstance(step, Defer):
+            uow.update(DELIVERIES, {**doc, "due_at": step.until.timestamp(), "deferred": step.reason})
+            batch.noted.append((doc["channel"], f"deferred_{step.reason}"))
+        elif isinstance(step, Skip):
+            skipped = {**doc, "state": State.SKIPPED.value, "due_at": None, "last_error": step.reason}
+            uow.update(DELIVERIES, {**skipped, "updated_at": now})
+            batch.noted.append((doc["channel"], "skipped"))
+        elif isinstance(step, Fail):
+            await self._load_triggers([doc])
+            self._fail(uow, {**doc, "attempts": max(int(doc["attempts"]), 1)}, step.reason, now)
+            batch.failed.append((doc["channel"], State.FAILED))
+
     # -- one attempt ------------------------------------------------------------------------------------
 
+    @staticmethod
+    def _guard_key(channel: NotifyChannel, case: Mapping[str, Any]) -> str:
+        return f"webhook:{case.get('platform')}" if channel is NotifyChannel.WEBHOOK else channel.value
+
     def _guard(self, channel: NotifyChannel, case: Mapping[str, Any]) -> Guard:
-        key = f"webhook:{case.get('platform')}" if channel is NotifyChannel.WEBHOOK else channel.value
+        key = self._guard_key(channel, case)
         guard = self._guards.get(key)
         if guard is None:
             cp = self.deps.policy.channel(channel)
@@ -305,8 +335,10 @@ class DeliveryWorker:
             if wait > 0:
                 await asyncio.sleep(wait)
             # The adapters enforce timeout_s themselves (HTTP total timeout, SMTP socket timeout); this is a backstop.
+            started = time.perf_counter()
             async with asyncio.timeout(cp.timeout_s * 2):
                 await self.deps.senders[channel].send(message)
+            self.metrics.send_seconds.labels(channel.value).observe(time.perf_counter() - started)
             outcome = Outcome(ok=True)
             guard.breaker.success()
         except DeliveryError as exc:
@@ -325,6 +357,9 @@ class DeliveryWorker:
         except Exception as exc:  # noqa: BLE001 - any adapter failure is a failed attempt, retried
             outcome = Outcome(ok=False, error=f"unexpected {type(exc).__name__}")
             guard.breaker.failure(time.monotonic())
+        self.metrics.breaker_open.labels(self._guard_key(channel, case)).set(
+            1 if guard.breaker.state is BreakerState.OPEN else 0
+        )
         await self._results.put((item, outcome))
 
     # -- outcomes ---------------------------------------------------------------------------------------
@@ -347,7 +382,7 @@ class DeliveryWorker:
     async def _record(self, items: list[tuple[_Claimed, Outcome]]) -> None:
         await self._load_triggers(item.doc for item, outcome in items if not outcome.ok)
         uow = self.unit_of_work()
-        states = [self._apply(uow, item.doc, outcome) for item, outcome in items]
+        states = [(item.doc["channel"], self._apply(uow, item.doc, outcome)) for item, outcome in items]
         try:
             await uow.commit()
             self._tally(states)
@@ -358,20 +393,25 @@ class DeliveryWorker:
                 state = self._apply(single, item.doc, outcome)
                 with contextlib.suppress(ConflictError):
                     await single.commit()
-                    self._tally([state])
+                    self._tally([(item.doc["channel"], state)])
         if self.track_latency:
             done = time.perf_counter()
             self.stats.latencies.extend(done - item.claimed_at for item, _ in items)
         await self.flush()
 
-    def _tally(self, states: Iterable[State]) -> None:
-        for state in states:
+    def _tally(self, states: Iterable[tuple[str, State]]) -> None:
+        """Count committed outcomes."""
+        for channel, state in states:
             if state is State.SENT:
                 self.stats.sent += 1
+                self.metrics.outcomes.labels(channel, "sent").inc()
             elif state is State.FAILED:
                 self.stats.failed += 1
+                self.metrics.outcomes.labels(channel, "failed").inc()
+                self.metrics.dead_letters.labels(channel).inc()
             else:
                 self.stats.retried += 1
+                self.metrics.outcomes.labels(channel, "retry").inc()
 
     def _apply(self, uow: UnitOfWork, doc: dict[str, Any], outcome: Outcome) -> State:
         channel = NotifyChannel(doc["channel"])
