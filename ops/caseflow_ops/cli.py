@@ -22,6 +22,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
+from aiokafka.errors import KafkaError
+
 from caseflow_contracts import TOPICS, Topic
 from caseflow_kit.settings import KitSettings
 from caseflow_kit.topics import ensure_topics
@@ -42,7 +44,10 @@ def _common(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="caseflowctl", description="Operate caseflow.", formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="caseflowctl",
+        description="Operate caseflow.",
+        epilog=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _common(parser, suppress=False)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -231,6 +236,9 @@ async def run(argv: Sequence[str], out: TextIO = sys.stdout) -> int:
         return await command(args, out)
     except NoSuchTopic as exc:
         sys.stderr.write(f"caseflowctl: {exc}\n")
+        return 2
+    except KafkaError as exc:
+        sys.stderr.write(f"caseflowctl: Kafka: {exc}\n")
         return 2
 
 

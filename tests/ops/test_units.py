@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import base64
 import importlib
+import io
 import json
 import ssl
 
 import pytest
 
 from caseflow_contracts import TOPICS
+from caseflow_dev.broker import free_port
 from caseflow_kit.settings import KitSettings
 from caseflow_ops.catalog import SERVICES, default_groups
+from caseflow_ops.cli import run
 from caseflow_ops.dlq import DeadLetter, dlq_name, summarize
 from caseflow_ops.kafka import Cluster, security_options
 from caseflow_ops.status import headline
@@ -125,3 +128,9 @@ def test_default_ports_are_the_services_own(service: str) -> None:
     app = importlib.import_module(f"caseflow_{service}.app")
     assert app.SPEC.name == service
     assert app.SPEC.http_port == SERVICES[service]
+
+
+async def test_an_unreachable_broker_is_an_error_message_not_a_traceback(capsys: pytest.CaptureFixture[str]) -> None:
+    port = free_port()
+    assert await run(["--bootstrap", f"127.0.0.1:{port}", "lag"], io.StringIO()) == 2
+    assert "caseflowctl: Kafka:" in capsys.readouterr().err
