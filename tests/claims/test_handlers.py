@@ -50,7 +50,14 @@ async def test_which_cases_open_a_claim(
     claim = await claim_of(rig, event.payload.case_id)
     assert (claim.claim_kind.value if claim else None) == claim_kind
     await rig.flush()
-    assert len(rig.published) == (0 if claim_kind is None else 2 + len(claim.payouts if claim else []))
+    if claim is None:
+        assert rig.published == []
+    else:
+        expected = ["claim.opened", "claim.decided"] + ["payout.issued"] * len(claim.payouts)
+        expected += ["arbitration.decided"] * (claim.liability is not None)
+        expected += ["chargeback.issued"] * len(claim.chargebacks)
+        assert [e.type for e in rig.published] == expected
+        assert claim.balances()
 
 
 async def test_fraud_flag_sends_a_small_claim_to_review(rig: Rig) -> None:
@@ -88,4 +95,10 @@ async def test_opening_twice_under_new_event_ids_opens_one_claim(rig: Rig) -> No
     await rig.deliver(opened)
     await rig.deliver(opened.model_copy(update={"event_id": "another-id"}))
     await rig.flush()
-    assert [e.type for e in rig.published] == ["claim.opened", "claim.decided", "payout.issued"]
+    assert [e.type for e in rig.published] == [
+        "claim.opened",
+        "claim.decided",
+        "payout.issued",
+        "arbitration.decided",
+        "chargeback.issued",
+    ]

@@ -19,10 +19,16 @@ from caseflow_kit.rules import load_rules
 from .factories import NOW
 
 RULES = load_rules(DEFAULT_RULES, CompensationRules)
+AFTER_RESOLUTION = RULES.model_copy(update={"arbitrate_when": "case_resolved"})
 
 
 def opened(
-    *, actual: int = 2000, freight: int = 1000, kind: ClaimKind = ClaimKind.LOSS, share: int | None = 10_000
+    *,
+    actual: int = 2000,
+    freight: int = 1000,
+    kind: ClaimKind = ClaimKind.LOSS,
+    share: int | None = 10_000,
+    rules: CompensationRules = RULES,
 ) -> tuple[ClaimRecord, list[model.Effect]]:
     claim = model.new_claim(
         claim_id="CL-TEST000001",
@@ -43,11 +49,11 @@ def opened(
         fraud_flags=[],
         evidence=[],
         customer_ref="c1",
-        rules=RULES,
+        rules=rules,
         now=NOW,
     )
-    assessment = assess(claim.as_input(), RULES)
-    effects = model.open_and_decide(claim, decide(assessment, [], RULES), assessment, RULES, NOW)
+    assessment = assess(claim.as_input(), rules)
+    effects = model.open_and_decide(claim, decide(assessment, [], rules), assessment, rules, NOW)
     return claim, effects
 
 
@@ -55,19 +61,11 @@ def kinds(effects: list[model.Effect]) -> list[str]:
     return [type(e).__name__ for e in effects]
 
 
-def test_small_claim_is_approved_and_paid_once_and_absorbed_until_arbitration() -> None:
+def test_small_claim_is_approved_paid_and_charged_back_by_the_scan_trail() -> None:
     claim, effects = opened()
-    assert kinds(effects) == ["Opened", "Decided", "Paid"]
+    assert kinds(effects) == ["Opened", "Decided", "Paid", "Arbitrated", "Charged"]
     assert claim.status is Status.APPROVED
     assert claim.paid_minor == 3000
-    assert claim.balances()
-    assert claim.ledger_summary()["absorbed_minor"] == 3000
-
-
-def test_resolution_assigns_liability_by_custody_and_charges_back() -> None:
-    claim, _ = opened()
-    effects = model.case_resolved(claim, NOW, RULES, NOW)
-    assert kinds(effects) == ["Arbitrated", "Charged"]
     cb = claim.chargebacks[0]
     assert (cb.station, cb.payout_share_minor, cb.penalty_minor) == ("HZ-002", 3000, 10_000)
     summary = claim.ledger_summary()
@@ -75,18 +73,41 @@ def test_resolution_assigns_liability_by_custody_and_charges_back() -> None:
     assert summary["absorbed_minor"] == 0
     assert summary["penalties_minor"] == 10_000
     assert claim.balances()
-    assert model.case_resolved(claim, NOW, RULES, NOW) == []  # again: nothing new
+    assert model.case_resolved(claim, NOW, RULES, NOW) == []  # nothing new
 
 
-def test_a_station_declaration_leaves_liability_to_hq() -> None:
-    claim, _ = opened()
-    model.declare(
-        claim,
-        model.DeclarationRecord(
-            event_id="e1", station="BJ-003", liable_station="SH-001", amount_claimed=Money(amount_minor=1), at="x"
-        ),
+def test_rules_can_wait_for_the_resolution_before_charging_back() -> None:
+    claim, effects = opened(rules=AFTER_RESOLUTION)
+    assert kinds(effects) == ["Opened", "Decided", "Paid"]
+    assert claim.ledger_summary()["absorbed_minor"] == 3000
+    assert claim.balances()
+    effects = model.case_resolved(claim, NOW, AFTER_RESOLUTION, NOW)
+    assert kinds(effects) == ["Arbitrated", "Charged"]
+    assert claim.ledger_summary()["absorbed_minor"] == 0
+    assert claim.balances()
+    assert model.case_resolved(claim, NOW, AFTER_RESOLUTION, NOW) == []  # again: nothing new
+
+
+def declaration(liable: str) -> model.DeclarationRecord:
+    return model.DeclarationRecord(
+        event_id="e-" + liable, station="BJ-003", liable_station=liable, amount_claimed=Money(amount_minor=1), at="x"
     )
-    assert model.case_resolved(claim, NOW, RULES, NOW) == []
+
+
+def test_a_declaration_the_scan_trail_confirms_is_settled_by_it() -> None:
+    claim, _ = opened(rules=AFTER_RESOLUTION)
+    assert model.declare(claim, declaration("HZ-002"), AFTER_RESOLUTION, NOW) == []
+    effects = model.case_resolved(claim, NOW, AFTER_RESOLUTION, NOW)
+    assert kinds(effects) == ["Arbitrated", "Charged"]
+    assert claim.liability is not None
+    assert "confirms the arbitration declaration of BJ-003" in claim.liability.reason
+    assert all(d.settled for d in claim.declarations)
+
+
+def test_a_disputed_declaration_leaves_liability_to_hq() -> None:
+    claim, _ = opened(rules=AFTER_RESOLUTION)
+    model.declare(claim, declaration("SH-001"), AFTER_RESOLUTION, NOW)  # the trail says HZ-002
+    assert model.case_resolved(claim, NOW, AFTER_RESOLUTION, NOW) == []
     effects = model.hq_decide(
         claim,
         [LiableShare(station="SH-001", share_bp=6000), LiableShare(station="HZ-002", share_bp=4000)],
@@ -144,8 +165,9 @@ def test_review_adjust_with_facts_recomputes_and_pays() -> None:
     with pytest.raises(ClaimError, match="reason_required"):
         model.review(claim, Review("adjust", "r1", facts=facts), RULES, NOW)
     effects = model.review(claim, Review("adjust", "r1", "photos show 30%", facts=facts, request_id="q1"), RULES, NOW)
-    assert kinds(effects) == ["Decided", "Paid"]
+    assert kinds(effects) == ["Decided", "Paid", "Arbitrated", "Charged"]
     assert claim.paid_minor == 3000
+    assert claim.chargebacks[0].station == "BJ-003"  # box condition not recorded: the delivering station
     # the same request again (client retry) changes nothing
     assert (
         model.review(claim, Review("adjust", "r1", "photos show 30%", facts=facts, request_id="q1"), RULES, NOW) == []
@@ -178,7 +200,8 @@ def test_customer_appeal_tops_up_once_and_never_below_paid() -> None:
     with pytest.raises(ClaimError, match="below_paid"):
         model.review(claim, Review("adjust", "r2", "less", amount_minor=10_000), RULES, NOW)
     effects = model.review(claim, Review("approve", "r2", "invoice checks out"), RULES, NOW)
-    assert kinds(effects) == ["Decided", "Paid"]
+    assert kinds(effects) == ["Decided", "Paid", "Charged"]  # the top-up is charged back too (no new penalty)
+    assert [c.penalty_minor for c in claim.chargebacks] == [10_000, 0]
     assert [p.amount_minor for p in claim.payouts] == [30_000, 50_000]
     assert claim.paid_minor == 80_000
     with pytest.raises(ClaimError, match="appeals_exhausted"):

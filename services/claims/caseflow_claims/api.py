@@ -76,10 +76,7 @@ def claim_view(claim: ClaimRecord) -> dict[str, Any]:
         "missing": claim.missing,
         "lines": [x.model_dump() for x in claim.lines],
     }
-    data["ledger"] = {
-        "entries": [e.model_dump() for e in claim.ledger],
-        "summary": claim.ledger_summary(),
-    }
+    data["ledger"] = {**claim.ledger_summary(), "entries": [e.model_dump() for e in claim.ledger]}
     return data
 
 

@@ -53,8 +53,7 @@ async def on_case_opened(event: CaseOpened, ctx: Context[ClaimsDeps]) -> None:
         rules=rules,
         now=ctx.now,
     )
-    for d in slot.get("declarations", []) if slot else []:
-        model.declare(claim, DeclarationRecord.model_validate(d))
+    claim.declarations = [DeclarationRecord.model_validate(d) for d in slot.get("declarations", [])] if slot else []
     assessment = assess(claim.as_input(), rules)
     verdict = decide(assessment, claim.fraud_flags, rules)
     if kind is None:
@@ -102,5 +101,6 @@ async def on_arbitration_declared(event: ArbitrationDeclared, ctx: Context[Claim
     if any(d.event_id == event.event_id for d in claim.declarations):
         return
     claim.evidence += [EvidenceRef(kind="declaration", ref=ref) for ref in p.proof_refs][: 50 - len(claim.evidence)]
-    effects = model.declare(claim, declaration)
+    effects = model.declare(claim, declaration, ctx.deps.rules, ctx.now)
     store.save(ctx.uow, claim, version, effects)
+    publish(ctx.uow, claim, effects, event)

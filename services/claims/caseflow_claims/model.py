@@ -466,11 +466,13 @@ def case_resolved(claim: ClaimRecord, at: datetime, rules: CompensationRules, no
     return settle(claim, rules, now)
 
 
-def declare(claim: ClaimRecord, declaration: DeclarationRecord) -> list[Effect]:
-    """A station's arbitration declaration: HQ decides; the scan trail no longer does."""
+def declare(
+    claim: ClaimRecord, declaration: DeclarationRecord, rules: CompensationRules, now: datetime
+) -> list[Effect]:
+    """A station's arbitration declaration: settled with the scan trail when they agree, else by HQ."""
     if all(d.event_id != declaration.event_id for d in claim.declarations):
         claim.declarations.append(declaration)
-    return []
+    return settle(claim, rules, now)
 
 
 def hq_decide(
@@ -513,18 +515,32 @@ def appeal_chargeback(
 
 
 def _custody_liability(claim: ClaimRecord, rules: CompensationRules, now: datetime) -> list[Effect]:
-    if claim.liability is not None or claim.paid_minor == 0 or claim.case_resolved_at is None:
+    """Liability from the scan trail once the claim is paid (or the case resolved, if the rules wait for it).
+
+    A station's declaration that names the same station is confirmed by the trail; one that
+    names another station is a dispute, and HQ decides.
+    """
+    if claim.liability is not None or claim.paid_minor == 0:
         return []
-    if any(not d.settled for d in claim.declarations):
-        return []  # a station declared: HQ decides
+    if rules.arbitrate_when == "case_resolved" and claim.case_resolved_at is None:
+        return []
     found = liable_by_custody(claim.claim_kind, claim.facts, rules)
     if found.station is None:
         return []  # the trail names nobody: absorbed until HQ decides
+    open_declarations = [d for d in claim.declarations if not d.settled]
+    if any(d.liable_station != found.station for d in open_declarations):
+        return []  # disputed: HQ decides
+    reason = found.reason
+    if open_declarations:
+        names = ", ".join(sorted({d.station for d in open_declarations}))
+        reason += f"; confirms the arbitration declaration of {names}"
+        for d in open_declarations:
+            d.settled = True
     claim.liability = LiabilityRecord(
         seq=1,
         decided_by="scan_trail",
         liable=[LiableShare(station=found.station, share_bp=FULL, reason=found.reason)],
-        reason=found.reason,
+        reason=reason,
         decided_at=_iso(now),
     )
     return [Arbitrated(claim.liability)]

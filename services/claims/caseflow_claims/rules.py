@@ -44,6 +44,9 @@ class CompensationRules(BaseModel):
     max_customer_appeals: int = Field(ge=0, le=10)
     station_appeal_days: int = Field(ge=0, le=3650)
     liability_by_custody: CustodyRules
+    arbitrate_when: Literal["paid", "case_resolved"] = Field(
+        description="Settle liability by the scan trail as soon as the claim is paid, or once the case is resolved"
+    )
     penalty_point_value_minor: int = Field(ge=0)
     penalty_points: dict[ClaimKind, int]
 
