@@ -57,6 +57,15 @@ NOTIFY_SECRETS = {
     "CASEFLOW_WEBHOOK_SECRET": ("webhook-secret", False),
     "CASEFLOW_WEBHOOK_SECRETS": ("webhook-secrets", True),
 }
+#: notify's channel endpoints (not secret): the prod overlay sets the real ones.
+NOTIFY_ENV = [
+    "CASEFLOW_SMTP_HOST=smtp.example.com",
+    "CASEFLOW_SMTP_PORT=587",
+    "CASEFLOW_SMTP_STARTTLS=true",
+    "CASEFLOW_SMTP_SENDER=service@caseflow.example",
+    "CASEFLOW_SMS_GATEWAY_URL=https://sms.example.com/send",
+    "CASEFLOW_WEBHOOK_TARGETS={}",
+]
 PRIVATE_RANGES = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16"]
 
 
@@ -64,8 +73,17 @@ def k8s_name(text: str) -> str:
     return re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-")
 
 
+class _Dumper(yaml.SafeDumper):
+    """Plain YAML: no &anchors / *aliases for repeated dicts."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
 def dump(*docs: Any) -> str:
-    return HEADER + "---\n".join(yaml.safe_dump(d, sort_keys=False, allow_unicode=True, width=120) for d in docs)
+    return HEADER + "---\n".join(
+        yaml.dump(d, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=120) for d in docs
+    )
 
 
 # -- Kafka ---------------------------------------------------------------------------------------------
@@ -313,7 +331,10 @@ def deployment(service: str) -> dict[str, Any]:
         "image": IMAGE,
         "args": [service],
         "ports": [{"name": "http", "containerPort": HTTP_PORT}],
-        "envFrom": [{"configMapRef": {"name": "caseflow-env"}}],
+        "envFrom": [
+            {"configMapRef": {"name": "caseflow-env"}},
+            *([{"configMapRef": {"name": "caseflow-notify-env"}}] if service == "notify" else []),
+        ],
         "env": env(service),
         "resources": {
             "requests": {"cpu": "100m", "memory": "256Mi"},
@@ -488,6 +509,7 @@ def kustomization() -> dict[str, Any]:
             ],
         }
     ]
+    generators.append({"name": "caseflow-notify-env", "literals": NOTIFY_ENV})
     for service in SERVICES:
         for name, _mount, files in config_maps(service):
             generators.append({"name": name, "files": [f"{key}={path}" for key, path in sorted(files.items())]})

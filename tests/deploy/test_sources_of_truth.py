@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from pathlib import Path
@@ -23,7 +24,7 @@ from caseflow_ops import manifests
 from caseflow_routing.settings import RoutingSettings
 from caseflow_sla.settings import SlaSettings
 
-from .render import DEPLOY, OVERLAYS, ROOT, SERVICES, named, of_kind, render, unhashed
+from .render import DEPLOY, OVERLAYS, ROOT, SERVICES, named, of_kind, render
 
 SETTINGS: dict[str, type[BaseSettings]] = {
     "intake": IntakeSettings,
@@ -96,12 +97,34 @@ def env_names(settings: type[BaseSettings]) -> set[str]:
 def test_every_variable_given_to_a_service_is_one_it_reads(overlay: str) -> None:
     """A renamed setting fails here instead of being silently ignored in production."""
     objects = render(overlay)
-    env_config = {unhashed(c["metadata"]["name"]): c["data"] for c in of_kind(objects, "ConfigMap")}["caseflow-env"]
+    config_maps = {c["metadata"]["name"]: c["data"] for c in of_kind(objects, "ConfigMap")}
     for service, settings in SETTINGS.items():
         accepted = env_names(settings)
         container = named(objects, "Deployment", f"caseflow-{service}")["spec"]["template"]["spec"]["containers"][0]
-        given = {var["name"] for var in container["env"]} | set(env_config)
+        given = {var["name"] for var in container["env"]}
+        for source in container["envFrom"]:
+            given |= set(config_maps[source["configMapRef"]["name"]])
         assert given - accepted == set(), service
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_config_map_values_parse_as_the_services_settings(overlay: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A typo in a literal (a port that is not a number, a protocol Kafka does not know) fails here, not at start."""
+    objects = render(overlay)
+    config_maps = {c["metadata"]["name"]: c["data"] for c in of_kind(objects, "ConfigMap")}
+    monkeypatch.setenv("CASEFLOW_PII_KEY", base64.b64encode(bytes(32)).decode())  # from a Secret in the cluster
+    for service, settings in SETTINGS.items():
+        container = named(objects, "Deployment", f"caseflow-{service}")["spec"]["template"]["spec"]["containers"][0]
+        with monkeypatch.context() as env:
+            for source in container["envFrom"]:
+                for name, value in config_maps[source["configMapRef"]["name"]].items():
+                    env.setenv(name, value)
+            for var in container["env"]:
+                if "value" in var:
+                    env.setenv(var["name"], var["value"])
+            parsed: Any = settings()
+        assert parsed.http_port == 8080
+        assert parsed.kafka_security_protocol == "SASL_SSL"
 
 
 def test_rules_files_are_mounted_where_the_settings_point() -> None:
