@@ -19,6 +19,7 @@ from caseflow_contracts import TOPICS
 from caseflow_contracts.topics import DLQ_RETENTION_DAYS
 from caseflow_intake.settings import IntakeSettings
 from caseflow_kit.metrics import KitMetrics
+from caseflow_notify.metrics import NotifyMetrics
 from caseflow_notify.settings import NotifySettings
 from caseflow_ops import manifests
 from caseflow_routing.settings import RoutingSettings
@@ -163,9 +164,11 @@ KNOWN_EXTERNAL = {"up", "kafka_consumergroup_lag", "kafka_consumergroup_current_
 PROMQL_KEYWORDS = {"and", "or", "unless", "bool", "offset", "vector", "e"}
 
 
-def kit_metric_names() -> set[str]:
+def exported_metric_names() -> set[str]:
+    """What the kit and the services export (notify adds its delivery worker's metrics)."""
     registry = CollectorRegistry()
     KitMetrics(registry)
+    NotifyMetrics(registry)
     suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_count", "_sum"), "gauge": ("",)}
     return {family.name + suffix for family in registry.collect() for suffix in suffixes[family.type]}
 
@@ -206,14 +209,19 @@ def test_alerts_cover_the_operational_risks_and_each_has_a_runbook() -> None:
 def test_rules_and_dashboard_use_only_metrics_that_exist() -> None:
     """A renamed metric would leave an alert that never fires: every name must be exported by someone."""
     recorded = {r["record"] for r in rules() if "record" in r}
-    known = kit_metric_names() | KNOWN_EXTERNAL | recorded | {"faststream_received_messages_total"}
+    known = exported_metric_names() | KNOWN_EXTERNAL | recorded | {"faststream_received_messages_total"}
     dashboard = json.loads((DEPLOY / "monitoring" / "dashboard.json").read_text())
     exprs = [r["expr"] for r in rules()]
     exprs += [t["expr"] for panel in dashboard["panels"] for t in panel["targets"]]
     used = set().union(*(metrics_in(e) for e in exprs))
     assert used, "no metric found: the pattern is broken"
     assert used - known == set()
-    assert {"caseflow_dead_letters_total", "caseflow_outbox_backlog", "kafka_consumergroup_lag"} <= used
+    assert {
+        "caseflow_dead_letters_total",
+        "caseflow_outbox_backlog",
+        "kafka_consumergroup_lag",
+        "caseflow_notify_outcomes_total",
+    } <= used
 
 
 def test_dashboard_is_a_grafana_dashboard_with_unique_panels() -> None:
@@ -254,3 +262,18 @@ def test_compose_runs_the_suite_on_kafka_and_a_mongodb_replica_set() -> None:
         assert "replicaSet=" in env["MONGODB_URL"]
         assert services[name].get("read_only") is True
         assert set(env) - env_names(SETTINGS[name]) == set(), name
+
+
+@pytest.mark.parametrize(
+    ("expr", "names"),
+    [
+        (
+            'sum by (job, le) (rate(caseflow_nope_bucket{job="x", topic=~"a\\\\.b"}[5m])) > 1e-6',
+            {"caseflow_nope_bucket"},
+        ),
+        ("max(a_total) / clamp_min(b_total offset 1h, 1) and on (job) up == 0", {"a_total", "b_total", "up"}),
+        ("caseflow:recorded:rate1h > 30", {"caseflow:recorded:rate1h"}),
+    ],
+)
+def test_metric_names_are_found_in_promql(expr: str, names: set[str]) -> None:
+    assert metrics_in(expr) == names
