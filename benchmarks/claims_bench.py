@@ -167,21 +167,31 @@ async def floor(n: int, folder: Path, size: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--claims", type=int, default=5000)
+    parser.add_argument("--rounds", type=int, default=3, help="best of N rounds per tier (the machine is shared)")
     args = parser.parse_args()
     events = make_events(args.claims)
     n = len(events)
     rules_file = RulesFile(DEFAULT_RULES, CompensationRules)
     deps = ClaimsDeps(rules_file, ClaimsSettings())
 
-    rules_s, approved = baseline(events, rules_file.current)
-    memory = MemoryStore()
-    memory_s = asyncio.run(handler(events, deps, memory))
-    size = sum(len(v) for (c, _), v in memory.docs.items() if c == store.CLAIMS) // n
-    with tempfile.TemporaryDirectory() as folder:
-        sqlite_s = asyncio.run(handler(events, deps, SqliteStore(Path(folder) / "claims.db")))
-        floor_s = asyncio.run(floor(n, Path(folder), size))
-    rate = {k: n / v for k, v in {"rules": rules_s, "handler": memory_s, "sqlite": sqlite_s, "floor": floor_s}.items()}
+    best: dict[str, float] = {}
+
+    def keep(tier: str, seconds: float) -> None:
+        best[tier] = min(best.get(tier, seconds), seconds)
+
+    approved, size = 0, 0
+    for _ in range(args.rounds):
+        rules_s, approved = baseline(events, rules_file.current)
+        keep("rules", rules_s)
+        memory = MemoryStore()
+        keep("handler", asyncio.run(handler(events, deps, memory)))
+        size = sum(len(v) for (c, _), v in memory.docs.items() if c == store.CLAIMS) // n
+        with tempfile.TemporaryDirectory() as folder:
+            keep("sqlite", asyncio.run(handler(events, deps, SqliteStore(Path(folder) / "claims.db"))))
+            keep("floor", asyncio.run(floor(n, Path(folder), size)))
+    rate = {tier: n / seconds for tier, seconds in best.items()}
     print(f"claims: {n} ({approved} approved by the rules, the rest to review; ~{size} bytes per claim document)")
+    print(f"best of {args.rounds} rounds per tier")
     print(f"rules     pure rules (assess + decide):           {rate['rules']:10,.0f} decisions/s")
     print(f"handler   claims handler, in-memory store:        {rate['handler']:10,.0f} decisions/s")
     print(f"sqlite    claims handler, SQLite, 1 commit/claim: {rate['sqlite']:10,.0f} decisions/s")
