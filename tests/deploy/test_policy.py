@@ -6,11 +6,15 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import kubernetes_validate
 import pytest
+import yaml
 
 from caseflow_contracts import TOPICS
+from caseflow_kit.settings import KitSettings
 
-from .render import OVERLAYS, SERVICES, named, of_kind, render, unhashed
+from .render import DEPLOY, OVERLAYS, SERVICES, named, of_kind, render, unhashed
+from .test_sources_of_truth import env_names
 
 SECRETISH = re.compile(r"PASSWORD|SECRET|TOKEN|PII_KEY|PII_OLD_KEYS|MONGODB_URL|CREDENTIAL", re.IGNORECASE)
 WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob")
@@ -168,3 +172,19 @@ def test_every_config_map_a_pod_mounts_exists(overlay: str) -> None:
                     assert item["key"] in found["data"], f"{name}: {item['key']} missing"
         for source in spec["containers"][0]["envFrom"]:
             assert source["configMapRef"]["name"] in config_maps
+
+
+def test_the_toolbox_pod_is_valid_locked_down_and_uses_the_ops_user() -> None:
+    pod = yaml.safe_load((DEPLOY / "ops" / "caseflowctl.yaml").read_text())
+    kubernetes_validate.validate(pod, "1.30", strict=True)
+    (container,) = pod["spec"]["containers"]
+    assert pod["spec"]["securityContext"]["runAsNonRoot"] is True
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert set(container["resources"]["limits"]) == {"cpu", "memory"}
+    env = {var["name"]: var for var in container["env"]}
+    assert env["KAFKA_SASL_USERNAME"]["value"] == "caseflow-ops"
+    assert env["KAFKA_SASL_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == "caseflow-ops"
+    assert pod["metadata"]["labels"]["caseflow.io/reader"] == "true"
+    users = {u["metadata"]["name"] for u in of_kind(render("prod"), "KafkaUser")}
+    assert "caseflow-ops" in users
+    assert set(env) <= env_names(KitSettings)  # caseflowctl reads the services' own settings
