@@ -360,8 +360,8 @@ def deployment(service: str) -> dict[str, Any]:
         "apiVersion": "apps/v1",
         "kind": "Deployment",
         "metadata": {"name": f"caseflow-{service}", "labels": labels(service)},
+        # No `replicas`: the HorizontalPodAutoscaler owns it (a fixed value would be reset on every apply).
         "spec": {
-            "replicas": 2,
             "revisionHistoryLimit": 5,
             "selector": {"matchLabels": labels(service)},
             "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
