@@ -148,6 +148,8 @@ class DeliveryWorker:
         self._tasks: set[asyncio.Task[None]] = set()
         self._room = asyncio.Event()
         self._last_reclaim = 0.0
+        self._last_flush = 0.0
+        self.flush_every_s = 0.05
         self._last_reload = time.monotonic()
 
     # -- the loops ------------------------------------------------------------------------------------
@@ -242,7 +244,7 @@ class DeliveryWorker:
             task = asyncio.create_task(self._attempt(item))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
-        await self.flush()
+        await self._flush_soon()
         return len(due)
 
     async def _take(self, batch: _Round, doc: dict[str, Any]) -> None:
@@ -281,6 +283,12 @@ class DeliveryWorker:
             await self._load_triggers([doc])
             self._fail(uow, {**doc, "attempts": max(int(doc["attempts"]), 1)}, step.reason, now)
             batch.failed.append((doc["channel"], State.FAILED))
+
+    async def _flush_soon(self) -> None:
+        """Publish committed events now and then, not after every commit: the relay shares the store's one writer."""
+        if time.monotonic() - self._last_flush >= self.flush_every_s:
+            self._last_flush = time.monotonic()
+            await self.flush()
 
     # -- one attempt ------------------------------------------------------------------------------------
 
@@ -397,7 +405,7 @@ class DeliveryWorker:
         if self.track_latency:
             done = time.perf_counter()
             self.stats.latencies.extend(done - item.claimed_at for item, _ in items)
-        await self.flush()
+        await self._flush_soon()
 
     def _tally(self, states: Iterable[tuple[str, State]]) -> None:
         """Count committed outcomes."""
