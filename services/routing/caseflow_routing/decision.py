@@ -41,7 +41,7 @@ def load_keys(request: RoutingRequest, directory: StationDirectory) -> set[str]:
         starts.extend(directory.covering(request.area))
     keys: set[str] = set()
     for code in starts:
-        keys.update(c for c in directory.chain(code) if directory.by_code[c].capacity is not None)
+        keys.update(directory.limited[code])
     return keys
 
 

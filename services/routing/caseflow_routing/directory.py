@@ -161,9 +161,11 @@ class StationDirectory:
                 self._covering.setdefault(key, []).append(s.code)
                 self._covered_by.setdefault(s.code, set()).add(key)
         self._chains: dict[str, tuple[str, ...]] = {}
+        #: For each code, the codes on its chain that have a capacity (whose open-case counts matter).
+        self.limited: dict[str, tuple[str, ...]] = {}
         for s in rules.stations:  # warm every lookup now, not on a case's time
-            self.chain(s.code)
             _ = s.language_codes
+            self.limited[s.code] = tuple(c for c in self.chain(s.code) if self.by_code[c].capacity is not None)
 
     def __contains__(self, code: object) -> bool:
         return code in self.by_code
