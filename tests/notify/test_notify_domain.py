@@ -241,12 +241,14 @@ def test_circuit_breaker_opens_half_opens_and_closes() -> None:
     assert breaker.allow(12.0) is None  # the one trial
     assert breaker.state is BreakerState.HALF_OPEN
     assert breaker.allow(12.1) is not None  # only one trial at a time
-    breaker.failure(12.5)
+    assert breaker.allow(21.9) is not None
+    assert breaker.allow(22.0) is None  # a trial that never reported back is replaced after reset_s
+    breaker.failure(22.5)
     assert breaker.state is BreakerState.OPEN
-    assert breaker.allow(22.5) is None
+    assert breaker.allow(32.5) is None
     breaker.success()
     assert breaker.state is BreakerState.CLOSED
-    assert breaker.allow(22.6) is None
+    assert breaker.allow(32.6) is None
 
 
 def test_a_success_resets_the_failure_count() -> None:

@@ -254,7 +254,16 @@ class DeliveryWorker:
         step = plan(doc, case, datetime.fromtimestamp(now, UTC), self.deps.policy, self.deps.webhook_targets)
         if isinstance(step, Send) and case is not None:
             channel = NotifyChannel(doc["channel"])
-            retry_at = self._guard(channel, case).breaker.allow(time.monotonic())
+            guard = self._guard(channel, case)
+            slot = doc.get("rate_slot")
+            wait = 0.0 if slot is not None and slot <= now else guard.bucket.reserve(time.monotonic())
+            if wait > 0:
+                # Rate-limited: keep the token reserved for this delivery at its slot; no claim, no lease yet.
+                at = now + wait
+                uow.update(DELIVERIES, {**doc, "due_at": at, "rate_slot": at, "deferred": "rate_limit"})
+                batch.noted.append((doc["channel"], "deferred_rate_limit"))
+                return
+            retry_at = guard.breaker.allow(time.monotonic())
             if retry_at is not None:
                 wait = retry_at - time.monotonic()
                 uow.update(DELIVERIES, {**doc, "due_at": now + wait, "deferred": "circuit_open", "updated_at": now})
@@ -268,6 +277,7 @@ class DeliveryWorker:
                 "lease_until": now + self.deps.policy.channel(channel).lease_s,
                 "recipient": step.recipient,
                 "deferred": None,
+                "rate_slot": None,
                 "updated_at": now,
             }
             uow.update(DELIVERIES, new)
@@ -339,9 +349,6 @@ class DeliveryWorker:
         try:
             message = self.message(doc, case)
             doc["locale"] = message.rendered.locale
-            wait = guard.bucket.reserve(time.monotonic())
-            if wait > 0:
-                await asyncio.sleep(wait)
             # The adapters enforce timeout_s themselves (HTTP total timeout, SMTP socket timeout); this is a backstop.
             started = time.perf_counter()
             async with asyncio.timeout(cp.timeout_s * 2):

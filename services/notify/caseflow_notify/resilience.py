@@ -42,6 +42,7 @@ class CircuitBreaker:
     consecutive: int = 0
     opened_at: float = 0.0
     _trial_out: bool = False
+    _trial_at: float = 0.0
 
     def allow(self, now: float) -> float | None:
         """None when a send may go now; else the time at which to ask again."""
@@ -50,8 +51,10 @@ class CircuitBreaker:
         if self.state is BreakerState.OPEN and now >= self.opened_at + self.reset_s:
             self.state = BreakerState.HALF_OPEN
             self._trial_out = False
-        if self.state is BreakerState.HALF_OPEN and not self._trial_out:
+        if self.state is BreakerState.HALF_OPEN and (not self._trial_out or now >= self._trial_at + self.reset_s):
+            # one trial at a time; a trial that never reported back (its send was never made) is replaced
             self._trial_out = True
+            self._trial_at = now
             return None
         return self.opened_at + self.reset_s if self.state is BreakerState.OPEN else now + self.reset_s / 4
 
