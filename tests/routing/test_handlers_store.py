@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +17,8 @@ from caseflow_contracts.stations import StationAcknowledged, StationUpdatePayloa
 from caseflow_contracts.topics import CASES_LIFECYCLE, STATIONS_UPDATES
 from caseflow_kit import Runtime
 from caseflow_kit.consumer import GuardedConsumer
-from caseflow_kit.store import Query
+from caseflow_kit.store import Query, Store
+from caseflow_kit.store.mongo import MongoStore
 from caseflow_routing.app import SPEC
 from caseflow_routing.deps import RoutingDeps
 from caseflow_routing.settings import RoutingSettings
@@ -35,13 +37,37 @@ class Record:
     headers: Sequence[tuple[str, bytes]] = field(default_factory=list)
 
 
+def _store(kind: str) -> Store | None:
+    if kind == "sqlite":
+        return None  # the runtime's default: a SQLite file in data_dir
+    from pymongo_async_mock import AsyncMongoMockClient
+
+    return MongoStore(AsyncMongoMockClient(), f"routing_{uuid.uuid4().hex[:8]}", transactions=False)
+
+
+@pytest.fixture(params=["sqlite", "mongo-mock"])
+async def runtime(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[Runtime[RoutingSettings, RoutingDeps]]:
+    """Routing on each store adapter (the Mongo one through pymongo-async-mock, without transactions)."""
+    async for running in _runtime(tmp_path, _store(request.param)):
+        yield running
+
+
 @pytest.fixture
-async def runtime(tmp_path: Path) -> AsyncIterator[Runtime[RoutingSettings, RoutingDeps]]:
+async def sqlite_runtime(tmp_path: Path) -> AsyncIterator[Runtime[RoutingSettings, RoutingDeps]]:
+    """SQLite only: where a failed batch must roll back as a whole (the Mongo mock has no transactions)."""
+    async for running in _runtime(tmp_path, None):
+        yield running
+
+
+async def _runtime(tmp_path: Path, store: Store | None) -> AsyncIterator[Runtime[RoutingSettings, RoutingDeps]]:
     data = directory_data()
     data["stations"][9]["capacity"] = 2  # SH-PD-02
     path = tmp_path / "stations.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    running = Runtime(SPEC, RoutingSettings(data_dir=tmp_path, directory_path=path, log_format="console"))
+    settings = RoutingSettings(data_dir=tmp_path, directory_path=path, log_format="console")
+    running = Runtime(SPEC, settings, store)
     await running.start_dependencies()
 
     async def no_publish() -> int:  # no broker here: the outbox keeps what would be published
@@ -109,8 +135,9 @@ async def test_a_batch_mixing_accepted_and_refused_updates(runtime: Runtime[Rout
 
 
 async def test_a_second_case_opened_under_another_id_is_dead_lettered_not_applied(
-    runtime: Runtime[RoutingSettings, RoutingDeps],
+    sqlite_runtime: Runtime[RoutingSettings, RoutingDeps],
 ) -> None:
+    runtime = sqlite_runtime
     lifecycle = consumer(runtime, CASES_LIFECYCLE)
     first = opened(case_id(), hint="SH-PD-01", area=PUDONG)
     impostor = opened(first.payload.case_id, hint="BJ-CY-01", area=None)
