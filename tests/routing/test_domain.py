@@ -337,3 +337,20 @@ def test_the_same_story_always_ends_the_same_way(story: list[tuple[Any, ...]]) -
         return case.to_doc(), emitted
 
     assert replay() == replay()
+
+
+def test_station_free_text_is_scrubbed_before_it_travels() -> None:
+    case = new_case()
+    update_with_phone = base_update(case.case_id, case.holder).model_copy(update={"note": "已联系客户 13812345678"})
+    noted = station_action(case, Action.NOTE_PROGRESS, update_with_phone, D)
+    assert noted.emits[0][1].note == "已联系客户 138****5678"  # type: ignore[attr-defined]
+    report = Report(
+        result=ResolutionResult.UNRESOLVED, reason="客户身份证 110101199003071234 不符", solution="x@example.com"
+    )
+    closed = station_action(noted.case, Action.RESOLVE, base_update(case.case_id, case.holder), D, report)
+    resolved = closed.emits[0][1]
+    assert "110101199003071234" not in resolved.reason  # type: ignore[attr-defined]
+    assert "x@example.com" not in resolved.solution  # type: ignore[attr-defined]
+    rejected = climb(case, D, Trigger(EscalationTrigger.STATION_REJECTION, "r1", "call 13812345678 back"), NOW)
+    assert "13812345678" not in rejected.emits[0][1].reason  # type: ignore[attr-defined]
+    assert "13812345678" not in str(rejected.case.history)

@@ -2,6 +2,8 @@
 
 Every operation returns the new case file and the lifecycle events it causes, or
 raises `Refusal` (the runtime dead-letters the input with the code and reason).
+Free text from stations (notes, reasons, solutions) travels to every consumer of
+cases.lifecycle, so it is scrubbed of phone, ID and e-mail patterns first.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from caseflow_contracts.stations import (
     StationUpdatePayload,
     TransferRequestedPayload,
 )
+from caseflow_kit.logs import scrub
 
 from .decision import Decision, climb_target, transfer_target
 from .directory import StationDirectory
@@ -214,12 +217,13 @@ def climb(case: CaseFile, directory: StationDirectory, cause: Trigger, at: datet
     target, route = climb_target(directory, case.holder)
     if target is None:
         if trigger is not EscalationTrigger.REOPENED:
-            case.record(at, "escalation_at_top", trigger=trigger.value, trigger_ref=ref, reason=f"{why}; {route}")
+            reason = scrub(f"{why}; {route}")
+            case.record(at, "escalation_at_top", trigger=trigger.value, trigger_ref=ref, reason=reason)
             return Outcome(case, note=route)
         target, route = case.holder, f"{route}: handed to {case.holder} again"
     previous_holder, previous_level = case.holder, case.level
     case.holder, case.level, case.state = target, directory.level(target), moved.state
-    reason = f"{why}; {route}"
+    reason = scrub(f"{why}; {route}")
     case.record(at, "escalated", trigger=trigger.value, trigger_ref=ref, reason=reason, from_holder=previous_holder)
     event = CaseEscalatedPayload(
         case_id=case.case_id,
@@ -244,7 +248,7 @@ def transfer(case: CaseFile, to_station: str, directory: StationDirectory, reaso
     moved = step(case.state, Action.TRANSFER)
     if moved.outcome == "refuse":
         raise Refusal("invalid_transition", moved.reason)
-    previous = case.holder
+    previous, reason = case.holder, scrub(reason)
     case.holder, case.level, case.state = to_station, directory.level(to_station), moved.state
     case.record(at, "transferred", from_station=previous, reason=reason)
     event = CaseTransferredPayload(
@@ -300,7 +304,7 @@ def station_action(
         level=case.level,
         agent_id=update.agent_id,
         at=update.at,
-        note=report.solution if action is Action.PROPOSE_RESOLUTION else update.note,
+        note=scrub(report.solution if action is Action.PROPOSE_RESOLUTION else update.note),
     )
     emits: list[Emit] = []
     if before is State.AWAITING_CUSTOMER and case.state is not State.AWAITING_CUSTOMER and case.state in _OPEN_STATES:
@@ -334,8 +338,8 @@ def _events_of(
         resolved = CaseResolvedPayload(
             **base.model_dump(),
             result=report.result or ResolutionResult.RESOLVED,
-            reason=report.reason,
-            solution=report.solution,
+            reason=scrub(report.reason),
+            solution=scrub(report.solution),
             satisfaction=report.satisfaction,
             kind=case.kind,
             opened_at=datetime.fromisoformat(case.opened_at),
