@@ -93,6 +93,12 @@ async def test_claims_service_end_to_end(kafka: KafkaTestKit) -> None:
         assert [x["label"] for x in view["computation"]["lines"]][-1] == "Compensation"
         assert "customer_ref" not in view
 
+        # the reviewers' queue, oldest first, says why each claim waits
+        queue = (await client.get("/claims", params={"status": "pending_review"})).json()["claims"]
+        assert sorted(c["claim_id"] for c in queue) == sorted([b_id, d_id, c_id])
+        assert next(c for c in queue if c["claim_id"] == d_id)["missing"]
+        assert (await client.get("/claims", params={"status": "nonsense"})).status_code == 400
+
         # a reviewer approves the big one (a retried request pays once) ...
         body = {"action": "approve", "reviewer_id": "hq-7", "request_id": "rq-1"}
         first = await client.post(f"/claims/{b_id}/review", json=body)

@@ -129,6 +129,40 @@ def routes(runtime: Rt) -> list[Route]:
             return Response.not_found(request.params["claim_id"])
         return Response(200, claim_view(claim))
 
+    async def queue(request: Request) -> Response:
+        """Claims by status, oldest first: `?status=pending_review` is the reviewers' queue."""
+        status = request.query.get("status", model.Status.PENDING_REVIEW.value)
+        if status not in {x.value for x in model.Status}:
+            return Response.bad_request(f"status is one of {', '.join(x.value for x in model.Status)}")
+        try:
+            limit = min(max(int(request.query.get("limit", "100")), 1), 1000)
+        except ValueError:
+            return Response.bad_request("limit is a number")
+        docs = await runtime.store.find(
+            store.CLAIMS, Query(where={"status": status}, order_by="opened_ts", limit=limit)
+        )
+        claims = [c for c in (store.parse(d) for d in docs) if c is not None]
+        return Response(
+            200,
+            {
+                "status": status,
+                "claims": [
+                    {
+                        "claim_id": c.claim_id,
+                        "case_id": c.case_id,
+                        "claim_kind": c.claim_kind.value,
+                        "opened_at": c.opened_at,
+                        "assessed_amount_minor": c.assessed_amount_minor,
+                        "currency": c.currency,
+                        "missing": c.missing,
+                        "fraud_flags": [f.value for f in c.fraud_flags],
+                        "reason": c.decisions[-1].reason if c.decisions else "",
+                    }
+                    for c in claims
+                ],
+            },
+        )
+
     async def review(request: Request, body: ReviewBody) -> Response:
         rules = runtime.deps.rules
 
@@ -201,6 +235,7 @@ def routes(runtime: Rt) -> list[Route]:
         )
 
     return [
+        Route("GET", "/claims", queue),
         Route("GET", "/claims/{claim_id}", get_claim),
         Route("POST", "/claims/{claim_id}/review", with_body(ReviewBody, review)),
         Route("POST", "/claims/{claim_id}/appeal", with_body(AppealBody, appeal)),

@@ -20,9 +20,9 @@ CLAIMS = "claims"
 PAYOUTS = "payouts"
 STATION_ENTRIES = "station_entries"
 
-#: Only what is queried is indexed: claims and payouts are read by id; statements by station and time.
+#: Only what is queried is indexed: claims by id and status (review queue), payouts by id, statements by station and time.
 COLLECTIONS = [
-    Collection(CLAIMS),
+    Collection(CLAIMS, indexes=("status",)),
     Collection(PAYOUTS),
     Collection(STATION_ENTRIES, indexes=("station", "at_ts")),
 ]
