@@ -1,0 +1,201 @@
+"""Liability and chargebacks: the scan trail or HQ decides who pays back; the ledger always balances.
+
+Every chargeback has a deterministic id (its idempotency key) and is recorded in the claim
+document with the ledger entries it adds, so one commit holds both and nothing is charged twice.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from .domain import FULL, liable_by_custody, share_of
+from .records import (
+    Arbitrated,
+    ChargebackAppealed,
+    ChargebackRecord,
+    Charged,
+    ClaimError,
+    ClaimRecord,
+    DeclarationRecord,
+    Effect,
+    LedgerEntry,
+    LiabilityRecord,
+    LiableShare,
+    Reversed,
+    iso,
+)
+from .rules import CompensationRules
+
+
+def case_resolved(claim: ClaimRecord, at: datetime, rules: CompensationRules, now: datetime) -> list[Effect]:
+    if claim.case_resolved_at is None:
+        claim.case_resolved_at = iso(at)
+    return settle(claim, rules, now)
+
+
+def declare(
+    claim: ClaimRecord, declaration: DeclarationRecord, rules: CompensationRules, now: datetime
+) -> list[Effect]:
+    """A station's arbitration declaration: settled with the scan trail when they agree, else by HQ."""
+    if all(d.event_id != declaration.event_id for d in claim.declarations):
+        claim.declarations.append(declaration)
+    return settle(claim, rules, now)
+
+
+def hq_decide(
+    claim: ClaimRecord, liable: list[LiableShare], reason: str, rules: CompensationRules, now: datetime
+) -> list[Effect]:
+    """HQ arbitration decides liability (有责 / 无责) with a reason; it replaces any earlier decision."""
+    if not reason.strip():
+        raise ClaimError("reason_required", "an arbitration decision needs a reason")
+    if sum(x.share_bp for x in liable) > FULL:
+        raise ClaimError("shares_exceed_whole", "liable shares add up to more than 100%")
+    if len({x.station for x in liable}) != len(liable):
+        raise ClaimError("duplicate_station", "a station appears twice")
+    seq = (claim.liability.seq if claim.liability else 0) + 1
+    claim.liability = LiabilityRecord(seq=seq, decided_by="hq", liable=liable, reason=reason, decided_at=iso(now))
+    for d in claim.declarations:
+        d.settled = True
+    effects: list[Effect] = [Arbitrated(claim.liability)]
+    for cb in claim.chargebacks:
+        if cb.status == "appealed":
+            cb.status = "upheld"  # re-judged: settle() reverses it unless HQ kept the same share
+    return effects + settle(claim, rules, now)
+
+
+def appeal_chargeback(
+    claim: ClaimRecord, chargeback_id: str, station: str, reason: str, *, rules: CompensationRules, now: datetime
+) -> list[Effect]:
+    cb = next((c for c in claim.chargebacks if c.chargeback_id == chargeback_id), None)
+    if cb is None or cb.station != station:
+        raise ClaimError("not_found", f"no chargeback {chargeback_id} for station {station}")
+    if cb.status == "appealed":
+        return []  # already under appeal (a retry)
+    if cb.status != "issued":
+        raise ClaimError("not_appealable", f"chargeback is {cb.status}")
+    if not reason.strip():
+        raise ClaimError("reason_required", "an appeal needs a reason")
+    if now > datetime.fromisoformat(cb.issued_at) + timedelta(days=rules.station_appeal_days):
+        raise ClaimError("appeal_window_closed", f"appeals within {rules.station_appeal_days} days of the chargeback")
+    cb.status, cb.appeal_reason, cb.appealed_at = "appealed", reason, iso(now)
+    return [ChargebackAppealed(cb)]
+
+
+def _custody_liability(claim: ClaimRecord, rules: CompensationRules, now: datetime) -> list[Effect]:
+    """Liability from the scan trail once the claim is paid (or the case resolved, if the rules wait for it).
+
+    A station's declaration that names the same station is confirmed by the trail; one that
+    names another station is a dispute, and HQ decides.
+    """
+    if claim.liability is not None or claim.paid_minor == 0:
+        return []
+    if rules.arbitrate_when == "case_resolved" and claim.case_resolved_at is None:
+        return []
+    found = liable_by_custody(claim.claim_kind, claim.facts, rules)
+    if found.station is None:
+        return []  # the trail names nobody: absorbed until HQ decides
+    open_declarations = [d for d in claim.declarations if not d.settled]
+    if any(d.liable_station != found.station for d in open_declarations):
+        return []  # disputed: HQ decides
+    reason = found.reason
+    if open_declarations:
+        names = ", ".join(sorted({d.station for d in open_declarations}))
+        reason += f"; confirms the arbitration declaration of {names}"
+        for d in open_declarations:
+            d.settled = True
+    claim.liability = LiabilityRecord(
+        seq=1,
+        decided_by="scan_trail",
+        liable=[LiableShare(station=found.station, share_bp=FULL, reason=found.reason)],
+        reason=reason,
+        decided_at=iso(now),
+    )
+    return [Arbitrated(claim.liability)]
+
+
+def settle(claim: ClaimRecord, rules: CompensationRules, now: datetime) -> list[Effect]:
+    """Bring chargebacks and absorption in line with the payouts and the liability in force."""
+    effects = _custody_liability(claim, rules, now)
+    at = iso(now)
+    wanted = {x.station: x.share_bp for x in claim.liability.liable} if claim.liability else {}
+    # Take back what the liability in force no longer supports.
+    for cb in claim.chargebacks:
+        if cb.status == "reversed" or wanted.get(cb.station) == cb.share_bp:
+            continue  # already taken back, or still supported (an upheld appeal stays upheld)
+        cb.status, cb.reversed_at = "reversed", at
+        claim.ledger.append(
+            LedgerEntry(
+                entry_id=f"L-{cb.chargeback_id}-REV",
+                kind="chargeback",
+                amount_minor=-cb.payout_share_minor,
+                station=cb.station,
+                ref=cb.chargeback_id,
+                at=at,
+            )
+        )
+        if cb.penalty_minor:
+            claim.ledger.append(
+                LedgerEntry(
+                    entry_id=f"L-{cb.chargeback_id}-PEN-REV",
+                    kind="penalty",
+                    amount_minor=-cb.penalty_minor,
+                    station=cb.station,
+                    ref=cb.chargeback_id,
+                    at=at,
+                )
+            )
+        effects.append(Reversed(cb, claim.liability.reason if claim.liability else "liability withdrawn"))
+    # Charge what it supports and is not yet charged.
+    if claim.liability is not None:
+        active = [c for c in claim.chargebacks if c.status != "reversed"]
+        for payout in claim.payouts:
+            for share in claim.liability.liable:
+                if share.share_bp == 0 or any(
+                    c.payout_id == payout.payout_id and c.station == share.station for c in active
+                ):
+                    continue
+                has_penalty = any(c.station == share.station and c.penalty_minor for c in active)
+                cb = ChargebackRecord(
+                    chargeback_id=f"{claim.claim_id}-{share.station}-P{payout.seq}-L{claim.liability.seq}",
+                    station=share.station,
+                    payout_id=payout.payout_id,
+                    liability_seq=claim.liability.seq,
+                    share_bp=share.share_bp,
+                    payout_share_minor=share_of(payout.amount_minor, share.share_bp),
+                    penalty_minor=0 if has_penalty else rules.penalty_minor(claim.claim_kind),
+                    issued_at=at,
+                )
+                claim.chargebacks.append(cb)
+                active.append(cb)
+                claim.ledger.append(
+                    LedgerEntry(
+                        entry_id=f"L-{cb.chargeback_id}",
+                        kind="chargeback",
+                        amount_minor=cb.payout_share_minor,
+                        station=cb.station,
+                        ref=cb.chargeback_id,
+                        at=at,
+                    )
+                )
+                if cb.penalty_minor:
+                    claim.ledger.append(
+                        LedgerEntry(
+                            entry_id=f"L-{cb.chargeback_id}-PEN",
+                            kind="penalty",
+                            amount_minor=cb.penalty_minor,
+                            station=cb.station,
+                            ref=cb.chargeback_id,
+                            at=at,
+                        )
+                    )
+                effects.append(Charged(cb))
+    # The network absorbs the rest: one adjusting entry whenever the split changes.
+    gap = claim.ledger_total("payout") - claim.ledger_total("chargeback") - claim.ledger_total("absorption")
+    if gap:
+        n = sum(1 for e in claim.ledger if e.kind == "absorption") + 1
+        claim.ledger.append(
+            LedgerEntry(
+                entry_id=f"L-{claim.claim_id}-AB{n}", kind="absorption", amount_minor=gap, ref=claim.claim_id, at=at
+            )
+        )
+    return effects
