@@ -129,7 +129,7 @@ async def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, EmbeddedBroker(log_file=Path(tmp) / "tansu.log") as broker:
         data = Path(tmp)
         prefix = f"bench{uuid.uuid4().hex[:6]}."
-        await ensure_topics(broker.bootstrap, prefix, max_partitions=3)
+        await ensure_topics(broker.bootstrap, prefix)  # the production partition counts
         estimate = args.clocks / 12_000
         first_deadline = time.time() + estimate + args.lead
         fill_s = await fill(data / "sla.db", args.clocks, due, first_deadline, args.rate)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from caseflow_contracts.topics import CASES_LIFECYCLE, NOTIFY_DELIVERIES
 from caseflow_kit import Runtime, ServiceSpec, Subscription
+from caseflow_kit.outbox import OutboxRelay
 from caseflow_kit.rules import RulesFile
 
 from . import handlers as h
@@ -14,6 +15,7 @@ from .api import routes
 from .handlers import SlaDeps
 from .lease import LEASE_COLLECTION, RelayLease
 from .policy import Policies, PolicyBook
+from .publisher import BatchPublisher
 from .settings import SlaSettings
 from .store import COLLECTIONS
 from .timers import run_timers
@@ -26,16 +28,27 @@ def policies_path(settings: SlaSettings) -> Path:
 async def build_deps(runtime: Runtime[SlaSettings, SlaDeps]) -> SlaDeps:
     rules = RulesFile(policies_path(runtime.settings), Policies)
     lease = RelayLease(runtime.store, ttl_s=runtime.settings.relay_lease_s)
-    # Replicas may share one store: only the lease holder relays the outbox (see lease.py; a kit gap).
-    setattr(runtime.relay, "flush", lease.guard(runtime.relay.flush))  # noqa: B010
+    publisher = BatchPublisher(runtime.settings, client_id=f"caseflow-{runtime.service}-relay")
+    # Two kit gaps worked around here: replicas sharing one store must not both relay the outbox (a lease
+    # decides who does), and per-message publishing is too slow for thousands of breaches a second.
+    relay = OutboxRelay(runtime.store, publisher.publish, runtime.metrics)
+    setattr(relay, "flush", lease.guard(relay.flush))  # noqa: B010
+    runtime.relay = relay
     return SlaDeps(
-        store=runtime.store, rules=rules, book=PolicyBook(rules.current), producer=runtime.service, lease=lease
+        store=runtime.store,
+        rules=rules,
+        book=PolicyBook(rules.current),
+        producer=runtime.service,
+        lease=lease,
+        publisher=publisher,
     )
 
 
 async def close_deps(deps: SlaDeps) -> None:
     if deps.lease is not None:
         await deps.lease.release()
+    if deps.publisher is not None:
+        await deps.publisher.stop()
 
 
 SPEC: ServiceSpec[SlaSettings, SlaDeps] = ServiceSpec(

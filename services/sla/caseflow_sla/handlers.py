@@ -38,6 +38,7 @@ from .domain import CASE_METRICS, HOLDER_METRICS, Clock, Decision, Outcome, Stat
 from .events import sla_event
 from .lease import RelayLease
 from .policy import Policies, PolicyBook
+from .publisher import BatchPublisher
 from .store import CASES, CLOCKS, Loaded, save_clocks
 
 #: Clocks of the case as a whole (e-mail acknowledgement, complaint answer) belong to the centre: level hq.
@@ -53,6 +54,7 @@ class SlaDeps:
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     producer: str = "sla"
     lease: RelayLease | None = None
+    publisher: BatchPublisher | None = None
 
     def policies(self) -> PolicyBook:
         """The policies in force; a changed file takes effect once it validates."""
