@@ -107,6 +107,11 @@ async def test_claims_service_end_to_end(kafka: KafkaTestKit) -> None:
         assert again.status_code == 200
         assert again.json()["payouts"] == first.json()["payouts"]
         assert [p["amount_minor"] for p in first.json()["payouts"]] == [90_000 + 20_000]
+        other = await client.post(f"/claims/{b_id}/review", json={"action": "approve", "reviewer_id": "hq-8"})
+        assert other.status_code == 409  # a different request on a decided claim is refused, not paid again
+        assert other.json()["error"] == "not_reviewable"
+        missing = await client.post("/claims/CL-NOSUCH/review", json={"action": "approve", "reviewer_id": "hq-8"})
+        assert missing.status_code == 404
         # ... adjusts the damage with the inspected extent, and rejects the unclear request with a reason
         r = await client.post(
             f"/claims/{d_id}/review",
