@@ -39,6 +39,7 @@ scenario = st.fixed_dictionaries(
         "order_amount": st.one_of(st.integers(0, 20_000), st.integers(0, 200_000)),
         "fraud": st.booleans().filter(lambda b: b) | st.just(False) | st.just(False),
         "declare": st.booleans(),
+        "arbitrate_when": st.sampled_from(["paid", "case_resolved"]),
     }
 )
 step = st.one_of(
@@ -97,6 +98,8 @@ async def run(facts: dict[str, Any], steps: list[tuple[Any, ...]], open_at: int)
     db = SqliteStore(":memory:")
     await db.open(store.COLLECTIONS)
     rig = Rig(db)
+    rules = rig.deps.rules_file
+    rules.current = rules.current.model_copy(update={"arbitrate_when": facts["arbitrate_when"]})
     try:
         opened = case_opened(
             kind=facts["kind"],
