@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -14,6 +15,8 @@ from caseflow_intake.app import SPEC
 from caseflow_intake.settings import IntakeSettings
 from caseflow_kit import Runtime
 from caseflow_kit.consumer import GuardedConsumer
+from caseflow_kit.outbox import OutboxRelay
+from caseflow_kit.store import OutboxMessage
 from caseflow_kit.store.sqlite import SqliteStore
 from caseflow_kit.uow import event_headers
 
@@ -36,34 +39,51 @@ class IntakeUnderTest:
     def __init__(self, runtime: Runtime[IntakeSettings, Any]) -> None:
         self.runtime = runtime
         self.consumers = {c.subscription.topic.name: c for c in runtime.consumers}
+        self.published: list[OutboxMessage] = []
         self.seen = 0
+
+        async def publish(messages: Sequence[OutboxMessage]) -> None:
+            self.published.extend(messages)
+
+        runtime.relay = OutboxRelay(runtime.store, publish, runtime.metrics)
 
     def consumer(self, topic: Topic) -> GuardedConsumer:
         return self.consumers[topic.name]
 
-    async def deliver(self, event: Event) -> str:
+    def _outcomes(self) -> Counter[str]:
+        counts: Counter[str] = Counter()
+        for metric in self.runtime.registry.collect():
+            for sample in metric.samples:
+                if sample.name == "caseflow_events_handled_total":
+                    counts[sample.labels["outcome"]] += int(sample.value)
+        return counts
+
+    @staticmethod
+    def record(event: Event) -> FakeRecord:
         topic = topic_for(type(event))
         headers = [(k, v.encode()) for k, v in event_headers(event).items()]
-        return await self.deliver_raw(topic, event.to_bytes(), key=event.key.encode(), headers=headers)
+        return FakeRecord(topic.name, 0, next(_offsets), event.key.encode(), event.to_bytes(), headers)
 
-    async def deliver_raw(
-        self, topic: Topic, value: bytes, *, key: bytes | None = b"k", headers: Sequence[tuple[str, bytes]] = ()
-    ) -> str:
-        record = FakeRecord(topic.name, 0, next(_offsets), key, value, list(headers))
-        return await self.consumer(topic).handle_record(record)
+    async def deliver(self, event: Event) -> str:
+        """One event in a batch of its own; returns its outcome (handled, duplicate, dead_lettered, ignored)."""
+        [outcome] = await self.deliver_batch(topic_for(type(event)), [self.record(event)])
+        return outcome
+
+    async def deliver_batch(self, topic: Topic, records: Sequence[FakeRecord]) -> list[str]:
+        before = self._outcomes()
+        await self.consumer(topic).handle_batch(records)
+        grew = self._outcomes() - before
+        return sorted(grew.elements())
+
+    async def deliver_raw(self, topic: Topic, value: bytes, *, key: bytes | None = b"k") -> str:
+        [outcome] = await self.deliver_batch(topic, [FakeRecord(topic.name, 0, next(_offsets), key, value)])
+        return outcome
 
     async def emitted(self) -> list[tuple[str, Any]]:
-        """Everything committed to the outbox since the last call: (topic, event or raw bytes)."""
-        records = await self.runtime.store.outbox_pending(100_000)
-        fresh = records[self.seen :]
-        self.seen = len(records)
-        out: list[tuple[str, Any]] = []
-        for r in fresh:
-            if r.message.topic.endswith(".dlq"):
-                out.append((r.message.topic, r.message))
-            else:
-                out.append((r.message.topic, parse_event(r.message.value)))
-        return out
+        """Everything published since the last call: (topic, event), or (topic, message) for dead letters."""
+        fresh = self.published[self.seen :]
+        self.seen = len(self.published)
+        return [(m.topic, m if m.topic.endswith(".dlq") else parse_event(m.value)) for m in fresh]
 
     async def case(self, case_id: str) -> dict[str, Any] | None:
         return await self.runtime.store.get("cases", case_id)

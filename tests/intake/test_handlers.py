@@ -18,7 +18,7 @@ from caseflow_contracts.cases import (
 )
 from caseflow_contracts.common import CaseKind, Channel, LadderLevel, Money, Priority
 from caseflow_contracts.stations import ResolutionResult
-from caseflow_contracts.topics import UPSTREAM_PARCEL_EXCEPTIONS
+from caseflow_contracts.topics import UPSTREAM_CUSTOMER_CONTACTS, UPSTREAM_PARCEL_EXCEPTIONS
 from caseflow_contracts.upstream import ContactCategory, ExceptionKind
 from caseflow_intake.reads import present
 from caseflow_kit.privacy import Sealer
@@ -98,18 +98,35 @@ async def test_duplicates_by_envelope_or_by_source_change_nothing(tmp_path: Path
 
 async def test_concurrent_duplicates_and_racing_topics_make_one_case(tmp_path: Path) -> None:
     async with intake(tmp_path) as svc:
+        for _ in range(5):
+            wb = waybill()
+            a = exception(wb, source_event_id=f"EX-RACE-{wb}")
+            b = exception(wb, source_event_id=f"EX-RACE-{wb}")
+            c = contact(wb, ContactCategory.COMPLAINT, text="快递员态度差")
+            # Three batches at once: the same source twice, and a contact on the other topic, all new to intake.
+            await asyncio.gather(
+                svc.consumer(UPSTREAM_PARCEL_EXCEPTIONS).handle_batch([svc.record(a)]),
+                svc.consumer(UPSTREAM_PARCEL_EXCEPTIONS).handle_batch([svc.record(b)]),
+                svc.consumer(UPSTREAM_CUSTOMER_CONTACTS).handle_batch([svc.record(c)]),
+            )
+            emitted = await svc.emitted()
+            assert not [t for t, _ in emitted if t.endswith(".dlq")]
+            events = [e for _, e in emitted]
+            opened = [e for e in events if isinstance(e, CaseOpened)]
+            merged = [e for e in events if isinstance(e, CaseMerged)]
+            assert len(opened) == 1
+            assert len(merged) == 1
+            assert merged[0].payload.case_id == opened[0].payload.case_id
+
+
+async def test_one_batch_sees_its_own_cases(tmp_path: Path) -> None:
+    async with intake(tmp_path) as svc:
         wb = waybill()
-        a = exception(wb, source_event_id="EX-RACE")
-        b = exception(wb, source_event_id="EX-RACE")
-        c = contact(wb, ContactCategory.COMPLAINT, text="快递员态度差")
-        outcomes = await asyncio.gather(svc.deliver(a), svc.deliver(b), svc.deliver(c))
-        assert outcomes == ["handled", "handled", "handled"]
-        events = [e for _, e in await svc.emitted()]
-        opened = [e for e in events if isinstance(e, CaseOpened)]
-        merged = [e for e in events if isinstance(e, CaseMerged)]
-        assert len(opened) == 1
-        assert len(merged) == 1
-        assert merged[0].payload.case_id == opened[0].payload.case_id
+        first = exception(wb, source_event_id="EX-BATCH")
+        batch = [first, exception(wb, source_event_id="EX-BATCH"), exception(wb), exception(wb, ExceptionKind.LOSS)]
+        outcomes = await svc.deliver_batch(UPSTREAM_PARCEL_EXCEPTIONS, [svc.record(e) for e in batch])
+        assert outcomes == ["handled"] * 4
+        assert [e.type for _, e in await svc.emitted()] == ["case.opened", "case.merged", "case.opened"]
 
 
 async def test_merge_repeat_contacts_reopen_and_linked_case(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ REFS = "refs"
 CLAIMANTS = "claimants"
 
 COLLECTIONS = [
-    Collection(CASES, indexes=("ref", "status", "opened_at", "customer_ref")),
+    Collection(CASES),
     Collection(REFS),
     Collection(CLAIMANTS),
 ]
