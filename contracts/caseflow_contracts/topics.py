@@ -82,7 +82,7 @@ CASES_LIFECYCLE = Topic(
     partitions=12,
     retention_days=30,
     producers=("intake", "routing"),
-    consumers=("routing", "sla", "claims", "notify"),
+    consumers=("routing", "sla", "claims", "notify", "intake"),
     events=(
         cases.CaseOpened,
         cases.CaseMerged,
