@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import timedelta
 from pathlib import Path
+
+import pytest
+import yaml
 
 from caseflow_contracts.cases import (
     CaseClosed,
@@ -19,8 +23,9 @@ from caseflow_contracts.cases import (
 from caseflow_contracts.common import CaseKind, Channel, LadderLevel, Money, Priority
 from caseflow_contracts.stations import ResolutionResult
 from caseflow_contracts.topics import UPSTREAM_CUSTOMER_CONTACTS, UPSTREAM_PARCEL_EXCEPTIONS
-from caseflow_contracts.upstream import ContactCategory, ExceptionKind
+from caseflow_contracts.upstream import ContactCategory, ExceptionKind, SaleStage
 from caseflow_intake.reads import present
+from caseflow_intake.settings import DEFAULT_RULES
 from caseflow_kit.privacy import Sealer
 
 from .factories import NOW, TEST_KEY, address, contact, customer, exception, waybill
@@ -242,3 +247,74 @@ async def test_inapplicable_and_invalid_input_is_dead_lettered(tmp_path: Path) -
         assert t1 == t2 == "upstream.parcel-exceptions.dlq"
         assert m1.headers["x-dlq-reason"] == "key_mismatch"
         assert m2.headers["x-dlq-reason"] == "malformed_json"
+
+
+async def test_reopen_window_and_keywords_come_from_the_rules_file(tmp_path: Path) -> None:
+    data = yaml.safe_load(DEFAULT_RULES.read_text(encoding="utf-8"))
+    data.update(version="test-no-reopen", reopen_window_hours=0)
+    rules_path = tmp_path / "rules.yaml"
+    rules_path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    async with intake(tmp_path, intake_rules_path=rules_path) as svc:
+        wb = waybill()
+        await svc.deliver(exception(wb))
+        [(_, opened)] = await svc.emitted()
+        assert opened.payload.rules_version == "test-no-reopen"
+        await svc.deliver(resolved(opened.payload.case_id, NOW + timedelta(hours=1)))
+        await svc.deliver(contact(wb, text="还没到", at=NOW + timedelta(hours=2)))
+        [(_, linked)] = await svc.emitted()
+        assert isinstance(linked, CaseOpened)
+        assert linked.payload.linked_case_id == opened.payload.case_id
+        # Operations edit the file; the service picks it up without a restart.
+        data.update(version="test-reload", reopen_window_hours=48)
+        rules_path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+        assert svc.runtime.deps.rules.reload(force=True)
+        await svc.deliver(resolved(linked.payload.case_id, NOW + timedelta(hours=3)))
+        await svc.deliver(contact(wb, text="还是没到", at=NOW + timedelta(hours=4)))
+        [(_, reopened)] = await svc.emitted()
+        assert isinstance(reopened, CaseReopened)
+
+
+async def test_platform_contacts_merge_by_order_and_classify_by_sale_stage(tmp_path: Path) -> None:
+    async with intake(tmp_path) as svc:
+        order = "TM" + waybill()
+        first = contact(
+            None,
+            ContactCategory.INQUIRY,
+            platform="天猫",
+            platform_order_id=order,
+            sale_stage=SaleStage.IN_SALE,
+            text="付款后一直没发货",
+        )
+        assert first.key == order
+        await svc.deliver(first)
+        [(_, opened)] = await svc.emitted()
+        assert opened.payload.kind is CaseKind.IN_SALE
+        assert opened.payload.station_hint.station is None
+        again = contact(
+            None,
+            ContactCategory.COMPLAINT,
+            platform="天猫",
+            platform_order_id=order,
+            text="还没发货！",
+            channel=Channel.APP,
+        )
+        await svc.deliver(again)
+        [(_, merged)] = await svc.emitted()
+        assert isinstance(merged, CaseMerged)
+        assert merged.payload.case_id == opened.payload.case_id
+        assert merged.payload.repeat_contact
+
+
+async def test_logs_carry_no_personal_data(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    async with intake(tmp_path) as svc:
+        wb = waybill()
+        await svc.deliver(exception(wb, description="收件人王小明 13812345678 地址朝阳区建国路88号"))
+        await svc.deliver(
+            contact(wb, ContactCategory.COMPLAINT, text="我是王小明，电话13812345678，身份证110101199003071234")
+        )
+        await svc.deliver(contact(wb).model_copy(update={"key": "WRONG-KEY"}))
+    assert caplog.records
+    text = "\n".join(f"{r.getMessage()} {getattr(r, 'fields', '')}" for r in caplog.records)
+    for secret in ("王小明", "13812345678", "建国路", "110101199003071234", "xiaoming.wang"):
+        assert secret not in text
