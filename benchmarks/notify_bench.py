@@ -254,13 +254,14 @@ async def drain(runtime: Runtime[NotifySettings, Deps], n: int) -> Result:
     worker = worker_for(runtime, track_latency=True)
     cpu, started = time.process_time(), time.perf_counter()
     task = asyncio.create_task(worker.run())
-    while worker.stats.sent < n:  # noqa: ASYNC110 - counted after each commit
+    deadline = time.monotonic() + 600
+    while worker.stats.sent + worker.stats.failed < n and time.monotonic() < deadline:  # noqa: ASYNC110
         await asyncio.sleep(0.005)
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     await stop(task)
     failed = await runtime.store.count(DELIVERIES, Query(where={"state": "failed"}))
     assert failed == 0, f"{failed} deliveries failed"
-    assert await sent_count(runtime) == n
+    assert await sent_count(runtime) == n, f"only {await sent_count(runtime)} of {n} sent; {worker.stats}"
     return Result(n / elapsed, worker.stats.latencies, cpu / n * 1e6)
 
 
@@ -274,7 +275,8 @@ async def paced(runtime: Runtime[NotifySettings, Deps], events: list[CaseOpened]
         await record_pending(runtime, events, min(per_tick, total - k), f"paced{k}")
         worker.wake()
         await asyncio.sleep(max(0.0, started + (k + per_tick) / rate - time.perf_counter()))
-    while worker.stats.sent < total:  # noqa: ASYNC110
+    deadline = time.monotonic() + 600
+    while worker.stats.sent + worker.stats.failed < total and time.monotonic() < deadline:  # noqa: ASYNC110
         await asyncio.sleep(0.005)
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     await stop(task)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import AsyncIterator
@@ -277,6 +278,23 @@ async def test_a_restart_in_the_middle_of_a_send_does_not_deliver_twice(rig: Rig
     await rig.restart()
     await rig.drain()
     assert (rig.web.requests, len(rig.smtp.messages)) == before
+
+
+async def test_a_graceful_stop_lets_sends_in_flight_finish_and_records_them(rig: Rig) -> None:
+    rig.web.hang_s = 0.5
+    cid = case_id()
+    await rig.handle(opened(cid, phone=None, email=None))
+    task = asyncio.create_task(rig.worker.run())
+    for _ in range(200):
+        if rig.web.requests:
+            break
+        await asyncio.sleep(0.01)
+    task.cancel()  # SIGTERM: the kit cancels background jobs
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    [doc] = await rig.deliveries(cid)
+    assert (doc["state"], doc["attempts"]) == ("sent", 1)
+    assert len(await rig.events("notification.sent")) == 1
 
 
 def quiet_now(zone: str) -> dict[str, Any]:

@@ -107,7 +107,7 @@ class WorkerStats:
     sent: int = 0
     failed: int = 0
     retried: int = 0
-    latencies: list[float] = field(default_factory=list)
+    latencies: list[float] = field(default_factory=list, repr=False)
 
 
 class DeliveryWorker:
@@ -150,6 +150,7 @@ class DeliveryWorker:
         self._last_reclaim = 0.0
         self._last_flush = 0.0
         self.flush_every_s = 0.05
+        self.grace_s = 10.0
         self._last_reload = time.monotonic()
 
     # -- the loops ------------------------------------------------------------------------------------
@@ -175,12 +176,24 @@ class DeliveryWorker:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._room.wait(), delay)
         finally:
-            recorder.cancel()
-            for task in [*self._tasks, recorder]:
-                task.cancel()
-            for task in [*self._tasks, recorder]:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+            await self._shutdown(recorder)
+
+    async def _shutdown(self, recorder: asyncio.Task[None]) -> None:
+        """Graceful stop: let sends in flight finish (a while) and record them, so a restart finds no doubt."""
+        recorder.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await recorder
+        if self._tasks:
+            _, late = await asyncio.wait(set(self._tasks), timeout=self.grace_s)
+            for task in late:
+                task.cancel()  # left `sending`: their lease expires and on_uncertain decides, as after a crash
+        items = []
+        while not self._results.empty():
+            items.append(self._results.get_nowait())
+        if items:
+            with contextlib.suppress(Exception):
+                await self._record(items)
+                await self.flush()
 
     async def run_once(self) -> int:
         """One round, waiting for its sends and recording their outcomes (for tools and tests)."""
