@@ -107,29 +107,36 @@ def priority_of(facts: PriorityInput, rules: IntakeRules) -> tuple[Priority, lis
 
 # -- language ------------------------------------------------------------------
 
-_SCRIPTS: tuple[tuple[str, str], ...] = (
-    ("HANGUL", "ko"),
-    ("HIRAGANA", "ja"),
-    ("KATAKANA", "ja"),
-    ("CJK", "zh-CN"),
-    ("CYRILLIC", "ru"),
-    ("ARABIC", "ar"),
-    ("THAI", "th"),
-    ("LATIN", "en"),
+#: Unicode blocks of the scripts that tell a language apart (code point ranges, first match wins).
+_SCRIPTS: tuple[tuple[int, int, str], ...] = (
+    (0xAC00, 0xD7AF, "ko"),  # Hangul syllables
+    (0x1100, 0x11FF, "ko"),
+    (0x3130, 0x318F, "ko"),
+    (0x3040, 0x30FF, "ja"),  # Hiragana, Katakana
+    (0x4E00, 0x9FFF, "zh-CN"),  # CJK unified ideographs
+    (0x3400, 0x4DBF, "zh-CN"),
+    (0xF900, 0xFAFF, "zh-CN"),
+    (0x0400, 0x04FF, "ru"),  # Cyrillic
+    (0x0600, 0x06FF, "ar"),
+    (0x0E00, 0x0E7F, "th"),
+    (0x0041, 0x024F, "en"),  # Latin (letters only reach here)
 )
+
+
+def _script_of(char: str) -> str | None:
+    point = ord(char)
+    for low, high, language in _SCRIPTS:
+        if low <= point <= high:
+            return language
+    return None
 
 
 def script_language(text: str, min_letters: int) -> str | None:
     """The language the text's dominant script suggests, if it has enough letters to tell."""
     counts: dict[str, int] = {}
     for char in text:
-        if not char.isalpha():
-            continue
-        name = unicodedata.name(char, "")
-        for script, language in _SCRIPTS:
-            if name.startswith(script):
-                counts[language] = counts.get(language, 0) + 1
-                break
+        if char.isalpha() and (language := _script_of(char)) is not None:
+            counts[language] = counts.get(language, 0) + 1
     if sum(counts.values()) < min_letters:
         return None
     if counts.get("ja") and counts.get("zh-CN"):  # kana with kanji is Japanese

@@ -184,7 +184,7 @@ def _known(case_id: str | None) -> str:
     return case_id
 
 
-def _history(item: Incoming, action: str, at: datetime) -> dict[str, Any]:
+def _history(item: Incoming, action: str, at: datetime, summary: str) -> dict[str, Any]:
     return {
         "action": action,
         "at": at.isoformat(),
@@ -193,13 +193,14 @@ def _history(item: Incoming, action: str, at: datetime) -> dict[str, Any]:
         "channel": item.channel.value,
         "category": item.category.value if item.category else None,
         "kind": item.kind.value,
-        "summary": pii.scrub_text(item.text, item.customer),
+        "summary": summary[:2000],
         "received_at": item.at.isoformat(),
     }
 
 
 async def _open(item: Incoming, problem: str, linked: str | None, ctx: Context[IntakeDeps]) -> str:
     rules, sealer = ctx.deps.rules.current, ctx.deps.sealer
+    summary = pii.scrub_text(item.text, item.customer, limit=4000)
     case_id = domain.case_id_for(item.source_key, item.at)
     priority, reasons = domain.priority_of(
         PriorityInput(item.kind, item.customer.vip, item.cross_border, item.parcel.declared_value, item.category), rules
@@ -237,7 +238,7 @@ async def _open(item: Incoming, problem: str, linked: str | None, ctx: Context[I
         vip=item.customer.vip,
         fraud_flags=flags,
         parcel=item.parcel,
-        summary=pii.scrub_text(item.text, item.customer, limit=4000),
+        summary=summary,
         linked_case_id=linked,
         opened_at=ctx.now,
         rules_version=rules.version,
@@ -253,7 +254,7 @@ async def _open(item: Incoming, problem: str, linked: str | None, ctx: Context[I
         "reopen_count": 0,
         "reopened_at": None,
         "closed_at": None,
-        "history": [_history(item, "opened", payload.opened_at)],
+        "history": [_history(item, "opened", payload.opened_at, summary)],
     }
     save_case(ctx.uow, doc, new=True)
     ctx.uow.emit(ctx.new(CaseOpened, payload, key=case_id, event_id=deterministic_id("case.opened", case_id)))
@@ -278,6 +279,7 @@ def _incoming_priority(item: Incoming, rules: IntakeRules) -> Priority:
 
 async def _merge(item: Incoming, case_id: str, ctx: Context[IntakeDeps]) -> None:
     rules = ctx.deps.rules.current
+    summary = pii.scrub_text(item.text, item.customer, limit=4000)
     doc = await load_case(ctx.uow, case_id)
     if doc is None:
         raise LookupError(f"reference names case {case_id}, which is not stored")
@@ -286,7 +288,7 @@ async def _merge(item: Incoming, case_id: str, ctx: Context[IntakeDeps]) -> None
     )
     now = ctx.now
     doc.update(priority=outcome.priority.value, contacts=outcome.contacts, repeat_contacts=outcome.repeat_contacts)
-    doc["history"].append(_history(item, "merged", now))
+    doc["history"].append(_history(item, "merged", now, summary))
     save_case(ctx.uow, doc, new=False)
     payload = CaseMergedPayload(
         case_id=case_id,
@@ -296,7 +298,7 @@ async def _merge(item: Incoming, case_id: str, ctx: Context[IntakeDeps]) -> None
         priority=outcome.priority,
         priority_raised=outcome.priority_raised,
         repeat_contact=outcome.repeat_contact,
-        summary=pii.scrub_text(item.text, item.customer, limit=4000),
+        summary=summary,
         merged_at=now,
     )
     event_id = deterministic_id("case.merged", case_id, item.source_key)
@@ -309,6 +311,7 @@ async def _merge(item: Incoming, case_id: str, ctx: Context[IntakeDeps]) -> None
 
 async def _reopen(item: Incoming, case_id: str, ctx: Context[IntakeDeps]) -> None:
     rules = ctx.deps.rules.current
+    summary = pii.scrub_text(item.text, item.customer, limit=4000)
     doc = await load_case(ctx.uow, case_id)
     if doc is None:
         raise LookupError(f"reference names case {case_id}, which is not stored")
@@ -323,14 +326,14 @@ async def _reopen(item: Incoming, case_id: str, ctx: Context[IntakeDeps]) -> Non
         contacts=doc["contacts"] + 1,
         repeat_contacts=doc["contacts"],
     )
-    doc["history"].append(_history(item, "reopened", now))
+    doc["history"].append(_history(item, "reopened", now, summary))
     save_case(ctx.uow, doc, new=False)
     payload = CaseReopenedPayload(
         case_id=case_id,
         source_event_id=item.source_event_id,
         reopen_count=doc["reopen_count"],
         priority=priority,
-        summary=pii.scrub_text(item.text, item.customer, limit=4000),
+        summary=summary,
         reopened_at=now,
     )
     event_id = deterministic_id("case.reopened", case_id, item.source_key)
