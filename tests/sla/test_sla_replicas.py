@@ -1,0 +1,98 @@
+"""Two replicas on one SQLite file, without the broker: timers race, compare-and-set lets exactly one fire."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from caseflow_contracts import parse_event
+from caseflow_kit import Runtime
+from caseflow_kit.store.sqlite import SqliteStore
+from caseflow_sla.app import SPEC
+from caseflow_sla.handlers import SlaDeps
+from caseflow_sla.lease import LEASE_COLLECTION, RelayLease
+from caseflow_sla.settings import SlaSettings
+from caseflow_sla.timers import fire_due
+
+from .conftest import T0, H, Lifecycle, ManualTime, SlaHarness, new_case_id
+
+
+@pytest.fixture
+async def twin(sla: SlaHarness) -> AsyncIterator[Runtime[SlaSettings, SlaDeps]]:
+    """A second replica on the same SQLite file and the same (manual) time."""
+    runtime: Runtime[SlaSettings, SlaDeps] = Runtime(SPEC, sla.runtime.settings)
+    await runtime.start_dependencies()
+    runtime.deps.now = sla.time
+
+    async def no_publish() -> int:
+        return 0
+
+    runtime.relay.flush = no_publish  # type: ignore[method-assign]
+    yield runtime
+    await runtime.store.close()
+
+
+async def test_racing_replicas_fire_each_timer_once(
+    sla: SlaHarness, twin: Runtime[SlaSettings, SlaDeps], lifecycle: Lifecycle
+) -> None:
+    cases = [new_case_id() for _ in range(120)]
+    await sla.feed(*(lifecycle.escalated(c, T0) for c in cases), batch=True)
+    sla.time.advance(3 * 24 * H)
+    rounds = 0
+    # small batches so that both replicas pick the same timers again and again
+    while any(await asyncio.gather(*(fire_due(r, limit=40) for r in (sla.runtime, twin, sla.runtime, twin)))):
+        rounds += 1
+        assert rounds < 100
+    records = await sla.runtime.store.outbox_pending(100_000)
+    events = [parse_event(r.message.value) for r in records]
+    keys = Counter((e.payload.case_id, e.payload.metric, e.type) for e in events)  # type: ignore[attr-defined]
+    assert set(keys.values()) == {1}
+    assert len(events) == 3 * len(cases)  # callback, resolution and customer-update breaches
+    assert await fire_due(twin) == 0
+
+
+async def test_one_relay_lease_at_a_time(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "lease.db")
+    await store.open([LEASE_COLLECTION])
+    a, b = RelayLease(store, ttl_s=30), RelayLease(store, ttl_s=30)
+    try:
+        assert await a.held()
+        assert not await b.held()
+        assert await a.held()  # renewing is free while fresh
+        await a.release()
+        assert await b.held()
+        assert not await a.held()
+        published = []
+
+        async def flush() -> int:
+            published.append(1)
+            return 1
+
+        assert await b.guard(flush)() == 1
+        assert await a.guard(flush)() == 0
+        assert published == [1]
+    finally:
+        await store.close()
+
+
+async def test_an_expired_lease_passes_to_another_replica(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "lease.db")
+    await store.open([LEASE_COLLECTION])
+    a, b = RelayLease(store, ttl_s=0.05), RelayLease(store, ttl_s=0.05)
+    try:
+        assert await a.held()
+        await asyncio.sleep(0.1)  # a replica that went silent
+        assert await b.held()
+        assert not await a.held()
+    finally:
+        await store.close()
+
+
+def test_time_is_manual() -> None:
+    time = ManualTime()
+    assert time() == T0
+    assert time.advance(5) == T0 + 5
