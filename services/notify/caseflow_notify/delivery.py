@@ -173,8 +173,11 @@ class DeliveryWorker:
                     delay = min(delay * 2, 5.0)
                 if picked == 0:
                     self._room.clear()
+                    # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that races
+                    # with the event being set, and then the worker never stops.
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._room.wait(), delay)
+                        async with asyncio.timeout(delay):
+                            await self._room.wait()
         finally:
             await self._shutdown(recorder)
 
