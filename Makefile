@@ -47,6 +47,7 @@ pytest: venv kubectl
 schemas: venv
 	$(BIN)/python -m caseflow_contracts.generate
 	$(BIN)/python -m caseflow_dev.docs
+	$(BIN)/python -m caseflow_ops.manifests
 
 publish-schemas: venv
 	$(BIN)/python -m caseflow_contracts.generate --publish

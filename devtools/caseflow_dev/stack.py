@@ -143,7 +143,8 @@ async def run(data_dir: Path, broker_port: int, http_base_port: int, once: bool)
         if await until_stopped(stack.start()):
             return 0
         console.print(await status_table(stack.services))
-        console.print(f"logs in {stack.logs}; Ctrl-C stops everything")
+        console.print(f"logs in {stack.logs}", soft_wrap=True)
+        console.print("all five services are ready; Ctrl-C stops everything")
         if once:
             return 0
         return 0 if await until_stopped(watch(stack)) else 1

