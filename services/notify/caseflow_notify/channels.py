@@ -51,6 +51,9 @@ class Message:
 
 
 class Sender(Protocol):
+    #: How many sends may run at once (the connection pool); the worker queues the rest before the clock starts.
+    concurrency: int
+
     async def send(self, message: Message) -> None: ...
 
     async def close(self) -> None: ...
@@ -111,6 +114,7 @@ class WebhookSender:
         self._default = default_secret
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
         self._pool = pool
+        self.concurrency = pool
         self._session: aiohttp.ClientSession | None = None
 
     def _client(self) -> aiohttp.ClientSession:
@@ -167,6 +171,7 @@ class SmsGatewaySender:
         self._token = token
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
         self._pool = pool
+        self.concurrency = pool
         self._session: aiohttp.ClientSession | None = None
 
     async def send(self, message: Message) -> None:
@@ -206,8 +211,9 @@ class SmtpConfig:
 class SmtpSender:
     """Plain-text UTF-8 e-mail; Message-ID is the notification id, so mail clients can de-duplicate."""
 
-    def __init__(self, config: SmtpConfig) -> None:
+    def __init__(self, config: SmtpConfig, concurrency: int = 8) -> None:
         self._config = config
+        self.concurrency = concurrency  # one SMTP connection (and thread) per send
 
     def build(self, message: Message) -> EmailMessage:
         mail = EmailMessage()

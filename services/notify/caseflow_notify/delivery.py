@@ -143,6 +143,7 @@ class DeliveryWorker:
         self.in_flight: set[str] = set()
         self._results: asyncio.Queue[tuple[_Claimed, Outcome]] = asyncio.Queue()
         self._guards: dict[str, Guard] = {}
+        self._channel_slots: dict[NotifyChannel, asyncio.Semaphore] = {}
         self._cases: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._triggers: dict[str, str] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -318,6 +319,12 @@ class DeliveryWorker:
 
     # -- one attempt ------------------------------------------------------------------------------------
 
+    def _slots(self, channel: NotifyChannel, size: int) -> asyncio.Semaphore:
+        slots = self._channel_slots.get(channel)
+        if slots is None:
+            slots = self._channel_slots[channel] = asyncio.Semaphore(size)
+        return slots
+
     @staticmethod
     def _guard_key(channel: NotifyChannel, case: Mapping[str, Any]) -> str:
         return f"webhook:{case.get('platform')}" if channel is NotifyChannel.WEBHOOK else channel.value
@@ -366,9 +373,11 @@ class DeliveryWorker:
             message = self.message(doc, case)
             doc["locale"] = message.rendered.locale
             # The adapters enforce timeout_s themselves (HTTP total timeout, SMTP socket timeout); this is a backstop.
-            started = time.perf_counter()
-            async with asyncio.timeout(cp.timeout_s * 2):
-                await self.deps.senders[channel].send(message)
+            sender = self.deps.senders[channel]
+            async with self._slots(channel, sender.concurrency):  # queue here, before the timeout clock starts
+                started = time.perf_counter()
+                async with asyncio.timeout(cp.timeout_s * 2):
+                    await sender.send(message)
             self.metrics.send_seconds.labels(channel.value).observe(time.perf_counter() - started)
             outcome = Outcome(ok=True)
             guard.breaker.success()
