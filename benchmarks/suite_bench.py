@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import random
 import statistics
 import tempfile
@@ -60,9 +61,10 @@ async def raw_broker(bootstrap: str, n: int) -> tuple[float, float]:
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, fetch_max_wait_ms=50, enable_auto_commit=False)
     await consumer.start()
     await producer.send_and_wait(topic, b"warm-up")
-    tp = TopicPartition(topic, 0)
-    consumer.assign([tp])
-    await consumer.seek_to_end(tp)
+    await consumer.topics()
+    parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+    consumer.assign(parts)
+    await consumer.seek_to_end(*parts)
     body = b"x" * 900
     started = time.perf_counter()
     futures = [await producer.send(topic, body, key=str(i).encode()) for i in range(n)]
@@ -83,6 +85,52 @@ async def raw_broker(bootstrap: str, n: int) -> tuple[float, float]:
     return rate, percentile(trips, 0.99)
 
 
+class Follower:
+    """Reads cases.lifecycle and notify.deliveries: which waybill became which case, and when it was first notified."""
+
+    def __init__(self, bootstrap: str) -> None:
+        self.consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, fetch_max_wait_ms=20, enable_auto_commit=False)
+        self.case_of: dict[str, str] = {}
+        self.notified: dict[str, float] = {}
+
+    async def start(self) -> None:
+        await self.consumer.start()
+        await self.consumer.topics()
+        names = (CASES_LIFECYCLE.name, NOTIFY_DELIVERIES.name)
+        parts = [TopicPartition(t, p) for t in names for p in self.consumer.partitions_for_topic(t) or ()]
+        self.consumer.assign(parts)
+        await self.consumer.seek_to_end(*parts)
+
+    async def run(self, n: int) -> None:
+        while len(self.notified) < n or len(self.case_of) < n:
+            for records in (await self.consumer.getmany(timeout_ms=100, max_records=5000)).values():
+                now = time.perf_counter()
+                for r in records:
+                    value = r.value or b""
+                    if b'"case.opened"' in value:
+                        e = parse_event(value)
+                        self.case_of[e.payload.case_id] = e.payload.waybill_no  # type: ignore[attr-defined]
+                    elif b'"notification.sent"' in value:
+                        self.notified.setdefault(parse_event(value).payload.case_id, now)  # type: ignore[attr-defined]
+
+
+async def publish(bootstrap: str, events: list[Any], rate: float) -> dict[str, float]:
+    """Publish at `rate` per second; return when each waybill's event was sent."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
+    await producer.start()
+    sent: dict[str, float] = {}
+    started = time.perf_counter()
+    for i, event in enumerate(events):
+        sent[event.payload.waybill_no] = time.perf_counter()
+        await producer.send(UPSTREAM_PARCEL_EXCEPTIONS.name, event.to_bytes(), key=event.key.encode())
+        ahead = started + (i + 1) / rate - time.perf_counter()
+        if ahead > 0:
+            await asyncio.sleep(ahead)
+    await producer.flush()
+    await producer.stop()
+    return sent
+
+
 async def main(n: int, rate: float) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp)
@@ -91,96 +139,44 @@ async def main(n: int, rate: float) -> None:
         env = demo_env(data, 1, smtp, http)
         env["CASEFLOW_NOTIFY_POLICY_PATH"] = str(fast_policy(data / "notify-policy.yaml"))
         stack = Stack(data, free_port(), free_port(), env)
-        await stack.start()
         try:
-            bootstrap = stack.broker.bootstrap
-            raw_rate, raw_p99 = await raw_broker(bootstrap, n)
+            await stack.start()
+            raw_rate, raw_p99 = await raw_broker(stack.broker.bootstrap, n)
             upstream = Upstream(random.Random(1), load_places(), speed=1)
             events = [upstream.exception() for _ in range(n)]
-            published: dict[str, float] = {}
-            first_notice: dict[str, float] = {}
-            case_of: dict[str, str] = {}
-            consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, fetch_max_wait_ms=20, enable_auto_commit=False)
-            await consumer.start()
-            parts = [
-                TopicPartition(NOTIFY_DELIVERIES.name, p)
-                for p in consumer.partitions_for_topic(NOTIFY_DELIVERIES.name) or ()
-            ]
-            if not parts:
-                await consumer.topics()
-                parts = [
-                    TopicPartition(NOTIFY_DELIVERIES.name, p)
-                    for p in consumer.partitions_for_topic(NOTIFY_DELIVERIES.name) or ()
-                ]
-            consumer.assign(parts)
-            await consumer.seek_to_end(*parts)
-            opened = AIOKafkaConsumer(bootstrap_servers=bootstrap, fetch_max_wait_ms=20, enable_auto_commit=False)
-            await opened.start()
-            await opened.topics()
-            lparts = [
-                TopicPartition(CASES_LIFECYCLE.name, p) for p in opened.partitions_for_topic(CASES_LIFECYCLE.name) or ()
-            ]
-            opened.assign(lparts)
-            await opened.seek_to_end(*lparts)
-
-            async def follow_cases() -> None:
-                while len(case_of) < n:
-                    for records in (await opened.getmany(timeout_ms=100, max_records=5000)).values():
-                        for r in records:
-                            if b'"case.opened"' in (r.value or b""):
-                                e = parse_event(r.value or b"")
-                                case_of[e.payload.case_id] = e.payload.waybill_no  # type: ignore[attr-defined]
-
-            async def follow_notices() -> None:
-                while len(first_notice) < n:
-                    for records in (await consumer.getmany(timeout_ms=100, max_records=5000)).values():
-                        now = time.perf_counter()
-                        for r in records:
-                            e = parse_event(r.value or b"")
-                            if e.type == "notification.sent":
-                                first_notice.setdefault(e.payload.case_id, now)  # type: ignore[attr-defined]
-
-            producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
-            await producer.start()
-            followers = [asyncio.create_task(follow_cases()), asyncio.create_task(follow_notices())]
+            follower = Follower(stack.broker.bootstrap)
+            await follower.start()
+            following = asyncio.create_task(follower.run(n))
             started = time.perf_counter()
-            for i, event in enumerate(events):
-                published[event.payload.waybill_no] = time.perf_counter()
-                await producer.send(UPSTREAM_PARCEL_EXCEPTIONS.name, event.to_bytes(), key=event.key.encode())
-                ahead = started + (i + 1) / rate - time.perf_counter()
-                if ahead > 0:
-                    await asyncio.sleep(ahead)
-            await producer.flush()
-            publish_done = time.perf_counter()
-            try:
-                await asyncio.wait_for(asyncio.gather(*followers), timeout=max(120, n / 50))
-            except TimeoutError:
-                pass
-            finished = max(first_notice.values(), default=publish_done)
-            latencies = [first_notice[c] - published[w] for c, w in case_of.items() if c in first_notice]
-            await producer.stop()
-            await consumer.stop()
-            await opened.stop()
-            through = len(latencies)
-            print(
-                f"cases published             {n} at a target of {rate:.0f}/s (published in {publish_done - started:.1f} s)"
-            )
-            print(f"cases notified              {through}")
-            print(
-                f"sustained                   {through / (finished - started):10.0f} cases/s  (first publish to last notification)"
-            )
-            if latencies:
-                print(
-                    f"latency upstream→notified   p50 {statistics.median(latencies) * 1000:7.0f} ms   p99 {percentile(latencies, 0.99) * 1000:7.0f} ms"
-                )
-            print(
-                f"raw broker, same run        {raw_rate:10.0f} msgs/s  (produce+consume, no processing); round trip p99 {raw_p99 * 1000:.1f} ms"
-            )
-            print(f"ratio suite / raw           {through / (finished - started) / raw_rate:10.3f}")
+            sent = await publish(stack.broker.bootstrap, events, rate)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(following, timeout=max(120, n / 50))
+            await follower.consumer.stop()
+            report(n, rate, started, sent=sent, follower=follower, raw_rate=raw_rate, raw_p99=raw_p99)
         finally:
             stack.stop()
             await http.stop()
             smtp.stop()
+
+
+def report(
+    n: int, rate: float, started: float, *, sent: dict[str, float], follower: Follower, raw_rate: float, raw_p99: float
+) -> None:
+    latencies = [
+        follower.notified[c] - sent[w] for c, w in follower.case_of.items() if c in follower.notified and w in sent
+    ]
+    finished = max(follower.notified.values(), default=time.perf_counter())
+    sustained = len(latencies) / (finished - started)
+    print(f"cases published             {n} at a target of {rate:.0f}/s")
+    print(f"cases opened and notified   {len(latencies)}")
+    print(f"sustained                   {sustained:10.0f} cases/s  (first publish to last first-notification)")
+    if latencies:
+        p50, p99 = statistics.median(latencies) * 1000, percentile(latencies, 0.99) * 1000
+        print(f"latency upstream->notified  p50 {p50:7.0f} ms   p99 {p99:7.0f} ms")
+    print(
+        f"raw broker, same run        {raw_rate:10.0f} msgs/s (produce+consume, no processing); round trip p99 {raw_p99 * 1000:.1f} ms"
+    )
+    print(f"ratio suite / raw           {sustained / raw_rate:10.3f}")
 
 
 if __name__ == "__main__":

@@ -153,6 +153,8 @@ class Runtime(Generic[S, D]):
             batch_timeout_ms=self.settings.fetch_max_wait_ms,
             fetch_max_wait_ms=self.settings.fetch_max_wait_ms,
             auto_offset_reset=self.settings.auto_offset_reset,
+            session_timeout_ms=self.settings.session_timeout_ms,
+            heartbeat_interval_ms=self.settings.heartbeat_interval_ms,
             ack_policy=AckPolicy.NACK_ON_ERROR,
             title=f"{self.service}",
             description="; ".join(

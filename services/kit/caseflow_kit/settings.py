@@ -73,6 +73,13 @@ class KitSettings(BaseSettings):
     retry_backoff_ms: int = Field(default=100, ge=0, description="First retry delay; doubles per attempt")
     outbox_interval_ms: int = Field(default=200, ge=10, description="Background outbox relay period")
     processed_retention_days: int = Field(default=14, ge=1, description="How long consumed event ids are remembered")
+    session_timeout_ms: int = Field(
+        default=10_000,
+        ge=1000,
+        le=300_000,
+        description="Consumer session timeout: how soon a dead replica's partitions move",
+    )
+    heartbeat_interval_ms: int = Field(default=3000, ge=100, le=60_000, description="Consumer heartbeat period")
     auto_offset_reset: Literal["earliest", "latest"] = Field(
         default="earliest", description="Where a new consumer group starts"
     )

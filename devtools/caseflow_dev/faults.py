@@ -1,0 +1,402 @@
+"""Fault drill: the same day twice, once clean and once with faults, then a reconciliation.
+
+    python -m caseflow_dev.faults [--cases 60]
+
+Both runs get the same upstream events (with poison, malformed, duplicated and
+reordered events mixed in) and the same station behaviour. The faulty run
+kill -9s each service in turn mid-stream and restarts it, kills a routing
+replica while a second one joins (a rebalance), and freezes the broker for a
+few seconds. The reconciliation then proves, per waybill, that every case
+reached the same final state as in the clean run, that no payout,
+notification, breach or case was duplicated, and that nothing was lost.
+
+Tansu here stores topics in memory, so "stopping the broker" is a freeze
+(SIGSTOP / SIGCONT): clients lose it for a few seconds and must recover.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import os
+import random
+import time
+from collections import Counter, defaultdict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from caseflow_contracts import TOPICS, ContractError, Event, parse_event
+from caseflow_contracts.cases import CaseEscalated, CaseOpened
+from caseflow_contracts.common import LadderLevel
+from caseflow_contracts.stations import (
+    CallbackOutcome,
+    CallbackPayload,
+    ResolutionResult,
+    ResolvedPayload,
+    StationAcknowledged,
+    StationCalledBack,
+    StationResolved,
+    StationUpdatePayload,
+)
+from caseflow_contracts.topics import UPSTREAM_CUSTOMER_CONTACTS, UPSTREAM_PARCEL_EXCEPTIONS
+from caseflow_contracts.upstream import ExceptionKind
+
+from .broker import EmbeddedBroker
+from .harness import ServiceProcess
+from .simulator import Upstream, load_places
+from .testing import KafkaTestKit
+
+SERVICES = ("intake", "routing", "sla", "claims", "notify")
+Raw = tuple[str, bytes, bytes]  # topic, key, value
+
+
+def scenario(cases: int, seed: int = 11) -> list[Raw]:
+    """The day's upstream traffic: exceptions, repeat contacts, duplicates, reordering and bad bytes."""
+    rng = random.Random(seed)
+    upstream = Upstream(rng, load_places(), speed=1)
+    traffic: list[Raw] = []
+    for i in range(cases):
+        event = upstream.exception()
+        while event.payload.exception_kind in (ExceptionKind.OUT_OF_AREA, ExceptionKind.PROBLEM_PARCEL):
+            event = upstream.exception()
+        raw = (UPSTREAM_PARCEL_EXCEPTIONS.name, event.key.encode(), event.to_bytes())
+        if i % 10 == 3:
+            contact = upstream.contact()
+            # Reordered: the customer's contact about a parcel arrives before the parcel's exception.
+            traffic.append((UPSTREAM_CUSTOMER_CONTACTS.name, contact.key.encode(), contact.to_bytes()))
+        traffic.append(raw)
+        if i % 7 == 0:
+            traffic.append(raw)  # delivered twice
+        if i % 9 == 0:
+            topic, value = upstream.bad()
+            traffic.append((topic, b"bad", value))
+        if i % 5 == 1:
+            contact = upstream.contact()
+            traffic.append((UPSTREAM_CUSTOMER_CONTACTS.name, contact.key.encode(), contact.to_bytes()))
+    return traffic
+
+
+@dataclass
+class Observed:
+    """Everything published on the run's topics."""
+
+    events: list[Event] = field(default_factory=list)
+    dead: Counter[str] = field(default_factory=Counter)
+    ids_by_type: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+
+
+async def observe(kit: KafkaTestKit, into: Observed, stop: asyncio.Event) -> None:
+    names = [kit.topic(t) for t in TOPICS] + [kit.topic(t) + ".dlq" for t in TOPICS]
+    consumer = AIOKafkaConsumer(bootstrap_servers=kit.bootstrap, enable_auto_commit=False, fetch_max_wait_ms=50)
+    await consumer.start()
+    try:
+        await consumer.topics()
+        parts = [TopicPartition(n, p) for n in names for p in consumer.partitions_for_topic(n) or ()]
+        consumer.assign(parts)
+        await consumer.seek_to_beginning(*parts)
+        while not stop.is_set():
+            for tp, records in (await consumer.getmany(timeout_ms=100)).items():
+                for r in records:
+                    if tp.topic.endswith(".dlq"):
+                        into.dead[
+                            f"{tp.topic.removeprefix(kit.prefix)}:{dict(r.headers).get('x-dlq-reason', b'').decode()}"
+                        ] += 1
+                        continue
+                    try:
+                        event = parse_event(r.value or b"")
+                    except ContractError:
+                        continue
+                    into.events.append(event)
+                    into.ids_by_type[event.type][event.event_id] += 1
+    finally:
+        await consumer.stop()
+
+
+class StationBot:
+    """Every case handed to a station is acknowledged, called back and resolved, once per hand-over."""
+
+    def __init__(self, kit: KafkaTestKit) -> None:
+        self.kit = kit
+        self.handled: set[str] = set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        consumer = AIOKafkaConsumer(
+            self.kit.topic(TOPICS[3]),
+            bootstrap_servers=self.kit.bootstrap,
+            group_id=self.kit.prefix + "stations",
+            auto_offset_reset="earliest",
+            fetch_max_wait_ms=50,
+        )
+        await consumer.start()
+        try:
+            while not stop.is_set():
+                for records in (await consumer.getmany(timeout_ms=100)).values():
+                    for r in records:
+                        await self.react(r.value or b"")
+        finally:
+            await consumer.stop()
+
+    async def react(self, value: bytes) -> None:
+        try:
+            event = parse_event(value)
+        except ContractError:
+            return
+        if not isinstance(event, CaseEscalated) or event.payload.level is not LadderLevel.STATION:
+            return
+        if event.event_id in self.handled:
+            return
+        self.handled.add(event.event_id)
+        p = event.payload
+        base = {"case_id": p.case_id, "station": p.holder, "agent_id": "A2001", "at": p.escalated_at}
+        for update in (
+            StationAcknowledged.create(
+                StationUpdatePayload(**base), key=p.case_id, producer=p.holder, event_id=f"ack-{event.event_id}"
+            ),
+            StationCalledBack.create(
+                CallbackPayload(**base, outcome=CallbackOutcome.REACHED),
+                key=p.case_id,
+                producer=p.holder,
+                event_id=f"cb-{event.event_id}",
+            ),
+            StationResolved.create(
+                ResolvedPayload(**base, result=ResolutionResult.RESOLVED, solution="已处理", satisfaction=5),
+                key=p.case_id,
+                producer=p.holder,
+                event_id=f"rs-{event.event_id}",
+            ),
+        ):
+            await self.kit.publish(update)
+
+
+@dataclass
+class Run:
+    kit: KafkaTestKit
+    env: dict[str, str]
+    logs: Path
+    processes: dict[str, ServiceProcess] = field(default_factory=dict)
+
+    def start(self, name: str, key: str | None = None) -> ServiceProcess:
+        process = ServiceProcess(name, self.env, log_file=self.logs / f"{key or name}.log").start()
+        self.processes[key or name] = process
+        return process
+
+    async def restart(self, name: str) -> None:
+        self.processes[name].kill()
+        await self.start(name).ready(120)
+
+
+Fault = Callable[[Run, EmbeddedBroker], Awaitable[None]]
+
+
+def kill_and_restart(name: str) -> Fault:
+    async def fault(run: Run, broker: EmbeddedBroker) -> None:
+        await run.restart(name)
+
+    fault.__name__ = f"kill -9 {name}, restart"
+    return fault
+
+
+async def kill_during_rebalance(run: Run, broker: EmbeddedBroker) -> None:
+    """A second routing replica joins; the first is killed while the group rebalances."""
+    second = run.start("routing", key="routing-2")
+    await asyncio.sleep(0.5)
+    run.processes["routing"].kill()
+    await second.ready(120)
+    run.processes["routing"] = run.processes.pop("routing-2")
+
+
+async def freeze_broker(run: Run, broker: EmbeddedBroker) -> None:
+    broker.pause()
+    await asyncio.sleep(4)
+    broker.resume()
+
+
+FAULTS: list[Fault] = [
+    kill_and_restart("intake"),
+    freeze_broker,
+    kill_and_restart("routing"),
+    kill_and_restart("sla"),
+    kill_during_rebalance,
+    kill_and_restart("claims"),
+    kill_and_restart("notify"),
+]
+FAULTS[1].__name__ = "freeze the broker 4 s"
+FAULTS[4].__name__ = "kill -9 routing during a rebalance"
+
+
+@dataclass
+class Outcome:
+    """What a run ended with, per waybill, plus its integrity counts."""
+
+    per_waybill: dict[str, dict[str, Any]]
+    counts: Counter[str]
+    duplicates: list[str]
+    lost: list[str]
+    dead: Counter[str]
+
+
+async def drill(broker: EmbeddedBroker, data: Path, cases: int, faults: bool, settle_s: float = 25) -> Outcome:
+    kit = KafkaTestKit(broker.bootstrap, data)
+    await kit.create_topics()
+    (data / "logs").mkdir(parents=True, exist_ok=True)
+    env = kit.env(
+        CASEFLOW_PII_KEY=base64.b64encode(os.urandom(32)).decode(),
+        CASEFLOW_SESSION_TIMEOUT_MS="6000",
+        CASEFLOW_HEARTBEAT_INTERVAL_MS="1000",
+        CASEFLOW_SMTP_PORT="1",  # no e-mail server: e-mail deliveries fail and are retried; SMS and webhooks go nowhere either
+    )
+    run = Run(kit, env, data / "logs")
+    for name in SERVICES:
+        run.start(name)
+    await asyncio.gather(*(p.ready(120) for p in run.processes.values()))
+    stop = asyncio.Event()
+    observed = Observed()
+    bot = StationBot(kit)
+    tasks = [asyncio.create_task(observe(kit, observed, stop)), asyncio.create_task(bot.run(stop))]
+    traffic = scenario(cases)
+    producer = AIOKafkaProducer(bootstrap_servers=kit.bootstrap, linger_ms=1)
+    await producer.start()
+    schedule = {int(len(traffic) * (i + 1) / (len(FAULTS) + 1)): f for i, f in enumerate(FAULTS)} if faults else {}
+    try:
+        for i, (topic, key, value) in enumerate(traffic):
+            if i in schedule:
+                await schedule[i](run, broker)
+            await producer.send_and_wait(kit.prefix + topic, value, key=key)
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(settle_s)
+        outcome = await summarize(run, observed, traffic)
+    finally:
+        await producer.stop()
+        stop.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for process in run.processes.values():
+            process.terminate()
+        await kit.close()
+    return outcome
+
+
+async def summarize(run: Run, observed: Observed, traffic: list[Raw]) -> Outcome:
+    opened = [e for e in observed.events if isinstance(e, CaseOpened)]
+    case_by_waybill: dict[str, list[str]] = defaultdict(list)
+    for first in opened:
+        if first.payload.case_id not in case_by_waybill[first.payload.waybill_no or ""]:
+            case_by_waybill[first.payload.waybill_no or ""].append(first.payload.case_id)
+    by_case: dict[str, list[Event]] = defaultdict(list)
+    for e in observed.events:
+        if case_id := getattr(e.payload, "case_id", None):
+            by_case[case_id].append(e)
+    per_waybill: dict[str, dict[str, Any]] = {}
+    async with httpx.AsyncClient(timeout=5) as http:
+        for waybill, case_ids in sorted(case_by_waybill.items()):
+            case_id = case_ids[0]
+            routed = (await http.get(f"{run.processes['routing'].url}/cases/{case_id}")).json()
+            story: list[Any] = by_case[case_id]
+            per_waybill[waybill] = {
+                "cases": len(case_ids),
+                "kind": next(str(e.payload.kind) for e in story if isinstance(e, CaseOpened)),
+                "state": routed.get("state"),
+                "holder": routed.get("holder"),
+                "level": routed.get("level"),
+                "paid": sorted(
+                    {(p.payload.payout_id, p.payload.amount.amount_minor) for p in story if p.type == "payout.issued"}
+                ),
+                "charged": sorted(
+                    {(c.payload.station, c.payload.total.amount_minor) for c in story if c.type == "chargeback.issued"}
+                ),
+                "resolved": len({e.event_id for e in story if e.type == "case.resolved"}),
+            }
+    counts: Counter[str] = Counter({t: len(ids) for t, ids in observed.ids_by_type.items()})
+    duplicates = find_duplicates(observed)
+    valid_upstream = set()
+    for _, _, value in traffic:
+        try:
+            valid_upstream.add(parse_event(value).event_id)
+        except ContractError:
+            continue
+    caused = {e.causation_id for e in observed.events if e.type in ("case.opened", "case.merged", "case.reopened")}
+    lost = sorted(valid_upstream - caused)
+    return Outcome(per_waybill, counts, duplicates, lost, observed.dead)
+
+
+def find_duplicates(observed: Observed) -> list[str]:
+    """The same business fact published under two event ids: what consumers could not de-duplicate."""
+    problems = []
+    facts: dict[str, Counter[tuple[str, ...]]] = defaultdict(Counter)
+    seen: set[str] = set()
+    for e in observed.events:
+        if e.event_id in seen:
+            continue  # the same event republished: consumers skip it by id
+        seen.add(e.event_id)
+        p: Any = e.payload
+        if e.type == "payout.issued":
+            facts[e.type][(p.payout_id,)] += 1
+        elif e.type == "chargeback.issued":
+            facts[e.type][(p.chargeback_id,)] += 1
+        elif e.type == "notification.sent":
+            facts[e.type][(p.case_id, p.trigger_event_id, str(p.channel))] += 1
+        elif e.type == "sla.breached":
+            facts[e.type][(p.case_id, str(p.metric), str(p.level))] += 1
+        elif e.type == "case.opened":
+            facts[e.type][(e.causation_id or "",)] += 1
+    for kind, counter in facts.items():
+        problems += [f"{kind} {key} published {n} times" for key, n in counter.items() if n > 1]
+    return problems
+
+
+def differences(clean: Outcome, faulty: Outcome) -> list[str]:
+    diffs = []
+    for waybill in sorted(set(clean.per_waybill) | set(faulty.per_waybill)):
+        a, b = clean.per_waybill.get(waybill), faulty.per_waybill.get(waybill)
+        if a is None or b is None:
+            diffs.append(f"{waybill}: only in the {'faulty' if a is None else 'clean'} run")
+            continue
+        for key in a:
+            if key == "paid":
+                same = [amount for _, amount in a[key]] == [amount for _, amount in b[key]]
+            else:
+                same = a[key] == b[key]
+            if not same:
+                diffs.append(f"{waybill} {key}: clean {a[key]} vs faulty {b[key]}")
+    return diffs
+
+
+def report(clean: Outcome, faulty: Outcome) -> str:
+    lines = ["reconciliation (clean run | faulty run)"]
+    for kind in sorted(set(clean.counts) | set(faulty.counts)):
+        lines.append(f"  {kind:28} {clean.counts[kind]:6} | {faulty.counts[kind]:6}")
+    lines.append(f"  {'dead-lettered':28} {sum(clean.dead.values()):6} | {sum(faulty.dead.values()):6}")
+    lines.append(f"  waybills compared: {len(clean.per_waybill)}; differences: {len(differences(clean, faulty))}")
+    lines.append(f"  duplicates: clean {len(clean.duplicates)}, faulty {len(faulty.duplicates)}")
+    lines.append(f"  lost upstream events: clean {len(clean.lost)}, faulty {len(faulty.lost)}")
+    return "\n".join(lines)
+
+
+async def main_async(cases: int, root: Path) -> int:
+    with EmbeddedBroker(log_file=root / "tansu.log") as broker:
+        clean = await drill(broker, root / "clean", cases, faults=False)
+        faulty = await drill(broker, root / "faulty", cases, faults=True)
+    print(report(clean, faulty))
+    for line in differences(clean, faulty) + faulty.duplicates + [f"lost {x}" for x in faulty.lost]:
+        print("  !", line)
+    ok = not differences(clean, faulty) and not faulty.duplicates and not faulty.lost
+    print("RECONCILED" if ok else "NOT RECONCILED")
+    return 0 if ok else 1
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cases", type=int, default=60)
+    parser.add_argument("--dir", type=Path, default=Path("data/faults") / time.strftime("%Y%m%d-%H%M%S"))
+    args = parser.parse_args()
+    args.dir.mkdir(parents=True, exist_ok=True)
+    raise SystemExit(asyncio.run(main_async(args.cases, args.dir)))
+
+
+if __name__ == "__main__":
+    main()
