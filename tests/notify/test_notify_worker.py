@@ -346,3 +346,20 @@ async def test_an_event_that_overtakes_case_opened_waits_for_the_contact(rig: Ri
     docs = await rig.deliveries(cid)
     assert {(d["template"], d["state"]) for d in docs} == {("claim_decided", "sent"), ("case_acknowledged", "sent")}
     assert len(docs) == 6
+
+
+async def test_contact_sealed_the_way_intake_seals_it_opens_at_send_time(rig: Rig) -> None:
+    """Contract with intake: the sealed token's plain fields (phone, email) are what notify reads."""
+    from caseflow_contracts.upstream import Customer
+    from caseflow_intake.pii import seal
+
+    from .support import SEALER
+
+    customer = Customer(name="李雷", phone="13900001111", email="li.lei@example.org", language="en")
+    event = opened(case_id(), platform=None)
+    payload = event.payload.model_copy(update={"customer": seal(SEALER, customer, "en")})
+    await rig.handle(event.model_copy(update={"payload": payload}))
+    await rig.drain()
+    assert [m["to"] for m in rig.sms.accepted] == ["13900001111"]
+    assert [m["To"] for m in rig.smtp.messages] == ["li.lei@example.org"]
+    assert rig.sms.accepted[0]["text"].startswith("[BEST Express]")
