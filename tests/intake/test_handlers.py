@@ -318,3 +318,16 @@ async def test_logs_carry_no_personal_data(tmp_path: Path, caplog: pytest.LogCap
     text = "\n".join(f"{r.getMessage()} {getattr(r, 'fields', '')}" for r in caplog.records)
     for secret in ("王小明", "13812345678", "建国路", "110101199003071234", "xiaoming.wang"):
         assert secret not in text
+
+
+async def test_language_follows_the_customer_not_the_upstream_system(tmp_path: Path) -> None:
+    async with intake(tmp_path) as svc:
+        english = customer(language="en", name="John Smith")
+        await svc.deliver(exception(customer=english, description="派送延误，网点已登记"))
+        await svc.deliver(
+            contact(waybill(), customer=customer(language="zh-CN"), text="Where is my parcel? It is very late.")
+        )
+        [(_, by_exception), (_, by_contact)] = await svc.emitted()
+        assert by_exception.payload.language == "en"
+        assert by_exception.payload.customer.language == "en"
+        assert by_contact.payload.language == "en"

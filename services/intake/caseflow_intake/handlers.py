@@ -205,7 +205,8 @@ async def _open(item: Incoming, problem: str, linked: str | None, ctx: Context[I
     priority, reasons = domain.priority_of(
         PriorityInput(item.kind, item.customer.vip, item.cross_border, item.parcel.declared_value, item.category), rules
     )
-    language = domain.language_of(item.language, item.text, rules)
+    # Only a customer's own words say which language they speak; an exception's text is the upstream system's.
+    language = domain.language_of(item.language, item.text if item.contact else "", rules)
     station, reason = domain.station_hint(item.kind, item.stations, rules)
     cust_ref = pii.customer_ref(sealer, item.customer, item.source_key)
     flags = domain.order_fraud_flags(item.order_amount, item.shipping_address, item.billing_address, rules)
