@@ -216,11 +216,17 @@ async def test_a_timeout_is_retried_with_the_same_key_and_the_receiver_drops_the
     await rig.drain()
     [doc] = await rig.deliveries(cid)
     assert (doc["state"], doc["attempts"]) == ("sent", 2)
-    assert (len(rig.web.accepted), rig.web.duplicates) == (1, 1)
+    # processed once; any copy that reached it again (normally the second attempt) was recognised and dropped
+    assert len(rig.web.accepted) == 1
+    assert rig.web.duplicates == rig.web.requests - 1
     assert rig.web.accepted[0]["headers"]["x-caseflow-delivery"] == doc["_id"]
 
 
-@pytest.mark.parametrize("rig", [{"channels": {"webhook": {"breaker_failures": 2, "max_attempts": 10}}}], indirect=True)
+@pytest.mark.parametrize(
+    "rig",
+    [{"channels": {"webhook": {"breaker_failures": 2, "max_attempts": 10, "breaker_reset_s": 1.5}}}],
+    indirect=True,
+)
 async def test_the_circuit_breaker_stops_hammering_a_dead_receiver(rig: Rig) -> None:
     rig.web.fail_next = 1000
     cases = [case_id() for _ in range(10)]
@@ -235,7 +241,7 @@ async def test_the_circuit_breaker_stops_hammering_a_dead_receiver(rig: Rig) -> 
     assert {d["deferred"] for d in docs if d["state"] == "pending"} <= {"circuit_open", None}
     # the receiver recovers: after the reset time one trial closes the breaker, then everything flows
     rig.web.fail_next = 0
-    await asyncio.sleep(0.35)
+    await asyncio.sleep(1.55)
     await rig.drain(rounds=40, pause=0.1)
     docs = [d for cid in cases for d in await rig.deliveries(cid)]
     assert {d["state"] for d in docs} == {"sent"}
