@@ -59,7 +59,7 @@ async def test_notify_through_the_broker(kafka: KafkaTestKit, tmp_path: Path) ->
                     await kafka.publish(event)
 
                 # 3 + 2 + 2 + 3 + 2 + 3 + 3 for the story; sms + e-mail sent and the webhook failed for the other
-                records = await kafka.collect(NOTIFY_DELIVERIES, 21, timeout_s=60)
+                records = await kafka.collect(NOTIFY_DELIVERIES, 21, timeout_s=90)
                 events = [parse_event(r.value) for r in records]
                 sent = [e for e in events if e.type == "notification.sent"]
                 failed = [e for e in events if e.type == "notification.failed"]
