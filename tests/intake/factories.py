@@ -7,7 +7,9 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from caseflow_contracts.common import Area, Channel, Money
+from caseflow_contracts.cases import CaseResolved, CaseResolvedPayload
+from caseflow_contracts.common import Area, CaseKind, Channel, LadderLevel, Money
+from caseflow_contracts.stations import ResolutionResult
 from caseflow_contracts.upstream import (
     Address,
     ContactCategory,
@@ -105,3 +107,15 @@ def contact(
     return CustomerContacted.create(
         p, key=key or p.waybill_no or p.platform_order_id or p.source_id, producer="callcentre", event_id=event_id
     )
+
+
+def resolved(case_id: str, at: object = NOW, result: ResolutionResult = ResolutionResult.RESOLVED) -> CaseResolved:
+    payload = CaseResolvedPayload(
+        case_id=case_id,
+        station="BJ-CY-07",
+        level=LadderLevel.STATION,
+        at=at,
+        result=result,
+        kind=CaseKind.DELAY,  # type: ignore[arg-type]
+    )
+    return CaseResolved.create(payload, key=case_id, producer="routing")

@@ -23,8 +23,7 @@ from caseflow_dev.testing import KafkaTestKit
 from caseflow_intake.app import SPEC
 from caseflow_intake.settings import IntakeSettings
 
-from .factories import NOW, TEST_KEY, contact, exception, waybill
-from .test_handlers import resolved
+from .factories import NOW, TEST_KEY, contact, exception, resolved, waybill
 
 
 async def lifecycle(kafka: KafkaTestKit, count: int, timeout_s: float = 30) -> list[Any]:

@@ -16,11 +16,9 @@ from caseflow_contracts.cases import (
     CaseMerged,
     CaseOpened,
     CaseReopened,
-    CaseResolved,
-    CaseResolvedPayload,
     FraudFlag,
 )
-from caseflow_contracts.common import CaseKind, Channel, LadderLevel, Money, Priority
+from caseflow_contracts.common import CaseKind, Channel, Money, Priority
 from caseflow_contracts.stations import ResolutionResult
 from caseflow_contracts.topics import UPSTREAM_CUSTOMER_CONTACTS, UPSTREAM_PARCEL_EXCEPTIONS
 from caseflow_contracts.upstream import ContactCategory, ExceptionKind, SaleStage
@@ -28,20 +26,8 @@ from caseflow_intake.reads import present
 from caseflow_intake.settings import DEFAULT_RULES
 from caseflow_kit.privacy import Sealer
 
-from .factories import NOW, TEST_KEY, address, contact, customer, exception, waybill
+from .factories import NOW, TEST_KEY, address, contact, customer, exception, resolved, waybill
 from .service import intake
-
-
-def resolved(case_id: str, at: object = NOW, result: ResolutionResult = ResolutionResult.RESOLVED) -> CaseResolved:
-    payload = CaseResolvedPayload(
-        case_id=case_id,
-        station="BJ-CY-07",
-        level=LadderLevel.STATION,
-        at=at,
-        result=result,
-        kind=CaseKind.DELAY,  # type: ignore[arg-type]
-    )
-    return CaseResolved.create(payload, key=case_id, producer="routing")
 
 
 async def test_an_exception_opens_one_case_with_what_downstream_needs(tmp_path: Path) -> None:
