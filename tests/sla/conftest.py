@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -25,7 +26,9 @@ from caseflow_contracts.cases import (
     CaseTransferred,
 )
 from caseflow_kit import Runtime
-from caseflow_kit.store import Query
+from caseflow_kit.store import Query, Store
+from caseflow_kit.store.mongo import MongoStore
+from caseflow_kit.store.sqlite import SqliteStore
 from caseflow_kit.uow import event_headers
 from caseflow_sla.app import SPEC
 from caseflow_sla.handlers import SlaDeps
@@ -254,10 +257,19 @@ def lifecycle() -> Lifecycle:
     return Lifecycle()
 
 
-@pytest.fixture
-async def sla(tmp_path: Path) -> AsyncIterator[SlaHarness]:
+def open_store(kind: str, tmp_path: Path) -> Store:
+    if kind == "mongo":
+        from pymongo_async_mock import AsyncMongoMockClient
+
+        return MongoStore(AsyncMongoMockClient(), f"sla_{uuid.uuid4().hex[:8]}", transactions=False)
+    return SqliteStore(tmp_path / "sla.db")
+
+
+@pytest.fixture(params=["sqlite", "mongo"])
+async def sla(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SlaHarness]:
+    """The handlers and timers on each store adapter (MongoDB through its in-memory mock)."""
     settings = SlaSettings(data_dir=tmp_path, log_format="console")
-    runtime: Runtime[SlaSettings, SlaDeps] = Runtime(SPEC, settings)
+    runtime: Runtime[SlaSettings, SlaDeps] = Runtime(SPEC, settings, open_store(request.param, tmp_path))
     await runtime.start_dependencies()
     time = ManualTime()
     runtime.deps.now = time

@@ -169,7 +169,7 @@ actions = st.lists(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(steps=actions)
 def test_whatever_happens_each_signal_is_decided_at_most_once(steps: list[tuple[str, float]]) -> None:
     clock = new_clock()

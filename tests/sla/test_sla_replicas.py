@@ -11,6 +11,7 @@ import pytest
 
 from caseflow_contracts import parse_event
 from caseflow_kit import Runtime
+from caseflow_kit.store.mongo import MongoStore
 from caseflow_kit.store.sqlite import SqliteStore
 from caseflow_sla.app import SPEC
 from caseflow_sla.handlers import SlaDeps
@@ -23,8 +24,9 @@ from .conftest import T0, H, Lifecycle, ManualTime, SlaHarness, new_case_id
 
 @pytest.fixture
 async def twin(sla: SlaHarness) -> AsyncIterator[Runtime[SlaSettings, SlaDeps]]:
-    """A second replica on the same SQLite file and the same (manual) time."""
-    runtime: Runtime[SlaSettings, SlaDeps] = Runtime(SPEC, sla.runtime.settings)
+    """A second replica on the same store (its own connection to the SQLite file; the same MongoDB database)."""
+    shared = sla.runtime.store if isinstance(sla.runtime.store, MongoStore) else None
+    runtime: Runtime[SlaSettings, SlaDeps] = Runtime(SPEC, sla.runtime.settings, shared)
     await runtime.start_dependencies()
     runtime.deps.now = sla.time
 
@@ -33,7 +35,8 @@ async def twin(sla: SlaHarness) -> AsyncIterator[Runtime[SlaSettings, SlaDeps]]:
 
     runtime.relay.flush = no_publish  # type: ignore[method-assign]
     yield runtime
-    await runtime.store.close()
+    if shared is None:
+        await runtime.store.close()
 
 
 async def test_racing_replicas_fire_each_timer_once(
