@@ -317,3 +317,19 @@ async def test_language_follows_the_customer_not_the_upstream_system(tmp_path: P
         assert by_exception.payload.language == "en"
         assert by_exception.payload.customer.language == "en"
         assert by_contact.payload.language == "en"
+
+
+async def test_a_reopened_case_keeps_its_problem(tmp_path: Path) -> None:
+    async with intake(tmp_path) as svc:
+        wb = waybill()
+        await svc.deliver(exception(wb, ExceptionKind.DELAY))
+        [(_, opened)] = await svc.emitted()
+        await svc.deliver(resolved(opened.payload.case_id, NOW + timedelta(hours=1)))
+        await svc.deliver(contact(wb, ContactCategory.INQUIRY, text="查询一下", at=NOW + timedelta(hours=2)))
+        [(_, reopened)] = await svc.emitted()
+        assert isinstance(reopened, CaseReopened)
+        # A further delay scan is the same problem as the reopened case: it merges, no new case.
+        await svc.deliver(exception(wb, ExceptionKind.DELAY, at=NOW + timedelta(hours=3)))
+        [(_, merged)] = await svc.emitted()
+        assert isinstance(merged, CaseMerged)
+        assert merged.payload.case_id == opened.payload.case_id

@@ -172,9 +172,9 @@ async def take_in(item: Incoming, ctx: Context[IntakeDeps]) -> None:
         await _merge(item, _known(decision.case_id), ctx)
     else:
         case_id = _known(decision.case_id)
-        await _reopen(item, case_id, ctx)
+        case_problem = await _reopen(item, case_id, ctx)
         ref.state.closed = [c for c in ref.state.closed if c.case_id != case_id]
-        ref.state.open.append(CaseRef(case_id, problem, ctx.now))
+        ref.state.open.append(CaseRef(case_id, case_problem, ctx.now))
     ref.save(ctx.uow)
 
 
@@ -310,7 +310,8 @@ async def _merge(item: Incoming, case_id: str, ctx: Context[IntakeDeps]) -> None
     )
 
 
-async def _reopen(item: Incoming, case_id: str, ctx: Context[IntakeDeps]) -> None:
+async def _reopen(item: Incoming, case_id: str, ctx: Context[IntakeDeps]) -> str:
+    """Reopen the case; return its problem (the case keeps the problem it was opened for)."""
     rules = ctx.deps.rules.current
     summary = pii.scrub_text(item.text, item.customer, limit=4000)
     doc = await load_case(ctx.uow, case_id)
@@ -340,6 +341,7 @@ async def _reopen(item: Incoming, case_id: str, ctx: Context[IntakeDeps]) -> Non
     event_id = deterministic_id("case.reopened", case_id, item.source_key)
     ctx.uow.emit(ctx.new(CaseReopened, payload, key=case_id, event_id=event_id))
     log.info("case reopened", extra=log_fields(case_id=case_id, reopen_count=doc["reopen_count"]))
+    return str(doc["problem"])
 
 
 async def on_case_resolved(event: CaseResolved, ctx: Context[IntakeDeps]) -> None:
