@@ -44,7 +44,7 @@ from caseflow_contracts.stations import (
     StationResolved,
     StationUpdatePayload,
 )
-from caseflow_contracts.topics import UPSTREAM_CUSTOMER_CONTACTS, UPSTREAM_PARCEL_EXCEPTIONS
+from caseflow_contracts.topics import CASES_LIFECYCLE, UPSTREAM_CUSTOMER_CONTACTS, UPSTREAM_PARCEL_EXCEPTIONS
 from caseflow_contracts.upstream import ExceptionKind
 
 from .broker import EmbeddedBroker
@@ -119,15 +119,20 @@ async def observe(kit: KafkaTestKit, into: Observed, stop: asyncio.Event) -> Non
 
 
 class StationBot:
-    """Every case handed to a station is acknowledged, called back and resolved, once per hand-over."""
+    """Every case handed to a station is acknowledged, called back and resolved, once per hand-over.
+
+    The stations answer only once the upstream traffic is in (`drain`), so that a repeat contact can never
+    race a resolution: both runs then see the same interleaving, faults or not.
+    """
 
     def __init__(self, kit: KafkaTestKit) -> None:
         self.kit = kit
         self.handled: set[str] = set()
+        self.pending: list[Event] = []
 
-    async def run(self, stop: asyncio.Event) -> None:
+    async def listen(self, stop: asyncio.Event) -> None:
         consumer = AIOKafkaConsumer(
-            self.kit.topic(TOPICS[3]),
+            self.kit.topic(CASES_LIFECYCLE),
             bootstrap_servers=self.kit.bootstrap,
             group_id=self.kit.prefix + "stations",
             auto_offset_reset="earliest",
@@ -138,11 +143,11 @@ class StationBot:
             while not stop.is_set():
                 for records in (await consumer.getmany(timeout_ms=100)).values():
                     for r in records:
-                        await self.react(r.value or b"")
+                        self.react(r.value or b"")
         finally:
             await consumer.stop()
 
-    async def react(self, value: bytes) -> None:
+    def react(self, value: bytes) -> None:
         try:
             event = parse_event(value)
         except ContractError:
@@ -154,24 +159,36 @@ class StationBot:
         self.handled.add(event.event_id)
         p = event.payload
         base = {"case_id": p.case_id, "station": p.holder, "agent_id": "A2001", "at": p.escalated_at}
-        for update in (
+        key, station = p.case_id, p.holder
+        self.pending += [
             StationAcknowledged.create(
-                StationUpdatePayload(**base), key=p.case_id, producer=p.holder, event_id=f"ack-{event.event_id}"
+                StationUpdatePayload(**base), key=key, producer=station, event_id=f"ack-{event.event_id}"
             ),
             StationCalledBack.create(
                 CallbackPayload(**base, outcome=CallbackOutcome.REACHED),
-                key=p.case_id,
-                producer=p.holder,
+                key=key,
+                producer=station,
                 event_id=f"cb-{event.event_id}",
             ),
             StationResolved.create(
                 ResolvedPayload(**base, result=ResolutionResult.RESOLVED, solution="已处理", satisfaction=5),
-                key=p.case_id,
-                producer=p.holder,
+                key=key,
+                producer=station,
                 event_id=f"rs-{event.event_id}",
             ),
-        ):
-            await self.kit.publish(update)
+        ]
+
+    async def drain(self, on_each: Callable[[int, int], Awaitable[None]]) -> int:
+        """Publish what the stations have to say, in order; `on_each(i, total)` may inject a fault."""
+        sent = 0
+        while self.pending:
+            batch, self.pending = self.pending, []
+            for update in batch:
+                await on_each(sent, len(batch))
+                await self.kit.publish(update)
+                sent += 1
+                await asyncio.sleep(0.02)
+        return sent
 
 
 @dataclass
@@ -230,6 +247,11 @@ FAULTS[1].__name__ = "freeze the broker 4 s"
 FAULTS[4].__name__ = "kill -9 routing during a rebalance"
 
 
+def spread(faults: list[Fault], steps: int) -> dict[int, Fault]:
+    """The faults at evenly spaced steps of a stream."""
+    return {int(steps * (i + 1) / (len(faults) + 1)): f for i, f in enumerate(faults)}
+
+
 @dataclass
 class Outcome:
     """What a run ended with, per waybill, plus its integrity counts."""
@@ -258,17 +280,26 @@ async def drill(broker: EmbeddedBroker, data: Path, cases: int, faults: bool, se
     stop = asyncio.Event()
     observed = Observed()
     bot = StationBot(kit)
-    tasks = [asyncio.create_task(observe(kit, observed, stop)), asyncio.create_task(bot.run(stop))]
+    tasks = [asyncio.create_task(observe(kit, observed, stop)), asyncio.create_task(bot.listen(stop))]
     traffic = scenario(cases)
+    upstream_faults, station_faults = (FAULTS[:4], FAULTS[4:]) if faults else ([], [])
     producer = AIOKafkaProducer(bootstrap_servers=kit.bootstrap, linger_ms=1)
     await producer.start()
-    schedule = {int(len(traffic) * (i + 1) / (len(FAULTS) + 1)): f for i, f in enumerate(FAULTS)} if faults else {}
     try:
+        at = spread(upstream_faults, len(traffic))
         for i, (topic, key, value) in enumerate(traffic):
-            if i in schedule:
-                await schedule[i](run, broker)
+            if i in at:
+                await at[i](run, broker)
             await producer.send_and_wait(kit.prefix + topic, value, key=key)
             await asyncio.sleep(0.05)
+        await asyncio.sleep(settle_s / 2)
+        expected = len(bot.pending)
+
+        async def maybe_fault(i: int, total: int) -> None:
+            if (fault := spread(station_faults, expected).get(i)) is not None:
+                await fault(run, broker)
+
+        await bot.drain(maybe_fault)
         await asyncio.sleep(settle_s)
         outcome = await summarize(run, observed, traffic)
     finally:
