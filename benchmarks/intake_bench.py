@@ -291,7 +291,9 @@ def report(title: str, result: dict[str, object]) -> None:
         print(f"{'    ' + kind + ' (count)':40}{len(values):>10}{pct(values, 0.5):>10.1f}{pct(values, 0.99):>10.1f}")
 
 
-async def main(*, n: int, warmup_n: int, seed: int, repeat_share: float, paced_n: int, rate: float) -> None:
+async def main(
+    *, n: int, warmup_n: int, seed: int, repeat_share: float, paced_n: int, rate: float, replicas: int
+) -> None:
     rng = random.Random(seed)
     print(f"generating {n} + {paced_n} + {warmup_n} upstream events…")
     warmup, events = workload(warmup_n, rng, repeat_share), workload(n, rng, repeat_share)
@@ -308,16 +310,21 @@ async def main(*, n: int, warmup_n: int, seed: int, repeat_share: float, paced_n
             "CASEFLOW_LOG_LEVEL": "WARNING",
             **({"CASEFLOW_BATCH_MAX_RECORDS": os.environ["BENCH_BATCH"]} if os.environ.get("BENCH_BATCH") else {}),
         }
-        service = ServiceProcess("intake", env, log_file=Path(tmp) / "intake.log").start()
+        services = [
+            ServiceProcess("intake", env, log_file=Path(tmp) / f"intake-{i}.log").start() for i in range(replicas)
+        ]
         try:
-            await service.ready(90)
+            for service in services:
+                await service.ready(90)
             flood = await through_intake(broker.bootstrap, prefix, events, warmup)
             steady = await through_intake(broker.bootstrap, prefix, paced, [], rate) if paced_n else None
         finally:
-            service.terminate()
+            for service in services:
+                service.terminate()
     exceptions = sum(isinstance(e, ParcelExceptionReported) for e in events)
     print(
-        f"\n{n} upstream events ({exceptions} exceptions, {n - exceptions} contacts), {os.cpu_count()} cores, SQLite store"
+        f"\n{n} upstream events ({exceptions} exceptions, {n - exceptions} contacts), {os.cpu_count()} cores, "
+        f"{replicas} intake process(es) on one SQLite file"
     )
     print(f"{'':40}{'events/s':>10}{'p50 ms':>10}{'p99 ms':>10}")
     print(row("raw broker round trip (flood)", n / raw_s, raw_lat))
@@ -336,6 +343,7 @@ if __name__ == "__main__":
     )
     parser.add_argument("--paced", type=int, default=2000, help="events for the latency run below saturation (0: skip)")
     parser.add_argument("--rate", type=float, default=200, help="events/s of the paced run")
+    parser.add_argument("--replicas", type=int, default=1, help="intake processes in one consumer group")
     args = parser.parse_args()
     asyncio.run(
         main(
@@ -343,6 +351,7 @@ if __name__ == "__main__":
             warmup_n=args.warmup,
             seed=args.seed,
             repeat_share=args.repeat_share,
+            replicas=args.replicas,
             paced_n=args.paced,
             rate=args.rate,
         )
