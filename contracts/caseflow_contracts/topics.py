@@ -145,7 +145,7 @@ NOTIFY_DELIVERIES = Topic(
     partitions=6,
     retention_days=30,
     producers=("notify",),
-    consumers=("monitoring",),
+    consumers=("sla", "monitoring"),
     events=(notify.NotificationSent, notify.NotificationFailed),
     description="What was sent to customers and merchants, and what failed",
 )
