@@ -369,3 +369,30 @@ async def test_contact_sealed_the_way_intake_seals_it_opens_at_send_time(rig: Ri
     assert [m["to"] for m in rig.sms.accepted] == ["13900001111"]
     assert [m["To"] for m in rig.smtp.messages] == ["li.lei@example.org"]
     assert rig.sms.accepted[0]["text"].startswith("[BEST Express]")
+
+
+async def test_a_person_can_redrive_a_failed_delivery(rig: Rig) -> None:
+    from caseflow_kit import Request
+    from caseflow_notify.views import retry_failed
+
+    rig.web.fail_next = 3
+    cid = case_id()
+    await rig.handle(opened(cid, phone=None, email=None))
+    await rig.drain()
+    [doc] = await rig.deliveries(cid)
+    assert doc["state"] == "failed"
+
+    endpoint = retry_failed(lambda: rig.runtime.store, rig.runtime.unit_of_work, rig.worker.wake)
+    path = f"/cases/{cid}/notifications/{doc['_id']}/retry"
+    answer = await endpoint(Request("POST", path, {"case_id": cid, "notification_id": doc["_id"]}, {}, b""))
+    assert answer.status == 202
+    again = await endpoint(Request("POST", path, {"case_id": cid, "notification_id": doc["_id"]}, {}, b""))
+    assert again.status == 409  # pending now: only failed deliveries are re-driven
+    missing = await endpoint(Request("POST", path, {"case_id": "CF-OTHER0001", "notification_id": doc["_id"]}, {}, b""))
+    assert missing.status == 404
+    await rig.drain()
+    [doc] = await rig.deliveries(cid)
+    assert (doc["state"], doc["attempts"], doc["redrives"]) == ("sent", 1, 1)
+    assert len(rig.web.accepted) == 1
+    assert len(await rig.events("notification.failed")) == 1
+    assert len(await rig.events("notification.sent")) == 1

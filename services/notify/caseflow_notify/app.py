@@ -18,7 +18,7 @@ from .policy import Policy
 from .settings import NotifySettings
 from .store import COLLECTIONS
 from .templates import Templates
-from .views import case_notifications
+from .views import case_notifications, retry_failed
 
 NotifyRuntime = Runtime[NotifySettings, Deps]
 
@@ -79,7 +79,18 @@ async def run_worker(runtime: NotifyRuntime) -> None:
 
 
 def routes(runtime: NotifyRuntime) -> list[Route]:
-    return [Route("GET", "/cases/{case_id}/notifications", case_notifications(lambda: runtime.store))]
+    def wake() -> None:
+        if runtime.deps.worker is not None:
+            runtime.deps.worker.wake()
+
+    return [
+        Route("GET", "/cases/{case_id}/notifications", case_notifications(lambda: runtime.store)),
+        Route(
+            "POST",
+            "/cases/{case_id}/notifications/{notification_id}/retry",
+            retry_failed(lambda: runtime.store, runtime.unit_of_work, wake),
+        ),
+    ]
 
 
 SPEC: ServiceSpec[NotifySettings, Deps] = ServiceSpec(

@@ -523,7 +523,8 @@ class DeliveryWorker:
             key=doc["case_id"],
             producer="notify",
             correlation_id=doc["correlation_id"],
-            event_id=deterministic_id("notification.failed", doc["_id"]),
+            # one failure event per failure: a delivery re-driven by a person may fail again
+            event_id=deterministic_id("notification.failed", doc["_id"], doc.get("redrives", 0)),
         )
         return event.model_copy(update={"causation_id": doc["trigger_event_id"]})
 
