@@ -145,20 +145,9 @@ async def test_concurrent_duplicates_on_two_consumers_make_one_case_each(kafka: 
         while any(sum(outcomes(svc).values()) < 60 for svc in services):
             assert asyncio.get_running_loop().time() < deadline, [outcomes(svc) for svc in services]
             await asyncio.sleep(0.1)
-        # Each consumer took every record itself (none skipped as already done by the other group)...
-        for svc in services:
-            assert set(outcomes(svc)) <= {"handled", "dead_lettered"}
-        # ... and a clash the kit could not replay is parked with its reason, never dropped. KNOWN KIT GAP: the
-        # kit dead-letters a unique-key clash on a service collection met while replaying a batch record by
-        # record, where a re-run would find the other consumer's document; lead informed. Until then a record
-        # may land here, and the other consumer has made its case or merge (asserted below).
-        dead = await kafka.collect(UPSTREAM_PARCEL_EXCEPTIONS, 10_000, timeout_s=1, dlq=True)
-        dead += await kafka.collect(UPSTREAM_CUSTOMER_CONTACTS, 10_000, timeout_s=1, dlq=True)
-        assert len(dead) == sum(outcomes(svc).get("dead_lettered", 0) for svc in services)
-        for record in dead:
-            headers = dict(record.headers)
-            assert headers["x-dlq-reason"] == b"handler_failed"
-            assert b"duplicate key" in headers["x-dlq-detail"]
+        # Each consumer handled every record itself: none skipped, none dead-lettered (a lost creation race
+        # is a write conflict that the kit re-runs, see caseflow_intake.store.create).
+        assert [outcomes(svc) for svc in services] == [{"handled": 60}, {"handled": 60}]
         await asyncio.sleep(0.5)  # the last relay flush
         events = await lifecycle(kafka, 10_000, timeout_s=2)
     opened = {e.event_id: e for e in events if e.type == "case.opened"}  # a relay may republish: same event id

@@ -26,6 +26,17 @@ MAX_HISTORY = 200
 MAX_CLAIMS = 100
 
 
+def create(uow: UnitOfWork, collection: str, doc: dict[str, Any]) -> None:
+    """Insert `doc` if absent. Should another writer create it first, the commit fails with ConflictError.
+
+    A placeholder put (version 1 when new, higher when it exists) then a compare-and-set on version 1: a
+    clash with a concurrent creator is a write conflict, which the kit re-runs (and the re-run finds the
+    other writer's document), not a unique-key error, which the kit dead-letters when replaying a batch.
+    """
+    uow.put(collection, {"_id": doc["_id"]})
+    uow.update(collection, {**doc, "_v": 1})
+
+
 def ref_key(waybill_no: str | None, platform: str | None, order_id: str | None, source_key: str) -> str:
     """Cases merge per waybill, else per platform order; a contact with neither is its own reference."""
     if waybill_no:
@@ -64,7 +75,7 @@ class ReferenceRecord:
             "sources": s.sources[-MAX_SOURCES:],
         }
         if self.doc is None:
-            uow.add(REFS, body)
+            create(uow, REFS, body)
         else:
             uow.update(REFS, {**body, "_v": self.doc["_v"]})
 
@@ -76,7 +87,7 @@ async def load_case(uow: UnitOfWork, case_id: str) -> dict[str, Any] | None:
 def save_case(uow: UnitOfWork, doc: dict[str, Any], *, new: bool) -> None:
     doc["history"] = doc["history"][-MAX_HISTORY:]
     if new:
-        uow.add(CASES, doc)
+        create(uow, CASES, doc)
     else:
         uow.update(CASES, doc)
 
@@ -92,6 +103,6 @@ def save_claims(
 ) -> None:
     body = {"_id": customer_ref, "claims": [{"case_id": c, "at": at.isoformat()} for c, at in claims[-MAX_CLAIMS:]]}
     if doc is None:
-        uow.add(CLAIMANTS, body)
+        create(uow, CLAIMANTS, body)
     else:
         uow.update(CLAIMANTS, {**body, "_v": doc["_v"]})
