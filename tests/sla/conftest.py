@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from caseflow_contracts import Event, parse_event
+from caseflow_contracts import Event, parse_event, topic_for
 from caseflow_contracts.cases import (
     CaseAwaitingCustomer,
     CaseCallbackLogged,
@@ -25,6 +25,7 @@ from caseflow_contracts.cases import (
     CaseResolved,
     CaseTransferred,
 )
+from caseflow_contracts.notify import NotificationSent
 from caseflow_kit import Runtime
 from caseflow_kit.store import Query, Store
 from caseflow_kit.store.mongo import MongoStore
@@ -176,6 +177,21 @@ class Lifecycle:
     ) -> Event:
         return self._action(CaseResolved, case_id, at, station, level, result=result, kind="delay")
 
+    def notification_sent(self, case_id: str, at: float, *, channel: str = "email") -> Event:
+        payload = {
+            "notification_id": f"n{int(at)}",
+            "case_id": case_id,
+            "channel": channel,
+            "template": "case-opened",
+            "locale": "zh-CN",
+            "recipient": "z***@example.com",
+            "trigger_event_id": "e1",
+            "trigger_type": "case.opened",
+            "attempts": 1,
+            "at": utc(at),
+        }
+        return self._make(NotificationSent, case_id, payload)
+
     def closed(self, case_id: str, at: float) -> Event:
         return self._make(CaseClosed, case_id, {"case_id": case_id, "closed_at": utc(at), "reason": "done"})
 
@@ -201,10 +217,10 @@ class SlaHarness:
 
     async def feed(self, *events: Event, batch: bool = False) -> None:
         """Deliver events through the kit's consumer: one batch each, or all in one batch."""
-        consumer = self.runtime.consumers[0]
+        consumers = {c.topic: c for c in self.runtime.consumers}
         records = [
             FakeRecord(
-                consumer.topic,
+                self.runtime.topic_name(topic_for(type(event))),
                 0,
                 next(self.offsets),
                 event.key.encode(),
@@ -214,7 +230,7 @@ class SlaHarness:
             for event in events
         ]
         for group in [records] if batch else [[r] for r in records]:
-            await consumer.handle_batch(group)
+            await consumers[group[0].topic].handle_batch(group)
         await self.drain()
 
     def outcomes(self) -> dict[str, float]:

@@ -180,3 +180,17 @@ async def test_timers_that_came_due_while_nobody_watched_fire_at_once_and_once(
     assert len(breaches) == len(set(breaches)) == 30 * 3  # callback, resolution, customer update per case
     assert not [e for e in fired if e.type == "sla.warning"]
     assert await sla.tick(60) == []
+
+
+async def test_an_email_to_the_customer_acknowledges_an_email_contact(sla: SlaHarness, lifecycle: Lifecycle) -> None:
+    case, other = new_case_id(), new_case_id()
+    await sla.feed(
+        lifecycle.opened(case, T0, channel="email"),
+        lifecycle.opened(other, T0, channel="email"),
+        lifecycle.notification_sent(case, T0 + 0.5 * H, channel="sms"),  # not an e-mail: no acknowledgement
+        lifecycle.notification_sent(case, T0 + H),
+    )
+    [met] = sla.of(case, "sla.met")
+    assert (payload(met).metric, payload(met).elapsed_seconds) == ("email_acknowledgement", H)
+    [breach] = [e for e in await sla.tick(5 * H) if e.type == "sla.breached"]
+    assert (payload(breach).case_id, payload(breach).metric) == (other, "email_acknowledgement")
