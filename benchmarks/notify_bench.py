@@ -121,7 +121,8 @@ class Result:
     def line(self, label: str, unit: str, note: str) -> str:
         return (
             f"{label:34}: {self.rate:7.0f} {unit:8} p50 {pct(self.latencies, 0.5):7.1f} ms"
-            f"  p99 {pct(self.latencies, 0.99):7.1f} ms  cpu {self.cpu_us:5.0f} us/item  {note}"
+            f"  p99 {pct(self.latencies, 0.99):7.1f} ms  cpu {self.cpu_us:5.0f} us/item"
+            f" (~{1e6 / self.cpu_us:5.0f}/s per free core)  {note}"
         )
 
 
