@@ -48,8 +48,10 @@ from caseflow_contracts.topics import CASES_LIFECYCLE, UPSTREAM_CUSTOMER_CONTACT
 from caseflow_contracts.upstream import ExceptionKind
 
 from .broker import EmbeddedBroker
+from .demo import demo_env
 from .harness import ServiceProcess
 from .simulator import Upstream, load_places
+from .sinks import HttpSink, SmtpSink
 from .testing import KafkaTestKit
 
 SERVICES = ("intake", "routing", "sla", "claims", "notify")
@@ -267,11 +269,12 @@ async def drill(broker: EmbeddedBroker, data: Path, cases: int, faults: bool, se
     kit = KafkaTestKit(broker.bootstrap, data)
     await kit.create_topics()
     (data / "logs").mkdir(parents=True, exist_ok=True)
+    smtp, http = SmtpSink().start(), await HttpSink().start()
     env = kit.env(
         CASEFLOW_PII_KEY=base64.b64encode(os.urandom(32)).decode(),
         CASEFLOW_SESSION_TIMEOUT_MS="6000",
         CASEFLOW_HEARTBEAT_INTERVAL_MS="1000",
-        CASEFLOW_SMTP_PORT="1",  # no e-mail server: e-mail deliveries fail and are retried; SMS and webhooks go nowhere either
+        **demo_env(data, 1, smtp, http),
     )
     run = Run(kit, env, data / "logs")
     for name in SERVICES:
@@ -309,6 +312,8 @@ async def drill(broker: EmbeddedBroker, data: Path, cases: int, faults: bool, se
         for process in run.processes.values():
             process.terminate()
         await kit.close()
+        await http.stop()
+        smtp.stop()
     return outcome
 
 
@@ -341,6 +346,9 @@ async def summarize(run: Run, observed: Observed, traffic: list[Raw]) -> Outcome
                     {(c.payload.station, c.payload.total.amount_minor) for c in story if c.type == "chargeback.issued"}
                 ),
                 "resolved": len({e.event_id for e in story if e.type == "case.resolved"}),
+                "notified": sorted(
+                    {(e.payload.trigger_type, str(e.payload.channel)) for e in story if e.type == "notification.sent"}
+                ),
             }
     counts: Counter[str] = Counter({t: len(ids) for t, ids in observed.ids_by_type.items()})
     duplicates = find_duplicates(observed)

@@ -36,9 +36,13 @@ async def start_stack(data: Path, broker_port: int, http_port: int, log: Path) -
     for _ in range(1200):
         if "Ctrl-C stops everything" in log.read_text(errors="replace"):
             return process
-        assert process.poll() is None, log.read_text(errors="replace")
+        if process.poll() is not None:
+            break
         await asyncio.sleep(0.1)
-    raise TimeoutError(log.read_text(errors="replace"))
+    # Never leave a stack (and its five services) behind: Ctrl-C it before failing.
+    process.send_signal(signal.SIGINT)
+    process.wait(60)
+    raise AssertionError(log.read_text(errors="replace"))
 
 
 def processed_rows(db: Path) -> int:
