@@ -69,7 +69,13 @@ async def produce(bootstrap: str, topic: str, values: list[bytes]) -> None:
 
 
 async def raw_round_trip(bootstrap: str, topic: str, values: list[bytes]) -> float:
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=f"raw-{time.time()}", auto_offset_reset="earliest", fetch_max_wait_ms=50)
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=f"raw-{time.time()}",
+        auto_offset_reset="earliest",
+        fetch_max_wait_ms=50,
+    )
     await consumer.start()
     await asyncio.sleep(0.5)
     started = time.perf_counter()
@@ -98,7 +104,9 @@ async def main(n: int) -> None:
         through = n / elapsed
         print(f"events                 {n}")
         print(f"raw broker round trip  {raw:10.0f} events/s   (produce + consume, no processing)")
-        print(f"kit path               {through:10.0f} events/s   (parse, dedupe, handle, SQLite commit + outbox, publish)")
+        print(
+            f"kit path               {through:10.0f} events/s   (parse, dedupe, handle, SQLite commit + outbox, publish)"
+        )
         print(f"ratio kit / raw        {through / raw:10.2f}")
 
 
