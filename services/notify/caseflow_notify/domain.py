@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -45,6 +46,7 @@ def is_urgent(rule: Rule, priority: str | None, policy: Policy) -> bool:
     return rule.urgent or (priority is not None and priority in policy.urgent_priorities)
 
 
+@lru_cache(maxsize=512)
 def zone(name: str | None) -> ZoneInfo:
     try:
         return ZoneInfo(name or "Asia/Shanghai")

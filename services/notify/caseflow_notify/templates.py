@@ -86,7 +86,7 @@ def format_vars(variables: Mapping[str, Any], common: Common, time_zone: str) ->
     tz = zone(time_zone)
     out: dict[str, str] = {}
     for key, value in variables.items():
-        if isinstance(value, Mapping) and "amount_minor" in value:
+        if isinstance(value, dict) and "amount_minor" in value:
             out[key] = format_money(value, common)
         elif isinstance(value, str) and key.endswith(("_at", "_by")):
             try:
