@@ -148,7 +148,7 @@ async def test_a_second_case_opened_under_another_id_is_dead_lettered_not_applie
     pending = [m.message for m in await runtime.store.outbox_pending(100)]
     dead = [m for m in pending if m.topic.endswith(".dlq")]
     assert len(dead) == 1
-    assert dead[0].headers["x-dlq-reason"] == "handler_failed"
+    assert dead[0].headers["x-dlq-reason"] == "duplicate_key"
     assert "duplicate key in cases" in dead[0].headers["x-dlq-detail"]
     assert [m.headers["x-event-type"] for m in pending if not m.topic.endswith(".dlq")] == ["case.escalated"] * 2
     assert (await runtime.store.get(LOADS, "SH-PD-01") or {})["open"] == 1

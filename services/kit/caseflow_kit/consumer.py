@@ -105,25 +105,27 @@ class GuardedConsumer:
 
     async def _process_alone(self, record: Record) -> _Outcome:
         """One record, its own transaction, re-run when a concurrent writer got there first."""
+        clash: Exception | None = None
         for _ in range(10):
             uow = self.runtime.unit_of_work()
             outcome = await self._process(record, uow)
             try:
                 await uow.commit()
-            except ConflictError:
+            except ConflictError as exc:
+                clash = exc
                 continue
             except DuplicateKeyError as exc:
                 if exc.collection == PROCESSED:
                     return _Outcome(outcome.event_type, "duplicate", outcome.seconds)
-                uow = self.runtime.unit_of_work()
-                await self._dead_letter(uow, record, "handler_failed", str(exc))
-                await uow.commit()
-                return _Outcome(outcome.event_type, "dead_lettered", outcome.seconds, "handler_failed")
+                # Another writer inserted the same natural key first: re-run, the handler now finds its record.
+                clash = exc
+                continue
             return outcome
+        code = "duplicate_key" if isinstance(clash, DuplicateKeyError) else "write_conflict"
         uow = self.runtime.unit_of_work()
-        await self._dead_letter(uow, record, "write_conflict", "kept losing compare-and-set to other writers")
+        await self._dead_letter(uow, record, code, f"still clashing after 10 attempts: {clash}")
         await uow.commit()
-        return _Outcome("unknown", "dead_lettered", 0.0, "write_conflict")
+        return _Outcome("unknown", "dead_lettered", 0.0, code)
 
     async def _process(self, record: Record, parent: UnitOfWork) -> _Outcome:
         """Decide what one record does, into `parent`; nothing is committed here."""
