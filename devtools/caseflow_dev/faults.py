@@ -249,6 +249,16 @@ FAULTS[1].__name__ = "freeze the broker 4 s"
 FAULTS[4].__name__ = "kill -9 routing during a rebalance"
 
 
+async def quiet(observed: Observed, settle_s: float, still_s: float = 4, limit_s: float = 120) -> None:
+    """Wait at least `settle_s`, then until nothing new was published for `still_s` (retries and timers included)."""
+    await asyncio.sleep(settle_s)
+    deadline = time.monotonic() + limit_s
+    seen = -1
+    while len(observed.events) != seen and time.monotonic() < deadline:
+        seen = len(observed.events)
+        await asyncio.sleep(still_s)
+
+
 def spread(faults: list[Fault], steps: int) -> dict[int, Fault]:
     """The faults at evenly spaced steps of a stream."""
     return {int(steps * (i + 1) / (len(faults) + 1)): f for i, f in enumerate(faults)}
@@ -303,7 +313,7 @@ async def drill(broker: EmbeddedBroker, data: Path, cases: int, faults: bool, se
                 await fault(run, broker)
 
         await bot.drain(maybe_fault)
-        await asyncio.sleep(settle_s)
+        await quiet(observed, settle_s)
         outcome = await summarize(run, observed, traffic)
     finally:
         await producer.stop()
