@@ -26,6 +26,7 @@ from typing import Any
 
 import yaml
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from caseflow_contracts import parse_event
 from caseflow_contracts.topics import CASES_LIFECYCLE, NOTIFY_DELIVERIES, UPSTREAM_PARCEL_EXCEPTIONS
@@ -60,9 +61,11 @@ async def raw_broker(bootstrap: str, n: int) -> tuple[float, float]:
     await producer.start()
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, fetch_max_wait_ms=50, enable_auto_commit=False)
     await consumer.start()
-    await producer.send_and_wait(topic, b"warm-up")
-    await consumer.topics()
-    parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    await admin.create_topics([NewTopic(topic, 1, 1)])
+    await admin.close()
+    parts = [TopicPartition(topic, 0)]
     consumer.assign(parts)
     await consumer.seek_to_end(*parts)
     body = b"x" * 900
@@ -106,12 +109,11 @@ class Follower:
             for records in (await self.consumer.getmany(timeout_ms=100, max_records=5000)).values():
                 now = time.perf_counter()
                 for r in records:
-                    value = r.value or b""
-                    if b'"case.opened"' in value:
-                        e = parse_event(value)
+                    e = parse_event(r.value or b"")
+                    if e.type == "case.opened":
                         self.case_of[e.payload.case_id] = e.payload.waybill_no  # type: ignore[attr-defined]
-                    elif b'"notification.sent"' in value:
-                        self.notified.setdefault(parse_event(value).payload.case_id, now)  # type: ignore[attr-defined]
+                    elif e.type == "notification.sent":
+                        self.notified.setdefault(e.payload.case_id, now)  # type: ignore[attr-defined]
 
 
 async def publish(bootstrap: str, events: list[Any], rate: float) -> dict[str, float]:
