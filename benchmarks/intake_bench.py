@@ -44,32 +44,10 @@ from caseflow_contracts.upstream import (
 )
 from caseflow_dev.broker import EmbeddedBroker
 from caseflow_dev.harness import ServiceProcess
+from caseflow_dev.simulator import GIVEN, SURNAMES
 from caseflow_kit.topics import ensure_topics
 from caseflow_kit.uow import event_headers
 
-SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗欧阳司马"
-GIVEN = [
-    "伟",
-    "芳",
-    "娜",
-    "秀英",
-    "敏",
-    "静",
-    "丽",
-    "强",
-    "磊",
-    "军",
-    "洋",
-    "勇",
-    "艳",
-    "杰",
-    "娟",
-    "涛",
-    "明",
-    "超",
-    "秀兰",
-    "霞",
-]
 PLACES = [
     ("北京市", "北京市", "朝阳区", "建国路{n}号SOHO现代城{b}座{r}室"),
     ("上海市", "上海市", "浦东新区", "世纪大道{n}号{b}栋{r}室"),
