@@ -112,10 +112,11 @@ class Stack:
 
 
 async def until_stopped(work: Awaitable[object]) -> bool:
-    """Run `work` until it ends or SIGINT / SIGTERM arrives; True when a signal stopped it."""
+    """Run `work` until it ends or SIGINT / SIGTERM / SIGHUP arrives; True when a signal stopped it."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    # SIGHUP too: closing the terminal must not orphan the services.
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         loop.add_signal_handler(sig, stop.set)
     task = asyncio.ensure_future(work)
     stopper = asyncio.ensure_future(stop.wait())
