@@ -178,7 +178,7 @@ def delivery(channel: str, *, urgent: bool = False, age_s: float = 0, now: datet
         ),
         (delivery("sms", urgent=True, now=NIGHT_UTC), CASE, NIGHT_UTC, Send("138****5678", "en")),
         (delivery("email", now=NIGHT_UTC), CASE, NIGHT_UTC, Send("x***@example.com", "en")),  # quiet hours: SMS only
-        (delivery("sms", age_s=10), None, DAY, Defer(DAY + timedelta(seconds=30), "awaiting_case")),
+        (delivery("sms", age_s=10), None, DAY, Defer(DAY + timedelta(seconds=2), "awaiting_case")),
         (delivery("sms", age_s=7200), None, DAY, Fail("no contact details: case.opened never arrived")),
     ],
 )

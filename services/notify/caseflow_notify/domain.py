@@ -174,7 +174,8 @@ def plan(
     if case is None:
         waited = now.timestamp() - float(delivery["created_at"])
         if waited < policy.contact_wait_s:
-            return Defer(now + timedelta(seconds=min(30.0, max(policy.contact_wait_s - waited, 0.1))), "awaiting_case")
+            recheck = min(policy.contact_recheck_s, max(policy.contact_wait_s - waited, 0.1))
+            return Defer(now + timedelta(seconds=recheck), "awaiting_case")
         return Fail("no contact details: case.opened never arrived")
     contact = contact_of(case)
     who = recipient(channel, contact, webhook_targets)

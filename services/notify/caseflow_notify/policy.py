@@ -82,6 +82,9 @@ class Policy(_Strict):
     contact_wait_s: float = Field(
         default=3600.0, ge=0, description="How long a delivery waits for the case's contact details to arrive"
     )
+    contact_recheck_s: float = Field(
+        default=2.0, gt=0, le=300, description="How often a delivery waiting for its case's contact looks again"
+    )
     forbidden_words: list[str] = Field(default_factory=list, description="Words no template may contain")
     quiet_hours: dict[NotifyChannel, QuietHours] = Field(default_factory=dict)
     channels: dict[NotifyChannel, ChannelPolicy] = Field(default_factory=dict)
