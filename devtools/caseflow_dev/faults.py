@@ -249,7 +249,7 @@ FAULTS[1].__name__ = "freeze the broker 4 s"
 FAULTS[4].__name__ = "kill -9 routing during a rebalance"
 
 
-async def quiet(observed: Observed, settle_s: float, still_s: float = 4, limit_s: float = 120) -> None:
+async def quiet(observed: Observed, settle_s: float, still_s: float = 6, limit_s: float = 120) -> None:
     """Wait at least `settle_s`, then until nothing new was published for `still_s` (retries and timers included)."""
     await asyncio.sleep(settle_s)
     deadline = time.monotonic() + limit_s
@@ -356,8 +356,13 @@ async def summarize(run: Run, observed: Observed, traffic: list[Raw]) -> Outcome
                     {(c.payload.station, c.payload.total.amount_minor) for c in story if c.type == "chargeback.issued"}
                 ),
                 "resolved": len({e.event_id for e in story if e.type == "case.resolved"}),
+                # Sent, or failed for a person (an e-mail cut off by a crash is never re-sent): decided once.
                 "notified": sorted(
-                    {(e.payload.trigger_type, str(e.payload.channel)) for e in story if e.type == "notification.sent"}
+                    {
+                        (e.payload.trigger_type, str(e.payload.channel))
+                        for e in story
+                        if e.type in ("notification.sent", "notification.failed")
+                    }
                 ),
             }
     counts: Counter[str] = Counter({t: len(ids) for t, ids in observed.ids_by_type.items()})
@@ -387,8 +392,8 @@ def find_duplicates(observed: Observed) -> list[str]:
             facts[e.type][(p.payout_id,)] += 1
         elif e.type == "chargeback.issued":
             facts[e.type][(p.chargeback_id,)] += 1
-        elif e.type == "notification.sent":
-            facts[e.type][(p.case_id, p.trigger_event_id, str(p.channel))] += 1
+        elif e.type in ("notification.sent", "notification.failed"):
+            facts["notification"][(p.case_id, p.trigger_event_id, str(p.channel))] += 1
         elif e.type == "sla.breached":
             facts[e.type][(p.case_id, str(p.metric), str(p.level))] += 1
         elif e.type == "case.opened":
