@@ -24,6 +24,7 @@ import hashlib
 import hmac
 import multiprocessing
 import os
+import secrets
 import tempfile
 import time
 import uuid
@@ -48,7 +49,8 @@ from caseflow_notify.settings import NotifySettings
 from caseflow_notify.store import CASES, DELIVERIES, case_doc, delivery_doc
 from caseflow_notify.templates import Rendered
 
-SECRET = "bench-secret"  # noqa: S105 - a throwaway key for the local receiver
+#: A throwaway key for the local receiver, made afresh for each run.
+SECRET = secrets.token_hex(16)
 KEY = bytes(range(32))
 CASES_N = 500
 
@@ -56,7 +58,7 @@ CASES_N = 500
 # -- the receiver (its own process) -----------------------------------------------------------------
 
 
-def receiver_main(port: int, ready: Any, counter: Any) -> None:
+def receiver_main(port: int, ready: Any, counter: Any, secret: str) -> None:
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         seen: set[str] = set()
         try:
@@ -70,7 +72,7 @@ def receiver_main(port: int, ready: Any, counter: Any) -> None:
                 body = await reader.readexactly(int(headers.get("content-length", "0")))
                 ts = headers.get("x-caseflow-timestamp", "0")
                 good = hmac.compare_digest(
-                    "v1=" + hmac.new(SECRET.encode(), ts.encode() + b"." + body, hashlib.sha256).hexdigest(),
+                    "v1=" + hmac.new(secret.encode(), ts.encode() + b"." + body, hashlib.sha256).hexdigest(),
                     headers.get("x-caseflow-signature", ""),
                 )
                 fresh = abs(time.time() - int(ts)) < 300
@@ -290,7 +292,7 @@ async def run(n: int, rate: int, seconds: float, concurrency: int) -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}/hooks"
     ready, counter = multiprocessing.Event(), multiprocessing.Value("i", 0)
-    proc = multiprocessing.Process(target=receiver_main, args=(port, ready, counter), daemon=True)
+    proc = multiprocessing.Process(target=receiver_main, args=(port, ready, counter, SECRET), daemon=True)
     proc.start()
     ready.wait(10)
     print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; n={n}, {concurrency} sends in flight")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import secrets
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -58,7 +59,9 @@ from caseflow_notify.settings import DATA
 
 TEST_KEY = base64.b64encode(bytes(range(32))).decode()
 SEALER = Sealer("k1", bytes(range(32)))
-WEBHOOK_SECRET = "whsec-test-0123456789"
+#: Made afresh for each test session: secrets are never written in the repository.
+WEBHOOK_SECRET = secrets.token_hex(16)
+SMS_GATEWAY_TOKEN = secrets.token_hex(16)
 NOW = datetime.now(UTC).replace(microsecond=0)
 
 
@@ -261,7 +264,7 @@ class HttpReceiver:
             return self.fail_status, {"error": "down"}
         if path.startswith("/sms"):
             doc = json.loads(body)
-            if headers.get("authorization") != "Bearer sms-token":
+            if headers.get("authorization") != f"Bearer {SMS_GATEWAY_TOKEN}":
                 return 401, {"error": "token"}
             if doc["client_ref"] in self.sms_refs:
                 self.duplicates += 1
@@ -342,7 +345,7 @@ def notify_overrides(policy_path: Path, web: HttpReceiver, sms: HttpReceiver, sm
         "smtp_host": "127.0.0.1",
         "smtp_port": smtp.port,
         "sms_gateway_url": f"{sms.url}/sms",
-        "sms_gateway_token": "sms-token",
+        "sms_gateway_token": SMS_GATEWAY_TOKEN,
         "webhook_targets": {"shop-a": f"{web.url}/hooks/caseflow"},
         "webhook_secret": WEBHOOK_SECRET,
         "worker_poll_ms": 20,

@@ -18,6 +18,7 @@ from caseflow_notify.app import SPEC
 from caseflow_notify.settings import NotifySettings
 
 from .support import (
+    SMS_GATEWAY_TOKEN,
     TEST_KEY,
     WEBHOOK_SECRET,
     HttpReceiver,
@@ -62,7 +63,7 @@ async def test_sigkill_mid_send_then_restart_delivers_once(kafka: KafkaTestKit, 
                 CASEFLOW_SMTP_HOST="127.0.0.1",
                 CASEFLOW_SMTP_PORT=str(smtp.port),
                 CASEFLOW_SMS_GATEWAY_URL=f"{sms.url}/sms",
-                CASEFLOW_SMS_GATEWAY_TOKEN="sms-token",
+                CASEFLOW_SMS_GATEWAY_TOKEN=SMS_GATEWAY_TOKEN,
                 CASEFLOW_WEBHOOK_TARGETS=json.dumps(overrides["webhook_targets"]),
                 CASEFLOW_WEBHOOK_SECRET=WEBHOOK_SECRET,
             )
