@@ -30,20 +30,18 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from kit_bench import SPEC as KIT_MINIMAL  # the baseline: the kit's own benchmark service, run beside routing
+from kit_bench import events as kit_events
 
 from caseflow_contracts.cases import (
-    CaseAcknowledged,
     CaseOpened,
     CaseOpenedPayload,
-    CaseStationActionPayload,
     StationHint,
 )
 from caseflow_contracts.common import Area, CaseKind, Channel, LadderLevel, MaskedContact, Priority, SealedContact
-from caseflow_contracts.stations import StationAcknowledged, StationUpdatePayload
 from caseflow_contracts.topics import CASES_LIFECYCLE, STATIONS_UPDATES
-from caseflow_kit import Context, KitSettings, Runtime, ServiceSpec, Subscription
+from caseflow_kit import KitSettings, Runtime
 from caseflow_kit.consumer import GuardedConsumer
-from caseflow_kit.store import Collection
 from caseflow_routing.app import SPEC as ROUTING
 from caseflow_routing.decision import Decision, RoutingRequest, decide, load_keys
 from caseflow_routing.directory import DirectoryHolder, StationDirectory
@@ -205,36 +203,6 @@ def opened_events(n: int, rng: random.Random, stations: int) -> list[bytes]:
     return out
 
 
-async def on_ack(event: StationAcknowledged, ctx: Context[None]) -> None:
-    p = event.payload
-    ctx.uow.add("acks", {"_id": p.case_id, "station": p.station})
-    payload = CaseStationActionPayload(case_id=p.case_id, station=p.station, level=LadderLevel.STATION, at=p.at)
-    ctx.uow.emit(ctx.new(CaseAcknowledged, payload, key=p.case_id))
-
-
-async def no_deps(runtime: Runtime[KitSettings, None]) -> None:
-    return None
-
-
-MINIMAL: ServiceSpec[KitSettings, None] = ServiceSpec(
-    name="minimal",
-    http_port=0,
-    settings_type=KitSettings,
-    collections=[Collection("acks")],
-    subscriptions=[Subscription(STATIONS_UPDATES, {"station.acknowledged": on_ack})],
-    build_deps=no_deps,
-)
-
-
-def ack_events(n: int) -> list[bytes]:
-    return [
-        StationAcknowledged.create(
-            StationUpdatePayload(case_id=f"CF-A{i:09d}", station="ST-00001", at=NOW), key=f"CF-A{i:09d}", producer="b"
-        ).to_bytes()
-        for i in range(n)
-    ]
-
-
 async def handler_path(runtime: Runtime[Any, Any], values: list[bytes], batch: int) -> float:
     """The kit's consumer path (parse, de-duplicate, handle, one SQLite transaction per batch with the outbox);
     the outbox is written but not published (no broker in this part)."""
@@ -275,8 +243,8 @@ async def bench_handler_path(
         opened = opened_events(n, rng, stations)
         settings = RoutingSettings(data_dir=tmp / f"routing-{r}", directory_path=directory_path, log_level="WARNING")
         routed.append(await handler_path(Runtime(ROUTING, settings), opened, batch))
-        minimal = Runtime(MINIMAL, KitSettings(data_dir=tmp / f"minimal-{r}"))
-        baseline.append(await handler_path(minimal, ack_events(n), batch))
+        minimal = Runtime(KIT_MINIMAL, KitSettings(data_dir=tmp / f"minimal-{r}"))
+        baseline.append(await handler_path(minimal, kit_events(n), batch))
     best, base = max(routed), max(baseline)
     print(
         f"handler path, SQLite   {best:10.0f} cases/s   (parse, dedupe, counters, decide, commit + outbox;"
@@ -332,10 +300,10 @@ async def bench_broker(directory_path: Path, tmp: Path, n: int, rng: random.Rand
         base_kit = KafkaTestKit(broker.bootstrap, tmp / "broker-minimal")
         await base_kit.create_topics()
         baseline, seen = await run(
-            MINIMAL,
+            KIT_MINIMAL,
             base_kit.settings(KitSettings, log_level="WARNING"),
             base_kit.topic(STATIONS_UPDATES),
-            ack_events(n),
+            kit_events(n),
             base_kit,
         )
         assert seen == n

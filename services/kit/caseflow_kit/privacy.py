@@ -61,7 +61,7 @@ class PiiSettings(BaseSettings):
 
 
 class SealError(ValueError):
-    pass
+    """A key or token that cannot be used (wrong size, not base64, does not open)."""
 
 
 class Sealer:
