@@ -308,11 +308,47 @@ async def serve_http(receiver: HttpReceiver) -> AsyncIterator[HttpReceiver]:
 
 @dataclass
 class SmtpReceiver:
-    """aiosmtpd handler: records messages; the first `fail_next` are answered 451 (try again later)."""
+    """aiosmtpd handler: records messages and counts connections (one EHLO each) and QUITs.
+
+    Faults on demand: the first `fail_next` messages are answered 451 (try again later); addresses in
+    `refuse` are refused at RCPT (550); `hang_up_at_mail` answers the next MAIL with 421 and closes;
+    `stall_at_mail_s` answers the next MAIL that late; `hang_up_after_data` keeps the next message but
+    closes before answering it.
+    """
 
     fail_next: int = 0
+    refuse: set[str] = field(default_factory=set)
+    hang_up_at_mail: bool = False
+    stall_at_mail_s: float = 0
+    hang_up_after_data: bool = False
     messages: list[EmailMessage] = field(default_factory=list)
+    connections: int = 0
+    quits: int = 0
     port: int = 0
+
+    async def handle_EHLO(  # noqa: N802 - aiosmtpd's names
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        self.connections += 1
+        session.host_name = hostname
+        return responses
+
+    async def handle_MAIL(self, server: Any, session: Any, envelope: Any, address: str, options: list[str]) -> str:  # noqa: N802
+        if self.hang_up_at_mail:
+            self.hang_up_at_mail = False
+            server.loop.call_soon(server.transport.close)  # after the reply is written
+            return "421 4.4.2 Timeout exceeded, closing connection"
+        if self.stall_at_mail_s:
+            stall, self.stall_at_mail_s = self.stall_at_mail_s, 0
+            await asyncio.sleep(stall)
+        envelope.mail_from = address
+        return "250 OK"
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: list[str]) -> str:  # noqa: N802
+        if address in self.refuse:
+            return "550 5.1.1 No such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's name
         if self.fail_next > 0:
@@ -321,13 +357,21 @@ class SmtpReceiver:
         parsed = message_from_bytes(envelope.content, policy=policy.default)
         assert isinstance(parsed, EmailMessage)
         self.messages.append(parsed)
+        if self.hang_up_after_data:
+            self.hang_up_after_data = False
+            server.transport.close()  # the client never hears that its message arrived
         return "250 Message accepted for delivery"
+
+    async def handle_QUIT(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        self.quits += 1
+        return "221 Bye"
 
 
 @contextmanager
-def serve_smtp(receiver: SmtpReceiver) -> Iterator[SmtpReceiver]:
+def serve_smtp(receiver: SmtpReceiver, idle_timeout_s: float = 300) -> Iterator[SmtpReceiver]:
+    """`idle_timeout_s`: the server hangs up (silently) on a connection idle that long."""
     port = free_port()
-    controller = Controller(receiver, hostname="127.0.0.1", port=port)
+    controller = Controller(receiver, hostname="127.0.0.1", port=port, timeout=idle_timeout_s)
     controller.start()
     receiver.port = port
     try:

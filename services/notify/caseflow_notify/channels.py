@@ -7,21 +7,28 @@ timeouts, retries, rate limits and circuit breakers are the worker's business.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import json
 import smtplib
 import ssl
+import threading
 import time
-from collections.abc import Mapping, MutableMapping
+from collections import deque
+from collections.abc import Iterable, Mapping, MutableMapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formatdate
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import aiohttp
 
 from .templates import Rendered
+
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer
 
 SIGNATURE_HEADER = "X-Caseflow-Signature"
 TIMESTAMP_HEADER = "X-Caseflow-Timestamp"
@@ -208,12 +215,52 @@ class SmtpConfig:
     starttls: bool = False
 
 
-class SmtpSender:
-    """Plain-text UTF-8 e-mail; Message-ID is the notification id, so mail clients can de-duplicate."""
+class _Session(smtplib.SMTP):
+    """One persistent SMTP connection, used by one thread at a time."""
 
-    def __init__(self, config: SmtpConfig, concurrency: int = 8) -> None:
+    idle_since = 0.0  # time.monotonic() when it last went back to the pool
+    reused = False  # taken from the pool: the server may have dropped it meanwhile
+    data_begun = False  # from DATA on the server may have the message: a failure is no longer safe to retry
+
+    def data(self, msg: ReadableBuffer | str) -> tuple[int, bytes]:
+        self.data_begun = True
+        return super().data(msg)
+
+
+def _quit(sessions: Iterable[_Session]) -> None:
+    for session in sessions:
+        with contextlib.suppress(smtplib.SMTPException, OSError):
+            session.quit()
+        session.close()
+
+
+def _dropped_while_idle(session: _Session, exc: smtplib.SMTPException) -> bool:
+    """Did a reused session fail because the server had closed it, before any of the message went out?"""
+    if not session.reused or session.data_begun:
+        return False  # a fresh connection failing is real news; after DATA began a retry could send twice
+    if isinstance(exc, smtplib.SMTPSenderRefused):
+        return exc.smtp_code == 421  # "closing channel", what servers like Postfix say before an idle hang-up
+    # A server that stopped answering did not drop us: a retry would only double the wait.
+    return isinstance(exc, smtplib.SMTPServerDisconnected) and not isinstance(exc.__context__, TimeoutError)
+
+
+class SmtpSender:
+    """Plain-text UTF-8 e-mail; Message-ID is the notification id, so mail clients can de-duplicate.
+
+    Sends go over up to `concurrency` persistent sessions (connect, EHLO, STARTTLS and LOGIN once each).
+    The sender's own threads, one per session, bound how many are open: a send beyond that waits for a
+    thread. A session that errs is closed, never reused; idle ones older than `max_idle_s` are closed
+    rather than reused, since servers hang up on idle connections.
+    """
+
+    def __init__(self, config: SmtpConfig, concurrency: int = 8, max_idle_s: float = 30.0) -> None:
         self._config = config
-        self.concurrency = concurrency  # one SMTP connection (and thread) per send
+        self.concurrency = concurrency
+        self.max_idle_s = max_idle_s
+        self._idle: deque[_Session] = deque()  # oldest first
+        self._lock = threading.Lock()  # guards _idle and _closed
+        self._closed = False
+        self._threads = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="caseflow-smtp")
 
     def build(self, message: Message) -> EmailMessage:
         mail = EmailMessage()
@@ -227,19 +274,10 @@ class SmtpSender:
         mail["Content-Language"] = message.rendered.locale  # after set_content, which resets Content-* headers
         return mail
 
-    def _send_blocking(self, mail: EmailMessage) -> None:
-        cfg = self._config
-        with smtplib.SMTP(cfg.host, cfg.port, timeout=cfg.timeout_s) as smtp:
-            if cfg.starttls:
-                smtp.starttls(context=ssl.create_default_context())
-            if cfg.username and cfg.password:
-                smtp.login(cfg.username, cfg.password)
-            smtp.send_message(mail)
-
     async def send(self, message: Message) -> None:
         mail = self.build(message)
         try:
-            await asyncio.to_thread(self._send_blocking, mail)
+            await asyncio.get_running_loop().run_in_executor(self._threads, self._send_blocking, mail)
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _ in exc.recipients.values()]
             raise DeliveryError(f"SMTP recipient refused {codes}", permanent=all(c >= 500 for c in codes)) from None
@@ -249,4 +287,77 @@ class SmtpSender:
             raise DeliveryError(f"SMTP unreachable: {type(exc).__name__}") from None
 
     async def close(self) -> None:
-        return None
+        """QUIT the idle sessions; those still sending are closed as they come back. Final."""
+        with self._lock:
+            self._closed = True
+            idle, self._idle = list(self._idle), deque()
+        await asyncio.to_thread(_quit, idle)
+        self._threads.shutdown(wait=False)
+
+    # -- in the sender's threads ----------------------------------------------------------------------
+
+    def _send_blocking(self, mail: EmailMessage) -> None:
+        session = self._take()
+        try:
+            self._send_on(session, mail)
+        except (smtplib.SMTPServerDisconnected, smtplib.SMTPSenderRefused) as exc:
+            if not _dropped_while_idle(session, exc):
+                raise
+            self._send_on(self._open(), mail)  # once, on a fresh connection
+
+    def _send_on(self, session: _Session, mail: EmailMessage) -> None:
+        session.data_begun = False
+        try:
+            session.send_message(mail)
+        except (smtplib.SMTPRecipientsRefused, smtplib.SMTPResponseException):
+            # Refused on MAIL, RCPT or DATA: the conversation itself is fine once reset. smtplib has sent
+            # an RSET already but ignores a dead connection; this one proves the session still answers.
+            try:
+                usable = session.rset()[0] == 250
+            except (smtplib.SMTPException, OSError):
+                usable = False
+            if usable:
+                self._give_back(session)
+            else:
+                session.close()
+            raise
+        except Exception:
+            session.close()  # broken, or in a state we cannot tell
+            raise
+        self._give_back(session)
+
+    def _take(self) -> _Session:
+        """The most recently used idle session (the likeliest alive; the surplus ages out), else a new one."""
+        with self._lock:
+            too_old = time.monotonic() - self.max_idle_s
+            expired = []
+            while self._idle and self._idle[0].idle_since < too_old:
+                expired.append(self._idle.popleft())
+            session = self._idle.pop() if self._idle else None
+        _quit(expired)
+        if session is None:
+            return self._open()
+        session.reused = True
+        return session
+
+    def _give_back(self, session: _Session) -> None:
+        session.idle_since = time.monotonic()
+        with self._lock:
+            if not self._closed:
+                self._idle.append(session)
+                return
+        _quit([session])
+
+    def _open(self) -> _Session:
+        cfg = self._config
+        session = _Session(cfg.host, cfg.port, timeout=cfg.timeout_s)
+        try:
+            if cfg.starttls:
+                session.starttls(context=ssl.create_default_context())
+            if cfg.username and cfg.password:
+                session.login(cfg.username, cfg.password)
+            session.ehlo_or_helo_if_needed()  # now, so that a send on this session is only MAIL, RCPT, DATA
+        except Exception:
+            session.close()
+            raise
+        return session
