@@ -84,7 +84,7 @@ class MemoryStore(Store):
     async def count(self, collection: str, query: Query) -> int:
         return sum(1 for c, _ in self.docs if c == collection)
 
-    async def commit(self, writes: Sequence[Write]) -> None:
+    async def commit(self, writes: Sequence[Write]) -> list[OutboxRecord]:
         for w in writes:
             if isinstance(w, OutboxMessage):
                 self.outbox.append(w)
@@ -94,6 +94,7 @@ class MemoryStore(Store):
                 self.docs[(w.collection, w.doc["_id"])] = json.dumps({**w.doc, "_v": 1}, ensure_ascii=False)
             elif isinstance(w, Replace | Put):
                 self.docs[(w.collection, w.doc["_id"])] = json.dumps(w.doc, ensure_ascii=False)
+        return []
 
     async def delete_where(self, collection: str, query: Query) -> int:
         return 0

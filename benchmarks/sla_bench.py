@@ -30,12 +30,12 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from caseflow_dev.broker import EmbeddedBroker
 from caseflow_dev.harness import ServiceProcess
+from caseflow_kit.lease import LEASE_COLLECTION
 from caseflow_kit.store import Insert
 from caseflow_kit.store.sqlite import SqliteStore
 from caseflow_kit.topics import ensure_topics
 from caseflow_sla.app import SPEC
 from caseflow_sla.domain import Clock, start_clock
-from caseflow_sla.lease import LEASE_COLLECTION
 
 BATCH = 20_000
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -11,7 +10,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from caseflow_kit.settings import KitSettings
+from caseflow_kit.settings import KitSettings, kafka_tls_context
 
 
 class NoSuchTopic(LookupError):
@@ -81,15 +80,7 @@ def security_options(settings: KitSettings) -> dict[str, Any]:
     """aiokafka keyword arguments for the security settings the services use."""
     protocol = settings.kafka_security_protocol
     options: dict[str, Any] = {"security_protocol": protocol}
-    if protocol in ("SSL", "SASL_SSL"):
-        context = ssl.create_default_context(
-            cafile=str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None
-        )
-        if settings.kafka_ssl_certfile:
-            context.load_cert_chain(
-                str(settings.kafka_ssl_certfile),
-                str(settings.kafka_ssl_keyfile) if settings.kafka_ssl_keyfile else None,
-            )
+    if context := kafka_tls_context(settings):
         options["ssl_context"] = context
     if protocol.startswith("SASL"):
         options["sasl_mechanism"] = settings.kafka_sasl_mechanism

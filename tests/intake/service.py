@@ -81,6 +81,7 @@ class IntakeUnderTest:
 
     async def emitted(self) -> list[tuple[str, Any]]:
         """Everything published since the last call: (topic, event), or (topic, message) for dead letters."""
+        await self.runtime.relay.flush()  # what the runtime's relay task does right after each commit
         fresh = self.published[self.seen :]
         self.seen = len(self.published)
         return [(m.topic, m if m.topic.endswith(".dlq") else parse_event(m.value)) for m in fresh]

@@ -5,17 +5,14 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
 from caseflow_contracts import parse_event
 from caseflow_kit import Runtime
 from caseflow_kit.store.mongo import MongoStore
-from caseflow_kit.store.sqlite import SqliteStore
 from caseflow_sla.app import SPEC
 from caseflow_sla.handlers import SlaDeps
-from caseflow_sla.lease import LEASE_COLLECTION, RelayLease
 from caseflow_sla.settings import SlaSettings
 from caseflow_sla.timers import fire_due
 
@@ -56,43 +53,6 @@ async def test_racing_replicas_fire_each_timer_once(
     assert set(keys.values()) == {1}
     assert len(events) == 3 * len(cases)  # callback, resolution and customer-update breaches
     assert await fire_due(twin) == 0
-
-
-async def test_one_relay_lease_at_a_time(tmp_path: Path) -> None:
-    store = SqliteStore(tmp_path / "lease.db")
-    await store.open([LEASE_COLLECTION])
-    a, b = RelayLease(store, ttl_s=30), RelayLease(store, ttl_s=30)
-    try:
-        assert await a.held()
-        assert not await b.held()
-        assert await a.held()  # renewing is free while fresh
-        await a.release()
-        assert await b.held()
-        assert not await a.held()
-        published = []
-
-        async def flush() -> int:
-            published.append(1)
-            return 1
-
-        assert await b.guard(flush)() == 1
-        assert await a.guard(flush)() == 0
-        assert published == [1]
-    finally:
-        await store.close()
-
-
-async def test_an_expired_lease_passes_to_another_replica(tmp_path: Path) -> None:
-    store = SqliteStore(tmp_path / "lease.db")
-    await store.open([LEASE_COLLECTION])
-    a, b = RelayLease(store, ttl_s=0.05), RelayLease(store, ttl_s=0.05)
-    try:
-        assert await a.held()
-        await asyncio.sleep(0.1)  # a replica that went silent
-        assert await b.held()
-        assert not await a.held()
-    finally:
-        await store.close()
 
 
 def test_time_is_manual() -> None:

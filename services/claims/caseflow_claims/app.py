@@ -19,7 +19,7 @@ from .store import COLLECTIONS
 
 async def build_deps(runtime: Runtime[ClaimsSettings, ClaimsDeps]) -> ClaimsDeps:
     if runtime.settings.claims_crash_after_commit == "payout":
-        install_crash_hook(runtime.relay, runtime.store)
+        install_crash_hook(runtime.relay)
     return ClaimsDeps(RulesFile(runtime.settings.claims_rules_path, CompensationRules), runtime.settings)
 
 

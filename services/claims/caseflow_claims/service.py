@@ -9,12 +9,12 @@ from __future__ import annotations
 import logging
 import os
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from caseflow_kit.logs import log_fields
 from caseflow_kit.outbox import OutboxRelay
-from caseflow_kit.store import ConflictError, Store
+from caseflow_kit.store import ConflictError, OutboxRecord
 from caseflow_kit.uow import UnitOfWork
 
 from . import store
@@ -56,19 +56,19 @@ async def execute(port: CommandPort, claim_id: str, mutate: Mutation) -> tuple[C
     raise ClaimError("busy", f"claim {claim_id} kept changing; try again")
 
 
-def install_crash_hook(relay: OutboxRelay, outbox: Store) -> None:
-    """Test hook (kill test): SIGKILL the process when a committed payout is about to be published.
+def install_crash_hook(relay: OutboxRelay) -> None:
+    """Test hook (kill test): SIGKILL the process as soon as a committed payout reaches the relay.
 
-    Wraps the relay's flush, which every path goes through (the consumer after a batch, the
-    background loop, the commands above): the ledger write is durable, its event not yet sent.
+    Every commit hands its outbox records to the relay right after the store commit, before the
+    consumer returns (so before the consumed offset is committed): the ledger write is durable,
+    its event not yet sent, the case event not yet acknowledged.
     """
-    real_flush = relay.flush
+    real_enqueue = relay.enqueue
 
-    async def flush() -> int:
-        pending = await outbox.outbox_pending(1000)
-        if any(r.message.headers.get("x-event-type") == "payout.issued" for r in pending):
+    def enqueue(records: Sequence[OutboxRecord]) -> None:
+        if any(r.message.headers.get("x-event-type") == "payout.issued" for r in records):
             log.warning("test hook: crashing after the payout commit, before publishing", extra=log_fields())
             os.kill(os.getpid(), signal.SIGKILL)
-        return await real_flush()
+        real_enqueue(records)
 
-    relay.flush = flush  # type: ignore[method-assign]
+    relay.enqueue = enqueue  # type: ignore[method-assign]

@@ -101,7 +101,7 @@ class GuardedConsumer:
         except (DuplicateKeyError, ConflictError):
             outcomes = [await self._process_alone(record) for record in records]
         self._count(outcomes)
-        await self.runtime.relay.flush()
+        await self.runtime.relay.room()
 
     async def _process_alone(self, record: Record) -> _Outcome:
         """One record, its own transaction, re-run when a concurrent writer got there first."""

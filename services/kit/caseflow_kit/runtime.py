@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import logging
 import signal
-import ssl
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
@@ -17,7 +16,6 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from faststream.middlewares import AckPolicy
-from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 from faststream.specification import AsyncAPI
 from prometheus_client import CollectorRegistry
 
@@ -25,10 +23,12 @@ from caseflow_contracts import Topic
 
 from . import logs
 from .consumer import PROCESSED, GuardedConsumer, Subscription
+from .lease import LEASE_COLLECTION, RelayLease
 from .metrics import KitMetrics
 from .outbox import OutboxRelay
-from .settings import KitSettings
-from .store import Collection, OutboxMessage, Query, Store
+from .publisher import BatchPublisher
+from .settings import KitSettings, kafka_security
+from .store import Collection, Query, Store
 from .store.mongo import MongoStore
 from .store.sqlite import SqliteStore
 from .uow import UnitOfWork
@@ -68,30 +68,6 @@ def open_store(settings: KitSettings, service: str) -> Store:
     return SqliteStore(settings.data_dir / f"{service}.db")
 
 
-def kafka_security(settings: KitSettings) -> BaseSecurity | None:
-    protocol = settings.kafka_security_protocol
-    if protocol == "PLAINTEXT":
-        return None
-    context: ssl.SSLContext | None = None
-    if protocol in ("SSL", "SASL_SSL"):
-        context = ssl.create_default_context(
-            cafile=str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None
-        )
-        if settings.kafka_ssl_certfile:
-            context.load_cert_chain(
-                str(settings.kafka_ssl_certfile),
-                str(settings.kafka_ssl_keyfile) if settings.kafka_ssl_keyfile else None,
-            )
-    if protocol == "SSL":
-        return BaseSecurity(ssl_context=context, use_ssl=True)
-    username = settings.kafka_sasl_username or ""
-    password = settings.kafka_sasl_password.get_secret_value() if settings.kafka_sasl_password else ""
-    sasl = {"PLAIN": SASLPlaintext, "SCRAM-SHA-256": SASLScram256, "SCRAM-SHA-512": SASLScram512}[
-        settings.kafka_sasl_mechanism
-    ]
-    return sasl(username, password, ssl_context=context, use_ssl=protocol == "SASL_SSL")
-
-
 class Runtime(Generic[S, D]):
     """One running service: settings, store, broker, outbox relay, metrics and the service's deps."""
 
@@ -112,7 +88,13 @@ class Runtime(Generic[S, D]):
             graceful_timeout=30,
             enable_idempotence=self.settings.kafka_idempotence,
         )
-        self.relay = OutboxRelay(self.store, self._publish, self.metrics)
+        self.publisher = BatchPublisher(self.settings, client_id=f"caseflow-{spec.name}-relay")
+        self.relay = OutboxRelay(
+            self.store,
+            self.publisher.publish,
+            self.metrics,
+            lease=RelayLease(self.store, ttl_s=self.settings.relay_lease_s),
+        )
         self.consumers = [GuardedConsumer(self, s) for s in spec.subscriptions]
         self._deps: D
         self._deps_built = False
@@ -131,7 +113,7 @@ class Runtime(Generic[S, D]):
         return self.settings.topic_prefix + topic.name
 
     def unit_of_work(self) -> UnitOfWork:
-        return UnitOfWork(self.store, self.topic_name)
+        return UnitOfWork(self.store, self.topic_name, on_commit=self.relay.enqueue)
 
     def _subscribe(self) -> None:
         """One Kafka consumer for all the service's topics: one group join, one rebalance per membership change."""
@@ -162,17 +144,10 @@ class Runtime(Generic[S, D]):
             ),
         )(on_batch)
 
-    async def _publish(self, messages: Sequence[OutboxMessage]) -> None:
-        pending = [
-            await self.broker.publish(m.value, m.topic, key=m.key.encode(), headers=dict(m.headers), no_confirm=True)
-            for m in messages
-        ]
-        await asyncio.gather(*pending)
-
     # lifecycle -------------------------------------------------------------
 
     async def start_dependencies(self) -> None:
-        collections = [*self.spec.collections, Collection(PROCESSED, indexes=("at",))]
+        collections = [*self.spec.collections, Collection(PROCESSED, indexes=("at",)), LEASE_COLLECTION]
         await self.store.open(collections)
         self._deps = await self.spec.build_deps(self)
         self._deps_built = True
@@ -206,6 +181,9 @@ class Runtime(Generic[S, D]):
         """Second half, after the broker is closed."""
         if self.spec.close_deps and self._deps_built:
             await self.spec.close_deps(self._deps)
+        with contextlib.suppress(Exception):
+            await self.relay.release()
+        await self.publisher.stop()
         await self.store.close()
         log.info("service stopped")
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ssl
 from pathlib import Path
 from typing import Literal
 
+from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -71,7 +73,12 @@ class KitSettings(BaseSettings):
     fetch_max_wait_ms: int = Field(default=50, ge=1, le=5000, description="Longest wait for a batch to fill")
     max_attempts: int = Field(default=3, ge=1, le=20, description="Handler attempts before dead-lettering")
     retry_backoff_ms: int = Field(default=100, ge=0, description="First retry delay; doubles per attempt")
-    outbox_interval_ms: int = Field(default=200, ge=10, description="Background outbox relay period")
+    outbox_interval_ms: int = Field(
+        default=200, ge=10, description="How often the relay sweeps the store for events nobody published"
+    )
+    relay_lease_s: float = Field(
+        default=5.0, gt=0, le=300, description="Outbox sweep lease: how long a silent replica keeps sweeping rights"
+    )
     processed_retention_days: int = Field(default=14, ge=1, description="How long consumed event ids are remembered")
     session_timeout_ms: int = Field(
         default=10_000,
@@ -83,3 +90,31 @@ class KitSettings(BaseSettings):
     auto_offset_reset: Literal["earliest", "latest"] = Field(
         default="earliest", description="Where a new consumer group starts"
     )
+
+
+def kafka_tls_context(settings: KitSettings) -> ssl.SSLContext | None:
+    """The TLS context of an SSL or SASL_SSL connection to Kafka; None for plaintext."""
+    if settings.kafka_security_protocol not in ("SSL", "SASL_SSL"):
+        return None
+    context = ssl.create_default_context(cafile=str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None)
+    if settings.kafka_ssl_certfile:
+        context.load_cert_chain(
+            str(settings.kafka_ssl_certfile), str(settings.kafka_ssl_keyfile) if settings.kafka_ssl_keyfile else None
+        )
+    return context
+
+
+def kafka_security(settings: KitSettings) -> BaseSecurity | None:
+    """The same settings as FastStream's security object."""
+    protocol = settings.kafka_security_protocol
+    if protocol == "PLAINTEXT":
+        return None
+    context = kafka_tls_context(settings)
+    if protocol == "SSL":
+        return BaseSecurity(ssl_context=context, use_ssl=True)
+    username = settings.kafka_sasl_username or ""
+    password = settings.kafka_sasl_password.get_secret_value() if settings.kafka_sasl_password else ""
+    sasl = {"PLAIN": SASLPlaintext, "SCRAM-SHA-256": SASLScram256, "SCRAM-SHA-512": SASLScram512}[
+        settings.kafka_sasl_mechanism
+    ]
+    return sasl(username, password, ssl_context=context, use_ssl=protocol == "SASL_SSL")

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from caseflow_contracts import Event, Topic, topic_for
 
-from .store import Delete, Doc, Insert, OutboxMessage, Put, Replace, Store, Write
+from .store import Delete, Doc, Insert, OutboxMessage, OutboxRecord, Put, Replace, Store, Write
 
 TopicNamer = Callable[[Topic], str]
+OnCommit = Callable[[Sequence[OutboxRecord]], None]
 _DELETED = object()
 
 
@@ -28,10 +29,18 @@ def event_headers(event: Event) -> dict[str, str]:
 
 
 class UnitOfWork:
-    def __init__(self, store: Store, topic_name: TopicNamer, parent: UnitOfWork | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        topic_name: TopicNamer,
+        parent: UnitOfWork | None = None,
+        *,
+        on_commit: OnCommit | None = None,
+    ) -> None:
         self._store = store
         self._topic_name = topic_name
         self._parent = parent
+        self._on_commit = on_commit
         self._writes: list[Write] = []
         self._overlay: dict[tuple[str, str], Any] = {}
         self.events: list[Event] = []
@@ -90,6 +99,8 @@ class UnitOfWork:
         if self._parent is not None:
             raise RuntimeError("a nested unit of work is absorbed by its parent, not committed")
         if self._writes:
-            await self._store.commit(self._writes)
+            outbox = await self._store.commit(self._writes)
+            if self._on_commit is not None:
+                self._on_commit(outbox)
         self._writes.clear()
         self._overlay.clear()

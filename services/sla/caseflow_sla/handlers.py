@@ -36,9 +36,7 @@ from caseflow_kit.store import Store
 from . import domain
 from .domain import CASE_METRICS, HOLDER_METRICS, Clock, Decision, Outcome, State
 from .events import sla_event
-from .lease import RelayLease
 from .policy import Policies, PolicyBook
-from .publisher import BatchPublisher
 from .store import CASES, CLOCKS, Loaded, save_clocks
 
 #: Clocks of the case as a whole (e-mail acknowledgement, complaint answer) belong to the centre: level hq.
@@ -53,8 +51,6 @@ class SlaDeps:
     now: Callable[[], float] = time.time
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     producer: str = "sla"
-    lease: RelayLease | None = None
-    publisher: BatchPublisher | None = None
 
     def policies(self) -> PolicyBook:
         """The policies in force; a changed file takes effect once it validates."""

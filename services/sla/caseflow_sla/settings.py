@@ -14,7 +14,4 @@ class SlaSettings(KitSettings):
     timer_poll_ms: int = Field(
         default=200, ge=10, le=10_000, description="Longest sleep of the timer loop (other replicas arm timers too)"
     )
-    relay_lease_s: float = Field(
-        default=5.0, gt=0, le=300, description="Outbox relay lease: how long a silent replica keeps publishing rights"
-    )
     timer_batch: int = Field(default=500, ge=1, le=10_000, description="Due timers fired per unit of work")

@@ -111,22 +111,26 @@ class MongoStore(Store):
         result = await self._db[collection].delete_many(self._filter(query))
         return int(result.deleted_count)
 
-    async def commit(self, writes: Sequence[Write]) -> None:
+    async def commit(self, writes: Sequence[Write]) -> list[OutboxRecord]:
+        outbox: list[OutboxRecord] = []
         try:
             if not self._transactions:
                 for w in writes:
-                    await self._apply(w, None)
-                return
+                    await self._apply(w, None, outbox)
+                return outbox
             async with self._client.start_session() as session, await session.start_transaction():
                 for w in writes:
-                    await self._apply(w, session)
+                    await self._apply(w, session, outbox)
         except (ConnectionFailure, ServerSelectionTimeoutError) as exc:
             raise StoreUnavailableError(str(exc)) from exc
+        return outbox
 
-    async def _apply(self, w: Write, session: Any) -> None:
+    async def _apply(self, w: Write, session: Any, outbox: list[OutboxRecord]) -> None:
         if isinstance(w, OutboxMessage):
-            record = {"_id": _outbox_id(), "topic": w.topic, "key": w.key, "value": w.value, "headers": dict(w.headers)}
+            outbox_id = _outbox_id()
+            record = {"_id": outbox_id, "topic": w.topic, "key": w.key, "value": w.value, "headers": dict(w.headers)}
             await self._db[OUTBOX].insert_one(record, session=session)
+            outbox.append(OutboxRecord(outbox_id, w))
             return
         coll = self._db[w.collection]
         try:

@@ -132,8 +132,11 @@ class Store(ABC):
     async def count(self, collection: str, query: Query) -> int: ...
 
     @abstractmethod
-    async def commit(self, writes: Sequence[Write]) -> None:
-        """Apply every write atomically, in order; raise DuplicateKeyError or ConflictError and apply none."""
+    async def commit(self, writes: Sequence[Write]) -> list[OutboxRecord]:
+        """Apply every write atomically, in order; raise DuplicateKeyError or ConflictError and apply none.
+
+        Returns the outbox records written, with their ids, so the relay can publish them without reading back.
+        """
 
     @abstractmethod
     async def delete_where(self, collection: str, query: Query) -> int:

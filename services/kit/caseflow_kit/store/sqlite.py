@@ -187,31 +187,35 @@ class SqliteStore(Store):
         where, args = self._where(query)
         return await self._run(lambda db: db.execute(f"DELETE FROM {table}{where}", args).rowcount)
 
-    async def commit(self, writes: Sequence[Write]) -> None:
+    async def commit(self, writes: Sequence[Write]) -> list[OutboxRecord]:
         for w in writes:
             if not isinstance(w, OutboxMessage):
                 self._table(w.collection)
-        await self._run(lambda db: self._commit(db, writes))
+        return await self._run(lambda db: self._commit(db, writes))
 
     @staticmethod
-    def _commit(db: sqlite3.Connection, writes: Sequence[Write]) -> None:
+    def _commit(db: sqlite3.Connection, writes: Sequence[Write]) -> list[OutboxRecord]:
+        outbox: list[OutboxRecord] = []
         db.execute("BEGIN IMMEDIATE")
         try:
             for w in writes:
-                SqliteStore._apply(db, w)
+                if isinstance(w, OutboxMessage):
+                    cursor = db.execute(
+                        f"INSERT INTO {OUTBOX} (topic, key, value, headers) VALUES (?, ?, ?, ?)",
+                        (w.topic, w.key, w.value, json.dumps(dict(w.headers))),
+                    )
+                    outbox.append(OutboxRecord(str(cursor.lastrowid), w))
+                else:
+                    SqliteStore._apply(db, w)
         except BaseException:
             db.execute("ROLLBACK")
             raise
         db.execute("COMMIT")
+        return outbox
 
     @staticmethod
-    def _apply(db: sqlite3.Connection, w: Write) -> None:
-        if isinstance(w, OutboxMessage):
-            db.execute(
-                f"INSERT INTO {OUTBOX} (topic, key, value, headers) VALUES (?, ?, ?, ?)",
-                (w.topic, w.key, w.value, json.dumps(dict(w.headers))),
-            )
-        elif isinstance(w, Insert):
+    def _apply(db: sqlite3.Connection, w: Insert | Replace | Put | Delete) -> None:
+        if isinstance(w, Insert):
             try:
                 db.execute(f"INSERT INTO {w.collection} (id, v, doc) VALUES (?, 1, ?)", (w.doc["_id"], _body(w.doc)))
             except sqlite3.IntegrityError as exc:

@@ -1,10 +1,9 @@
-"""Batch publishing of outbox rows straight through aiokafka: one record batch per partition per flush.
+"""The outbox relay's producer: record batches straight through aiokafka, one per partition per flush.
 
-The kit publishes outbox rows one `broker.publish` at a time; at thousands of
-breaches per second that per-message cost is what limits sla. This publisher
-keeps the same contract (topic, key, value, headers of each row; partition by
-the Kafka default partitioner on the key, so a case stays on one partition)
-and sends them in record batches.
+Publishing through the broker object one message at a time costs more than handling the
+event did; this keeps the same contract (topic, key, value, headers of each row; partition
+by the Kafka default partitioner on the key, so a case stays on one partition) and sends
+each flush as one record batch per partition.
 """
 
 from __future__ import annotations
@@ -18,13 +17,12 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 from faststream.kafka.security import parse_security
 
-from caseflow_kit.runtime import kafka_security
-from caseflow_kit.settings import KitSettings
-from caseflow_kit.store import OutboxMessage
+from .settings import KitSettings, kafka_security
+from .store import OutboxMessage
 
 
 class BatchPublisher:
-    def __init__(self, settings: KitSettings, *, client_id: str = "caseflow-sla") -> None:
+    def __init__(self, settings: KitSettings, *, client_id: str) -> None:
         security = kafka_security(settings)
         self._config: dict[str, Any] = {
             "bootstrap_servers": settings.kafka_bootstrap_servers,

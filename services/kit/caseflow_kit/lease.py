@@ -1,8 +1,8 @@
-"""One publisher at a time: a lease in the store gates the outbox relay of replicas that share the store.
+"""One sweeper at a time: a lease in the store gates the outbox sweep of replicas that share the store.
 
-The kit's relay reads pending outbox rows, publishes them, then deletes them.
-Two replicas on one store would both read (and publish) the same rows; with
-this lease only the holder relays. The lease is taken and renewed by
+Each replica publishes what it commits itself; the sweep publishes what is left in
+the store (a crashed replica's rows). Two replicas sweeping one store would both
+publish the same rows; with this lease only the holder sweeps. The lease is taken and renewed by
 compare-and-set on wall-clock time; a replica that stops releases it, one that
 dies loses it after `ttl_s`. Published events keep their deterministic ids, so
 the rare overlap (a holder paused past its lease) is still recognisable.
@@ -13,16 +13,15 @@ from __future__ import annotations
 import contextlib
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 
-from caseflow_kit.store import Collection, ConflictError, DuplicateKeyError, Insert, Replace, Store
+from .store import Collection, ConflictError, DuplicateKeyError, Insert, Replace, Store
 
-LEASES = "sla_leases"
+LEASES = "_leases"
 LEASE_COLLECTION = Collection(LEASES)
 
 
 class RelayLease:
-    def __init__(self, store: Store, *, name: str = "outbox-relay", ttl_s: float = 5.0) -> None:
+    def __init__(self, store: Store, *, name: str = "outbox-sweep", ttl_s: float = 5.0) -> None:
         self.store = store
         self.name = name
         self.ttl_s = ttl_s
@@ -58,13 +57,3 @@ class RelayLease:
         if doc is not None and doc["owner"] == self.owner:
             with contextlib.suppress(ConflictError):
                 await self.store.commit([Replace(LEASES, {**doc, "expires_at": 0.0}, int(doc["_v"]))])
-
-    def guard(self, flush: Callable[[], Awaitable[int]]) -> Callable[[], Awaitable[int]]:
-        """Wrap a relay's flush so that it publishes only while this replica holds the lease."""
-
-        async def guarded() -> int:
-            if not await self.held():
-                return 0
-            return await flush()
-
-        return guarded
