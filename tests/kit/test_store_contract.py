@@ -116,6 +116,20 @@ async def test_replace_is_compare_and_set_on_the_version(store: Store) -> None:
     assert latest["status"] == "closed"
 
 
+async def test_replace_on_version_0_creates_once(store: Store) -> None:
+    await store.commit([Replace("cases", case("c1", n=1), 0)])
+    doc = await store.get("cases", "c1")
+    assert doc is not None
+    assert doc["n"] == 1
+    assert doc["_v"] == 1
+    with pytest.raises(ConflictError):
+        await store.commit([Replace("cases", case("c1", n=2), 0), Insert("cases", case("c2"))])
+    assert await store.get("cases", "c2") is None
+    kept = await store.get("cases", "c1")
+    assert kept is not None
+    assert kept["n"] == 1
+
+
 async def test_put_inserts_or_overwrites(store: Store) -> None:
     await store.commit([Put("cases", case("c1", n=1))])
     await store.commit([Put("cases", case("c1", n=2))])

@@ -29,12 +29,10 @@ MAX_CLAIMS = 100
 def create(uow: UnitOfWork, collection: str, doc: dict[str, Any]) -> None:
     """Insert `doc` if absent. Should another writer create it first, the commit fails with ConflictError.
 
-    A placeholder put (version 1 when new, higher when it exists) then a compare-and-set on version 1: a
-    clash with a concurrent creator is a write conflict, which the kit re-runs (and the re-run finds the
-    other writer's document), not a unique-key error, which the kit dead-letters when replaying a batch.
+    A compare-and-set on version 0 ("not there yet"): a clash with a concurrent creator is a write
+    conflict, which the kit re-runs (and the re-run finds the other writer's document).
     """
-    uow.put(collection, {"_id": doc["_id"]})
-    uow.update(collection, {**doc, "_v": 1})
+    uow.update(collection, {**doc, "_v": 0})
 
 
 def ref_key(waybill_no: str | None, platform: str | None, order_id: str | None, source_key: str) -> str:

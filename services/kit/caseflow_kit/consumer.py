@@ -1,8 +1,9 @@
 """The guarded consumer: parse, de-duplicate, handle, commit; retry within bounds; dead-letter the rest.
 
 Records are handled one at a time in partition order, each in a nested unit of
-work that sees the writes of the records before it; the whole batch then
-commits in one store transaction, and only then are its offsets committed. So
+work that sees the writes of the records before it; the batch commits in a few
+store transactions (a slice is decided while the one before it commits), and
+only when all have committed are its offsets committed. So
 delivery is at-least-once, every duplicate is recognised by its event id (or,
 for bytes that never parsed, by its topic/partition/offset), and a crash loses
 nothing: the batch is redelivered and its already-committed records skipped.
@@ -91,15 +92,38 @@ class GuardedConsumer:
         self.topic = runtime.topic_name(subscription.topic)
         self.dlq = runtime.topic_name(subscription.topic) + ".dlq"
         self.accept = subscription.topic.event_types
+        self.slice = max(1, runtime.settings.commit_slice)
+        self._in_flight: UnitOfWork | None = None
 
     async def handle_batch(self, records: Sequence[Record]) -> None:
-        """Handle a batch in one store transaction; on a write clash with another replica, one record at a time."""
-        batch = self.runtime.unit_of_work()
-        outcomes = [await self._process(record, batch) for record in records]
+        """Handle a batch in a few store transactions, committing one slice while deciding the next.
+
+        Slices commit in order, each seeing the writes of the one still committing. On a write clash
+        with another replica, whatever is not committed yet is redone one record at a time.
+        """
+        outcomes: list[_Outcome] = []
+        done = 0  # records [0, done) are committed
+        committing: tuple[asyncio.Future[None], int, list[_Outcome]] | None = None
         try:
-            await batch.commit()
+            for start in range(0, len(records), self.slice):
+                end = min(start + self.slice, len(records))
+                uow = self.runtime.unit_of_work(behind=self._in_flight)
+                decided = [await self._process(record, uow) for record in records[start:end]]
+                if committing is not None:
+                    await committing[0]
+                    done, outcomes = committing[1], outcomes + committing[2]
+                self._in_flight = uow
+                committing = (asyncio.ensure_future(uow.commit()), end, decided)
+            if committing is not None:
+                await committing[0]
+                done, outcomes = committing[1], outcomes + committing[2]
         except (DuplicateKeyError, ConflictError):
-            outcomes = [await self._process_alone(record) for record in records]
+            outcomes += [await self._process_alone(record) for record in records[done:]]
+        finally:
+            self._in_flight = None
+            if committing is not None and not committing[0].done():
+                await asyncio.wait([committing[0]])  # never leave a commit running behind an error
+                committing[0].exception()  # its outcome is superseded by the error being raised
         self._count(outcomes)
         await self.runtime.relay.room()
 

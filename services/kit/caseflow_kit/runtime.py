@@ -15,6 +15,7 @@ from faststream.asgi import AsgiFastStream
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
+from faststream.message import StreamMessage
 from faststream.middlewares import AckPolicy
 from faststream.specification import AsyncAPI
 from prometheus_client import CollectorRegistry
@@ -112,8 +113,8 @@ class Runtime(Generic[S, D]):
     def topic_name(self, topic: Topic) -> str:
         return self.settings.topic_prefix + topic.name
 
-    def unit_of_work(self) -> UnitOfWork:
-        return UnitOfWork(self.store, self.topic_name, on_commit=self.relay.enqueue)
+    def unit_of_work(self, behind: UnitOfWork | None = None) -> UnitOfWork:
+        return UnitOfWork(self.store, self.topic_name, on_commit=self.relay.enqueue, behind=behind)
 
     def _subscribe(self) -> None:
         """One Kafka consumer for all the service's topics: one group join, one rebalance per membership change."""
@@ -125,6 +126,11 @@ class Runtime(Generic[S, D]):
                 by_topic_records.setdefault(record.topic, []).append(record)
             for topic, records in by_topic_records.items():
                 await by_topic[topic].handle_batch(records)
+
+        async def records_as_they_are(msg: StreamMessage[Any]) -> None:
+            # The guarded consumer parses each record itself (and dead-letters what does not parse):
+            # FastStream's own JSON decoding of every body would be spent for nothing.
+            return None
 
         on_batch.__name__ = f"{self.service}_consumes"
         self.broker.subscriber(
@@ -138,6 +144,7 @@ class Runtime(Generic[S, D]):
             session_timeout_ms=self.settings.session_timeout_ms,
             heartbeat_interval_ms=self.settings.heartbeat_interval_ms,
             ack_policy=AckPolicy.NACK_ON_ERROR,
+            decoder=records_as_they_are,
             title=f"{self.service}",
             description="; ".join(
                 f"{c.subscription.topic.name}: {c.subscription.topic.description}" for c in self.consumers

@@ -70,6 +70,12 @@ class KitSettings(BaseSettings):
     batch_max_records: int = Field(
         default=500, ge=1, le=10_000, description="Records per consumed batch (one offset commit)"
     )
+    commit_slice: int = Field(
+        default=100,
+        ge=1,
+        le=10_000,
+        description="Records per store transaction; the next slice is handled while one commits",
+    )
     fetch_max_wait_ms: int = Field(default=50, ge=1, le=5000, description="Longest wait for a batch to fill")
     max_attempts: int = Field(default=3, ge=1, le=20, description="Handler attempts before dead-lettering")
     retry_backoff_ms: int = Field(default=100, ge=0, description="First retry delay; doubles per attempt")

@@ -36,11 +36,14 @@ class UnitOfWork:
         parent: UnitOfWork | None = None,
         *,
         on_commit: OnCommit | None = None,
+        behind: UnitOfWork | None = None,
     ) -> None:
         self._store = store
         self._topic_name = topic_name
         self._parent = parent
         self._on_commit = on_commit
+        # A unit still committing when this one started: reads see its writes until they are in the store.
+        self._behind = behind
         self._writes: list[Write] = []
         self._overlay: dict[tuple[str, str], Any] = {}
         self.events: list[Event] = []
@@ -60,6 +63,8 @@ class UnitOfWork:
             return None if doc is _DELETED else json.loads(json.dumps(doc))
         if self._parent is not None:
             return await self._parent.get(collection, key)
+        if self._behind is not None:
+            return await self._behind.get(collection, key)
         return await self._store.get(collection, key)
 
     def add(self, collection: str, doc: Doc) -> None:
@@ -102,5 +107,6 @@ class UnitOfWork:
             outbox = await self._store.commit(self._writes)
             if self._on_commit is not None:
                 self._on_commit(outbox)
+        self._behind = None
         self._writes.clear()
         self._overlay.clear()

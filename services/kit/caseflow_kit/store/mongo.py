@@ -136,6 +136,13 @@ class MongoStore(Store):
         try:
             if isinstance(w, Insert):
                 await coll.insert_one({**w.doc, "_v": 1}, session=session)
+            elif isinstance(w, Replace) and w.expected_version == 0:
+                doc = {**w.doc, "_v": 1}
+                created = await coll.update_one(
+                    {"_id": w.doc["_id"]}, {"$setOnInsert": doc}, upsert=True, session=session
+                )
+                if created.upserted_id is None:
+                    raise ConflictError(w.collection, w.doc["_id"])
             elif isinstance(w, Replace):
                 doc = {**w.doc, "_v": w.expected_version + 1}
                 result = await coll.replace_one({"_id": w.doc["_id"], "_v": w.expected_version}, doc, session=session)

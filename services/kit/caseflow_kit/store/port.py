@@ -71,7 +71,11 @@ class Insert:
 
 @dataclass(frozen=True)
 class Replace:
-    """Replace when the stored version is still `expected_version`, else ConflictError."""
+    """Replace when the stored version is still `expected_version`, else ConflictError.
+
+    Version 0 means "not there yet": the document is created (version 1), and ConflictError is
+    raised if another writer created it first, so a racing creator re-reads instead of failing.
+    """
 
     collection: str
     doc: Doc

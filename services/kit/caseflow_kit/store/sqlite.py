@@ -221,11 +221,14 @@ class SqliteStore(Store):
             except sqlite3.IntegrityError as exc:
                 raise DuplicateKeyError(w.collection, str(exc)) from None
         elif isinstance(w, Replace):
+            if w.expected_version == 0:
+                sql = f"INSERT INTO {w.collection} (id, v, doc) VALUES (?2, 1, ?1) ON CONFLICT(id) DO NOTHING"
+                args: tuple[Any, ...] = (_body(w.doc), w.doc["_id"])
+            else:
+                sql = f"UPDATE {w.collection} SET v = v + 1, doc = ? WHERE id = ? AND v = ?"
+                args = (_body(w.doc), w.doc["_id"], w.expected_version)
             try:
-                cur = db.execute(
-                    f"UPDATE {w.collection} SET v = v + 1, doc = ? WHERE id = ? AND v = ?",
-                    (_body(w.doc), w.doc["_id"], w.expected_version),
-                )
+                cur = db.execute(sql, args)
             except sqlite3.IntegrityError as exc:
                 raise DuplicateKeyError(w.collection, str(exc)) from None
             if cur.rowcount != 1:
