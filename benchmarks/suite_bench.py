@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import random
 import statistics
 import tempfile
@@ -47,6 +48,20 @@ def fast_policy(target: Path) -> Path:
     policy.pop("quiet_hours", None)
     target.write_text(yaml.safe_dump(policy, allow_unicode=True), encoding="utf-8")
     return target
+
+
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU of a process so far (Linux /proc), 0 when it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError, TypeError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def processes(stack: Stack) -> dict[str, int | None]:
+    named = {s.name: (s.process.pid if s.process else None) for s in stack.services}
+    return {**named, "tansu": stack.broker.pid, "bench (clients, sinks)": os.getpid()}
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -149,12 +164,16 @@ async def main(n: int, rate: float) -> None:
             follower = Follower(stack.broker.bootstrap)
             await follower.start()
             following = asyncio.create_task(follower.run(n))
+            pids = processes(stack)
+            cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
             started = time.perf_counter()
             sent = await publish(stack.broker.bootstrap, events, rate)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(following, timeout=max(120, n / 50))
+            cpu = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in pids.items()}
             await follower.consumer.stop()
             report(n, rate, started, sent=sent, follower=follower, raw_rate=raw_rate, raw_p99=raw_p99)
+            report_cpu(cpu, len(follower.notified), rate)
         finally:
             stack.stop()
             await http.stop()
@@ -179,6 +198,18 @@ def report(
         f"raw broker, same run        {raw_rate:10.0f} msgs/s (produce+consume, no processing); round trip p99 {raw_p99 * 1000:.1f} ms"
     )
     print(f"ratio suite / raw           {sustained / raw_rate:10.3f}")
+
+
+def report_cpu(cpu: dict[str, float], cases: int, rate: float) -> None:
+    """Where the machine's time went, per case: what the target leaves per case is cores / rate."""
+    if not cases:
+        return
+    cores = os.cpu_count() or 1
+    print(f"CPU per case, by process     (budget at {rate:.0f} cases/s on {cores} cores: {cores / rate * 1000:.2f} ms)")
+    for name, seconds in sorted(cpu.items(), key=lambda item: -item[1]):
+        print(f"    {name:24} {seconds / cases * 1000:8.2f} ms")
+    total = sum(cpu.values()) / cases
+    print(f"    {'all':24} {total * 1000:8.2f} ms  -> at most {cores / total:.0f} cases/s with every core busy")
 
 
 if __name__ == "__main__":

@@ -42,6 +42,10 @@ class EmbeddedBroker:
     def bootstrap(self) -> str:
         return f"{self.host}:{self.port}"
 
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
     def start(self, timeout_s: float = 20) -> EmbeddedBroker:
         if port_open(self.host, self.port):
             raise RuntimeError(f"port {self.port} is taken: is another broker running? (stop it or pick another port)")

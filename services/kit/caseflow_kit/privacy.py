@@ -5,10 +5,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import os
 from typing import Any
 
+import orjson
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from pydantic import Field, SecretStr
@@ -87,7 +87,7 @@ class Sealer:
 
     def seal(self, data: dict[str, Any]) -> str:
         nonce = os.urandom(12)
-        plain = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+        plain = orjson.dumps(data)
         sealed = self._aead[self.key_id].encrypt(nonce, plain, self.key_id.encode())
         return base64.urlsafe_b64encode(nonce + sealed).decode()
 
@@ -100,7 +100,7 @@ class Sealer:
             plain = aead.decrypt(raw[:12], raw[12:], key_id.encode())
         except (InvalidTag, ValueError):
             raise SealError("token does not open with this key") from None
-        data: dict[str, Any] = json.loads(plain)
+        data: dict[str, Any] = orjson.loads(plain)
         return data
 
     def pseudonym(self, *parts: str) -> str:

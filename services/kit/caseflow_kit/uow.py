@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from typing import Any
+
+import orjson
 
 from caseflow_contracts import Event, Topic, topic_for
 
@@ -60,7 +61,8 @@ class UnitOfWork:
     async def get(self, collection: str, key: str) -> Doc | None:
         if (collection, key) in self._overlay:
             doc = self._overlay[(collection, key)]
-            return None if doc is _DELETED else json.loads(json.dumps(doc))
+            # A copy, so that a caller changing what it read does not change what this unit will write.
+            return None if doc is _DELETED else orjson.loads(orjson.dumps(doc, option=orjson.OPT_NON_STR_KEYS))
         if self._parent is not None:
             return await self._parent.get(collection, key)
         if self._behind is not None:

@@ -11,6 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
+import orjson
+
 from .port import (
     OUTBOX,
     Collection,
@@ -44,15 +46,14 @@ def _field(name: str) -> str:
 
 
 def _row_to_doc(row: tuple[str, int, str]) -> Doc:
-    doc: Doc = json.loads(row[2])
+    doc: Doc = orjson.loads(row[2])
     doc["_id"], doc["_v"] = row[0], row[1]
     return doc
 
 
 def _body(doc: Doc) -> str:
-    return json.dumps(
-        {k: v for k, v in doc.items() if k not in ("_id", "_v")}, ensure_ascii=False, separators=(",", ":")
-    )
+    body = {k: v for k, v in doc.items() if k not in ("_id", "_v")}
+    return orjson.dumps(body, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 class SqliteStore(Store):
