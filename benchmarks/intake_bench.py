@@ -43,7 +43,7 @@ from caseflow_contracts.upstream import (
     SaleStage,
 )
 from caseflow_dev.broker import EmbeddedBroker
-from caseflow_dev.harness import ServiceProcess
+from caseflow_dev.harness import ServiceProcess, cpu_seconds
 from caseflow_dev.simulator import GIVEN, SURNAMES
 from caseflow_kit.topics import ensure_topics
 from caseflow_kit.uow import event_headers
@@ -199,7 +199,13 @@ async def raw_round_trip(bootstrap: str, topic: str, payloads: list[bytes]) -> t
 
 
 async def through_intake(
-    bootstrap: str, prefix: str, events: list[Event], warmup: list[Event], rate: float | None = None
+    bootstrap: str,
+    prefix: str,
+    events: list[Event],
+    warmup: list[Event],
+    *,
+    rate: float | None = None,
+    cpu_of: dict[str, int | None] | None = None,
 ) -> dict[str, object]:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
     await producer.start()
@@ -260,12 +266,15 @@ async def through_intake(
         sent: dict[str, float] = {}
         await publish(warmup, sent)
         await drain(warmup, sent, 120)
+        cpu_before = {name: cpu_seconds(pid) for name, pid in (cpu_of or {}).items()}
         start = time.perf_counter()
         task = asyncio.create_task(publish(events, sent, rate))
         latencies = await drain(events, sent, 600)
         elapsed = time.perf_counter() - start
+        cpu = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in (cpu_of or {}).items()}
         await task
-        return {"elapsed": elapsed, "latencies": latencies, "count": sum(len(v) for v in latencies.values())}
+        count = sum(len(v) for v in latencies.values())
+        return {"elapsed": elapsed, "latencies": latencies, "count": count, "cpu": cpu}
     finally:
         await producer.stop()
         await consumer.stop()
@@ -309,8 +318,10 @@ async def main(
         try:
             for service in services:
                 await service.ready(90)
-            flood = await through_intake(broker.bootstrap, prefix, events, warmup)
-            steady = await through_intake(broker.bootstrap, prefix, paced, [], rate) if paced_n else None
+            pids = {f"intake-{i}": s.process.pid if s.process else None for i, s in enumerate(services)}
+            pids |= {"tansu": broker.pid, "bench client": os.getpid()}
+            flood = await through_intake(broker.bootstrap, prefix, events, warmup, cpu_of=pids)
+            steady = await through_intake(broker.bootstrap, prefix, paced, [], rate=rate) if paced_n else None
         finally:
             for service in services:
                 service.terminate()
@@ -322,6 +333,8 @@ async def main(
     print(f"{'':40}{'events/s':>10}{'p50 ms':>10}{'p99 ms':>10}")
     print(row("raw broker round trip (flood)", n / raw_s, raw_lat))
     report("intake, flood: upstream -> case event", flood)
+    cpu: dict[str, float] = flood["cpu"]  # type: ignore[assignment]
+    print("CPU per upstream event during the flood: " + ", ".join(f"{k} {v / n * 1e6:.0f} µs" for k, v in cpu.items()))
     if steady is not None:
         report(f"intake, paced at {rate:.0f}/s ({paced_n} events)", steady)
 

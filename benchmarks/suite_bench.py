@@ -33,6 +33,7 @@ from caseflow_contracts import parse_event
 from caseflow_contracts.topics import CASES_LIFECYCLE, NOTIFY_DELIVERIES, UPSTREAM_PARCEL_EXCEPTIONS
 from caseflow_dev.broker import free_port
 from caseflow_dev.demo import demo_env
+from caseflow_dev.harness import cpu_seconds
 from caseflow_dev.simulator import Upstream, load_places
 from caseflow_dev.sinks import HttpSink, SmtpSink
 from caseflow_dev.stack import Stack
@@ -48,15 +49,6 @@ def fast_policy(target: Path) -> Path:
     policy.pop("quiet_hours", None)
     target.write_text(yaml.safe_dump(policy, allow_unicode=True), encoding="utf-8")
     return target
-
-
-def cpu_seconds(pid: int | None) -> float:
-    """User + system CPU of a process so far (Linux /proc), 0 when it is gone."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError, TypeError):
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def processes(stack: Stack) -> dict[str, int | None]:

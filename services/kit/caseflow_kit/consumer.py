@@ -16,6 +16,7 @@ import base64
 import json
 import logging
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -243,8 +244,11 @@ class GuardedConsumer:
     def _count(self, outcomes: Sequence[_Outcome]) -> None:
         metrics = self.runtime.metrics
         topic = self.subscription.topic.name
+        handled = Counter((o.event_type, o.outcome) for o in outcomes)
+        for (event_type, outcome), n in handled.items():
+            metrics.handled.labels(topic, event_type, outcome).inc(n)
+        timing = metrics.handle_seconds.labels(topic)
         for o in outcomes:
-            metrics.handled.labels(topic, o.event_type, o.outcome).inc()
-            metrics.handle_seconds.labels(topic).observe(o.seconds)
+            timing.observe(o.seconds)
             if o.dead_letter_reason:
                 metrics.dead_letters.labels(topic, o.dead_letter_reason).inc()

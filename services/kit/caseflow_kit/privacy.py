@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import os
+import re
 from typing import Any
 
 import orjson
@@ -14,12 +15,14 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+_NOT_DIGIT = re.compile(r"\D")
+
 
 def mask_phone(phone: str | None) -> str | None:
     """138****5678; short numbers keep only their last two digits."""
     if not phone:
         return None
-    digits = "".join(c for c in phone if c.isdigit())
+    digits = _NOT_DIGIT.sub("", phone)
     if len(digits) >= 11:
         return f"{digits[-11:-8]}****{digits[-4:]}"
     return "*" * max(len(digits) - 2, 1) + digits[-2:]

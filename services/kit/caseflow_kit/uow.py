@@ -59,14 +59,13 @@ class UnitOfWork:
         self.events += child.events
 
     async def get(self, collection: str, key: str) -> Doc | None:
-        if (collection, key) in self._overlay:
-            doc = self._overlay[(collection, key)]
-            # A copy, so that a caller changing what it read does not change what this unit will write.
-            return None if doc is _DELETED else orjson.loads(orjson.dumps(doc, option=orjson.OPT_NON_STR_KEYS))
-        if self._parent is not None:
-            return await self._parent.get(collection, key)
-        if self._behind is not None:
-            return await self._behind.get(collection, key)
+        unit: UnitOfWork | None = self
+        while unit is not None:  # this unit, its parents, then a unit still committing before it
+            if (collection, key) in unit._overlay:
+                doc = unit._overlay[(collection, key)]
+                # A copy, so that a caller changing what it read does not change what this unit will write.
+                return None if doc is _DELETED else orjson.loads(orjson.dumps(doc, option=orjson.OPT_NON_STR_KEYS))
+            unit = unit._parent if unit._parent is not None else unit._behind
         return await self._store.get(collection, key)
 
     def add(self, collection: str, doc: Doc) -> None:
