@@ -349,7 +349,12 @@ if __name__ == "__main__":
     )
     parser.add_argument("--paced", type=int, default=2000, help="events for the latency run below saturation (0: skip)")
     parser.add_argument("--rate", type=float, default=200, help="events/s of the paced run")
-    parser.add_argument("--replicas", type=int, default=1, help="intake processes in one consumer group")
+    parser.add_argument(
+        "--replicas",
+        type=int,
+        default=2,
+        help="intake processes in one consumer group (one per core: the target figure)",
+    )
     args = parser.parse_args()
     asyncio.run(
         main(
