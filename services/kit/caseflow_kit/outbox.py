@@ -26,6 +26,7 @@ from .store import OutboxMessage, OutboxRecord, Store
 
 Publish = Callable[[Sequence[OutboxMessage]], Awaitable[None]]
 log = logging.getLogger("caseflow.outbox")
+BUSY_SWEEP_S = 5.0
 
 
 class OutboxRelay:
@@ -124,7 +125,8 @@ class OutboxRelay:
                 await self.flush()
                 if loop.time() >= next_sweep:
                     await self.sweep()
-                    next_sweep = loop.time() + interval_s
+                    # While commits keep coming, nearly every pending row is this relay's own: sweep rarely.
+                    next_sweep = loop.time() + (interval_s if not self._queue else max(interval_s, BUSY_SWEEP_S))
                 delay = 0.0
             except Exception:
                 log.exception("outbox relay failed; retrying")
