@@ -37,6 +37,7 @@ from caseflow_dev.harness import cpu_seconds
 from caseflow_dev.simulator import Upstream, load_places
 from caseflow_dev.sinks import HttpSink, SmtpSink
 from caseflow_dev.stack import Stack
+from caseflow_ops.status import suite_status
 
 NOTIFY_POLICY = Path(__file__).resolve().parents[1] / "services/notify/caseflow_notify/data/policy.yaml"
 
@@ -156,6 +157,8 @@ async def main(n: int, rate: float) -> None:
             follower = Follower(stack.broker.bootstrap)
             await follower.start()
             following = asyncio.create_task(follower.run(n))
+            urls = {svc.name: svc.url for svc in stack.services}
+            events_before = await event_totals(urls)
             pids = processes(stack)
             cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
             started = time.perf_counter()
@@ -163,9 +166,16 @@ async def main(n: int, rate: float) -> None:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(following, timeout=max(120, n / 50))
             cpu = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in pids.items()}
+            events = {k: v - events_before.get(k, 0.0) for k, v in (await event_totals(urls)).items()}
             await follower.consumer.stop()
             report(n, rate, started, sent=sent, follower=follower, raw_rate=raw_rate, raw_p99=raw_p99)
             report_cpu(cpu, len(follower.notified), rate)
+            cases = max(len(follower.notified), 1)
+            print(
+                f"per case, all services       {events['published'] / cases:.1f} events published, "
+                f"{events['handled'] / cases:.1f} handled, {events['skipped'] / cases:.1f} read and skipped "
+                "(types a service does not handle)"
+            )
         finally:
             stack.stop()
             await http.stop()
@@ -190,6 +200,16 @@ def report(
         f"raw broker, same run        {raw_rate:10.0f} msgs/s (produce+consume, no processing); round trip p99 {raw_p99 * 1000:.1f} ms"
     )
     print(f"ratio suite / raw           {sustained / raw_rate:10.3f}")
+
+
+async def event_totals(urls: dict[str, str]) -> dict[str, float]:
+    """Events published, handled and skipped so far, summed over the services' /metrics."""
+    totals = {"published": 0.0, "handled": 0.0, "skipped": 0.0}
+    for status in await suite_status(urls, timeout_s=10):
+        totals["published"] += status.metrics.get("caseflow_events_published_total", 0.0)
+        totals["handled"] += status.outcomes.get("handled", 0.0)
+        totals["skipped"] += status.outcomes.get("ignored", 0.0)
+    return totals
 
 
 def report_cpu(cpu: dict[str, float], cases: int, rate: float) -> None:
