@@ -140,6 +140,7 @@ class Runtime(Generic[S, D]):
             max_records=self.settings.batch_max_records,
             batch_timeout_ms=self.settings.fetch_max_wait_ms,
             fetch_max_wait_ms=self.settings.fetch_max_wait_ms,
+            fetch_min_bytes=self.settings.fetch_min_bytes,
             auto_offset_reset=self.settings.auto_offset_reset,
             session_timeout_ms=self.settings.session_timeout_ms,
             heartbeat_interval_ms=self.settings.heartbeat_interval_ms,

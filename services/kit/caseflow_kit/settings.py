@@ -77,6 +77,12 @@ class KitSettings(BaseSettings):
         description="Records per store transaction; the next slice is handled while one commits",
     )
     fetch_max_wait_ms: int = Field(default=50, ge=1, le=5000, description="Longest wait for a batch to fill")
+    fetch_min_bytes: int = Field(
+        default=65_536,
+        ge=1,
+        le=52_428_800,
+        description="Bytes a fetch waits for (up to fetch_max_wait_ms): fewer, fuller batches under moderate load",
+    )
     max_attempts: int = Field(default=3, ge=1, le=20, description="Handler attempts before dead-lettering")
     retry_backoff_ms: int = Field(default=100, ge=0, description="First retry delay; doubles per attempt")
     outbox_interval_ms: int = Field(
