@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
 from caseflow_contracts.notify import NotifyChannel
 from caseflow_contracts.topics import CASES_LIFECYCLE, CLAIMS_EVENTS, SLA_BREACHES
 from caseflow_kit import Route, Runtime, ServiceSpec, Subscription
@@ -25,8 +23,6 @@ NotifyRuntime = Runtime[NotifySettings, Deps]
 
 async def build_deps(runtime: NotifyRuntime) -> Deps:
     s = runtime.settings
-    if s.gil_switch_interval_ms is not None:
-        sys.setswitchinterval(s.gil_switch_interval_ms / 1000)
     policy_file = RulesFile(s.notify_policy_path, Policy)
     policy = policy_file.current
     templates = Templates(s.notify_templates_dir, policy.default_locale, policy.forbidden_words)

@@ -42,11 +42,3 @@ class NotifySettings(KitSettings, PiiSettings):
     worker_batch: int = Field(default=500, ge=1, le=5000, description="Deliveries claimed per worker round")
     worker_max_in_flight: int = Field(default=512, ge=1, le=10_000)
     worker_poll_ms: int = Field(default=50, ge=1, le=10_000, description="Idle wait between worker rounds")
-    gil_switch_interval_ms: float | None = Field(
-        default=0.2,
-        gt=0,
-        description=(
-            "Python's thread switch interval for this process. The store runs on its own thread; with the default"
-            " 5 ms, a busy event loop makes it wait up to 5 ms for each of its many GIL hand-offs per commit"
-        ),
-    )
