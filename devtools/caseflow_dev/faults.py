@@ -46,6 +46,8 @@ from caseflow_contracts.stations import (
 )
 from caseflow_contracts.topics import CASES_LIFECYCLE, UPSTREAM_CUSTOMER_CONTACTS, UPSTREAM_PARCEL_EXCEPTIONS
 from caseflow_contracts.upstream import ExceptionKind
+from caseflow_kit.store import Collection, Query
+from caseflow_kit.store.sqlite import SqliteStore
 
 from .broker import EmbeddedBroker
 from .demo import demo_env
@@ -259,6 +261,25 @@ async def quiet(observed: Observed, settle_s: float, still_s: float = 6, limit_s
         await asyncio.sleep(still_s)
 
 
+async def deliveries_decided(notify_db: Path, limit_s: float = 180) -> None:
+    """Wait until notify has decided every delivery (sent, failed or skipped).
+
+    A send cut off by a kill stays `sending` until its lease expires (a minute or two), and only
+    then is retried or failed for a person: the run is compared once that has happened.
+    """
+    store = SqliteStore(notify_db)
+    await store.open([Collection("deliveries", indexes=("state",))])
+    try:
+        deadline = time.monotonic() + limit_s
+        while time.monotonic() < deadline:
+            undecided = [await store.count("deliveries", Query(where={"state": s})) for s in ("pending", "sending")]
+            if not any(undecided):
+                return
+            await asyncio.sleep(1)
+    finally:
+        await store.close()
+
+
 def spread(faults: list[Fault], steps: int) -> dict[int, Fault]:
     """The faults at evenly spaced steps of a stream."""
     return {int(steps * (i + 1) / (len(faults) + 1)): f for i, f in enumerate(faults)}
@@ -314,6 +335,8 @@ async def drill(broker: EmbeddedBroker, data: Path, cases: int, faults: bool, se
 
         await bot.drain(maybe_fault)
         await quiet(observed, settle_s)
+        await deliveries_decided(kit.data_dir / "notify.db")
+        await quiet(observed, 0)
         outcome = await summarize(run, observed, traffic)
     finally:
         await producer.stop()
