@@ -94,7 +94,6 @@ class GuardedConsumer:
         self.dlq = runtime.topic_name(subscription.topic) + ".dlq"
         self.accept = subscription.topic.event_types
         self.slice = max(1, runtime.settings.commit_slice)
-        self._in_flight: UnitOfWork | None = None
 
     async def handle_batch(self, records: Sequence[Record]) -> None:
         """Handle a batch in a few store transactions, committing one slice while deciding the next.
@@ -105,15 +104,16 @@ class GuardedConsumer:
         outcomes: list[_Outcome] = []
         done = 0  # records [0, done) are committed
         committing: tuple[asyncio.Future[None], int, list[_Outcome]] | None = None
+        previous: UnitOfWork | None = None  # the slice still committing: the next one reads through it
         try:
             for start in range(0, len(records), self.slice):
                 end = min(start + self.slice, len(records))
-                uow = self.runtime.unit_of_work(behind=self._in_flight)
+                uow = self.runtime.unit_of_work(behind=previous)
                 decided = [await self._process(record, uow) for record in records[start:end]]
                 if committing is not None:
                     await committing[0]
                     done, outcomes = committing[1], outcomes + committing[2]
-                self._in_flight = uow
+                previous = uow
                 committing = (asyncio.ensure_future(uow.commit()), end, decided)
             if committing is not None:
                 await committing[0]
@@ -121,7 +121,6 @@ class GuardedConsumer:
         except (DuplicateKeyError, ConflictError):
             outcomes += [await self._process_alone(record) for record in records[done:]]
         finally:
-            self._in_flight = None
             if committing is not None and not committing[0].done():
                 await asyncio.wait([committing[0]])  # never leave a commit running behind an error
                 committing[0].exception()  # its outcome is superseded by the error being raised
