@@ -193,9 +193,11 @@ class Upstream:
         )
         return ParcelExceptionReported.create(payload, key=waybill, producer="oms")
 
-    def contact(self) -> CustomerContacted:
+    def contact(self, repeat: bool | None = None) -> CustomerContacted:
+        """A contact about an earlier waybill (`repeat`), a new one, or either (35 % repeats) when not said."""
         rng = self.rng
-        repeat = self.waybills and rng.random() < 0.35
+        if repeat is None:
+            repeat = bool(self.waybills) and rng.random() < 0.35
         waybill, place = rng.choice(self.waybills[-500:]) if repeat else self._waybill()
         category = rng.choices(
             [
