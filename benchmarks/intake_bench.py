@@ -45,6 +45,7 @@ from caseflow_contracts.upstream import (
 from caseflow_dev.broker import EmbeddedBroker
 from caseflow_dev.harness import ServiceProcess, cpu_seconds
 from caseflow_dev.simulator import GIVEN, SURNAMES
+from caseflow_kit.runtime import tune_gc
 from caseflow_kit.topics import ensure_topics
 from caseflow_kit.uow import event_headers
 
@@ -300,6 +301,7 @@ async def main(
     print(f"generating {n} + {paced_n} + {warmup_n} upstream events…")
     warmup, events = workload(warmup_n, rng, repeat_share), workload(n, rng, repeat_share)
     paced = workload(paced_n, rng, repeat_share)
+    tune_gc(50_000)  # the client shares the two cores with intake: its collector need not rescan the workload
     with tempfile.TemporaryDirectory() as tmp, EmbeddedBroker(log_file=Path(tmp) / "tansu.log") as broker:
         prefix = f"b{uuid.uuid4().hex[:6]}."
         await ensure_topics(broker.bootstrap, prefix)

@@ -37,6 +37,7 @@ from caseflow_dev.harness import cpu_seconds
 from caseflow_dev.simulator import Upstream, load_places
 from caseflow_dev.sinks import HttpSink, SmtpSink
 from caseflow_dev.stack import Stack
+from caseflow_kit.runtime import tune_gc
 from caseflow_ops.status import suite_status
 
 NOTIFY_POLICY = Path(__file__).resolve().parents[1] / "services/notify/caseflow_notify/data/policy.yaml"
@@ -154,6 +155,7 @@ async def main(n: int, rate: float) -> None:
             raw_rate, raw_p99 = await raw_broker(stack.broker.bootstrap, n)
             upstream = Upstream(random.Random(1), load_places(), speed=1)
             events = [upstream.exception() for _ in range(n)]
+            tune_gc(50_000)  # the clients share the two cores with the suite: no rescanning of the workload
             follower = Follower(stack.broker.bootstrap)
             await follower.start()
             following = asyncio.create_task(follower.run(n))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 import time
@@ -233,6 +234,17 @@ def _exit_cleanly(signum: int, frame: object) -> None:
     raise SystemExit(0)
 
 
+def tune_gc(young_threshold: int) -> None:
+    """Collect cyclic garbage less often, and never rescan what the process loaded to start.
+
+    Handling an event allocates hundreds of short-lived objects and almost no cycles: at Python's
+    default threshold (700) intake under load collected ~200 times a second, 12 % of its CPU.
+    """
+    gc.freeze()
+    _, middle, old = gc.get_threshold()
+    gc.set_threshold(young_threshold, middle, old)
+
+
 def serve(spec: ServiceSpec[Any, Any], argv: Sequence[str] | None = None) -> None:
     """Run a service until SIGINT / SIGTERM: `python -m caseflow_<service>`."""
     import uvicorn
@@ -240,6 +252,7 @@ def serve(spec: ServiceSpec[Any, Any], argv: Sequence[str] | None = None) -> Non
     runtime = Runtime(spec)
     settings = runtime.settings
     logs.configure_logging(spec.name, settings.log_level, settings.log_format)
+    tune_gc(settings.gc_young_threshold)
     port = settings.http_port or spec.http_port
     # uvicorn shuts down gracefully on SIGTERM / SIGINT, then re-raises the signal: make that a clean exit.
     for sig in (signal.SIGTERM, signal.SIGINT):

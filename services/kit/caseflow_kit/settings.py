@@ -92,6 +92,12 @@ class KitSettings(BaseSettings):
         default=5.0, gt=0, le=300, description="Outbox sweep lease: how long a silent replica keeps sweeping rights"
     )
     processed_retention_days: int = Field(default=14, ge=1, description="How long consumed event ids are remembered")
+    gc_young_threshold: int = Field(
+        default=50_000,
+        ge=100,
+        le=10_000_000,
+        description="Allocations between collections of Python's youngest GC generation (Python's default is 700)",
+    )
     session_timeout_ms: int = Field(
         default=10_000,
         ge=1000,
