@@ -335,6 +335,8 @@ async def main(
     print(f"{'':40}{'events/s':>10}{'p50 ms':>10}{'p99 ms':>10}")
     print(row("raw broker round trip (flood)", n / raw_s, raw_lat))
     report("intake, flood: upstream -> case event", flood)
+    flood_rate = flood["count"] / flood["elapsed"]  # type: ignore[operator]
+    print(f"ratio intake / raw broker, same run: {flood_rate / (n / raw_s):.3f}")
     cpu: dict[str, float] = flood["cpu"]  # type: ignore[assignment]
     print("CPU per upstream event during the flood: " + ", ".join(f"{k} {v / n * 1e6:.0f} µs" for k, v in cpu.items()))
     if steady is not None:
