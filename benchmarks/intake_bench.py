@@ -43,7 +43,7 @@ from caseflow_contracts.upstream import (
     SaleStage,
 )
 from caseflow_dev.broker import EmbeddedBroker
-from caseflow_dev.harness import ServiceProcess, cpu_seconds
+from caseflow_dev.harness import ServiceProcess, cpu_meter
 from caseflow_dev.simulator import GIVEN, SURNAMES
 from caseflow_kit.runtime import tune_gc
 from caseflow_kit.topics import ensure_topics
@@ -267,12 +267,12 @@ async def through_intake(
         sent: dict[str, float] = {}
         await publish(warmup, sent)
         await drain(warmup, sent, 120)
-        cpu_before = {name: cpu_seconds(pid) for name, pid in (cpu_of or {}).items()}
+        cpu_spent = cpu_meter(cpu_of or {})
         start = time.perf_counter()
         task = asyncio.create_task(publish(events, sent, rate))
         latencies = await drain(events, sent, 600)
         elapsed = time.perf_counter() - start
-        cpu = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in (cpu_of or {}).items()}
+        cpu = cpu_spent()
         await task
         count = sum(len(v) for v in latencies.values())
         return {"elapsed": elapsed, "latencies": latencies, "count": count, "cpu": cpu}

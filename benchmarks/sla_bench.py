@@ -29,7 +29,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from caseflow_dev.broker import EmbeddedBroker
-from caseflow_dev.harness import ServiceProcess
+from caseflow_dev.harness import ServiceProcess, cpu_seconds
 from caseflow_kit.lease import LEASE_COLLECTION
 from caseflow_kit.store import Insert
 from caseflow_kit.store.sqlite import SqliteStore
@@ -72,12 +72,6 @@ async def fill(path: Path, first: int, count: int, deadline: Callable[[int], flo
         await store.commit(writes)
     await store.close()
     return time.perf_counter() - started
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rss(pid: int) -> dict[str, int]:

@@ -33,7 +33,7 @@ from caseflow_contracts import parse_event
 from caseflow_contracts.topics import CASES_LIFECYCLE, NOTIFY_DELIVERIES, UPSTREAM_PARCEL_EXCEPTIONS
 from caseflow_dev.broker import free_port
 from caseflow_dev.demo import demo_env
-from caseflow_dev.harness import cpu_seconds
+from caseflow_dev.harness import cpu_meter
 from caseflow_dev.simulator import Upstream, load_places
 from caseflow_dev.sinks import HttpSink, SmtpSink
 from caseflow_dev.stack import Stack
@@ -162,12 +162,12 @@ async def main(n: int, rate: float) -> None:
             urls = {svc.name: svc.url for svc in stack.services}
             events_before = await event_totals(urls)
             pids = processes(stack)
-            cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+            cpu_spent = cpu_meter(pids)
             started = time.perf_counter()
             sent = await publish(stack.broker.bootstrap, events, rate)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(following, timeout=max(120, n / 50))
-            cpu = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in pids.items()}
+            cpu = cpu_spent()
             events = {k: v - events_before.get(k, 0.0) for k, v in (await event_totals(urls)).items()}
             await follower.consumer.stop()
             report(n, rate, started, sent=sent, follower=follower, raw_rate=raw_rate, raw_p99=raw_p99)

@@ -121,12 +121,20 @@ def taken_in(observed: Observed) -> set[str]:
     return {e.causation_id or "" for e in observed.events if e.type in ("case.opened", "case.merged", "case.reopened")}
 
 
-async def intake_caught_up(observed: Observed, ids: set[str], limit_s: float = 180) -> None:
+async def settled(done: Callable[[], Awaitable[bool]], limit_s: float, every_s: float) -> None:
+    """Ask `done` every `every_s` until it says so or `limit_s` passed (the reconciliation shows what is amiss)."""
     deadline = time.monotonic() + limit_s
     while time.monotonic() < deadline:
-        if not ids - taken_in(observed):
+        if await done():
             return
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(every_s)
+
+
+async def intake_caught_up(observed: Observed, ids: set[str], limit_s: float = 180) -> None:
+    async def all_taken_in() -> bool:
+        return not ids - taken_in(observed)
+
+    await settled(all_taken_in, limit_s, 0.2)
 
 
 @dataclass
@@ -312,13 +320,12 @@ async def deliveries_decided(notify_db: Path, limit_s: float = 180) -> None:
     """
     store = SqliteStore(notify_db)
     await store.open([Collection("deliveries", indexes=("state",))])
+
+    async def all_decided() -> bool:
+        return not any([await store.count("deliveries", Query(where={"state": s})) for s in ("pending", "sending")])
+
     try:
-        deadline = time.monotonic() + limit_s
-        while time.monotonic() < deadline:
-            undecided = [await store.count("deliveries", Query(where={"state": s})) for s in ("pending", "sending")]
-            if not any(undecided):
-                return
-            await asyncio.sleep(1)
+        await settled(all_decided, limit_s, 1)
     finally:
         await store.close()
 

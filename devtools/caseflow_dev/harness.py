@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -116,3 +116,9 @@ def cpu_seconds(pid: int | None) -> float:
     except (OSError, IndexError, TypeError):
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_meter(pids: Mapping[str, int | None]) -> Callable[[], dict[str, float]]:
+    """Start counting now; the returned function gives each named process's CPU seconds since."""
+    start = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    return lambda: {name: cpu_seconds(pid) - start[name] for name, pid in pids.items()}

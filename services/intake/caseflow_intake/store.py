@@ -26,15 +26,6 @@ MAX_HISTORY = 200
 MAX_CLAIMS = 100
 
 
-def create(uow: UnitOfWork, collection: str, doc: dict[str, Any]) -> None:
-    """Insert `doc` if absent. Should another writer create it first, the commit fails with ConflictError.
-
-    A compare-and-set on version 0 ("not there yet"): a clash with a concurrent creator is a write
-    conflict, which the kit re-runs (and the re-run finds the other writer's document).
-    """
-    uow.update(collection, {**doc, "_v": 0})
-
-
 def ref_key(waybill_no: str | None, platform: str | None, order_id: str | None, source_key: str) -> str:
     """Cases merge per waybill, else per platform order; a contact with neither is its own reference."""
     if waybill_no:
@@ -73,7 +64,7 @@ class ReferenceRecord:
             "sources": s.sources[-MAX_SOURCES:],
         }
         if self.doc is None:
-            create(uow, REFS, body)
+            uow.create(REFS, body)
         else:
             uow.update(REFS, {**body, "_v": self.doc["_v"]})
 
@@ -85,7 +76,7 @@ async def load_case(uow: UnitOfWork, case_id: str) -> dict[str, Any] | None:
 def save_case(uow: UnitOfWork, doc: dict[str, Any], *, new: bool) -> None:
     doc["history"] = doc["history"][-MAX_HISTORY:]
     if new:
-        create(uow, CASES, doc)
+        uow.create(CASES, doc)
     else:
         uow.update(CASES, doc)
 
@@ -101,6 +92,6 @@ def save_claims(
 ) -> None:
     body = {"_id": customer_ref, "claims": [{"case_id": c, "at": at.isoformat()} for c, at in claims[-MAX_CLAIMS:]]}
     if doc is None:
-        create(uow, CLAIMANTS, body)
+        uow.create(CLAIMANTS, body)
     else:
         uow.update(CLAIMANTS, {**body, "_v": doc["_v"]})

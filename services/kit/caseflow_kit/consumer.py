@@ -101,29 +101,28 @@ class GuardedConsumer:
         Slices commit in order, each seeing the writes of the one still committing. On a write clash
         with another replica, whatever is not committed yet is redone one record at a time.
         """
-        outcomes: list[_Outcome] = []
-        done = 0  # records [0, done) are committed
-        committing: tuple[asyncio.Future[None], int, list[_Outcome]] | None = None
+        outcomes: list[_Outcome] = []  # one per committed record, in order
+        committing: asyncio.Future[None] | None = None
         previous: UnitOfWork | None = None  # the slice still committing: the next one reads through it
+        decided: list[_Outcome] = []  # the outcomes of that slice
         try:
             for start in range(0, len(records), self.slice):
-                end = min(start + self.slice, len(records))
                 uow = self.runtime.unit_of_work(behind=previous)
-                decided = [await self._process(record, uow) for record in records[start:end]]
+                deciding = [await self._process(record, uow) for record in records[start : start + self.slice]]
                 if committing is not None:
-                    await committing[0]
-                    done, outcomes = committing[1], outcomes + committing[2]
-                previous = uow
-                committing = (asyncio.ensure_future(uow.commit()), end, decided)
+                    await committing
+                    outcomes += decided
+                previous, decided = uow, deciding
+                committing = asyncio.ensure_future(uow.commit())
             if committing is not None:
-                await committing[0]
-                done, outcomes = committing[1], outcomes + committing[2]
+                await committing
+                outcomes += decided
         except (DuplicateKeyError, ConflictError):
-            outcomes += [await self._process_alone(record) for record in records[done:]]
+            outcomes += [await self._process_alone(record) for record in records[len(outcomes) :]]
         finally:
-            if committing is not None and not committing[0].done():
-                await asyncio.wait([committing[0]])  # never leave a commit running behind an error
-                committing[0].exception()  # its outcome is superseded by the error being raised
+            if committing is not None and not committing.done():
+                await asyncio.wait([committing])  # never leave a commit running behind an error
+                committing.exception()  # its outcome is superseded by the error being raised
         self._count(outcomes)
         await self.runtime.relay.room()
 

@@ -73,6 +73,11 @@ class UnitOfWork:
         self._writes.append(Insert(collection, doc))
         self._overlay[(collection, doc["_id"])] = {**doc, "_v": 1}
 
+    def create(self, collection: str, doc: Doc) -> None:
+        """Insert a document this unit found absent; the commit fails with ConflictError if another writer
+        created it first, a write clash the kit re-runs with fresh reads (not a unique-key error)."""
+        self.update(collection, {**doc, "_v": 0})
+
     def update(self, collection: str, doc: Doc) -> None:
         """Replace a document read in this unit; the commit fails with ConflictError if it changed meanwhile."""
         version = int(doc["_v"])
