@@ -4,17 +4,26 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+# uv installs exactly what uv.lock says; it is itself bootstrapped from PyPI with the machine's Python.
+UV_VERSION := 0.13.9
+UV     := .uv/bin/uv
 PACKAGES := contracts services/kit services/intake services/routing services/sla services/claims services/notify devtools ops
-PIP_FLAGS := --disable-pip-version-check --quiet
+export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: venv run stack test lint typecheck pytest schemas publish-schemas docs clean
+.PHONY: venv lock run stack test test-unit test-service test-e2e lint typecheck pytest schemas publish-schemas docs clean
 
-$(STAMP): requirements-dev.txt $(addsuffix /pyproject.toml,$(PACKAGES))
+$(UV):
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "caseflow needs Python 3.11 or newer")'
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install $(PIP_FLAGS) --upgrade pip setuptools wheel
-	$(BIN)/pip install $(PIP_FLAGS) -r requirements-dev.txt $(addprefix -e ,$(PACKAGES))
+	$(PYTHON) -m venv .uv
+	.uv/bin/pip install --disable-pip-version-check --quiet uv==$(UV_VERSION)
+
+$(STAMP): $(UV) uv.lock pyproject.toml $(addsuffix /pyproject.toml,$(PACKAGES))
+	$(UV) sync --locked --python $(PYTHON) --quiet
 	@touch $(STAMP)
+
+# After changing a dependency in a pyproject.toml: resolve again and commit uv.lock.
+lock: $(UV)
+	$(UV) lock
 
 venv: $(STAMP)
 
@@ -44,6 +53,17 @@ kubectl: venv
 pytest: venv kubectl
 	$(BIN)/python -m pytest
 
+# The tiers one at a time (see tests/conftest.py): unit needs nothing running, service one service
+# against the real broker or an outside tool, e2e the whole suite as processes.
+test-unit: venv
+	$(BIN)/python -m pytest -m unit
+
+test-service: venv kubectl
+	$(BIN)/python -m pytest -m service
+
+test-e2e: venv
+	$(BIN)/python -m pytest -m e2e
+
 schemas: venv
 	$(BIN)/python -m caseflow_contracts.generate
 	$(BIN)/python -m caseflow_dev.docs
@@ -53,4 +73,4 @@ publish-schemas: venv
 	$(BIN)/python -m caseflow_contracts.generate --publish
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .uv .pytest_cache .mypy_cache .ruff_cache

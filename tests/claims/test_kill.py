@@ -15,7 +15,6 @@ from collections import Counter
 from pathlib import Path
 
 import httpx
-import pytest
 
 from caseflow_claims import store
 from caseflow_contracts import parse_event
@@ -44,7 +43,6 @@ async def stored(data_dir: Path) -> tuple[int, list[bytes]]:
     return payouts, pending
 
 
-@pytest.mark.slow
 async def test_killed_between_ledger_write_and_publish(kafka: KafkaTestKit, tmp_path: Path) -> None:
     opened = case_opened(order_amount=2000, freight=1000)  # 2,000 + freight 1,000: approved and paid by the rules
     claim_id = store.claim_id_for(opened.payload.case_id)
