@@ -63,12 +63,12 @@ def install_crash_hook(relay: OutboxRelay) -> None:
     consumer returns (so before the consumed offset is committed): the ledger write is durable,
     its event not yet sent, the case event not yet acknowledged.
     """
-    real_enqueue = relay.enqueue
+    real_committed = relay.committed
 
-    def enqueue(records: Sequence[OutboxRecord]) -> None:
+    def committed(records: Sequence[OutboxRecord]) -> None:
         if any(r.message.headers.get("x-event-type") == "payout.issued" for r in records):
             log.warning("test hook: crashing after the payout commit, before publishing", extra=log_fields())
             os.kill(os.getpid(), signal.SIGKILL)
-        real_enqueue(records)
+        real_committed(records)
 
-    relay.enqueue = enqueue  # type: ignore[method-assign]
+    relay.committed = committed  # type: ignore[method-assign]
