@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import os
 import signal
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -33,7 +34,7 @@ from .outbox import PARKED_COLLECTION, OutboxRelay, Publish
 from .ownership import Ownership, SlotAssignor, slot_count
 from .publisher import BatchPublisher
 from .settings import KitSettings, kafka_security
-from .store import Collection, Query, Store, StoreUnavailableError
+from .store import Collection, OutboxRecord, Query, Store, StoreUnavailableError
 from .store.mongo import MongoStore
 from .store.sqlite import SqliteStore
 from .uow import UnitOfWork
@@ -156,11 +157,19 @@ class Runtime(Generic[S, D]):
     def topic_name(self, topic: Topic) -> str:
         return self.settings.topic_prefix + topic.name
 
+    def _committed(self, records: Sequence[OutboxRecord]) -> None:
+        crash_on = self.settings.crash_after_commit
+        if crash_on and any(r.message.headers.get("x-event-type") == crash_on for r in records):
+            # The test hook of the kill tests: the commit is durable, nothing of it is published yet.
+            log.warning("test hook: killed right after committing", extra=logs.log_fields(event_type=crash_on))
+            os.kill(os.getpid(), signal.SIGKILL)
+        self.relay.committed(records)
+
     def unit_of_work(self, behind: UnitOfWork | None = None) -> UnitOfWork:
         return UnitOfWork(
             self.store,
             self.topic_name,
-            on_commit=self.relay.committed,
+            on_commit=self._committed,
             behind=behind,
             slot_of=self.ownership.slot_of_key,
         )

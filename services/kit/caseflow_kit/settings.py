@@ -129,6 +129,11 @@ class KitSettings(BaseSettings):
     auto_offset_reset: Literal["earliest", "latest"] = Field(
         default="earliest", description="Where a new consumer group starts"
     )
+    crash_after_commit: str = Field(
+        default="",
+        pattern=r"^([a-z_]+\.[a-z_]+)?$",
+        description="Test hook: SIGKILL the process right after it commits an event of this type, before publishing",
+    )
 
 
 def kafka_tls_context(settings: KitSettings) -> ssl.SSLContext | None:
