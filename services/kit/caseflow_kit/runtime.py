@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from fastapi import APIRouter, FastAPI
 from faststream.asgi import AsgiFastStream
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -19,22 +20,23 @@ from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from faststream.message import StreamMessage
 from faststream.middlewares import AckPolicy
 from faststream.specification import AsyncAPI
+from faststream.specification.asyncapi.site import get_asyncapi_html
 from prometheus_client import CollectorRegistry
 
 from caseflow_contracts import Topic
 
 from . import logs
 from .consumer import PROCESSED, GuardedConsumer, Subscription
+from .http import Edge, build_app
 from .lease import LEASE_COLLECTION, RelayLease
 from .metrics import KitMetrics
 from .outbox import OutboxRelay
 from .publisher import BatchPublisher
-from .settings import KitSettings, kafka_security
+from .settings import KitSettings, kafka_security, token_verifier
 from .store import Collection, Query, Store
 from .store.mongo import MongoStore
 from .store.sqlite import SqliteStore
 from .uow import UnitOfWork
-from .web import HttpEdge, Route
 
 S = TypeVar("S", bound=KitSettings)
 D = TypeVar("D")
@@ -47,7 +49,7 @@ class ServiceSpec(Generic[S, D]):
 
     `build_deps` makes the service's own dependencies (rules, keys, clients) once
     the store is open; `background` tasks run while the service is up (e.g. timers);
-    `routes` builds the read endpoints from the runtime.
+    `http` builds the service's FastAPI routers (its `http` module) from the runtime.
     """
 
     name: str
@@ -56,7 +58,7 @@ class ServiceSpec(Generic[S, D]):
     collections: Sequence[Collection]
     subscriptions: Sequence[Subscription]
     build_deps: Callable[[Runtime[S, D]], Awaitable[D]]
-    routes: Callable[[Runtime[S, D]], list[Route]] = field(default=lambda runtime: [])
+    http: Callable[[Runtime[S, D]], Sequence[APIRouter]] = field(default=lambda runtime: ())
     background: Sequence[Callable[[Runtime[S, D]], Coroutine[Any, Any, None]]] = ()
     close_deps: Callable[[D], Awaitable[None]] | None = None
 
@@ -81,6 +83,7 @@ class Runtime(Generic[S, D]):
         self.store = store or open_store(self.settings, spec.name)
         self.registry = CollectorRegistry()
         self.metrics = KitMetrics(self.registry)
+        self.edge = Edge(spec.name, self.registry)
         self.broker = KafkaBroker(
             self.settings.kafka_bootstrap_servers,
             security=kafka_security(self.settings),
@@ -157,6 +160,8 @@ class Runtime(Generic[S, D]):
 
     async def start_dependencies(self) -> None:
         collections = [*self.spec.collections, Collection(PROCESSED, indexes=("at",)), LEASE_COLLECTION]
+        # Refuse to start without a safe token configuration: every write route depends on it.
+        self.edge.verifier = token_verifier(self.settings)
         await self.store.open(collections)
         self._deps = await self.spec.build_deps(self)
         self._deps_built = True
@@ -216,10 +221,10 @@ class Runtime(Generic[S, D]):
             checks["broker"] = False
         return checks
 
-    def asgi(self) -> HttpEdge:
-        app = AsgiFastStream(
+    def asgi(self) -> FastAPI:
+        """FastAPI serves HTTP; its lifespan runs the FastStream app (broker, consumers, hooks)."""
+        stream = AsgiFastStream(
             self.broker,
-            asyncapi_path="/docs/asyncapi",
             on_startup=[self.start_dependencies],
             after_startup=[self.start_background],
             on_shutdown=[self.stop_consuming],
@@ -227,7 +232,24 @@ class Runtime(Generic[S, D]):
             logger=logging.getLogger(f"caseflow.{self.service}.app"),
             specification=AsyncAPI(title=f"caseflow {self.service}", version="1.0.0"),
         )
-        return HttpEdge(app, self.spec.routes(self), self.readiness, self.registry)
+        asyncapi_page: list[str] = []
+
+        def asyncapi_html() -> str:
+            # No "try it out": that would let any HTTP caller publish to the broker.
+            if not asyncapi_page:
+                asyncapi_page.append(get_asyncapi_html(stream.schema.to_specification(), try_it_out_path=None))
+            return asyncapi_page[0]
+
+        return build_app(
+            service=self.service,
+            edge=self.edge,
+            routers=self.spec.http(self),
+            lifespan=lambda app: stream.start_lifespan_context(),
+            ready=self.readiness,
+            registry=self.registry,
+            asyncapi_html=asyncapi_html,
+            max_body_bytes=self.settings.http_max_body_bytes,
+        )
 
 
 def _exit_cleanly(signum: int, frame: object) -> None:
