@@ -265,3 +265,37 @@ def liable_by_custody(kind: ClaimKind, facts: ClaimFacts, rules: CompensationRul
     }[where]
     label = {"origin": "sending station", "last_scan": "last scanning station", "destination": "delivering station"}
     return CustodyLiability(station, f"Scan trail: {kind.value}, {why}; the {label[where]} is liable")
+
+
+# -- four eyes ---------------------------------------------------------------------------------------
+
+
+def review_cap(claim: ClaimInput, rules: CompensationRules) -> int | None:
+    """The most the rules could pay for this parcel, as if it were lost: a reviewer adjusts up to it.
+
+    Insured: the declared value; uninsured: N x the freight; plus the freight refund when the
+    rules refund it. None when the parcel's figures needed for the cap are unknown.
+    """
+    work = _Work(rules.currency)
+    freight = work.money(claim.freight, "freight")
+    refund = freight if rules.refund_freight_when_lost and freight is not None else 0
+    if claim.insured:
+        declared = work.money(claim.declared_value, "declared value")
+        return None if declared is None else declared + refund
+    if freight is None:
+        return None
+    return freight * rules.uninsured_cap_multiple + refund
+
+
+def needs_second_approval(amount_minor: int, rules: CompensationRules) -> bool:
+    return amount_minor > rules.four_eyes.second_approval_above_minor
+
+
+def check_reason_code(code: str | None, rules: CompensationRules, *, required: bool) -> None:
+    """Raise ValueError (the message names the codes) unless the code is one of the rules' list."""
+    if code is None:
+        if required:
+            raise ValueError("a reason code is required: " + ", ".join(sorted(rules.four_eyes.reason_codes)))
+        return
+    if code not in rules.four_eyes.reason_codes:
+        raise ValueError(f"unknown reason code {code!r}: " + ", ".join(sorted(rules.four_eyes.reason_codes)))

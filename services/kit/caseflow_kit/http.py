@@ -14,7 +14,7 @@ import re
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -104,8 +104,7 @@ def _field(loc: Sequence[Any]) -> str:
     return ".".join(parts) or str(loc[0] if loc else "body")
 
 
-async def _invalid(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, RequestValidationError)
+async def _invalid(request: Request, exc: RequestValidationError) -> Response:
     found = list(exc.errors())
     if any(e.get("type") == "json_invalid" for e in found):
         return problem(request, 400, "malformed_body", "the body is not valid JSON")
@@ -115,28 +114,26 @@ async def _invalid(request: Request, exc: Exception) -> Response:
     return problem(request, 422, "invalid_request", f"invalid: {names}", errors=errors)
 
 
-async def _http_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, StarletteHTTPException)
+async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
     reason = _STATUS_REASONS.get(exc.status_code, "refused")
     headers = dict(exc.headers or {})
     return problem(request, exc.status_code, reason, str(exc.detail), headers=headers or None)
 
 
-async def _unauthenticated(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, Unauthenticated)
+async def _unauthenticated(request: Request, exc: Unauthenticated) -> Response:
     challenge = 'Bearer realm="caseflow"'
     if exc.reason != "missing_token":  # RFC 6750 §3: no error code when no credentials were sent
         challenge += f', error="invalid_token", error_description="{exc.reason}"'
-    return problem(request, 401, exc.reason, "a valid bearer token is required", headers={"WWW-Authenticate": challenge})
+    return problem(
+        request, 401, exc.reason, "a valid bearer token is required", headers={"WWW-Authenticate": challenge}
+    )
 
 
-async def _forbidden(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, Forbidden)
+async def _forbidden(request: Request, exc: Forbidden) -> Response:
     return problem(request, 403, exc.reason, exc.detail)
 
 
-async def _refused(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, Refused)
+async def _refused(request: Request, exc: Refused) -> Response:
     errors = [{"field": exc.field, "message": exc.detail}] if exc.field else []
     return problem(request, exc.status, exc.reason, exc.detail, errors=errors)
 
@@ -155,7 +152,7 @@ _bearer = HTTPBearer(auto_error=False, description="OAuth2 / OIDC access token (
 
 
 async def authenticated(
-    request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
         raise Unauthenticated("missing_token")
@@ -166,11 +163,17 @@ async def authenticated(
 
 
 def caller(*roles: Role, station_param: str | None = None) -> Any:
-    """A FastAPI dependency: the verified caller, holding one of `roles` (station-scoped by a path parameter)."""
+    """A FastAPI dependency: the verified caller, holding one of `roles`.
+
+    `station_param` names the path (or query) parameter holding the station a route is about:
+    a `station.agent` token must name that station (and must give one when it is a query parameter).
+    """
     allowed = frozenset(roles)
 
-    async def dependency(request: Request, principal: Principal = Depends(authenticated)) -> Principal:
-        station = request.path_params.get(station_param) if station_param else None
+    async def dependency(request: Request, principal: Annotated[Principal, Depends(authenticated)]) -> Principal:
+        station = None
+        if station_param:
+            station = request.path_params.get(station_param) or request.query_params.get(station_param, "")
         authorize(principal, allowed, station)
         return principal
 
@@ -223,7 +226,7 @@ def build_app(
     )
     app.state.edge = edge
     app.add_middleware(RequestIds)
-    for kind, handler in (
+    handlers: Sequence[tuple[type[Exception], Callable[..., Awaitable[Response]]]] = (
         (RequestValidationError, _invalid),
         (StarletteHTTPException, _http_error),
         (Unauthenticated, _unauthenticated),
@@ -231,8 +234,9 @@ def build_app(
         (Refused, _refused),
         (KeysUnavailable, _keys_unavailable),
         (Exception, _internal),
-    ):
-        app.add_exception_handler(kind, handler)
+    )
+    for kind, handler in handlers:
+        app.exception_handler(kind)(handler)
 
     ops = APIRouter(tags=["operations"])
 
@@ -244,7 +248,9 @@ def build_app(
     async def readyz() -> JSONResponse:
         checks = await ready()
         ok = all(checks.values())
-        return JSONResponse({"status": "ready" if ok else "not_ready", "checks": checks}, status_code=200 if ok else 503)
+        return JSONResponse(
+            {"status": "ready" if ok else "not_ready", "checks": checks}, status_code=200 if ok else 503
+        )
 
     @ops.get("/metrics", summary="Prometheus metrics", response_class=Response)
     async def metrics() -> Response:
@@ -258,4 +264,3 @@ def build_app(
     for router in routers:
         app.include_router(router)
     return app
-

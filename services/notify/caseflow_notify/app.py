@@ -4,19 +4,19 @@ from __future__ import annotations
 
 from caseflow_contracts.notify import NotifyChannel
 from caseflow_contracts.topics import CASES_LIFECYCLE, CLAIMS_EVENTS, SLA_BREACHES
-from caseflow_kit import Route, Runtime, ServiceSpec, Subscription
+from caseflow_kit import Runtime, ServiceSpec, Subscription
 from caseflow_kit.privacy import Sealer
 from caseflow_kit.rules import RulesFile
 
 from .channels import Sender, SmsGatewaySender, SmtpConfig, SmtpSender, WebhookSender
 from .delivery import DeliveryWorker, Deps
 from .handlers import CLAIMS_HANDLERS, LIFECYCLE_HANDLERS, SLA_HANDLERS
+from .http import routers
 from .metrics import NotifyMetrics
 from .policy import Policy
 from .settings import NotifySettings
 from .store import COLLECTIONS
 from .templates import Templates
-from .views import case_notifications, retry_failed
 
 NotifyRuntime = Runtime[NotifySettings, Deps]
 
@@ -74,21 +74,6 @@ async def run_worker(runtime: NotifyRuntime) -> None:
         await worker.run()
 
 
-def routes(runtime: NotifyRuntime) -> list[Route]:
-    def wake() -> None:
-        if runtime.deps.worker is not None:
-            runtime.deps.worker.wake()
-
-    return [
-        Route("GET", "/cases/{case_id}/notifications", case_notifications(lambda: runtime.store)),
-        Route(
-            "POST",
-            "/cases/{case_id}/notifications/{notification_id}/retry",
-            retry_failed(lambda: runtime.store, runtime.unit_of_work, wake),
-        ),
-    ]
-
-
 SPEC: ServiceSpec[NotifySettings, Deps] = ServiceSpec(
     name="notify",
     http_port=8085,
@@ -100,7 +85,7 @@ SPEC: ServiceSpec[NotifySettings, Deps] = ServiceSpec(
         Subscription(CLAIMS_EVENTS, handlers=CLAIMS_HANDLERS),
     ],
     build_deps=build_deps,
-    routes=routes,
+    http=routers,
     background=[run_worker],
     close_deps=close_deps,
 )
