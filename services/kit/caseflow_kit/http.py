@@ -31,6 +31,16 @@ log = logging.getLogger("caseflow.http")
 PROBLEM = "application/problem+json"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}$")
 _STATUS_REASONS = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large"}
+_PROBLEM_BODY = {"content": {PROBLEM: {"schema": {"type": "object"}}}}
+#: Documented on every route that needs a token (RFC 9457 problem documents).
+REFUSALS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "Malformed body (not JSON)", **_PROBLEM_BODY},
+    401: {"description": "No valid bearer token (see WWW-Authenticate)", **_PROBLEM_BODY},
+    403: {"description": "The token lacks the role, or the station scope", **_PROBLEM_BODY},
+    404: {"description": "No such resource", **_PROBLEM_BODY},
+    413: {"description": "Body larger than CASEFLOW_HTTP_MAX_BODY_BYTES", **_PROBLEM_BODY},
+    422: {"description": "Invalid request; `errors` names each field", **_PROBLEM_BODY},
+}
 
 
 class Refused(Exception):
@@ -262,5 +272,5 @@ def build_app(
 
     app.include_router(ops)
     for router in routers:
-        app.include_router(router)
+        app.include_router(router, responses=REFUSALS)
     return app
