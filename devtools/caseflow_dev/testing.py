@@ -14,12 +14,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
+import httpx
 import jwt
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
 from caseflow_contracts import Event, Topic, topic_for
-from caseflow_kit.settings import KitSettings
+from caseflow_kit import Runtime
+from caseflow_kit.settings import KitSettings, token_verifier
 from caseflow_kit.topics import ensure_topics
 from caseflow_kit.uow import event_headers
 from caseflow_ops.tokens import LocalIssuer
@@ -158,3 +160,10 @@ def forged_tokens(issuer: LocalIssuer, roles: Sequence[str], elsewhere: Path) ->
         "wrong_audience": replace(issuer, audience="another-api").mint("mallory", list(roles)),
         "other_key": LocalIssuer.ensure(elsewhere).mint("mallory", list(roles)),
     }
+
+
+def edge_client(runtime: Runtime[Any, Any], issuer: LocalIssuer) -> httpx.AsyncClient:
+    """The service's HTTP edge in this process, without its lifespan (a harness runs the runtime),
+    trusting `issuer`: endpoint tests over a store the test fills itself."""
+    runtime.edge.verifier = token_verifier(KitSettings.model_validate(issuer.settings()))
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=runtime.asgi()), base_url="http://edge")

@@ -8,7 +8,7 @@ import gc
 import logging
 import signal
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -160,8 +160,6 @@ class Runtime(Generic[S, D]):
 
     async def start_dependencies(self) -> None:
         collections = [*self.spec.collections, Collection(PROCESSED, indexes=("at",)), LEASE_COLLECTION]
-        # Refuse to start without a safe token configuration: every write route depends on it.
-        self.edge.verifier = token_verifier(self.settings)
         await self.store.open(collections)
         self._deps = await self.spec.build_deps(self)
         self._deps_built = True
@@ -240,11 +238,18 @@ class Runtime(Generic[S, D]):
                 asyncapi_page.append(get_asyncapi_html(stream.schema.to_specification(), try_it_out_path=None))
             return asyncapi_page[0]
 
+        @contextlib.asynccontextmanager
+        async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+            # Refuse to serve without a safe token configuration: every endpoint but health depends on it.
+            self.edge.verifier = token_verifier(self.settings)
+            async with stream.start_lifespan_context():
+                yield
+
         return build_app(
             service=self.service,
             edge=self.edge,
             routers=self.spec.http(self),
-            lifespan=lambda app: stream.start_lifespan_context(),
+            lifespan=lifespan,
             ready=self.readiness,
             registry=self.registry,
             asyncapi_html=asyncapi_html,
