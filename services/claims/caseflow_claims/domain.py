@@ -37,6 +37,18 @@ def share_of(amount_minor: int, share_bp: int) -> int:
     return (amount_minor * share_bp + FULL // 2) // FULL
 
 
+def split(amount_minor: int, shares_bp: list[int]) -> list[int]:
+    """Each share's part of an amount, rounded on the running total: the parts never add up to more
+    than the shares' whole (two 50 % shares of 1 fen are 1 + 0, not 1 + 1)."""
+    parts, done, running = [], 0, 0
+    for bp in shares_bp:
+        running += bp
+        upto = share_of(amount_minor, running)
+        parts.append(upto - done)
+        done = upto
+    return parts
+
+
 def fmt(amount_minor: int, currency: str) -> str:
     return f"{amount_minor // 100}.{amount_minor % 100:02d} {currency}"
 
