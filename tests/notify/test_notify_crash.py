@@ -14,6 +14,7 @@ from caseflow_contracts.topics import NOTIFY_DELIVERIES
 from caseflow_dev.harness import ServiceProcess
 from caseflow_dev.testing import KafkaTestKit
 from caseflow_kit import Context, Runtime
+from caseflow_kit.auth import Role
 from caseflow_notify.app import SPEC
 from caseflow_notify.settings import NotifySettings
 
@@ -82,7 +83,8 @@ async def test_sigkill_mid_send_then_restart_delivers_once(kafka: KafkaTestKit, 
             second = ServiceProcess("notify", second_env, log_file=tmp_path / "notify-2.log").start()
             try:
                 await second.ready()
-                async with httpx.AsyncClient(base_url=second.url) as client:
+                reader = kafka.auth(Role.CASES_READER)
+                async with httpx.AsyncClient(base_url=second.url, headers=reader) as client:
 
                     async def states() -> dict[str, str]:
                         body = (await client.get(f"/cases/{cid}/notifications")).json()
