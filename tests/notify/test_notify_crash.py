@@ -21,7 +21,6 @@ from caseflow_notify.settings import NotifySettings
 from .support import (
     SMS_GATEWAY_TOKEN,
     TEST_KEY,
-    WEBHOOK_SECRET,
     HttpReceiver,
     SmtpReceiver,
     case_id,
@@ -66,7 +65,7 @@ async def test_sigkill_mid_send_then_restart_delivers_once(kafka: KafkaTestKit, 
                 CASEFLOW_SMS_GATEWAY_URL=f"{sms.url}/sms",
                 CASEFLOW_SMS_GATEWAY_TOKEN=SMS_GATEWAY_TOKEN,
                 CASEFLOW_WEBHOOK_TARGETS=json.dumps(overrides["webhook_targets"]),
-                CASEFLOW_WEBHOOK_SECRET=WEBHOOK_SECRET,
+                CASEFLOW_WEBHOOK_SECRETS=json.dumps(overrides["webhook_secrets"]),
             )
             # Each process its own consumer group: a restart in the same group would first wait out the dead
             # member's session (the broker's business, not notify's), and nothing here is consumed anyway.

@@ -15,6 +15,7 @@ from caseflow_notify.app import SPEC
 from caseflow_notify.settings import NotifySettings
 
 from .support import (
+    WEBHOOK_SECRET,
     HttpReceiver,
     SmtpReceiver,
     breached,
@@ -42,6 +43,7 @@ async def test_notify_through_the_broker(kafka: KafkaTestKit, tmp_path: Path) ->
         ):
             overrides = notify_overrides(write_policy(tmp_path), web, sms, smtp)
             overrides["webhook_targets"] = {**overrides["webhook_targets"], "shop-b": f"{dead.url}/hooks"}
+            overrides["webhook_secrets"] = {**overrides["webhook_secrets"], "shop-b": "shop-b-" + WEBHOOK_SECRET}
             settings = kafka.settings(NotifySettings, **overrides)
             async with run_in_process(SPEC, settings) as service:
                 story, other = case_id(), case_id()
