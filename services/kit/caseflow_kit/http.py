@@ -102,7 +102,7 @@ def problem(
         "title": reason.replace("_", " "),
         "status": status,
         "detail": detail,
-        "instance": request_id(request),
+        "instance": f"urn:caseflow:request:{request_id(request)}",
     }
     if errors:
         body["errors"] = list(errors)
@@ -155,7 +155,7 @@ async def _keys_unavailable(request: Request, exc: Exception) -> Response:
 
 async def _internal(request: Request, exc: Exception) -> Response:
     log.exception("request failed", extra=logs.log_fields(route=route_of(request), request_id=request_id(request)))
-    return problem(request, 500, "internal_error", "the service failed; the request id is in `instance`")
+    return problem(request, 500, "internal_error", "the service failed; quote the request id in `instance`")
 
 
 _bearer = HTTPBearer(auto_error=False, description="OAuth2 / OIDC access token (JWT) of the configured issuer")
