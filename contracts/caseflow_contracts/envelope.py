@@ -8,7 +8,7 @@ from typing import Annotated, Any, ClassVar, Self
 
 from pydantic import AwareDatetime, BaseModel, Field, field_validator
 
-from .common import STRICT, Contract, Identifier
+from .common import STRICT, Actor, Contract, Identifier
 
 SchemaVersion = Annotated[str, Field(pattern=r"^[1-9][0-9]*\.[0-9]+$", description="MAJOR.MINOR of the event's schema")]
 
@@ -19,7 +19,8 @@ class Event(BaseModel):
     model_config = STRICT
 
     MAJOR: ClassVar[int] = 1
-    MINOR: ClassVar[int] = 0
+    #: 1.1: `actor` on every event a command causes.
+    MINOR: ClassVar[int] = 1
 
     event_id: Identifier = Field(description="Unique id of this event; consumers de-duplicate on it")
     type: str = Field(description="Event type, e.g. case.opened")
@@ -33,6 +34,10 @@ class Event(BaseModel):
         description="Id shared by every event of one story, from the first upstream event"
     )
     causation_id: Identifier | None = Field(default=None, description="event_id of the event that caused this one")
+    actor: Actor | None = Field(
+        default=None,
+        description="Who caused it through a command (since 1.1); absent when events or timers caused it",
+    )
     payload: Contract
 
     @field_validator("occurred_at")
@@ -58,6 +63,7 @@ class Event(BaseModel):
         correlation_id: str | None = None,
         event_id: str | None = None,
         occurred_at: datetime | None = None,
+        actor: Actor | None = None,
     ) -> Self:
         """A new event; with `cause`, it inherits the correlation id and names its cause."""
         return cls(
@@ -69,6 +75,7 @@ class Event(BaseModel):
             key=key,
             correlation_id=correlation_id or (cause.correlation_id if cause else None) or uuid.uuid4().hex,
             causation_id=cause.event_id if cause else None,
+            actor=actor,
             payload=payload,
         )
 

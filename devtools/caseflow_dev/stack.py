@@ -2,6 +2,8 @@
 
     python -m caseflow_dev.stack [--data-dir data] [--broker-port 9092]
 
+The services trust a local token issuer whose key pair the stack makes under
+<data dir>/auth/ (`caseflowctl token --role ...` mints a short-lived token with it).
 Ctrl-C stops the services gracefully, then the broker. Service data (SQLite)
 stays in the data folder and is reused by the next start; Tansu keeps topics in
 memory, so the broker starts empty each time.
@@ -24,11 +26,17 @@ from rich.console import Console
 from rich.table import Table
 
 from caseflow_kit.topics import ensure_topics
+from caseflow_ops.tokens import LocalIssuer
 
 from .broker import EmbeddedBroker
 from .harness import ServiceProcess
 
 SERVICES = ("intake", "routing", "sla", "claims", "notify")
+CURL_HINT = (
+    "endpoints need a bearer token of the local issuer, e.g.\n"
+    "  TOKEN=$(.venv/bin/caseflowctl token --role claims.reviewer)\n"
+    '  curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8084/claims'
+)
 console = Console()
 
 
@@ -91,6 +99,8 @@ class Stack:
             "CASEFLOW_DATA_DIR": str(self.data_dir.resolve()),
             "CASEFLOW_PII_KEY": dev_pii_key(self.data_dir),
             "CASEFLOW_LOG_FORMAT": "json",
+            # Production sets CASEFLOW_AUTH_ISSUER / CASEFLOW_AUTH_JWKS_URL to its OIDC provider.
+            **LocalIssuer.ensure(self.data_dir).env(),
             **self.extra_env,
         }
         for offset, name in enumerate(SERVICES):
@@ -146,6 +156,7 @@ async def run(data_dir: Path, broker_port: int, http_base_port: int, once: bool)
         console.print(await status_table(stack.services))
         console.print(f"logs in {stack.logs}", soft_wrap=True)
         console.print("all five services are ready; Ctrl-C stops everything")
+        console.print(CURL_HINT)
         if once:
             return 0
         return 0 if await until_stopped(watch(stack)) else 1

@@ -37,6 +37,18 @@ def share_of(amount_minor: int, share_bp: int) -> int:
     return (amount_minor * share_bp + FULL // 2) // FULL
 
 
+def split(amount_minor: int, shares_bp: list[int]) -> list[int]:
+    """Each share's part of an amount, rounded on the running total: the parts never add up to more
+    than the shares' whole (two 50 % shares of 1 fen are 1 + 0, not 1 + 1)."""
+    parts, done, running = [], 0, 0
+    for bp in shares_bp:
+        running += bp
+        upto = share_of(amount_minor, running)
+        parts.append(upto - done)
+        done = upto
+    return parts
+
+
 def fmt(amount_minor: int, currency: str) -> str:
     return f"{amount_minor // 100}.{amount_minor % 100:02d} {currency}"
 
@@ -265,3 +277,37 @@ def liable_by_custody(kind: ClaimKind, facts: ClaimFacts, rules: CompensationRul
     }[where]
     label = {"origin": "sending station", "last_scan": "last scanning station", "destination": "delivering station"}
     return CustodyLiability(station, f"Scan trail: {kind.value}, {why}; the {label[where]} is liable")
+
+
+# -- four eyes ---------------------------------------------------------------------------------------
+
+
+def review_cap(claim: ClaimInput, rules: CompensationRules) -> int | None:
+    """The most the rules could pay for this parcel, as if it were lost: a reviewer adjusts up to it.
+
+    Insured: the declared value; uninsured: N x the freight; plus the freight refund when the
+    rules refund it. None when the parcel's figures needed for the cap are unknown.
+    """
+    work = _Work(rules.currency)
+    freight = work.money(claim.freight, "freight")
+    refund = freight if rules.refund_freight_when_lost and freight is not None else 0
+    if claim.insured:
+        declared = work.money(claim.declared_value, "declared value")
+        return None if declared is None else declared + refund
+    if freight is None:
+        return None
+    return freight * rules.uninsured_cap_multiple + refund
+
+
+def needs_second_approval(amount_minor: int, rules: CompensationRules) -> bool:
+    return amount_minor > rules.four_eyes.second_approval_above_minor
+
+
+def check_reason_code(code: str | None, rules: CompensationRules, *, required: bool) -> None:
+    """Raise ValueError (the message names the codes) unless the code is one of the rules' list."""
+    if code is None:
+        if required:
+            raise ValueError("a reason code is required: " + ", ".join(sorted(rules.four_eyes.reason_codes)))
+        return
+    if code not in rules.four_eyes.reason_codes:
+        raise ValueError(f"unknown reason code {code!r}: " + ", ".join(sorted(rules.four_eyes.reason_codes)))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from .domain import FULL, liable_by_custody, share_of
+from .domain import FULL, liable_by_custody, split
 from .records import (
     Arbitrated,
     ChargebackAppealed,
@@ -149,7 +149,8 @@ def settle(claim: ClaimRecord, rules: CompensationRules, now: datetime) -> list[
     if claim.liability is not None:
         active = [c for c in claim.chargebacks if c.status != "reversed"]
         for payout in claim.payouts:
-            for share in claim.liability.liable:
+            parts = split(payout.amount_minor, [x.share_bp for x in claim.liability.liable])
+            for share, part in zip(claim.liability.liable, parts, strict=True):
                 if share.share_bp == 0 or any(
                     c.payout_id == payout.payout_id and c.station == share.station for c in active
                 ):
@@ -161,7 +162,7 @@ def settle(claim: ClaimRecord, rules: CompensationRules, now: datetime) -> list[
                     payout_id=payout.payout_id,
                     liability_seq=claim.liability.seq,
                     share_bp=share.share_bp,
-                    payout_share_minor=share_of(payout.amount_minor, share.share_bp),
+                    payout_share_minor=part,
                     penalty_minor=0 if has_penalty else rules.penalty_minor(claim.claim_kind),
                     issued_at=at,
                 )
