@@ -141,6 +141,7 @@ class Runtime(Generic[S, D]):
         self.commands = CommandRunner(self.unit_of_work)
         self.consumers = [GuardedConsumer(self, s) for s in spec.subscriptions]
         self._handling = asyncio.Lock()  # held while a batch is handled: a rebalance waits for it
+        self._discovering = asyncio.Lock()
         #: Work outside the consumer that must settle a slot before it moves (e.g. sends in flight).
         self.on_slots_revoked: list[Callable[[frozenset[int]], Awaitable[None]]] = []
         self._unavailable = 0  # batches in a row that found the store unreachable
@@ -181,11 +182,12 @@ class Runtime(Generic[S, D]):
 
     async def discover_slots(self) -> int:
         """How many slots the input topics make, from their partition counts on the broker."""
-        if self.ownership.count is None:
-            counts = [len(await self.publisher.partitions(c.topic)) for c in self.consumers]
-            self.ownership.configure(slot_count(counts))
-            log.info("input topics known", extra=logs.log_fields(slots=self.ownership.count))
-        return self.ownership.count  # type: ignore[return-value]
+        async with self._discovering:
+            if self.ownership.count is None:
+                counts = [len(await self.publisher.partitions(c.topic)) for c in self.consumers]
+                self.ownership.configure(slot_count(counts))
+                log.info("input topics known", extra=logs.log_fields(slots=self.ownership.count))
+            return self.ownership.count  # type: ignore[return-value]
 
     async def slots_revoked(self, partitions: set[int]) -> None:
         async with self._handling:  # the batch in flight finishes and commits first
