@@ -28,8 +28,7 @@ import yaml
 from caseflow_contracts import TOPICS, Topic
 from caseflow_contracts.topics import DAY_MS, DLQ_RETENTION_DAYS
 
-from .catalog import SERVICES, group_of, inputs_of
-from .dlq import REPLAY_GROUP
+from .catalog import REPLAY_GROUP, SERVICES, group_of, inputs_of
 
 KAFKA_CLUSTER = "caseflow"
 MONGODB = "caseflow-mongodb"
