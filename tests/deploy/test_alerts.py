@@ -22,6 +22,8 @@ PROMTOOL_TESTS = Path(__file__).parent / "promtool"
 #: Each promtool test file and the PrometheusRule it tests (relative to deploy/).
 RULE_FILES = {
     "caseflow": "monitoring/prometheusrule.yaml",
+    "caseflow-kafka": "components/kafka-metrics/prometheusrule.yaml",
+    "caseflow-mongodb": "components/mongodb-metrics/prometheusrule.yaml",
 }
 
 
