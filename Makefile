@@ -78,8 +78,13 @@ schemas: venv
 	$(BIN)/python -m caseflow_dev.docs
 	$(BIN)/python -m caseflow_ops.manifests
 
+# One wheel of caseflowctl (with the contracts and the kit it runs on) that installs on its own:
+# pip install dist/caseflowctl-*.whl
+dist: venv
+	UV=$(CURDIR)/$(UV) $(BIN)/python ops/build_dist.py dist
+
 publish-schemas: venv
 	$(BIN)/python -m caseflow_contracts.generate --publish
 
 clean:
-	rm -rf $(VENV) .uv .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .uv .pytest_cache .mypy_cache .ruff_cache dist
