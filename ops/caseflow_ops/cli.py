@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn, TextIO
@@ -54,6 +55,7 @@ def build_parser() -> Parser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _common(parser, suppress=False)
+    parser.add_argument("-v", "--verbose", action="store_true", help="Log the Kafka and HTTP clients' messages")
     commands = parser.add_subparsers(dest="command", required=True)
     common = Parser(add_help=False)
     _common(common, suppress=True)
@@ -62,16 +64,27 @@ def build_parser() -> Parser:
     return parser
 
 
+def quiet_libraries(*, verbose: bool) -> None:
+    """The clients log their own errors (aiokafka: "Unable connect to ..."): by default they would reach
+    stderr through logging's last-resort handler, beside the one line caseflowctl prints."""
+    root = logging.getLogger()
+    if verbose:
+        logging.basicConfig(level=logging.DEBUG, format="%(name)s: %(message)s", stream=sys.stderr)
+    elif not root.handlers:
+        root.addHandler(logging.NullHandler())
+
+
 async def run(argv: Sequence[str], out: TextIO = sys.stdout) -> int:
     """Run one command; the exit status is returned (tests call this directly)."""
     args = build_parser().parse_args(list(argv))
+    quiet_libraries(verbose=args.verbose)
     try:
         code: int = await args.run(args, out)
     except (BadInput, NoSuchTopic) as exc:
         sys.stderr.write(f"caseflowctl: {exc}\n")
         return 2
     except KafkaError as exc:
-        sys.stderr.write(f"caseflowctl: Kafka: {type(exc).__name__}: {exc}\n")
+        sys.stderr.write(f"caseflowctl: Kafka: {exc}\n")
         return 2
     return code
 

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import logging
+import subprocess
+import sys
+
 import pytest
 
 from caseflow_dev.broker import free_port
 from caseflow_ops.cli import main
+
+
+@pytest.fixture(autouse=True)
+def no_log_handlers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As in a fresh process: no handler another test left on the root logger (one may write to a closed stream)."""
+    monkeypatch.setattr(logging.getLogger(), "handlers", [])
 
 
 def ctl(argv: list[str]) -> int:
@@ -71,4 +81,19 @@ def test_bad_settings(
 @pytest.mark.parametrize("argv", [["lag"], ["dlq", "list"], ["dlq", "inspect", "cases.lifecycle"]])
 def test_an_unreachable_broker(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     assert ctl(["--bootstrap", f"127.0.0.1:{free_port()}", *argv]) == 2
-    assert "Kafka" in one_line_error(capsys)
+    assert "Kafka: KafkaConnectionError" in one_line_error(capsys)
+
+
+@pytest.mark.service
+def test_the_real_command_prints_one_line_when_the_broker_is_unreachable() -> None:
+    """As a process (no test harness capturing the clients' own log records): one line, exit status 2."""
+    done = subprocess.run(
+        [sys.executable, "-m", "caseflow_ops", "--bootstrap", f"127.0.0.1:{free_port()}", "dlq", "list"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [done.stderr.strip()]
+    assert done.stderr.startswith("caseflowctl: Kafka: ")
