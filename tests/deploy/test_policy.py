@@ -18,12 +18,13 @@ from .pod_security import restricted_violations
 from .render import DEPLOY, OVERLAYS, SERVICES, named, of_kind, render, unhashed
 from .test_sources_of_truth import env_names
 
-SECRETISH = re.compile(r"PASSWORD|SECRET|TOKEN|PII_KEY|PII_OLD_KEYS|MONGODB_URL|CREDENTIAL", re.IGNORECASE)
+SECRETISH = re.compile(r"PASSWORD|SECRET|TOKEN|PII_KEY|PII_OLD_KEYS|MONGODB_UR[LI]|CREDENTIAL", re.IGNORECASE)
 WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob")
 #: Secrets made outside these manifests: by the operators (Strimzi users and CA, MongoDB connection strings)
 #: or by the platform team (PII key, notify's channel credentials, MongoDB user passwords).
 EXTERNAL_SECRETS = re.compile(
-    r"^(caseflow-(intake|routing|sla|claims|notify)|caseflow-cluster-ca-cert|caseflow-mongodb-(intake|routing|sla|claims|notify)"
+    r"^(caseflow-(intake|routing|sla|claims|notify)|caseflow-cluster-ca-cert"
+    r"|caseflow-mongodb-(intake|routing|sla|claims|notify|backup|exporter)"
     r"|caseflow-pii|caseflow-notify-channels)$"
 )
 
