@@ -27,19 +27,24 @@ class KitMetrics:
             registry=registry,
             buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1),
         )
-        # The relay (outbox.py) sets this one: what this process holds in memory for the relay, lost on a restart.
+        # Counted in the store by the runtime (refresh_health): every replica's unpublished rows, a crash's too.
         self.outbox_backlog = Gauge(
-            "caseflow_outbox_queued",
-            "Outbox records this process holds in memory, not yet published",
-            registry=registry,
-        )
-        # The runtime sets this one from the store: what every replica sharing it committed and nobody published.
-        self.outbox_stored = Gauge(
             "caseflow_outbox_backlog",
             "Outbox rows waiting in the service's store, not yet published",
             registry=registry,
         )
         self.published = Counter(
             "caseflow_events_published_total", "Events published from the outbox", ["topic"], registry=registry
+        )
+        self.parked = Counter(
+            "caseflow_outbox_parked_total",
+            "Events the broker refused for good (too large, corrupt), parked in the store, by topic and reason",
+            ["topic", "reason"],
+            registry=registry,
+        )
+        self.store_unavailable = Counter(
+            "caseflow_store_unavailable_total",
+            "Batches retried because the store could not be reached (never dead-lettered)",
+            registry=registry,
         )
         self.ready = Gauge("caseflow_ready", "1 while the service's readiness checks pass", registry=registry)
