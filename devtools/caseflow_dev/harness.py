@@ -24,15 +24,18 @@ from .broker import free_port
 async def wait_ready(url: str, timeout_s: float = 60) -> None:
     """Poll /readyz until it answers 200."""
     deadline = time.monotonic() + timeout_s
-    async with httpx.AsyncClient(timeout=2) as client:
+    last = "no answer"
+    async with httpx.AsyncClient(timeout=5) as client:
         while True:
             try:
-                if (await client.get(f"{url}/readyz")).status_code == 200:
+                answer = await client.get(f"{url}/readyz")
+                if answer.status_code == 200:
                     return
-            except httpx.HTTPError:
-                pass
+                last = f"{answer.status_code} {answer.text[:300]}"
+            except httpx.HTTPError as exc:
+                last = f"{type(exc).__name__}: {exc}"
             if time.monotonic() > deadline:
-                raise TimeoutError(f"{url} not ready after {timeout_s}s")
+                raise TimeoutError(f"{url} not ready after {timeout_s}s (last answer: {last})")
             await asyncio.sleep(0.1)
 
 

@@ -12,8 +12,9 @@ SERVICES: dict[str, int] = {"intake": 8081, "routing": 8082, "sla": 8083, "claim
 REPLAY_GROUP = "caseflow-dlq-replay"
 
 
-def group_of(service: str) -> str:
-    return f"caseflow-{service}"
+def group_of(service: str, prefix: str = "") -> str:
+    """A service's consumer group; the topic prefix of an installation prefixes its groups too."""
+    return f"{prefix}caseflow-{service}"
 
 
 def inputs_of(service: str) -> list[Topic]:
@@ -29,16 +30,16 @@ class GroupTopics:
     own: bool
 
 
-def topics_of_group(group: str) -> GroupTopics:
+def topics_of_group(group: str, prefix: str = "") -> GroupTopics:
     """A service's group reads its inputs, the replay group the dead-letter topics; any other, maybe anything."""
     for service in SERVICES:
-        if group == group_of(service):
+        if group == group_of(service, prefix):
             return GroupTopics(tuple(t.name for t in inputs_of(service)), own=True)
     if group == REPLAY_GROUP:
         return GroupTopics(tuple(t.dlq for t in TOPICS), own=True)
     return GroupTopics(tuple(name for t in TOPICS for name in (t.name, t.dlq)), own=False)
 
 
-def default_groups() -> dict[str, GroupTopics]:
+def default_groups(prefix: str = "") -> dict[str, GroupTopics]:
     """The consumer group of every service, with the topics it consumes."""
-    return {group_of(s): topics_of_group(group_of(s)) for s in SERVICES}
+    return {group_of(s, prefix): topics_of_group(group_of(s, prefix), prefix) for s in SERVICES}

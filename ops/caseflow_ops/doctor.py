@@ -95,7 +95,7 @@ async def check_topics(cluster: Cluster, limits: Limits) -> list[Finding]:
 
 async def check_groups(cluster: Cluster, limits: Limits) -> list[Finding]:
     found = []
-    for row in await lag.consumer_lag(cluster, default_groups()):
+    for row in await lag.consumer_lag(cluster, default_groups(cluster.prefix)):
         subject = f"{row.group} {row.topic}"
         if row.lag > limits.max_lag:
             found.append(Finding("groups", subject, False, f"{row.lag} events behind (more than {limits.max_lag})"))

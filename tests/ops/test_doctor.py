@@ -60,7 +60,10 @@ async def test_doctor_finds_a_healthy_suite_healthy_and_names_what_breaks(kafka:
         while True:
             code, report = await doctor(kafka, urls, "--max-partitions", "3")
             groups = {f["subject"]: f["detail"] for f in report["findings"] if f["area"] == "groups"}
-            if code == 0 and "no commit" not in groups[f"caseflow-intake {UPSTREAM_PARCEL_EXCEPTIONS.name}"]:
+            if (
+                code == 0
+                and "no commit" not in groups[f"{kafka.prefix}caseflow-intake {UPSTREAM_PARCEL_EXCEPTIONS.name}"]
+            ):
                 break
             assert time.monotonic() < deadline, report
             await asyncio.sleep(0.2)

@@ -141,7 +141,7 @@ async def test_lag_of_a_service_that_never_committed_is_everything_retained(kafk
     by_topic = {r["topic"]: r for r in rows}
     assert set(by_topic) == {t.name for t in TOPICS if "intake" in t.consumers}
     assert {UPSTREAM_PARCEL_EXCEPTIONS.name, UPSTREAM_CUSTOMER_CONTACTS.name} <= set(by_topic)
-    assert {r["group"] for r in rows} == {"caseflow-intake"}
+    assert {r["group"] for r in rows} == {kafka.prefix + "caseflow-intake"}
     assert by_topic[UPSTREAM_PARCEL_EXCEPTIONS.name]["lag"] == 3
     assert all(p["committed"] is None for p in by_topic[UPSTREAM_PARCEL_EXCEPTIONS.name]["partitions"])
     assert by_topic[UPSTREAM_CUSTOMER_CONTACTS.name]["lag"] == 0

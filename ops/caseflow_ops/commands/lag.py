@@ -24,13 +24,15 @@ def add(commands: Any, common: argparse.ArgumentParser) -> None:
 
 
 async def run(args: argparse.Namespace, out: TextIO) -> int:
+    target = cluster(args)
+    prefix = target.prefix
     if args.group:
-        groups = {g: topics_of_group(g) for g in args.group}
+        groups = {g: topics_of_group(g, prefix) for g in args.group}
     elif args.service:
-        groups = {group_of(s): topics_of_group(group_of(s)) for s in args.service}
+        groups = {group_of(s, prefix): topics_of_group(group_of(s, prefix), prefix) for s in args.service}
     else:
-        groups = default_groups()
-    rows = await lag.consumer_lag(cluster(args), groups)
+        groups = default_groups(prefix)
+    rows = await lag.consumer_lag(target, groups)
     lines = [f"{'group':<24} {'topic':<28} {'lag':>8}"]
     for row in rows:
         lines.append(f"{row.group:<24} {row.topic:<28} {row.lag:>8}{'' if row.committed else '  (no commit yet)'}")

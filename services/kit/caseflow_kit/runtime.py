@@ -119,7 +119,8 @@ class Runtime(Generic[S, D]):
         self.spec = spec
         self.service = spec.name
         self.settings: S = settings or spec.settings_type()
-        self.group_id = self.settings.group_id or f"caseflow-{spec.name}"
+        # A topic prefix isolates an installation (a test, a tenant on a shared cluster): its groups too.
+        self.group_id = self.settings.group_id or f"{self.settings.topic_prefix}caseflow-{spec.name}"
         self.store = store or open_store(self.settings, spec.name)
         self.clock: Clock = clock or SystemClock()
         self.retention_days = processed_retention_days(self.settings, (s.topic for s in spec.subscriptions))

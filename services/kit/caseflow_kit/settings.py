@@ -63,7 +63,9 @@ class KitSettings(BaseSettings):
     data_dir: Path = Field(default=Path("data"), description="Where SQLite files live")
 
     topic_prefix: str = Field(default="", description="Prepended to every topic name (test isolation, shared clusters)")
-    group_id: str | None = Field(default=None, description="Consumer group; defaults to caseflow-<service>")
+    group_id: str | None = Field(
+        default=None, description="Consumer group; defaults to <topic prefix>caseflow-<service>"
+    )
     http_host: str = Field(default="0.0.0.0", description="HTTP bind address")  # noqa: S104 - a pod listens on all interfaces
     http_port: int | None = Field(default=None, description="Health, metrics and read endpoints; per-service default")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", description="Log level")
