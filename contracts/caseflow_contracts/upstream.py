@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from .common import (
+    STRICT,
     Area,
     Channel,
     Contract,
@@ -110,7 +111,19 @@ class SaleStage(StrEnum):
     AFTER_SALE = "after_sale"
 
 
+#: The rule of CustomerContactPayload._needs_a_reference, as the published schema states it.
+NEEDS_A_REFERENCE: dict[str, Any] = {
+    "anyOf": [
+        {"required": ["waybill_no"], "properties": {"waybill_no": {"type": "string"}}},
+        {"required": ["platform_order_id"], "properties": {"platform_order_id": {"type": "string"}}},
+        {"properties": {"category": {"const": ContactCategory.SUGGESTION.value}}},
+    ]
+}
+
+
 class CustomerContactPayload(Contract):
+    model_config = ConfigDict(**STRICT, json_schema_extra=NEEDS_A_REFERENCE)
+
     source_system: Identifier
     source_id: Identifier = Field(description="Id of the contact in the source channel system")
     channel: Channel
