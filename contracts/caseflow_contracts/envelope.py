@@ -28,6 +28,8 @@ class Event(BaseModel):
 
     MAJOR: ClassVar[int] = 1
     MINOR: ClassVar[int] = 0
+    #: The payload fields the topic catalog keys this event by, first present wins.
+    KEY_FIELDS: ClassVar[tuple[str, ...]] = ("case_id",)
 
     event_id: Identifier = Field(description="Unique id of this event; consumers de-duplicate on it")
     type: str = Field(description="Event type, e.g. case.opened")
@@ -72,6 +74,18 @@ class Event(BaseModel):
             causation_id=cause.event_id if cause else None,
             payload=payload,
         )
+
+    def partition_key(self) -> str:
+        """The Kafka record key the topic catalog gives this event, derived from its payload.
+
+        A consumer compares it with the record's key: a record keyed otherwise sits on another partition
+        than the rest of its story, and ordering by waybill or case no longer holds.
+        """
+        for name in self.KEY_FIELDS:
+            value = getattr(self.payload, name, None)
+            if value is not None:
+                return str(value)
+        raise TypeError(f"{self.type}: the payload has none of {self.KEY_FIELDS}")
 
     def to_bytes(self) -> bytes:
         return self.model_dump_json().encode()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import ConfigDict, Field, model_validator
 
@@ -93,6 +93,8 @@ class ParcelExceptionPayload(Contract):
 class ParcelExceptionReported(Event):
     """An upstream order or logistics system saw something go wrong with a parcel."""
 
+    KEY_FIELDS: ClassVar[tuple[str, ...]] = ("waybill_no",)
+
     type: Literal["parcel.exception_reported"] = "parcel.exception_reported"
     payload: ParcelExceptionPayload
 
@@ -151,6 +153,8 @@ class CustomerContactPayload(Contract):
 
 class CustomerContacted(Event):
     """A customer reached the network by phone, IM, e-mail, form, app, social or self-service."""
+
+    KEY_FIELDS: ClassVar[tuple[str, ...]] = ("waybill_no", "platform_order_id", "source_id")
 
     type: Literal["customer.contacted"] = "customer.contacted"
     payload: CustomerContactPayload
