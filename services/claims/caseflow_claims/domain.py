@@ -1,11 +1,13 @@
 """Pure compensation rules: facts in, an amount explained line by line out. No I/O.
 
 Money is integer minor units (fen) of the rules' currency; shares are basis points
-(1/10,000) and every division rounds half up, so no float ever touches an amount.
+(1/10,000). One amount's share rounds half up; a split of an amount among parties is
+allocated so that the parts always add up to it. No float ever touches an amount.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from caseflow_contracts import Money
@@ -35,6 +37,25 @@ CLAIM_EXCEPTION_KINDS = {
 def share_of(amount_minor: int, share_bp: int) -> int:
     """amount x share / 10,000, rounded half up, in integers."""
     return (amount_minor * share_bp + FULL // 2) // FULL
+
+
+def split(whole: int, weights: Sequence[int]) -> list[int]:
+    """`whole` in parts proportional to `weights` that add up to exactly `whole` (largest remainder).
+
+    Each part starts at the floor of its exact value whole x weight / sum(weights); the units still
+    missing go one each to the parts with the largest remainders, the earlier weight first among equal
+    ones. So every part is within one unit of its exact value, a zero weight gets nothing, and the same
+    input always splits the same way. (Rounding each part half up instead charged 51 + 51 for 101.)
+    """
+    total = sum(weights)
+    if whole < 0 or total <= 0 or min(weights) < 0:
+        raise ValueError("split needs a non-negative whole and non-negative weights with a positive sum")
+    parts = [whole * weight // total for weight in weights]
+    missing = whole - sum(parts)
+    by_remainder = sorted(range(len(weights)), key=lambda i: (-(whole * weights[i] % total), i))
+    for i in by_remainder[:missing]:
+        parts[i] += 1
+    return parts
 
 
 def fmt(amount_minor: int, currency: str) -> str:
