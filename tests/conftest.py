@@ -19,7 +19,6 @@ import pytest
 from caseflow_dev.broker import EmbeddedBroker
 from caseflow_dev.testing import KafkaTestKit
 
-
 TIERS = ("unit", "service", "e2e")
 TIER_OF_FOLDER = {"e2e": "e2e", "stack": "e2e", "deploy": "service"}
 

@@ -24,6 +24,8 @@ from caseflow_contracts.upstream import (
 #: A day ago: scenarios step forward from here, and intake's own clock (now) falls inside them.
 NOW = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
 TEST_KEY = base64.b64encode(bytes(range(32))).decode()
+#: Its own secret, as in production: customer references must not change when the PII key does.
+TEST_PSEUDONYM_KEY = base64.b64encode(bytes(range(32, 64))).decode()
 
 
 def uid() -> str:

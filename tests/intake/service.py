@@ -20,7 +20,7 @@ from caseflow_kit.store import OutboxMessage
 from caseflow_kit.store.sqlite import SqliteStore
 from caseflow_kit.uow import event_headers
 
-from .factories import TEST_KEY
+from .factories import TEST_KEY, TEST_PSEUDONYM_KEY
 
 _offsets = itertools.count()
 
@@ -91,7 +91,13 @@ class IntakeUnderTest:
 
 
 def settings(tmp_path: Path, **overrides: Any) -> IntakeSettings:
-    values: dict[str, Any] = {"pii_key": TEST_KEY, "data_dir": tmp_path, "retry_backoff_ms": 1, "log_format": "console"}
+    values: dict[str, Any] = {
+        "pii_key": TEST_KEY,
+        "pseudonym_key": TEST_PSEUDONYM_KEY,
+        "data_dir": tmp_path,
+        "retry_backoff_ms": 1,
+        "log_format": "console",
+    }
     values.update(overrides)
     return IntakeSettings.model_validate(values)
 
