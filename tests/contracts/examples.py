@@ -20,6 +20,20 @@ def area() -> dict[str, Any]:
     return {"province": "北京市", "city": "北京市", "district": "朝阳区", "country": "CN"}
 
 
+def parcel_facts() -> dict[str, Any]:
+    """What an exception says about the parcel, and a case carries on for claims."""
+    return {
+        "origin_station": "SH-PD-01",
+        "current_station": "HUB-NJ",
+        "destination_station": "BJ-CY-07",
+        "scanned_at": AT,
+        "declared_value": money(30000),
+        "insured": True,
+        "freight": money(1200),
+        "order_amount": money(29900),
+    }
+
+
 def customer() -> dict[str, Any]:
     return {
         "customer_id": "C-42",
@@ -96,14 +110,7 @@ PAYLOADS: dict[str, dict[str, Any]] = {
         "waybill_no": WAYBILL,
         "exception_kind": "damage",
         "problem_code": "快件破损",
-        "origin_station": "SH-PD-01",
-        "current_station": "HUB-NJ",
-        "destination_station": "BJ-CY-07",
-        "scanned_at": AT,
-        "declared_value": money(30000),
-        "insured": True,
-        "freight": money(1200),
-        "order_amount": money(29900),
+        **parcel_facts(),
         "platform": "天猫",
         "platform_order_id": "PO-77",
         "customer": customer(),
@@ -168,14 +175,7 @@ PAYLOADS: dict[str, dict[str, Any]] = {
         "parcel": {
             "exception_kind": "delay",
             "problem_code": "应到未到",
-            "origin_station": "SH-PD-01",
-            "current_station": "HUB-NJ",
-            "destination_station": "BJ-CY-07",
-            "scanned_at": AT,
-            "declared_value": money(30000),
-            "insured": True,
-            "freight": money(1200),
-            "order_amount": money(29900),
+            **parcel_facts(),
         },
         "summary": "包裹三天没有更新",
         "linked_case_id": "CF-20261101AB12CD34EF",
