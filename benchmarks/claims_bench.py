@@ -141,9 +141,11 @@ async def handler(events: list[CaseOpened], deps: ClaimsDeps, db: Store) -> floa
     try:
         started = time.perf_counter()
         for event in events:
-            uow = UnitOfWork(db, lambda topic: topic.name)
+            uow = UnitOfWork(db, lambda topic: topic.name, slot=0)
             uow.add(PROCESSED, {"_id": f"bench|{event.event_id}", "at": time.time()})
-            await on_case_opened(event, Context(uow=uow, deps=deps, event=event, producer="claims"))
+            await on_case_opened(
+                event, Context(uow=uow, deps=deps, event=event, producer="claims", now=event.occurred_at)
+            )
             await uow.commit()
         elapsed = time.perf_counter() - started
         assert await db.count(store.CLAIMS, Query()) == len(events)

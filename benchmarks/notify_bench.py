@@ -160,6 +160,7 @@ async def open_runtime(tmp: Path, url: str, concurrency: int) -> Runtime[NotifyS
         }
     )
     runtime = Runtime(SPEC, settings)
+    runtime.ownership.own_everything(1)
     await runtime.start_dependencies()
     return runtime
 
@@ -210,6 +211,7 @@ async def record_pending(runtime: Runtime[NotifySettings, Deps], events: list[Ca
                 trigger_type="case.opened",
                 trigger_topic="cases.lifecycle",
                 correlation_id=event.correlation_id,
+                slot=uow.owner_slot(cid),
             ),
         )
     await uow.commit()
@@ -238,6 +240,7 @@ def worker_for(runtime: Runtime[NotifySettings, Deps], *, track_latency: bool = 
         runtime.unit_of_work,
         discarding_relay(runtime),
         runtime.deps,
+        runtime.ownership,
         group_id="bench",
         topic_prefix="",
         batch=1000,

@@ -24,7 +24,6 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -40,6 +39,7 @@ from caseflow_contracts.cases import (
 )
 from caseflow_contracts.common import Area, CaseKind, Channel, LadderLevel, MaskedContact, Priority, SealedContact
 from caseflow_contracts.topics import CASES_LIFECYCLE, STATIONS_UPDATES
+from caseflow_dev.rig import FakeRecord
 from caseflow_kit import KitSettings, Runtime
 from caseflow_kit.consumer import GuardedConsumer
 from caseflow_routing.app import SPEC as ROUTING
@@ -168,16 +168,6 @@ def bench_decision(directory: StationDirectory, n: int, rng: random.Random, stat
 
 
 # -- 2. the handler path on the real store --------------------------------------------------------------
-
-
-@dataclass
-class FakeRecord:
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    headers: Sequence[tuple[str, bytes]] = field(default_factory=list)
 
 
 def opened_events(n: int, rng: random.Random, stations: int) -> list[bytes]:

@@ -310,17 +310,21 @@ async def quiet(observed: Observed, settle_s: float, still_s: float = 6, limit_s
         await asyncio.sleep(still_s)
 
 
-async def deliveries_decided(notify_db: Path, limit_s: float = 180) -> None:
-    """Wait until notify has decided every delivery (sent, failed or skipped).
+async def deliveries_decided(notify_db: Path, limit_s: float = 180, soon_s: float = 60) -> None:
+    """Wait until notify has decided every delivery (sent, failed, skipped, or held for later).
 
     A send cut off by a kill stays `sending` until its lease expires (a minute or two), and only
-    then is retried or failed for a person: the run is compared once that has happened.
+    then is retried or failed for a person: the run is compared once that has happened. A delivery
+    held for hours (an SMS in the customer's quiet hours, by the time of day the run happens at) is
+    decided: both runs hold the same ones.
     """
     store = SqliteStore(notify_db)
-    await store.open([Collection("deliveries", indexes=("state",))])
+    await store.open([Collection("deliveries", indexes=("state", "due_at"))])
 
     async def all_decided() -> bool:
-        return not any([await store.count("deliveries", Query(where={"state": s})) for s in ("pending", "sending")])
+        sending = await store.count("deliveries", Query(where={"state": "sending"}))
+        due_soon = Query(where={"state": "pending"}, range_field="due_at", lt=time.time() + soon_s)
+        return sending == 0 and await store.count("deliveries", due_soon) == 0
 
     try:
         await settled(all_decided, limit_s, 1)

@@ -37,13 +37,15 @@ class Rig:
         self.crash_next_flush = False
 
     def uow(self) -> UnitOfWork:
-        return UnitOfWork(self.store, lambda topic: topic.name)
+        return UnitOfWork(self.store, lambda topic: topic.name, slot=0)
 
     async def deliver(self, event: Event) -> None:
         while True:
             uow = self.uow()
             try:
-                await HANDLERS[event.type](event, Context(uow=uow, deps=self.deps, event=event, producer="claims"))
+                await HANDLERS[event.type](
+                    event, Context(uow=uow, deps=self.deps, event=event, producer="claims", now=event.occurred_at)
+                )
                 await uow.commit()
                 return
             except ConflictError:

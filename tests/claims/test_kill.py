@@ -48,7 +48,7 @@ async def test_killed_between_ledger_write_and_publish(kafka: KafkaTestKit, tmp_
     claim_id = store.claim_id_for(opened.payload.case_id)
     env = kafka.env(CASEFLOW_GROUP_ID=kafka.prefix + "group", CASEFLOW_OUTBOX_INTERVAL_MS="50")
     log = tmp_path / "claims.log"
-    crashing = ServiceProcess("claims", {**env, "CASEFLOW_CLAIMS_CRASH_AFTER_COMMIT": "payout"}, log_file=log).start()
+    crashing = ServiceProcess("claims", {**env, "CASEFLOW_CRASH_AFTER_COMMIT": "payout.issued"}, log_file=log).start()
     try:
         await crashing.ready()
         await kafka.publish(opened)

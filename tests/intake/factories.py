@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from caseflow_contracts.cases import CaseResolved, CaseResolvedPayload
@@ -21,8 +21,8 @@ from caseflow_contracts.upstream import (
     ParcelExceptionReported,
 )
 
-#: A day ago: scenarios step forward from here, and intake's own clock (now) falls inside them.
-NOW = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
+#: Scenarios step forward from here; each event reaches intake when it happened (see caseflow_dev.rig).
+NOW = datetime(2026, 1, 10, 8, 0, tzinfo=UTC)
 TEST_KEY = base64.b64encode(bytes(range(32))).decode()
 #: Its own secret, as in production: customer references must not change when the PII key does.
 TEST_PSEUDONYM_KEY = base64.b64encode(bytes(range(32, 64))).decode()
@@ -80,7 +80,9 @@ def exception(
         "description": "包裹超过三天未更新物流",
     }
     values.update(payload)
-    return ParcelExceptionReported.create(ParcelExceptionPayload(**values), key=wb, producer="tms", event_id=event_id)
+    return ParcelExceptionReported.create(
+        ParcelExceptionPayload(**values), key=wb, producer="tms", event_id=event_id, occurred_at=at
+    )
 
 
 def contact(
@@ -107,7 +109,11 @@ def contact(
     values.update(payload)
     p = CustomerContactPayload(**values)
     return CustomerContacted.create(
-        p, key=key or p.waybill_no or p.platform_order_id or p.source_id, producer="callcentre", event_id=event_id
+        p,
+        key=key or p.waybill_no or p.platform_order_id or p.source_id,
+        producer="callcentre",
+        event_id=event_id,
+        occurred_at=at,
     )
 
 
@@ -120,4 +126,4 @@ def resolved(case_id: str, at: object = NOW, result: ResolutionResult = Resoluti
         result=result,
         kind=CaseKind.DELAY,  # type: ignore[arg-type]
     )
-    return CaseResolved.create(payload, key=case_id, producer="routing")
+    return CaseResolved.create(payload, key=case_id, producer="routing", occurred_at=payload.at)

@@ -180,6 +180,7 @@ async def test_merge_repeat_contacts_reopen_and_linked_case(tmp_path: Path) -> N
             CaseClosedPayload(case_id=case_id, closed_at=NOW + timedelta(hours=11), reason="done"),
             key=case_id,
             producer="routing",
+            occurred_at=NOW + timedelta(hours=11),
         )
         await svc.deliver(late)
         assert (await svc.case(case_id))["status"] == "open"  # type: ignore[index]

@@ -1,7 +1,8 @@
 """ONE behaviour suite for the store port, run against every adapter.
 
-SQLite always; the MongoDB adapter on pymongo-async-mock always; a real MongoDB
-when CASEFLOW_TEST_MONGODB_URL is set (transactions need a replica set).
+SQLite and the in-memory adapter always; the MongoDB adapter on pymongo-async-mock always;
+a real MongoDB when CASEFLOW_TEST_MONGODB_URL is set (transactions need a replica set).
+The driver-error half of the suite is in test_store_errors.py.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from caseflow_kit.store import (
     Replace,
     Store,
 )
+from caseflow_kit.store.memory import MemoryStore
 from caseflow_kit.store.mongo import MongoStore
 from caseflow_kit.store.sqlite import SqliteStore
 
@@ -37,6 +39,10 @@ COLLECTIONS = [
 
 async def sqlite_store(tmp_path: Path) -> Store:
     return SqliteStore(tmp_path / "contract.db")
+
+
+async def memory_store(tmp_path: Path) -> Store:
+    return MemoryStore()
 
 
 async def mock_mongo_store(tmp_path: Path) -> Store:
@@ -52,18 +58,32 @@ async def real_mongo_store(tmp_path: Path) -> Store:
     return MongoStore(AsyncMongoClient(url, tz_aware=True), f"contract_{uuid.uuid4().hex[:8]}")
 
 
-ADAPTERS = [
+#: Adapters whose commit is atomic (the mock has no transactions; the adapter says so).
+ATOMIC = [
     pytest.param(sqlite_store, id="sqlite"),
-    pytest.param(mock_mongo_store, id="mongo-mock"),
+    pytest.param(memory_store, id="memory"),
 ]
 if os.environ.get("CASEFLOW_TEST_MONGODB_URL"):
-    ADAPTERS.append(pytest.param(real_mongo_store, id="mongo-real"))
+    ATOMIC.append(pytest.param(real_mongo_store, id="mongo-real"))
+ADAPTERS = [*ATOMIC, pytest.param(mock_mongo_store, id="mongo-mock")]
+
+
+async def opened(factory: object, tmp_path: Path) -> Store:
+    adapter: Store = await factory(tmp_path)  # type: ignore[operator]
+    await adapter.open(COLLECTIONS)
+    return adapter
 
 
 @pytest.fixture(params=ADAPTERS)
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    adapter: Store = await request.param(tmp_path)
-    await adapter.open(COLLECTIONS)
+    adapter = await opened(request.param, tmp_path)
+    yield adapter
+    await adapter.close()
+
+
+@pytest.fixture(params=ATOMIC)
+async def atomic_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    adapter = await opened(request.param, tmp_path)
     yield adapter
     await adapter.close()
 
@@ -166,16 +186,14 @@ async def test_find_with_string_range_orders_iso_timestamps(store: Store) -> Non
     assert [d["_id"] for d in due] == ["c1", "c0"]
 
 
-async def test_a_failed_commit_applies_nothing(store: Store, request: pytest.FixtureRequest) -> None:
-    if "mongo-mock" in request.node.callspec.id:
-        # The mock has no transactions; the adapter documents that it is not atomic there.
-        return
+async def test_a_failed_commit_applies_nothing(atomic_store: Store) -> None:
+    store = atomic_store
     await store.commit([Insert("cases", case("c1"))])
     with pytest.raises(DuplicateKeyError):
         await store.commit(
             [
                 Insert("cases", case("c2")),
-                OutboxMessage("cases.lifecycle", "c2", b"{}"),
+                OutboxMessage("cases.lifecycle", "c2", b"{}", slot=0),
                 Insert("cases", case("c1")),
             ]
         )
@@ -188,7 +206,7 @@ async def test_outbox_keeps_commit_order_and_forgets_what_was_published(store: S
         await store.commit(
             [
                 Insert("ledger", {"_id": f"l{i}", "claim_id": "k"}),
-                OutboxMessage("t", f"key{i}", f"v{i}".encode(), {"h": str(i)}),
+                OutboxMessage("t", f"key{i}", f"v{i}".encode(), {"h": str(i)}, slot=0),
             ]
         )
     pending = await store.outbox_pending(3)
@@ -199,6 +217,27 @@ async def test_outbox_keeps_commit_order_and_forgets_what_was_published(store: S
     rest = await store.outbox_pending(10)
     assert [r.message.value for r in rest] == [b"v3", b"v4"]
     assert await store.outbox_backlog() == 2
+
+
+async def test_outbox_rows_are_read_by_owner_slot_in_commit_order(store: Store) -> None:
+    await store.commit([OutboxMessage("t", f"k{i}", f"v{i}".encode(), slot=i % 3) for i in range(9)])
+    mine = await store.outbox_pending(100, frozenset({0, 2}))
+    assert [(r.message.value, r.message.slot) for r in mine] == [
+        (b"v0", 0),
+        (b"v2", 2),
+        (b"v3", 0),
+        (b"v5", 2),
+        (b"v6", 0),
+        (b"v8", 2),
+    ]
+    assert await store.outbox_pending(100, frozenset()) == []
+    assert [r.message.value for r in await store.outbox_pending(2, frozenset({1}))] == [b"v1", b"v4"]
+    assert len(await store.outbox_pending(100)) == 9
+
+
+async def test_an_outbox_message_without_an_owner_is_refused(store: Store) -> None:
+    with pytest.raises(ValueError, match="no owner slot"):
+        await store.commit([OutboxMessage("t", "k", b"v")])
 
 
 async def test_delete_where_purges_by_range(store: Store) -> None:
@@ -226,7 +265,7 @@ async def test_concurrent_compare_and_set_lets_exactly_one_win(store: Store) -> 
 async def test_data_survives_reopening(tmp_path: Path) -> None:
     first = SqliteStore(tmp_path / "persist.db")
     await first.open(COLLECTIONS)
-    await first.commit([Insert("cases", case("c1")), OutboxMessage("t", "k", b"v")])
+    await first.commit([Insert("cases", case("c1")), OutboxMessage("t", "k", b"v", slot=0)])
     await first.close()
     second = SqliteStore(tmp_path / "persist.db")
     await second.open(COLLECTIONS)

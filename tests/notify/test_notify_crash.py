@@ -47,13 +47,17 @@ async def test_sigkill_mid_send_then_restart_delivers_once(kafka: KafkaTestKit, 
             overrides = notify_overrides(policy, web, sms, smtp)
             # What the handler records for a case.opened (done here, so the process needs no consumer-group join).
             runtime = Runtime(SPEC, kafka.settings(NotifySettings, **overrides))
+            runtime.ownership.own_everything(1)
             await runtime.start_dependencies()
             cid = case_id()
             event = opened(cid, phone=None)
             for handler in (s.handlers.get(event.type) for s in SPEC.subscriptions):
                 if handler is not None:
                     uow = runtime.unit_of_work()
-                    await handler(event, Context(uow=uow, deps=runtime.deps, event=event, producer="notify"))
+                    await handler(
+                        event,
+                        Context(uow=uow, deps=runtime.deps, event=event, producer="notify", now=runtime.clock.now()),
+                    )
                     await uow.commit()
             await runtime.close()
 

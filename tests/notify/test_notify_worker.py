@@ -55,7 +55,12 @@ class Rig:
             handler = sub.handlers.get(event.type)
             if handler is not None:
                 uow = self.runtime.unit_of_work()
-                await handler(event, Context(uow=uow, deps=self.runtime.deps, event=event, producer="notify"))
+                await handler(
+                    event,
+                    Context(
+                        uow=uow, deps=self.runtime.deps, event=event, producer="notify", now=self.runtime.clock.now()
+                    ),
+                )
                 await uow.commit()
 
     async def deliveries(self, cid: str) -> list[dict[str, Any]]:
@@ -96,9 +101,16 @@ async def start(
     overrides = notify_overrides(write_policy(tmp, **policy_changes), web, sms, smtp)
     settings = NotifySettings.model_validate({**overrides, "data_dir": tmp, "log_format": "console"})
     runtime = Runtime(SPEC, settings)
+    runtime.ownership.own_everything(1)
     await runtime.start_dependencies()
     worker = DeliveryWorker(
-        runtime.store, runtime.unit_of_work, no_flush, runtime.deps, group_id="notify-test", topic_prefix=""
+        runtime.store,
+        runtime.unit_of_work,
+        no_flush,
+        runtime.deps,
+        runtime.ownership,
+        group_id="notify-test",
+        topic_prefix="",
     )
     return runtime, worker
 

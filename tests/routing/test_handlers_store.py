@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ from caseflow_contracts import Event
 from caseflow_contracts.cases import CaseEscalated
 from caseflow_contracts.stations import StationAcknowledged, StationUpdatePayload
 from caseflow_contracts.topics import CASES_LIFECYCLE, STATIONS_UPDATES
+from caseflow_dev.rig import FakeRecord
 from caseflow_kit import Runtime
 from caseflow_kit.consumer import GuardedConsumer
 from caseflow_kit.store import Query, Store
@@ -25,16 +25,6 @@ from caseflow_routing.settings import RoutingSettings
 from caseflow_routing.store import CASES, LOADS
 
 from .factories import PUDONG, case_id, directory_data, opened, update
-
-
-@dataclass
-class Record:
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    headers: Sequence[tuple[str, bytes]] = field(default_factory=list)
 
 
 def _store(kind: str) -> Store | None:
@@ -68,6 +58,7 @@ async def _runtime(tmp_path: Path, store: Store | None) -> AsyncIterator[Runtime
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     settings = RoutingSettings(data_dir=tmp_path, directory_path=path, log_format="console")
     running = Runtime(SPEC, settings, store)
+    running.ownership.own_everything(1)
     await running.start_dependencies()
 
     async def no_publish() -> int:  # no broker here: the outbox keeps what would be published
@@ -82,8 +73,8 @@ def consumer(runtime: Runtime[Any, Any], topic: Any) -> GuardedConsumer:
     return next(c for c in runtime.consumers if c.subscription.topic is topic)
 
 
-def records(topic: str, events: Sequence[Event]) -> list[Record]:
-    return [Record(topic, 0, i, e.key.encode(), e.to_bytes()) for i, e in enumerate(events)]
+def records(topic: str, events: Sequence[Event]) -> list[FakeRecord]:
+    return [FakeRecord(topic, 0, i, e.key.encode(), e.to_bytes()) for i, e in enumerate(events)]
 
 
 async def test_one_batch_sees_its_own_assignments_and_ignores_routings_own_events(

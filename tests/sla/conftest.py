@@ -6,7 +6,6 @@ import itertools
 import json
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from caseflow_contracts.cases import (
     CaseTransferred,
 )
 from caseflow_contracts.notify import NotificationSent
+from caseflow_dev.rig import FakeRecord
 from caseflow_kit import Runtime
 from caseflow_kit.store import Query, Store
 from caseflow_kit.store.mongo import MongoStore
@@ -196,16 +196,6 @@ class Lifecycle:
         return self._make(CaseClosed, case_id, {"case_id": case_id, "closed_at": utc(at), "reason": "done"})
 
 
-@dataclass
-class FakeRecord:
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    headers: list[tuple[str, bytes]] = field(default_factory=list)
-
-
 class SlaHarness:
     """The real runtime (handlers, kit consumer, SQLite store, timers) with the broker left out."""
 
@@ -286,6 +276,7 @@ async def sla(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[S
     """The handlers and timers on each store adapter (MongoDB through its in-memory mock)."""
     settings = SlaSettings(data_dir=tmp_path, log_format="console")
     runtime: Runtime[SlaSettings, SlaDeps] = Runtime(SPEC, settings, open_store(request.param, tmp_path))
+    runtime.ownership.own_everything(1)
     await runtime.start_dependencies()
     time = ManualTime()
     runtime.deps.now = time

@@ -24,6 +24,7 @@ async def twin(sla: SlaHarness) -> AsyncIterator[Runtime[SlaSettings, SlaDeps]]:
     """A second replica on the same store (its own connection to the SQLite file; the same MongoDB database)."""
     shared = sla.runtime.store if isinstance(sla.runtime.store, MongoStore) else None
     runtime: Runtime[SlaSettings, SlaDeps] = Runtime(SPEC, sla.runtime.settings, shared)
+    runtime.ownership.own_everything(1)
     await runtime.start_dependencies()
     runtime.deps.now = sla.time
 

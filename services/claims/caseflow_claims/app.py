@@ -12,14 +12,11 @@ from . import handlers
 from .api import routes
 from .deps import ClaimsDeps
 from .rules import CompensationRules
-from .service import install_crash_hook
 from .settings import ClaimsSettings
 from .store import COLLECTIONS
 
 
 async def build_deps(runtime: Runtime[ClaimsSettings, ClaimsDeps]) -> ClaimsDeps:
-    if runtime.settings.claims_crash_after_commit == "payout":
-        install_crash_hook(runtime.relay)
     return ClaimsDeps(RulesFile(runtime.settings.claims_rules_path, CompensationRules), runtime.settings)
 
 

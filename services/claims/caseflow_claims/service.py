@@ -7,14 +7,10 @@ work, retried on a lost compare-and-set, then the outbox is flushed.
 from __future__ import annotations
 
 import logging
-import os
-import signal
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from caseflow_kit.logs import log_fields
-from caseflow_kit.outbox import OutboxRelay
-from caseflow_kit.store import ConflictError, OutboxRecord
+from caseflow_kit.store import ConflictError
 from caseflow_kit.uow import UnitOfWork
 
 from . import store
@@ -54,21 +50,3 @@ async def execute(port: CommandPort, claim_id: str, mutate: Mutation) -> tuple[C
         await port.flush()
         return claim, effects
     raise ClaimError("busy", f"claim {claim_id} kept changing; try again")
-
-
-def install_crash_hook(relay: OutboxRelay) -> None:
-    """Test hook (kill test): SIGKILL the process as soon as a committed payout reaches the relay.
-
-    Every commit hands its outbox records to the relay right after the store commit, before the
-    consumer returns (so before the consumed offset is committed): the ledger write is durable,
-    its event not yet sent, the case event not yet acknowledged.
-    """
-    real_enqueue = relay.enqueue
-
-    def enqueue(records: Sequence[OutboxRecord]) -> None:
-        if any(r.message.headers.get("x-event-type") == "payout.issued" for r in records):
-            log.warning("test hook: crashing after the payout commit, before publishing", extra=log_fields())
-            os.kill(os.getpid(), signal.SIGKILL)
-        real_enqueue(records)
-
-    relay.enqueue = enqueue  # type: ignore[method-assign]

@@ -259,15 +259,21 @@ def decide(
     def matches(c: CaseRef) -> bool:
         return generic or c.problem == problem
 
-    for case in sorted(ref.open, key=lambda c: c.at, reverse=True):
+    for case in _newest_first(ref.open):
         if matches(case):
             return Decision("merge", case.case_id)
-    for case in sorted(ref.closed, key=lambda c: c.at, reverse=True):
+    for case in _newest_first(ref.closed):
         if matches(case):
             if contact and at - case.at <= timedelta(hours=rules.reopen_window_hours):
                 return Decision("reopen", case.case_id)
             return Decision("open", linked_case_id=case.case_id)
     return Decision("open")
+
+
+def _newest_first(cases: list[CaseRef]) -> list[CaseRef]:
+    """By time, and among cases of the same moment, the one recorded last first."""
+    ranked = sorted(enumerate(cases), key=lambda ic: (ic[1].at, ic[0]), reverse=True)
+    return [case for _, case in ranked]
 
 
 @dataclass(frozen=True)

@@ -7,32 +7,38 @@ only when all have committed are its offsets committed. So
 delivery is at-least-once, every duplicate is recognised by its event id (or,
 for bytes that never parsed, by its topic/partition/offset), and a crash loses
 nothing: the batch is redelivered and its already-committed records skipped.
+
+Whatever the bytes, a record ends handled, ignored (a type this service does not
+handle, known from the parsed event or, on topics only our services write, from
+its header), or dead-lettered with its reason. Only an unreachable store stops
+progress: the batch is retried after a pause, never dead-lettered.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import json
+import hashlib
 import logging
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from caseflow_contracts import ContractError, Event, Topic, parse_event
 
-from . import logs
+from . import deadletters, logs
 from .errors import Rejected
-from .store import ConflictError, DuplicateKeyError, OutboxMessage, StoreUnavailableError
+from .store import ConflictError, DuplicateKeyError, StoreUnavailableError
 from .uow import UnitOfWork
 
 if TYPE_CHECKING:
     from .runtime import Runtime
 
 PROCESSED = "_processed"
+#: Our own services; a topic any of whose producers is not one of them is written by outside systems.
+SERVICES = frozenset({"intake", "routing", "sla", "claims", "notify"})
 log = logging.getLogger("caseflow.consumer")
 D = TypeVar("D")
 E = TypeVar("E", bound=Event)
@@ -51,20 +57,19 @@ class Record(Protocol):
 
 @dataclass
 class Context(Generic[D]):
-    """What a handler gets besides its event: the unit of work and the service's dependencies."""
+    """What a handler gets besides its event: the unit of work, the service's dependencies and the time."""
 
     uow: UnitOfWork
     deps: D
     event: Event
     producer: str
-
-    @property
-    def now(self) -> datetime:
-        return datetime.now(UTC)
+    now: datetime
 
     def new(self, model: type[E], payload: Any, *, key: str, event_id: str | None = None) -> E:
         """An event caused by the one being handled (same correlation id)."""
-        return model.create(payload, key=key, producer=self.producer, cause=self.event, event_id=event_id)
+        return model.create(
+            payload, key=key, producer=self.producer, cause=self.event, event_id=event_id, occurred_at=self.now
+        )
 
 
 Handler = Callable[[Any, Context[Any]], Awaitable[None]]
@@ -76,6 +81,19 @@ class Subscription:
 
     topic: Topic
     handlers: Mapping[str, Handler]
+
+    def __post_init__(self) -> None:
+        strays = sorted(set(self.handlers) - self.topic.event_types)
+        if strays:
+            raise ValueError(f"{self.topic.name} never carries {', '.join(strays)}: its handlers can never run")
+
+
+def written_by_outsiders(topic: Topic) -> bool:
+    return not set(topic.producers) <= SERVICES
+
+
+def payload_digest(event: Event) -> str:
+    return hashlib.blake2b(event.payload.model_dump_json().encode(), digest_size=12).hexdigest()
 
 
 @dataclass
@@ -93,6 +111,8 @@ class GuardedConsumer:
         self.topic = runtime.topic_name(subscription.topic)
         self.dlq = runtime.topic_name(subscription.topic) + ".dlq"
         self.accept = subscription.topic.event_types
+        # On topics written by outside systems a header is a hint, never a reason to skip unparsed bytes.
+        self.trust_headers = not written_by_outsiders(subscription.topic)
         self.slice = max(1, runtime.settings.commit_slice)
 
     async def handle_batch(self, records: Sequence[Record]) -> None:
@@ -127,63 +147,76 @@ class GuardedConsumer:
         await self.runtime.relay.room()
 
     async def _process_alone(self, record: Record) -> _Outcome:
-        """One record, its own transaction, re-run when a concurrent writer got there first."""
-        clash: Exception | None = None
-        for _ in range(10):
+        """One record, its own transaction, re-run while a concurrent writer keeps getting there first."""
+
+        async def attempt(uow: UnitOfWork) -> _Outcome:
+            return await self._process(record, uow)
+
+        try:
+            return await self.runtime.commands.run(attempt)
+        except (ConflictError, DuplicateKeyError) as clash:
+            code = "duplicate_key" if isinstance(clash, DuplicateKeyError) else "write_conflict"
             uow = self.runtime.unit_of_work()
-            outcome = await self._process(record, uow)
-            try:
-                await uow.commit()
-            except ConflictError as exc:
-                clash = exc
-                continue
-            except DuplicateKeyError as exc:
-                if exc.collection == PROCESSED:
-                    return _Outcome(outcome.event_type, "duplicate", outcome.seconds)
-                # Another writer inserted the same natural key first: re-run, the handler now finds its record.
-                clash = exc
-                continue
-            return outcome
-        code = "duplicate_key" if isinstance(clash, DuplicateKeyError) else "write_conflict"
-        uow = self.runtime.unit_of_work()
-        await self._dead_letter(uow, record, code, f"still clashing after 10 attempts: {clash}")
-        await uow.commit()
-        return _Outcome("unknown", "dead_lettered", 0.0, code)
+            await self._dead_letter(uow, record, code, f"still clashing after every attempt: {clash}")
+            await uow.commit()
+            return _Outcome("unknown", "dead_lettered", 0.0, code)
 
     async def _process(self, record: Record, parent: UnitOfWork) -> _Outcome:
         """Decide what one record does, into `parent`; nothing is committed here."""
         started = time.perf_counter()
-        announced = next((v for k, v in record.headers or () if k == "x-event-type"), b"").decode("utf-8", "replace")
-        if announced in self.accept and announced not in self.subscription.handlers:
-            # A type this topic carries but this service does not handle (often its own events): no need to parse.
-            return _Outcome(announced, "ignored", time.perf_counter() - started)
+        unit = parent.child(slot=self.runtime.ownership.slot_of_partition(record.partition))
+        outcome = await self._decide(record, unit)
+        parent.absorb(unit)
+        outcome.seconds = time.perf_counter() - started
+        return outcome
+
+    async def _decide(self, record: Record, unit: UnitOfWork) -> _Outcome:
+        if self.trust_headers:
+            announced = next((v for k, v in record.headers or () if k == "x-event-type"), b"")
+            kind = announced.decode("utf-8", "replace")
+            if kind in self.accept and kind not in self.subscription.handlers:
+                # A type this topic carries but this service does not handle (often its own events).
+                return _Outcome(kind, "ignored", 0.0)
         try:
             event = parse_event(record.value or b"", accept=self.accept)
         except ContractError as exc:
-            await self._dead_letter(parent, record, exc.code, exc.message)
-            return _Outcome("invalid", "dead_lettered", time.perf_counter() - started, exc.code)
+            await self._dead_letter(unit, record, exc.code, exc.message)
+            return _Outcome("invalid", "dead_lettered", 0.0, exc.code)
+        if (record.key or b"") != event.key.encode():
+            detail = f"the record's key is not the event's key ({self.subscription.topic.key})"
+            await self._dead_letter(unit, record, "key_mismatch", detail)
+            return _Outcome(event.type, "dead_lettered", 0.0, "key_mismatch")
+        handler = self.subscription.handlers.get(event.type)
+        if handler is None:
+            return _Outcome(event.type, "ignored", 0.0)
         token_c = logs.correlation_id.set(event.correlation_id)
         token_e = logs.event_id.set(event.event_id)
         try:
-            outcome, reason = await self._handle_event(record, event, parent)
+            outcome, reason = await self._handle_event(record, event, handler, unit)
         finally:
             logs.correlation_id.reset(token_c)
             logs.event_id.reset(token_e)
-        return _Outcome(event.type, outcome, time.perf_counter() - started, reason)
+        return _Outcome(event.type, outcome, 0.0, reason)
 
-    async def _handle_event(self, record: Record, event: Event, parent: UnitOfWork) -> tuple[str, str | None]:
-        handler = self.subscription.handlers.get(event.type)
-        if handler is None:
-            return "ignored", None
+    async def _handle_event(
+        self, record: Record, event: Event, handler: Handler, parent: UnitOfWork
+    ) -> tuple[str, str | None]:
         marker = f"{self.runtime.group_id}|{event.event_id}"
-        if await parent.get(PROCESSED, marker) is not None:
+        digest = payload_digest(event)
+        seen = await parent.get(PROCESSED, marker)
+        if seen is not None:
+            if seen.get("digest", digest) != digest:
+                detail = f"event id {event.event_id} was already used by an event with another payload"
+                await self._dead_letter(parent, record, "event_id_reused", detail)
+                return "dead_lettered", "event_id_reused"
             return "duplicate", None
         settings = self.runtime.settings
+        clock = self.runtime.clock
         failure: Exception | None = None
         for attempt in range(1, settings.max_attempts + 1):
             uow = parent.child()
-            uow.add(PROCESSED, {"_id": marker, "at": time.time()})
-            ctx = Context(uow=uow, deps=self.runtime.deps, event=event, producer=self.runtime.service)
+            uow.add(PROCESSED, {"_id": marker, "at": clock.time(), "digest": digest})
+            ctx = Context(uow=uow, deps=self.runtime.deps, event=event, producer=self.runtime.service, now=clock.now())
             try:
                 await handler(event, ctx)
             except Rejected as exc:
@@ -207,7 +240,7 @@ class GuardedConsumer:
         return "dead_lettered", "handler_failed"
 
     async def _dead_letter(self, uow: UnitOfWork, record: Record, code: str, message: str) -> None:
-        """Park the original bytes and headers on <topic>.dlq with the reason, in the same transaction as the mark.
+        """Park the original record on <topic>.dlq with the reason, in the same transaction as the mark.
 
         The mark is the record's position, not its event id: a redelivery of the same record is not
         dead-lettered twice, while the same event replayed from the dead-letter topic after a fix is handled.
@@ -215,23 +248,21 @@ class GuardedConsumer:
         marker = f"{self.runtime.group_id}|{record.topic}:{record.partition}:{record.offset}"
         if await uow.get(PROCESSED, marker) is not None:
             return
-        headers = {name: value.decode("utf-8", "replace") for name, value in record.headers or ()}
-        original = [[name, base64.b64encode(value).decode()] for name, value in record.headers or ()]
-        headers.update(
-            {
-                "x-dlq-reason": code,
-                "x-dlq-detail": logs.scrub(message)[:2000],
-                "x-dlq-consumer": self.runtime.group_id,
-                "x-dlq-original-topic": record.topic,
-                "x-dlq-original-partition": str(record.partition),
-                "x-dlq-original-offset": str(record.offset),
-                "x-dlq-original-headers": json.dumps(original),
-                "x-dlq-at": datetime.now(UTC).isoformat(),
-            }
+        clock = self.runtime.clock
+        letter = deadletters.build(
+            deadletters.Origin(record.topic, record.partition, record.offset, record.key, record.value, record.headers),
+            dlq_topic=self.dlq,
+            reason=code,
+            detail=message,
+            consumer=self.runtime.group_id,
+            at=clock.now(),
+            slot=self.runtime.ownership.slot_of_partition(record.partition),
+            inline_limit=self.runtime.settings.dead_letter_inline_bytes,
         )
-        uow.add(PROCESSED, {"_id": marker, "at": time.time()})
-        key = (record.key or b"").decode("utf-8", "replace")
-        uow.emit_raw(OutboxMessage(self.dlq, key, record.value or b"", headers))
+        uow.add(PROCESSED, {"_id": marker, "at": clock.time()})
+        if letter.stashed_body is not None:
+            uow.put(deadletters.BODIES, letter.stashed_body)
+        uow.emit_raw(letter.message)
         log.warning(
             "dead-lettered",
             extra=logs.log_fields(

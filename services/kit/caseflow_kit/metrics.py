@@ -31,4 +31,15 @@ class KitMetrics:
         self.published = Counter(
             "caseflow_events_published_total", "Events published from the outbox", ["topic"], registry=registry
         )
+        self.parked = Counter(
+            "caseflow_outbox_parked_total",
+            "Events the broker refused for good (too large, corrupt), parked in the store, by topic and reason",
+            ["topic", "reason"],
+            registry=registry,
+        )
+        self.store_unavailable = Counter(
+            "caseflow_store_unavailable_total",
+            "Batches retried because the store could not be reached (never dead-lettered)",
+            registry=registry,
+        )
         self.ready = Gauge("caseflow_ready", "1 when the service is ready", registry=registry)

@@ -6,12 +6,13 @@ import asyncio
 import contextlib
 import gc
 import logging
+import os
 import signal
-import time
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from aiokafka import ConsumerRebalanceListener, TopicPartition
 from faststream.asgi import AsgiFastStream
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -22,15 +23,18 @@ from faststream.specification import AsyncAPI
 from prometheus_client import CollectorRegistry
 
 from caseflow_contracts import Topic
+from caseflow_contracts.topics import DAY_MS
 
-from . import logs
-from .consumer import PROCESSED, GuardedConsumer, Subscription
-from .lease import LEASE_COLLECTION, RelayLease
+from . import deadletters, logs
+from .clock import Clock, SystemClock
+from .commands import CommandRunner
+from .consumer import PROCESSED, GuardedConsumer, Record, Subscription
 from .metrics import KitMetrics
-from .outbox import OutboxRelay
+from .outbox import PARKED_COLLECTION, OutboxRelay, Publish
+from .ownership import Ownership, SlotAssignor, slot_count
 from .publisher import BatchPublisher
 from .settings import KitSettings, kafka_security
-from .store import Collection, Query, Store
+from .store import Collection, OutboxRecord, Query, Store, StoreUnavailableError
 from .store.mongo import MongoStore
 from .store.sqlite import SqliteStore
 from .uow import UnitOfWork
@@ -70,15 +74,51 @@ def open_store(settings: KitSettings, service: str) -> Store:
     return SqliteStore(settings.data_dir / f"{service}.db")
 
 
+def processed_retention_days(settings: KitSettings, topics: Iterable[Topic]) -> int:
+    """Consumed event ids are remembered at least as long as the topics they came from keep them,
+    so that a group reset or a replay from the start never handles an old event twice."""
+    longest = max((t.retention_ms // DAY_MS for t in topics), default=0) + 1
+    if settings.processed_retention_days is None:
+        return longest
+    if settings.processed_retention_days < longest:
+        raise ValueError(
+            f"CASEFLOW_PROCESSED_RETENTION_DAYS={settings.processed_retention_days} is shorter than the"
+            f" {longest - 1} days the consumed topics keep their events: old events would be handled again"
+        )
+    return settings.processed_retention_days
+
+
+class _SlotListener(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Hands slots over and takes them over around every rebalance (see caseflow_kit.ownership)."""
+
+    def __init__(self, runtime: Runtime[Any, Any]) -> None:
+        self.runtime = runtime
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        await self.runtime.slots_revoked({tp.partition for tp in revoked})
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        await self.runtime.slots_assigned({tp.partition for tp in assigned})
+
+
 class Runtime(Generic[S, D]):
     """One running service: settings, store, broker, outbox relay, metrics and the service's deps."""
 
-    def __init__(self, spec: ServiceSpec[S, D], settings: S | None = None, store: Store | None = None) -> None:
+    def __init__(
+        self,
+        spec: ServiceSpec[S, D],
+        settings: S | None = None,
+        store: Store | None = None,
+        clock: Clock | None = None,
+        publish: Publish | None = None,
+    ) -> None:
         self.spec = spec
         self.service = spec.name
         self.settings: S = settings or spec.settings_type()
         self.group_id = self.settings.group_id or f"caseflow-{spec.name}"
         self.store = store or open_store(self.settings, spec.name)
+        self.clock: Clock = clock or SystemClock()
+        self.retention_days = processed_retention_days(self.settings, (s.topic for s in spec.subscriptions))
         self.registry = CollectorRegistry()
         self.metrics = KitMetrics(self.registry)
         self.broker = KafkaBroker(
@@ -91,13 +131,16 @@ class Runtime(Generic[S, D]):
             enable_idempotence=self.settings.kafka_idempotence,
         )
         self.publisher = BatchPublisher(self.settings, client_id=f"caseflow-{spec.name}-relay")
+        self.ownership = Ownership()
         self.relay = OutboxRelay(
-            self.store,
-            self.publisher.publish,
-            self.metrics,
-            lease=RelayLease(self.store, ttl_s=self.settings.relay_lease_s),
+            self.store, publish or self.publisher.publish, self.metrics, self.ownership, clock=self.clock
         )
+        self.commands = CommandRunner(self.unit_of_work)
         self.consumers = [GuardedConsumer(self, s) for s in spec.subscriptions]
+        self._handling = asyncio.Lock()  # held while a batch is handled: a rebalance waits for it
+        #: Work outside the consumer that must settle a slot before it moves (e.g. sends in flight).
+        self.on_slots_revoked: list[Callable[[frozenset[int]], Awaitable[None]]] = []
+        self._unavailable = 0  # batches in a row that found the store unreachable
         self._deps: D
         self._deps_built = False
         self._tasks: list[asyncio.Task[None]] = []
@@ -114,19 +157,71 @@ class Runtime(Generic[S, D]):
     def topic_name(self, topic: Topic) -> str:
         return self.settings.topic_prefix + topic.name
 
+    def _committed(self, records: Sequence[OutboxRecord]) -> None:
+        crash_on = self.settings.crash_after_commit
+        if crash_on and any(r.message.headers.get("x-event-type") == crash_on for r in records):
+            # The test hook of the kill tests: the commit is durable, nothing of it is published yet.
+            log.warning("test hook: killed right after committing", extra=logs.log_fields(event_type=crash_on))
+            os.kill(os.getpid(), signal.SIGKILL)
+        self.relay.committed(records)
+
     def unit_of_work(self, behind: UnitOfWork | None = None) -> UnitOfWork:
-        return UnitOfWork(self.store, self.topic_name, on_commit=self.relay.enqueue, behind=behind)
+        return UnitOfWork(
+            self.store,
+            self.topic_name,
+            on_commit=self._committed,
+            behind=behind,
+            slot_of=self.ownership.slot_of_key,
+        )
+
+    # ownership of slots ---------------------------------------------------------
+
+    async def discover_slots(self) -> int:
+        """How many slots the input topics make, from their partition counts on the broker."""
+        if self.ownership.count is None:
+            counts = [len(await self.publisher.partitions(c.topic)) for c in self.consumers]
+            self.ownership.configure(slot_count(counts))
+            log.info("input topics known", extra=logs.log_fields(slots=self.ownership.count))
+        return self.ownership.count  # type: ignore[return-value]
+
+    async def slots_revoked(self, partitions: set[int]) -> None:
+        async with self._handling:  # the batch in flight finishes and commits first
+            slots = self.ownership.slots_of(partitions) if self.ownership.known else frozenset()
+            for settle in self.on_slots_revoked:
+                await settle(slots)
+            await self.relay.hand_over(slots, timeout_s=self.settings.handover_timeout_s)
+            self.ownership.owned -= slots
+
+    async def slots_assigned(self, partitions: set[int]) -> None:
+        await self.discover_slots()
+        slots = self.ownership.slots_of(partitions)
+        new = slots - self.ownership.owned
+        self.ownership.owned = slots
+        await self.relay.take_over(new)
+        log.info("holding slots", extra=logs.log_fields(slots=sorted(slots)))
+
+    def owns(self, record: Record) -> bool:
+        return self.ownership.known and self.ownership.slot_of_partition(record.partition) in self.ownership.owned
 
     def _subscribe(self) -> None:
         """One Kafka consumer for all the service's topics: one group join, one rebalance per membership change."""
         by_topic = {c.topic: c for c in self.consumers}
 
         async def on_batch(msg: KafkaMessage) -> None:
-            by_topic_records: dict[str, list[Any]] = {}
-            for record in msg.raw_message:
-                by_topic_records.setdefault(record.topic, []).append(record)
-            for topic, records in by_topic_records.items():
-                await by_topic[topic].handle_batch(records)
+            async with self._handling:
+                by_topic_records: dict[str, list[Any]] = {}
+                for record in msg.raw_message:
+                    # A record fetched before its slot moved away is the new holder's: its offset is not ours
+                    # to commit any more, so it comes to them again.
+                    if self.owns(record):
+                        by_topic_records.setdefault(record.topic, []).append(record)
+                try:
+                    for topic, records in by_topic_records.items():
+                        await by_topic[topic].handle_batch(records)
+                except StoreUnavailableError as exc:
+                    await self._store_unavailable(exc)
+                    raise
+                self._unavailable = 0
 
         async def records_as_they_are(msg: StreamMessage[Any]) -> None:
             # The guarded consumer parses each record itself (and dead-letters what does not parse):
@@ -145,6 +240,8 @@ class Runtime(Generic[S, D]):
             auto_offset_reset=self.settings.auto_offset_reset,
             session_timeout_ms=self.settings.session_timeout_ms,
             heartbeat_interval_ms=self.settings.heartbeat_interval_ms,
+            partition_assignment_strategy=(SlotAssignor,),
+            listener=_SlotListener(self),
             ack_policy=AckPolicy.NACK_ON_ERROR,
             decoder=records_as_they_are,
             title=f"{self.service}",
@@ -153,15 +250,33 @@ class Runtime(Generic[S, D]):
             ),
         )(on_batch)
 
+    async def _store_unavailable(self, exc: StoreUnavailableError) -> None:
+        """The batch goes back to the broker to be fetched again: pause first, longer while it lasts."""
+        self._unavailable += 1
+        self.metrics.store_unavailable.inc()
+        pause = min(self.settings.retry_backoff_ms / 1000 * 2 ** (self._unavailable - 1), 5.0)
+        log.warning(
+            "store unavailable; the batch will be retried",
+            extra=logs.log_fields(error=str(exc)[:200], pause_s=round(pause, 3)),
+        )
+        await asyncio.sleep(pause)
+
     # lifecycle -------------------------------------------------------------
 
     async def start_dependencies(self) -> None:
-        collections = [*self.spec.collections, Collection(PROCESSED, indexes=("at",)), LEASE_COLLECTION]
+        collections = [
+            *self.spec.collections,
+            Collection(PROCESSED, indexes=("at",)),
+            PARKED_COLLECTION,
+            deadletters.BODIES_COLLECTION,
+        ]
         await self.store.open(collections)
         self._deps = await self.spec.build_deps(self)
         self._deps_built = True
 
     async def start_background(self) -> None:
+        if self.consumers:
+            await self.discover_slots()
         self._tasks.append(asyncio.create_task(self.relay.run(self.settings.outbox_interval_ms / 1000)))
         self._tasks.append(asyncio.create_task(self._forget_old_events()))
         self._tasks += [asyncio.create_task(job(self)) for job in self.spec.background]
@@ -190,18 +305,16 @@ class Runtime(Generic[S, D]):
         """Second half, after the broker is closed."""
         if self.spec.close_deps and self._deps_built:
             await self.spec.close_deps(self._deps)
-        with contextlib.suppress(Exception):
-            await self.relay.release()
         await self.publisher.stop()
         await self.store.close()
         log.info("service stopped")
 
     async def _forget_old_events(self) -> None:
-        retention = self.settings.processed_retention_days * 86400
+        retention = self.retention_days * 86400
         while True:
             await asyncio.sleep(3600)
             with contextlib.suppress(Exception):
-                await self.store.delete_where(PROCESSED, Query(range_field="at", lt=time.time() - retention))
+                await self.store.delete_where(PROCESSED, Query(range_field="at", lt=self.clock.time() - retention))
 
     async def readiness(self) -> dict[str, bool]:
         checks = {"started": self._started}

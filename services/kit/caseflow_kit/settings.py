@@ -86,12 +86,33 @@ class KitSettings(BaseSettings):
     max_attempts: int = Field(default=3, ge=1, le=20, description="Handler attempts before dead-lettering")
     retry_backoff_ms: int = Field(default=100, ge=0, description="First retry delay; doubles per attempt")
     outbox_interval_ms: int = Field(
-        default=200, ge=10, description="How often the relay sweeps the store for events nobody published"
+        default=200,
+        ge=10,
+        description="How often the relay looks for its slots' events committed by another replica (HTTP commands)",
     )
-    relay_lease_s: float = Field(
-        default=5.0, gt=0, le=300, description="Outbox sweep lease: how long a silent replica keeps sweeping rights"
+    handover_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="On a rebalance, how long to keep publishing the slots being taken away before the next holder does",
     )
-    processed_retention_days: int = Field(default=14, ge=1, description="How long consumed event ids are remembered")
+    max_request_size: int = Field(
+        default=1_048_576,
+        ge=65_536,
+        le=104_857_600,
+        description="Largest record the broker takes (its message.max.bytes); a larger event is parked, not retried",
+    )
+    dead_letter_inline_bytes: int = Field(
+        default=524_288,
+        ge=1024,
+        description="A dead letter carries the original bytes up to this size; beyond, a reference to the store",
+    )
+    processed_retention_days: int | None = Field(
+        default=None,
+        ge=1,
+        description="How long consumed event ids are remembered; default and minimum: the longest retention of"
+        " the topics consumed, plus a day",
+    )
     gc_young_threshold: int = Field(
         default=50_000,
         ge=100,
@@ -107,6 +128,11 @@ class KitSettings(BaseSettings):
     heartbeat_interval_ms: int = Field(default=3000, ge=100, le=60_000, description="Consumer heartbeat period")
     auto_offset_reset: Literal["earliest", "latest"] = Field(
         default="earliest", description="Where a new consumer group starts"
+    )
+    crash_after_commit: str = Field(
+        default="",
+        pattern=r"^([a-z_]+\.[a-z_]+)?$",
+        description="Test hook: SIGKILL the process right after it commits an event of this type, before publishing",
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -13,6 +14,7 @@ from .store import Delete, Doc, Insert, OutboxMessage, OutboxRecord, Put, Replac
 
 TopicNamer = Callable[[Topic], str]
 OnCommit = Callable[[Sequence[OutboxRecord]], None]
+SlotOf = Callable[[str], int]
 _DELETED = object()
 
 
@@ -30,6 +32,12 @@ def event_headers(event: Event) -> dict[str, str]:
 
 
 class UnitOfWork:
+    """Reads, writes and events of one decision, committed together.
+
+    Events it emits belong to an owner slot (see caseflow_kit.ownership): `slot` when the unit works
+    for one consumed record (the record's slot), else the slot of each event's key (`slot_of`).
+    """
+
     def __init__(
         self,
         store: Store,
@@ -38,20 +46,30 @@ class UnitOfWork:
         *,
         on_commit: OnCommit | None = None,
         behind: UnitOfWork | None = None,
+        slot: int | None = None,
+        slot_of: SlotOf | None = None,
     ) -> None:
         self._store = store
         self._topic_name = topic_name
         self._parent = parent
         self._on_commit = on_commit
+        self._slot = slot
+        self._slot_of = slot_of
         # A unit still committing when this one started: reads see its writes until they are in the store.
         self._behind = behind
         self._writes: list[Write] = []
         self._overlay: dict[tuple[str, str], Any] = {}
         self.events: list[Event] = []
 
-    def child(self) -> UnitOfWork:
+    def child(self, *, slot: int | None = None) -> UnitOfWork:
         """A nested unit that sees this one's writes; `absorb` keeps its writes, dropping it discards them."""
-        return UnitOfWork(self._store, self._topic_name, self)
+        return UnitOfWork(
+            self._store,
+            self._topic_name,
+            self,
+            slot=self._slot if slot is None else slot,
+            slot_of=self._slot_of,
+        )
 
     def absorb(self, child: UnitOfWork) -> None:
         self._writes += child._writes
@@ -96,11 +114,25 @@ class UnitOfWork:
     def emit(self, event: Event) -> None:
         """Publish the event once this unit commits (transactional outbox)."""
         topic = self._topic_name(topic_for(type(event)))
-        self._writes.append(OutboxMessage(topic, event.key, event.to_bytes(), event_headers(event)))
+        message = OutboxMessage(topic, event.key, event.to_bytes(), event_headers(event), slot=self._owner(event.key))
+        self._writes.append(message)
         self.events.append(event)
 
     def emit_raw(self, message: OutboxMessage) -> None:
+        if message.slot is None:
+            message = dataclasses.replace(message, slot=self._owner(message.key))
         self._writes.append(message)
+
+    def owner_slot(self, key: str) -> int:
+        """The slot that events (and work) about `key` written in this unit belong to."""
+        return self._owner(key)
+
+    def _owner(self, key: str) -> int:
+        if self._slot is not None:
+            return self._slot
+        if self._slot_of is None:
+            raise RuntimeError("this unit of work cannot emit: it knows no owner slot for its events")
+        return self._slot_of(key)
 
     @property
     def writes(self) -> list[Write]:

@@ -53,6 +53,7 @@ async def build_deps(runtime: NotifyRuntime) -> Deps:
         runtime.unit_of_work,
         runtime.relay.flush,
         deps,
+        runtime.ownership,
         group_id=runtime.group_id,
         topic_prefix=s.topic_prefix,
         batch=s.worker_batch,
@@ -60,6 +61,8 @@ async def build_deps(runtime: NotifyRuntime) -> Deps:
         poll_s=s.worker_poll_ms / 1000,
         metrics=NotifyMetrics(runtime.registry),
     )
+    worker = deps.worker
+    runtime.on_slots_revoked.append(lambda slots: worker.release(slots, runtime.settings.handover_timeout_s))
     return deps
 
 

@@ -43,6 +43,7 @@ from caseflow_contracts.notify import (
     NotifyChannel,
 )
 from caseflow_kit import logs
+from caseflow_kit.ownership import Ownership
 from caseflow_kit.privacy import Sealer, SealError
 from caseflow_kit.rules import RulesFile
 from caseflow_kit.store import ConflictError, OutboxMessage, Query, Store
@@ -117,6 +118,7 @@ class DeliveryWorker:
         unit_of_work: Callable[[], UnitOfWork],
         flush: Callable[[], Awaitable[int]],
         deps: Deps,
+        ownership: Ownership,
         *,
         group_id: str,
         topic_prefix: str,
@@ -131,6 +133,7 @@ class DeliveryWorker:
         self.unit_of_work = unit_of_work
         self.flush = flush
         self.deps = deps
+        self.ownership = ownership
         self.group_id = group_id
         self.topic_prefix = topic_prefix
         self.batch = batch
@@ -141,6 +144,7 @@ class DeliveryWorker:
         self.stats = WorkerStats()
         self.metrics = metrics or NotifyMetrics(CollectorRegistry())
         self.in_flight: set[str] = set()
+        self._flight_slots: dict[str, int] = {}
         self._results: asyncio.Queue[tuple[_Claimed, Outcome]] = asyncio.Queue()
         self._guards: dict[str, Guard] = {}
         self._channel_slots: dict[NotifyChannel, asyncio.Semaphore] = {}
@@ -211,8 +215,7 @@ class DeliveryWorker:
             try:
                 await self._record(items)
             finally:
-                for item, _ in items:
-                    self.in_flight.discard(item.doc["_id"])
+                self._landed(items)
         return picked
 
     def wake(self) -> None:
@@ -228,15 +231,7 @@ class DeliveryWorker:
         room = self.max_in_flight - len(self.in_flight)
         if room <= 0 or (self.in_flight and room < min(self.batch, self.max_in_flight) // 4):
             return 0  # wait for a quarter of the window to free up: fewer, larger claims
-        due = await self.store.find(
-            DELIVERIES,
-            Query(
-                range_field="due_at",  # set only while pending: the index finds exactly the due ones, in order
-                lt=now,
-                order_by="due_at",
-                limit=min(self.batch, room),
-            ),
-        )
+        due = await self._of_held_slots("due_at", now, min(self.batch, room))
         due = [d for d in due if d["_id"] not in self.in_flight]
         if not due:
             return 0
@@ -258,6 +253,7 @@ class DeliveryWorker:
             item.claimed_at = claimed_at
             item.doc["_v"] = int(item.doc["_v"]) + 1
             self.in_flight.add(item.doc["_id"])
+            self._flight_slots[item.doc["_id"]] = int(item.doc.get("slot", 0))
             task = asyncio.create_task(self._attempt(item))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
@@ -310,6 +306,25 @@ class DeliveryWorker:
             await self._load_triggers([doc])
             self._fail(uow, {**doc, "attempts": max(int(doc["attempts"]), 1)}, step.reason, now)
             batch.failed.append((doc["channel"], State.FAILED))
+
+    async def _of_held_slots(self, moment: str, now: float, limit: int) -> list[dict[str, Any]]:
+        """Deliveries of the slots this replica holds whose `moment` (due_at while pending, lease_until while
+        sending: each set only then) has passed, soonest first. Another replica's are never touched."""
+        found: list[dict[str, Any]] = []
+        for slot in sorted(self.ownership.owned):
+            query = Query(where={"slot": slot}, range_field=moment, lt=now, order_by=moment, limit=limit)
+            found += await self.store.find(DELIVERIES, query)
+        found.sort(key=lambda d: float(d[moment]))
+        return found[:limit]
+
+    async def release(self, slots: frozenset[int], timeout_s: float) -> None:
+        """Slots moving to another replica: let their sends in flight finish and record them first, so the
+        next holder finds every delivery either settled or interrupted (never still being sent here)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while any(slot in slots for slot in self._flight_slots.values()) and loop.time() < deadline:
+            self._room.set()
+            await asyncio.sleep(0.01)
 
     async def _flush_soon(self) -> None:
         """Publish committed events now and then, not after every commit: the relay shares the store's one writer."""
@@ -415,9 +430,13 @@ class DeliveryWorker:
             except Exception:
                 log.exception("recording delivery outcomes failed; their leases will expire and be reclaimed")
             finally:
-                for item, _ in items:
-                    self.in_flight.discard(item.doc["_id"])
+                self._landed(items)
                 self._room.set()
+
+    def _landed(self, items: list[tuple[_Claimed, Outcome]]) -> None:
+        for item, _ in items:
+            self.in_flight.discard(item.doc["_id"])
+            self._flight_slots.pop(item.doc["_id"], None)
 
     async def _record(self, items: list[tuple[_Claimed, Outcome]]) -> None:
         await self._load_triggers(item.doc for item, outcome in items if not outcome.ok)
@@ -564,10 +583,7 @@ class DeliveryWorker:
 
     async def _reclaim(self, now: float) -> None:
         """Sends whose lease expired (their worker died mid-send): retry with the same key, or give up."""
-        stale = await self.store.find(
-            DELIVERIES,
-            Query(range_field="lease_until", lt=now, limit=self.batch),  # set only while sending
-        )
+        stale = await self._of_held_slots("lease_until", now, self.batch)
         stale = [d for d in stale if d["_id"] not in self.in_flight]
         if not stale:
             return

@@ -103,6 +103,7 @@ async def record(
                     trigger_type=event.type,
                     trigger_topic=topic.name,
                     correlation_id=event.correlation_id,
+                    slot=ctx.uow.owner_slot(case_id),
                 ),
             )
             added += 1

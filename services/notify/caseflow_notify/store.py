@@ -18,7 +18,7 @@ COLLECTIONS = [
     Collection(CASES),
     Collection(TRIGGERS),
     # due_at is set only while pending, lease_until only while sending: each index holds just the live work
-    Collection(DELIVERIES, indexes=("state", "due_at", "case_id", "lease_until")),
+    Collection(DELIVERIES, indexes=("state", "due_at", "case_id", "lease_until", "slot")),
 ]
 
 
@@ -52,12 +52,14 @@ def delivery_doc(
     trigger_type: str,
     trigger_topic: str,
     correlation_id: str,
+    slot: int,
     now: float | None = None,
 ) -> dict[str, Any]:
     at = time.time() if now is None else now
     return {
         "_id": notification_id,
         "case_id": case_id,
+        "slot": slot,  # only the replica holding the case's slot sends it (caseflow_kit.ownership)
         "channel": channel,
         "template": template,
         "urgent": urgent,

@@ -1,9 +1,10 @@
-"""The timer loop: fire due clocks from the store, once, whichever replica gets there first.
+"""The timer loop: fire due clocks from the store, once, by the replica that holds the case's slot.
 
-Timers are the clocks' `due_at` field (indexed). Every replica polls for what is
-due; firing is a compare-and-set on the clock's version inside one unit of work
-with the outgoing events, so two replicas never both publish, and a replica that
-starts (or takes over partitions) fires at once whatever came due meanwhile.
+Timers are the clocks' `due_at` field (indexed). Each replica fires the clocks of the
+slots it holds (caseflow_kit.ownership), so a case's breaches leave in order with the
+rest of its events; firing is a compare-and-set on the clock's version inside one unit
+of work with the outgoing events, so a handler racing the timer never makes it publish
+twice, and a replica that takes over slots fires at once whatever came due meanwhile.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from .domain import Clock
 from .events import sla_event
 from .handlers import SlaDeps
 from .settings import SlaSettings
-from .store import CLOCKS, due_clocks, next_due
+from .store import CLOCKS, clock_doc, due_clocks, next_due
 
 log = logging.getLogger("caseflow.sla.timers")
 
@@ -36,7 +37,7 @@ def _fire_into(uow: Any, deps: SlaDeps, doc: Doc, now: float) -> int:
     now = max(now, float(doc.get("due_at") or now))
     book = deps.book
     decisions = domain.fire(clock, book.calendar(clock.calendar), now)
-    uow.update(CLOCKS, clock.to_doc(int(doc["_v"])))
+    uow.update(CLOCKS, clock_doc(uow, clock, int(doc["_v"])))
     for decision in decisions:
         uow.emit(sla_event(clock, decision, at=now, producer=deps.producer, cause=None))
     return len(decisions)
@@ -47,7 +48,8 @@ async def fire_due(runtime: Runtime[SlaSettings, SlaDeps], *, limit: int | None 
     deps = runtime.deps
     deps.policies()
     now = deps.now()
-    docs = await due_clocks(runtime.store, now + EPSILON, limit or runtime.settings.timer_batch)
+    held = runtime.ownership.owned
+    docs = await due_clocks(runtime.store, now + EPSILON, limit or runtime.settings.timer_batch, held)
     if not docs:
         return 0
     uow = runtime.unit_of_work()
@@ -82,7 +84,7 @@ async def run_timers(runtime: Runtime[SlaSettings, SlaDeps]) -> None:
             if looked >= runtime.settings.timer_batch:
                 await asyncio.sleep(0)
                 continue
-            upcoming = await next_due(runtime.store, deps.now())
+            upcoming = await next_due(runtime.store, deps.now(), runtime.ownership.owned)
         except Exception as exc:  # noqa: BLE001 - a store hiccup must not end the timer loop
             log.warning("timer loop failed; retrying", extra=log_fields(error=type(exc).__name__))
             await asyncio.sleep(longest)

@@ -3,6 +3,11 @@
 Documents are JSON-compatible dicts keyed by `_id` (a string). Every stored
 document carries `_v`, its version, which `Replace` uses for compare-and-set.
 Writes are applied by `commit`, atomically: all of them or none.
+
+Errors are the port's, whatever the driver raised: `StoreUnavailableError` when
+the store cannot answer now (unreachable, failing over, timed out: retry, never
+dead-letter), `ConflictError` when a concurrent writer got there first (re-run
+with fresh reads), `DuplicateKeyError` for a unique key taken.
 """
 
 from __future__ import annotations
@@ -12,13 +17,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import CaseflowError
+
 Doc = dict[str, Any]
 Scalar = str | int | float | bool | None
 
 OUTBOX = "_outbox"
 
 
-class StoreError(Exception):
+class StoreError(CaseflowError):
     """Base of store errors."""
 
 
@@ -29,7 +36,7 @@ class DuplicateKeyError(StoreError):
 
 
 class ConflictError(StoreError):
-    """A compare-and-set lost: someone else changed the document first."""
+    """A compare-and-set lost, or the store aborted a transaction that clashed with another: re-run it."""
 
     def __init__(self, collection: str, key: str) -> None:
         super().__init__(f"{collection}/{key} changed concurrently")
@@ -98,10 +105,17 @@ class Delete:
 
 @dataclass(frozen=True)
 class OutboxMessage:
+    """An event to publish once its commit is in the store.
+
+    `slot` says whose it is to publish: the replica that holds the slot's partitions (see
+    caseflow_kit.ownership). The unit of work fills it in; a store refuses a message without one.
+    """
+
     topic: str
     key: str
     value: bytes
     headers: Mapping[str, str] = field(default_factory=dict)
+    slot: int | None = None
 
 
 @dataclass(frozen=True)
@@ -147,8 +161,8 @@ class Store(ABC):
         """Delete what the query matches (housekeeping); return how many."""
 
     @abstractmethod
-    async def outbox_pending(self, limit: int) -> list[OutboxRecord]:
-        """Unpublished messages, oldest first."""
+    async def outbox_pending(self, limit: int, slots: frozenset[int] | None = None) -> list[OutboxRecord]:
+        """Unpublished messages of these slots (all when None), in commit order within each slot."""
 
     @abstractmethod
     async def outbox_done(self, ids: Sequence[str]) -> None:
@@ -156,3 +170,9 @@ class Store(ABC):
 
     async def outbox_backlog(self) -> int:
         return await self.count(OUTBOX, Query())
+
+
+def require_slot(message: OutboxMessage) -> int:
+    if message.slot is None or message.slot < 0:
+        raise ValueError(f"an outbox message for {message.topic} has no owner slot")
+    return message.slot

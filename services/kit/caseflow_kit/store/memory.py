@@ -1,0 +1,164 @@
+"""In-memory adapter: the port's behaviour with nothing persisted.
+
+For fast tests of a service's handlers and for replays that run the domains in-process
+(no broker, no store file). It passes the same contract suite as SQLite and MongoDB.
+Documents are copied in and out (as JSON), so a caller never shares state with the store.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+
+from .port import (
+    OUTBOX,
+    Collection,
+    ConflictError,
+    Delete,
+    Doc,
+    DuplicateKeyError,
+    Insert,
+    OutboxMessage,
+    OutboxRecord,
+    Put,
+    Query,
+    Replace,
+    Scalar,
+    Store,
+    StoreUnavailableError,
+    Write,
+    require_slot,
+)
+
+
+def _copy(doc: Doc) -> Doc:
+    copied: Doc = orjson.loads(orjson.dumps(doc, option=orjson.OPT_NON_STR_KEYS))
+    return copied
+
+
+def _sort_key(value: Any) -> tuple[int, Any]:
+    """None first, then numbers, then strings: one total order, like the other adapters' indexes."""
+    if value is None:
+        return (0, 0)
+    if isinstance(value, bool | int | float):
+        return (1, value)
+    return (2, str(value))
+
+
+class MemoryStore(Store):
+    def __init__(self) -> None:
+        self._collections: dict[str, Collection] = {}
+        self._docs: dict[str, dict[str, Doc]] = {}
+        self._outbox: dict[int, OutboxRecord] = {}
+        self._seq = itertools.count(1)
+        self._open = False
+
+    async def open(self, collections: Sequence[Collection]) -> None:
+        for c in collections:
+            self._collections[c.name] = c
+            self._docs.setdefault(c.name, {})
+        self._open = True
+
+    async def close(self) -> None:
+        self._open = False
+
+    async def ping(self) -> None:
+        if not self._open:
+            raise StoreUnavailableError("store is not open")
+
+    def _table(self, collection: str) -> dict[str, Doc]:
+        if not self._open:
+            raise StoreUnavailableError("store is not open")
+        if collection not in self._docs:
+            raise KeyError(f"unknown collection {collection!r}")
+        return self._docs[collection]
+
+    async def get(self, collection: str, key: str) -> Doc | None:
+        doc = self._table(collection).get(key)
+        return _copy(doc) if doc is not None else None
+
+    @staticmethod
+    def _matches(doc: Doc, query: Query) -> bool:
+        if any(doc.get(f) != v for f, v in query.where.items()):
+            return False
+        if query.range_field:
+            value: Scalar = doc.get(query.range_field)
+            if value is None:
+                return query.gte is None and query.lt is None
+            if query.gte is not None and _sort_key(value) < _sort_key(query.gte):
+                return False
+            if query.lt is not None and _sort_key(value) >= _sort_key(query.lt):
+                return False
+        return True
+
+    async def find(self, collection: str, query: Query) -> list[Doc]:
+        found = [d for d in self._table(collection).values() if self._matches(d, query)]
+        found.sort(key=lambda d: d["_id"])
+        if query.order_by:
+            order_by = query.order_by
+            found.sort(key=lambda d: _sort_key(d.get(order_by)), reverse=query.descending)
+        if query.limit is not None:
+            found = found[: query.limit]
+        return [_copy(d) for d in found]
+
+    async def count(self, collection: str, query: Query) -> int:
+        if collection == OUTBOX:
+            return len(self._outbox)
+        return sum(1 for d in self._table(collection).values() if self._matches(d, query))
+
+    async def delete_where(self, collection: str, query: Query) -> int:
+        table = self._table(collection)
+        doomed = [k for k, d in table.items() if self._matches(d, query)]
+        for key in doomed:
+            del table[key]
+        return len(doomed)
+
+    async def commit(self, writes: Sequence[Write]) -> list[OutboxRecord]:
+        # Apply to copies, then swap in: all or nothing.
+        staged = {name: dict(table) for name, table in self._docs.items()}
+        outbox: list[OutboxRecord] = []
+        for w in writes:
+            if isinstance(w, OutboxMessage):
+                require_slot(w)
+                outbox.append(OutboxRecord(str(next(self._seq)), w))
+            else:
+                self._table(w.collection)
+                self._apply(staged, w)
+        self._docs = staged
+        self._outbox.update((int(r.id), r) for r in outbox)
+        return outbox
+
+    def _apply(self, staged: dict[str, dict[str, Doc]], w: Insert | Replace | Put | Delete) -> None:
+        table = staged[w.collection]
+        if isinstance(w, Delete):
+            table.pop(w.key, None)
+            return
+        key = w.doc["_id"]
+        current = table.get(key)
+        if isinstance(w, Insert):
+            if current is not None:
+                raise DuplicateKeyError(w.collection, f"_id {key}")
+            version = 1
+        elif isinstance(w, Replace):
+            if (current["_v"] if current is not None else 0) != w.expected_version:
+                raise ConflictError(w.collection, key)
+            version = w.expected_version + 1
+        else:
+            version = current["_v"] + 1 if current is not None else 1
+        doc = {**_copy(w.doc), "_v": version}
+        for unique in self._collections[w.collection].unique:
+            value = doc.get(unique)
+            if isinstance(value, str) and any(other.get(unique) == value for k, other in table.items() if k != key):
+                raise DuplicateKeyError(w.collection, f"{unique} {value}")
+        table[key] = doc
+
+    async def outbox_pending(self, limit: int, slots: frozenset[int] | None = None) -> list[OutboxRecord]:
+        rows = [r for _, r in sorted(self._outbox.items()) if slots is None or r.message.slot in slots]
+        return rows[:limit]
+
+    async def outbox_done(self, ids: Sequence[str]) -> None:
+        for i in ids:
+            self._outbox.pop(int(i), None)
