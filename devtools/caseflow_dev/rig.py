@@ -40,6 +40,7 @@ class FakeRecord:
     key: bytes | None
     value: bytes | None
     headers: Sequence[tuple[str, bytes]] = field(default_factory=list)
+    timestamp: int = -1  # when the broker accepted it, ms; -1: unknown (the handler's clock is used)
 
 
 class BrokerStandIn:
@@ -76,7 +77,8 @@ class ServiceUnderTest(Generic[S, D]):
             self.clock.set(event.occurred_at)
         headers = [(k, v.encode()) for k, v in event_headers(event).items()]
         name = self.runtime.topic_name(topic_for(type(event)))
-        return FakeRecord(name, partition, next(self._offsets), event.key.encode(), event.to_bytes(), headers)
+        accepted = int(self.clock.time() * 1000)
+        return FakeRecord(name, partition, next(self._offsets), event.key.encode(), event.to_bytes(), headers, accepted)
 
     def raw_record(
         self, topic: Topic, value: bytes, *, key: bytes | None = b"k", headers: Sequence[tuple[str, bytes]] = ()

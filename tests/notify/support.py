@@ -313,10 +313,11 @@ class SmtpReceiver:
     Faults on demand: the first `fail_next` messages are answered 451 (try again later); addresses in
     `refuse` are refused at RCPT (550); `hang_up_at_mail` answers the next MAIL with 421 and closes;
     `stall_at_mail_s` answers the next MAIL that late; `hang_up_after_data` keeps the next message but
-    closes before answering it.
+    closes before answering it; `slow_s` makes every message take that long (a slow relay).
     """
 
     fail_next: int = 0
+    slow_s: float = 0
     refuse: set[str] = field(default_factory=set)
     hang_up_at_mail: bool = False
     stall_at_mail_s: float = 0
@@ -351,6 +352,8 @@ class SmtpReceiver:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's name
+        if self.slow_s:
+            await asyncio.sleep(self.slow_s)
         if self.fail_next > 0:
             self.fail_next -= 1
             return "451 4.3.0 Mailbox busy, try again later"

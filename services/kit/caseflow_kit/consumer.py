@@ -23,7 +23,7 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from caseflow_contracts import ContractError, Event, Topic, parse_event
@@ -50,6 +50,7 @@ class Record(Protocol):
     topic: str
     partition: int
     offset: int
+    timestamp: int  # milliseconds since the epoch: when the broker accepted it (or its producer stamped it)
     key: bytes | None
     value: bytes | None
     headers: Sequence[tuple[str, bytes]]
@@ -57,13 +58,29 @@ class Record(Protocol):
 
 @dataclass
 class Context(Generic[D]):
-    """What a handler gets besides its event: the unit of work, the service's dependencies and the time."""
+    """What a handler gets besides its event: the unit of work, the service's dependencies and two times.
+
+    `now` is when this service handles the event (its clock); `received_at` is when the event reached the
+    suite (the record's broker timestamp, never later than `now`). A decision about whether someone acted
+    in time uses `received_at`, so that the suite's own lag (a consumer restarting, a frozen broker) is
+    never charged to them.
+    """
 
     uow: UnitOfWork
     deps: D
     event: Event
     producer: str
     now: datetime
+    received_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        if self.received_at is None or self.received_at > self.now:
+            self.received_at = self.now
+
+    @property
+    def arrived(self) -> datetime:
+        """`received_at`, typed: always set after construction."""
+        return self.received_at or self.now
 
     def new(self, model: type[E], payload: Any, *, key: str, event_id: str | None = None) -> E:
         """An event caused by the one being handled (same correlation id)."""
@@ -86,6 +103,11 @@ class Subscription:
         strays = sorted(set(self.handlers) - self.topic.event_types)
         if strays:
             raise ValueError(f"{self.topic.name} never carries {', '.join(strays)}: its handlers can never run")
+
+
+def _broker_time(record: Record) -> datetime | None:
+    stamp = getattr(record, "timestamp", -1)
+    return datetime.fromtimestamp(stamp / 1000, UTC) if stamp is not None and stamp > 0 else None
 
 
 def written_by_outsiders(topic: Topic) -> bool:
@@ -216,7 +238,14 @@ class GuardedConsumer:
         for attempt in range(1, settings.max_attempts + 1):
             uow = parent.child()
             uow.add(PROCESSED, {"_id": marker, "at": clock.time(), "digest": digest})
-            ctx = Context(uow=uow, deps=self.runtime.deps, event=event, producer=self.runtime.service, now=clock.now())
+            ctx = Context(
+                uow=uow,
+                deps=self.runtime.deps,
+                event=event,
+                producer=self.runtime.service,
+                now=clock.now(),
+                received_at=_broker_time(record),
+            )
             try:
                 await handler(event, ctx)
             except Rejected as exc:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -32,7 +33,16 @@ from .store import Collection, OutboxMessage, OutboxRecord, Put, Store
 Publish = Callable[[Sequence[OutboxMessage]], Awaitable[Published]]
 log = logging.getLogger("caseflow.outbox")
 PARKED = "_parked"
+COMMIT_SEQ_HEADER = "x-commit-seq"
 PARKED_COLLECTION = Collection(PARKED, indexes=("topic",))
+
+
+def _with_commit_seq(row: OutboxRecord) -> OutboxMessage:
+    """The message as published, with its place in the service's commit order (the outbox row id): per key,
+    a consumer can check that what it receives from one service never goes back in that order. Padded so
+    that it sorts as text whatever the store's ids look like."""
+    seq = row.id.zfill(20) if row.id.isdigit() else row.id
+    return dataclasses.replace(row.message, headers={**row.message.headers, COMMIT_SEQ_HEADER: seq})
 
 
 class OutboxRelay:
@@ -104,7 +114,7 @@ class OutboxRelay:
             rows = await self._store.outbox_pending(self._batch, slots)
             if not rows:
                 break
-            result = await self._publish([r.message for r in rows])
+            result = await self._publish([_with_commit_seq(r) for r in rows])
             await self._park([(rows[i], reason) for i, reason in sorted(result.refused.items())])
             done = [rows[i].id for i in result.sent] + [rows[i].id for i in result.refused]
             await self._store.outbox_done(done)

@@ -1,0 +1,25 @@
+"""The chaos run, short form: two replicas of every service, kill -9 of a random replica every few seconds
+and a broker freeze change no outcome, duplicate nothing, lose nothing and reorder no story
+(see caseflow_dev.chaos; `python -m caseflow_dev.chaos` is the ten-minute form)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from caseflow_dev.broker import EmbeddedBroker
+from caseflow_dev.chaos import Chaos, problems, report, run
+
+
+async def test_kills_rebalances_and_a_broker_freeze_change_nothing(broker: EmbeddedBroker, tmp_path: Path) -> None:
+    clean = await run(broker, tmp_path / "clean", cases=24, settle_s=15)
+    # slower traffic in the chaotic run (the same traffic): the monkey gets half a minute to work in
+    chaos = Chaos(kill_every_s=3, pause_s=4, pause_after_s=8)
+    chaotic = await run(broker, tmp_path / "chaotic", cases=24, settle_s=15, chaos=chaos, pace_s=0.3)
+    print(report(clean, chaotic))
+    assert clean.per_waybill, "the clean run opened no case"
+    assert len(chaotic.faults) >= 5, chaotic.faults
+    assert any("froze" in f for f in chaotic.faults)
+    assert chaotic.stories > 50  # the order check had stories to check
+    assert problems(clean, chaotic) == []
+    assert sum(clean.dead.values()) == sum(chaotic.dead.values()) > 0
+    assert chaotic.counts["payout.issued"] == clean.counts["payout.issued"] > 0
