@@ -130,14 +130,15 @@ class Result:
 
 async def baseline(url: str, n: int) -> Result:
     """The worker's own webhook adapter (sign + POST, same connection pool) with no store and no worker."""
-    sender = WebhookSender({}, SECRET.encode(), timeout_s=5)
+    sender = WebhookSender({"shop-bench": [SECRET.encode()]}, timeout_s=5)
     rendered = Rendered("case_acknowledged", "zh-CN", "subject", "【百世快递】您的服务单已受理", "body")
     latencies: list[float] = []
     sem = asyncio.Semaphore(sender.concurrency)  # as the worker: never more sends than pooled connections
 
     async def one(i: int) -> None:
         async with sem:
-            message = Message(f"b-{i}", "CF-BASELINE1", "case.opened", url, rendered, {"case_id": "CF-BASELINE1"})
+            data = {"case_id": "CF-BASELINE1"}
+            message = Message(f"b-{i}", "CF-BASELINE1", "case.opened", url, rendered, data, target="shop-bench")
             started = time.perf_counter()
             await sender.send(message)
             latencies.append(time.perf_counter() - started)
@@ -155,7 +156,7 @@ async def open_runtime(tmp: Path, url: str, concurrency: int) -> Runtime[NotifyS
             "data_dir": tmp,
             "pii_key": base64.b64encode(KEY).decode(),
             "webhook_targets": {"shop-bench": url},
-            "webhook_secret": SECRET,
+            "webhook_secrets": {"shop-bench": SECRET},
             "worker_max_in_flight": concurrency,
         }
     )

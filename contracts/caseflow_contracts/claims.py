@@ -9,6 +9,7 @@ from pydantic import Field
 
 from .cases import FraudFlag
 from .common import (
+    Actor,
     CaseId,
     CaseKind,
     Contract,
@@ -73,7 +74,7 @@ class ClaimOpenedPayload(Contract):
 
 
 class ClaimOpened(Event):
-    MINOR: ClassVar[int] = 1
+    MINOR: ClassVar[int] = 2
 
     type: Literal["claim.opened"] = "claim.opened"
     payload: ClaimOpenedPayload
@@ -101,6 +102,10 @@ class ClaimDecidedPayload(Contract):
     lines: list[ComputationLine] = Field(max_length=50)
     automatic: bool = Field(description="Decided by the rules without a reviewer")
     reviewer_id: Identifier | None = None
+    approver_id: Identifier | None = Field(
+        default=None, description="The second, different approver of an amount above the four-eyes threshold (1.1)"
+    )
+    reason_code: Identifier | None = Field(default=None, description="Reason code from the rules' list (1.1)")
     reason: Text = ""
     rules_version: ShortText
     decided_at: UtcDateTime
@@ -149,6 +154,11 @@ class PayoutIssuedPayload(Contract):
     case_id: CaseId
     amount: Money
     issued_at: UtcDateTime
+    approved_by: list[Actor] = Field(
+        default_factory=list,
+        max_length=2,
+        description="Who approved it (1.1): the reviewer, and the second approver above the four-eyes threshold",
+    )
 
 
 class PayoutIssued(Event):
@@ -201,3 +211,33 @@ class ChargebackReversedPayload(Contract):
 class ChargebackReversed(Event):
     type: Literal["chargeback.reversed"] = "chargeback.reversed"
     payload: ChargebackReversedPayload
+
+
+class AuditAction(StrEnum):
+    PROPOSED = "proposed"
+    APPROVED = "approved"
+    DECLINED = "declined"
+    REJECTED = "rejected"
+    APPEALED = "appealed"
+    ARBITRATED = "arbitrated"
+    CHARGEBACK_APPEALED = "chargeback_appealed"
+
+
+class ClaimAuditedPayload(Contract):
+    audit_id: Identifier = Field(description="Idempotency key: one record per decision on a claim")
+    claim_id: Identifier
+    case_id: CaseId
+    action: AuditAction
+    actor: Actor = Field(description="Who decided, from their token")
+    before: Money = Field(description="Amount granted to the customer before the decision")
+    after: Money = Field(description="Amount granted (or proposed, awaiting a second approver) after it")
+    reason_code: Identifier | None = None
+    request_id: Identifier = Field(description="Id of the HTTP request that carried the decision (X-Request-ID)")
+    at: UtcDateTime
+
+
+class ClaimAudited(Event):
+    """A decision on a claim by a person: the audit trail finance reads."""
+
+    type: Literal["claim.audited"] = "claim.audited"
+    payload: ClaimAuditedPayload

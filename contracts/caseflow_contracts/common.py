@@ -102,6 +102,13 @@ CurrencyCode = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217
 TimeZoneName = Annotated[str, Field(min_length=1, max_length=64, description="IANA time zone, e.g. Asia/Shanghai")]
 
 
+class Actor(Contract):
+    """Who caused an event through a command: the verified caller of the HTTP edge, from their token."""
+
+    subject: Identifier = Field(description="The caller's opaque id (the token's `sub`); never a name or address")
+    roles: list[Identifier] = Field(default_factory=list, max_length=20, description="Roles the token granted")
+
+
 class Money(Contract):
     """An amount in integer minor units (fen, cents) with its currency; never a float."""
 

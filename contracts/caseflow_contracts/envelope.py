@@ -8,7 +8,7 @@ from typing import Annotated, Any, ClassVar, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .common import STRICT, Contract, Identifier, UtcDateTime
+from .common import STRICT, Actor, Contract, Identifier, UtcDateTime
 
 SchemaVersion = Annotated[str, Field(pattern=r"^[1-9][0-9]*\.[0-9]+$", description="MAJOR.MINOR of the event's schema")]
 
@@ -27,7 +27,8 @@ class Event(BaseModel):
     model_config = ConfigDict(**STRICT, json_schema_extra=_schema_says_what_parse_event_accepts)
 
     MAJOR: ClassVar[int] = 1
-    MINOR: ClassVar[int] = 0
+    #: 1.1: `actor` on every event a command causes.
+    MINOR: ClassVar[int] = 1
     #: The payload fields the topic catalog keys this event by, first present wins.
     KEY_FIELDS: ClassVar[tuple[str, ...]] = ("case_id",)
 
@@ -41,6 +42,10 @@ class Event(BaseModel):
         description="Id shared by every event of one story, from the first upstream event"
     )
     causation_id: Identifier | None = Field(default=None, description="event_id of the event that caused this one")
+    actor: Actor | None = Field(
+        default=None,
+        description="Who caused it through a command (since 1.1); absent when events or timers caused it",
+    )
     payload: Contract
 
     @classmethod
@@ -61,6 +66,7 @@ class Event(BaseModel):
         correlation_id: str | None = None,
         event_id: str | None = None,
         occurred_at: datetime | None = None,
+        actor: Actor | None = None,
     ) -> Self:
         """A new event; with `cause`, it inherits the correlation id and names its cause."""
         return cls(
@@ -72,6 +78,7 @@ class Event(BaseModel):
             key=key,
             correlation_id=correlation_id or (cause.correlation_id if cause else None) or uuid.uuid4().hex,
             causation_id=cause.event_id if cause else None,
+            actor=actor,
             payload=payload,
         )
 

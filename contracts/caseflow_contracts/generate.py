@@ -26,8 +26,9 @@ HERE = Path(__file__).parent
 SCHEMA_DIR = HERE / "schemas"
 PUBLISHED_DIR = HERE / "published"
 ASYNCAPI_FILE = HERE / "asyncapi.json"
-#: The release of the catalogue (AsyncAPI info.version). 1.1.0: the schemas say what parse_event accepts
-#: (type required, the major version fixed, date-times with an offset, the contact reference rule).
+#: The release of the catalogue (AsyncAPI info.version). 1.1.0: `actor` on the envelope (events 1.1),
+#: claim.audited, and the schemas say what parse_event accepts (type required, the major version fixed,
+#: date-times with an offset, the contact reference rule).
 VERSION = "1.1.0"
 
 

@@ -43,6 +43,7 @@ EVENT_MODELS: tuple[type[Event], ...] = (
     claims.ChargebackIssued,
     claims.ChargebackAppealed,
     claims.ChargebackReversed,
+    claims.ClaimAudited,
     notify.NotificationSent,
     notify.NotificationFailed,
 )

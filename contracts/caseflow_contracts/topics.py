@@ -142,8 +142,9 @@ CLAIMS_EVENTS = Topic(
         claims.ChargebackIssued,
         claims.ChargebackAppealed,
         claims.ChargebackReversed,
+        claims.ClaimAudited,
     ),
-    description="Claims, arbitration decisions, payouts and chargebacks",
+    description="Claims, arbitration decisions, payouts, chargebacks and the audit trail of decisions by people",
 )
 NOTIFY_DELIVERIES = Topic(
     name="notify.deliveries",

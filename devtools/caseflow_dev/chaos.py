@@ -50,6 +50,7 @@ from caseflow_contracts.stations import (
 )
 from caseflow_contracts.topics import CASES_LIFECYCLE, UPSTREAM_CUSTOMER_CONTACTS, UPSTREAM_PARCEL_EXCEPTIONS
 from caseflow_contracts.upstream import ExceptionKind
+from caseflow_kit.auth import Role
 from caseflow_kit.outbox import COMMIT_SEQ_HEADER
 from caseflow_kit.store import Collection, Query
 from caseflow_kit.store.sqlite import SqliteStore
@@ -459,7 +460,7 @@ async def summarize(cluster: Cluster, observed: Observed, traffic: list[Raw]) ->
         if case_id := getattr(e.payload, "case_id", None):
             by_case[case_id].append(e)
     per_waybill: dict[str, dict[str, Any]] = {}
-    async with httpx.AsyncClient(timeout=5) as http:
+    async with httpx.AsyncClient(timeout=5, headers=cluster.kit.auth(Role.CASES_READER)) as http:
         for waybill, case_ids in sorted(case_by_waybill.items()):
             case_id = case_ids[0]
             routed = (await http.get(f"{cluster.url('routing')}/cases/{case_id}")).json()

@@ -28,7 +28,7 @@ from rich.text import Text
 from .live import Tally, follow, show
 from .simulator import PLATFORMS, Stats, simulate
 from .sinks import HttpSink, SmtpSink
-from .stack import Stack, status_table, until_stopped
+from .stack import CURL_HINT, Stack, status_table, until_stopped
 
 SLA_POLICIES = Path(__file__).resolve().parents[2] / "services/sla/caseflow_sla/data/policies.yaml"
 console = Console()
@@ -67,7 +67,8 @@ def demo_env(data_dir: Path, speed: float, smtp: SmtpSink, http: HttpSink) -> di
         "CASEFLOW_SMTP_PORT": str(smtp.port),
         "CASEFLOW_SMS_GATEWAY_URL": f"{http.url}/sms",
         "CASEFLOW_WEBHOOK_TARGETS": json.dumps(hooks, ensure_ascii=False),
-        "CASEFLOW_WEBHOOK_SECRET": secrets.token_hex(16),
+        # Every platform its own webhook secret: a shared one is refused at start-up.
+        "CASEFLOW_WEBHOOK_SECRETS": json.dumps({platform: secrets.token_hex(16) for platform in PLATFORMS}),
         "CASEFLOW_SMS_GATEWAY_TOKEN": secrets.token_hex(16),
     }
 
@@ -94,6 +95,7 @@ async def run(args: argparse.Namespace) -> int:
         if await until_stopped(stack.start()):
             return 0
         console.print(await status_table(stack.services))
+        console.print(CURL_HINT)
         bootstrap = stack.broker.bootstrap
         simulator = asyncio.create_task(
             simulate(bootstrap, rate=args.rate, speed=args.speed, duration=args.duration or 10**9, stats=stats)

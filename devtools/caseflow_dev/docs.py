@@ -1,4 +1,5 @@
-"""Keep the README's generated tables (topics, configuration) in step with the code.
+"""Keep the README's generated tables (topics, configuration) and each service's OpenAPI document
+(`services/<service>/openapi.json`) in step with the code.
 
 python -m caseflow_dev.docs          rewrite them
 python -m caseflow_dev.docs --check  exit 1 when they are stale
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import sys
 from pathlib import Path
 
@@ -17,6 +19,7 @@ from pydantic_settings import BaseSettings
 
 from caseflow_contracts import TOPICS
 from caseflow_contracts.topics import DLQ_RETENTION_DAYS
+from caseflow_kit import Runtime
 from caseflow_kit.privacy import PiiSettings, PseudonymSettings
 from caseflow_kit.settings import KitSettings
 
@@ -96,18 +99,39 @@ def render(text: str) -> str:
     return text
 
 
+def openapi_file(service: str) -> Path:
+    return README.parent / "services" / service / "openapi.json"
+
+
+def openapi_document(service: str) -> str:
+    """The service's OpenAPI document, as FastAPI serves it at /openapi.json (and renders at /docs)."""
+    spec = importlib.import_module(f"caseflow_{service}.app").SPEC
+    # Defaults only: the document does not depend on the environment (and needs no keys).
+    runtime = Runtime(spec, spec.settings_type.model_construct())
+    return json.dumps(runtime.asgi().openapi(), indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+
+
+def expected_files() -> dict[Path, str]:
+    files = {README: render(README.read_text(encoding="utf-8"))}
+    files |= {openapi_file(s): openapi_document(s) for s in SERVICES}
+    return files
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m caseflow_dev.docs")
     parser.add_argument("--check", action="store_true")
     args = parser.parse_args(argv)
-    current = README.read_text(encoding="utf-8")
-    wanted = render(current)
+    stale = {
+        path: text
+        for path, text in expected_files().items()
+        if not path.exists() or path.read_text(encoding="utf-8") != text
+    }
     if args.check:
-        if current != wanted:
-            print("README.md tables are stale: run `make schemas`", file=sys.stderr)
-            return 1
-        return 0
-    README.write_text(wanted, encoding="utf-8")
+        for path in stale:
+            print(f"{path.relative_to(README.parent)} is stale: run `make schemas`", file=sys.stderr)
+        return 1 if stale else 0
+    for path, text in stale.items():
+        path.write_text(text, encoding="utf-8")
     return 0
 
 

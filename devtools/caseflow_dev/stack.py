@@ -2,6 +2,8 @@
 
     python -m caseflow_dev.stack [--data-dir data] [--broker-port 9092]
 
+The services trust a local token issuer whose key pair the stack makes under
+<data dir>/auth/ (`caseflowctl token --role ...` mints a short-lived token with it).
 Ctrl-C stops the services gracefully, then the broker. Service data (SQLite)
 stays in the data folder and is reused by the next start; Tansu keeps topics in
 memory, so the broker starts empty each time.
@@ -22,11 +24,17 @@ from rich.console import Console
 from rich.table import Table
 
 from caseflow_kit.topics import ensure_topics
+from caseflow_ops.tokens import LocalIssuer
 
 from .broker import EmbeddedBroker
 from .harness import ServiceProcess, fresh_keys
 
 SERVICES = ("intake", "routing", "sla", "claims", "notify")
+CURL_HINT = (
+    "endpoints need a bearer token of the local issuer, e.g.\n"
+    "  TOKEN=$(.venv/bin/caseflowctl token --role claims.reviewer)\n"
+    '  curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8084/claims'
+)
 console = Console()
 DEV_KEY_FILES = {"CASEFLOW_PII_KEY": "dev-pii.key", "CASEFLOW_PSEUDONYM_KEY": "dev-pseudonym.key"}
 
@@ -95,6 +103,8 @@ class Stack:
             "CASEFLOW_DATA_DIR": str(self.data_dir.resolve()),
             **dev_keys(self.data_dir),
             "CASEFLOW_LOG_FORMAT": "json",
+            # Production sets CASEFLOW_AUTH_ISSUER / CASEFLOW_AUTH_JWKS_URL to its OIDC provider.
+            **LocalIssuer.ensure(self.data_dir).env(),
             **self.extra_env,
         }
         for offset, name in enumerate(SERVICES):
@@ -150,6 +160,7 @@ async def run(data_dir: Path, broker_port: int, http_base_port: int, once: bool)
         console.print(await status_table(stack.services))
         console.print(f"logs in {stack.logs}", soft_wrap=True)
         console.print("all five services are ready; Ctrl-C stops everything")
+        console.print(CURL_HINT)
         if once:
             return 0
         return 0 if await until_stopped(watch(stack)) else 1

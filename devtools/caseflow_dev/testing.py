@@ -3,20 +3,28 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import hmac
+import json
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
+import httpx
+import jwt
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
 from caseflow_contracts import Event, Topic, topic_for
-from caseflow_kit.settings import KitSettings
+from caseflow_kit import Runtime
+from caseflow_kit.settings import KitSettings, token_verifier
 from caseflow_kit.topics import ensure_topics
 from caseflow_kit.uow import event_headers
+from caseflow_ops.tokens import LocalIssuer
 
 S = TypeVar("S", bound=KitSettings)
 
@@ -43,6 +51,7 @@ class KafkaTestKit:
             "retry_backoff_ms": 10,
             "outbox_interval_ms": 50,
             "log_format": "console",
+            **self.issuer.settings(),
         }
         values.update(overrides)
         return settings_type.model_validate(values)
@@ -54,8 +63,18 @@ class KafkaTestKit:
             "CASEFLOW_TOPIC_PREFIX": self.prefix,
             "CASEFLOW_DATA_DIR": str(self.data_dir),
             "CASEFLOW_LOG_FORMAT": "json",
+            **self.issuer.env(),
             **extra,
         }
+
+    @property
+    def issuer(self) -> LocalIssuer:
+        """This test's own token issuer (a key pair in its data folder); services under test trust it."""
+        return LocalIssuer.ensure(self.data_dir)
+
+    def auth(self, *roles: str, subject: str = "tester-1", stations: Sequence[str] = ()) -> dict[str, str]:
+        """An Authorization header with a fresh token of this test's issuer."""
+        return {"Authorization": "Bearer " + self.issuer.mint(subject, list(roles), list(stations))}
 
     def topic(self, topic: Topic) -> str:
         return self.prefix + topic.name
@@ -111,3 +130,40 @@ class KafkaTestKit:
         if self._producer is not None:
             await self._producer.stop()
             self._producer = None
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def forged_tokens(issuer: LocalIssuer, roles: Sequence[str], elsewhere: Path) -> dict[str, str]:
+    """Tokens a service must refuse with 401, each carrying `roles`: the attacks the edge is tested against."""
+    claims = {"iss": issuer.issuer, "aud": issuer.audience, "sub": "mallory", "roles": list(roles)}
+    now = int(time.time())
+    unsigned = _b64(b'{"alg":"none","typ":"JWT"}') + "." + _b64(json.dumps({**claims, "exp": now + 600}).encode()) + "."
+    # HMAC "signed" with the issuer's public key as the secret: the classic key-confusion attack.
+    confused = jwt.encode({**claims, "exp": now + 600}, "k" * 32, algorithm="HS256")
+    confused = (
+        confused.rsplit(".", 1)[0]
+        + "."
+        + _b64(
+            hmac.new(issuer.public_key_file.read_bytes(), confused.rsplit(".", 1)[0].encode(), hashlib.sha256).digest()
+        )
+    )
+    return {
+        "garbage": "not-a-token",
+        "alg_none": unsigned,
+        "hmac_with_public_key": confused,
+        "expired": issuer.mint("mallory", list(roles), ttl_s=60, now=now - 3600),
+        "not_yet_valid": issuer.mint("mallory", list(roles), ttl_s=600, now=now + 3600),
+        "wrong_issuer": replace(issuer, issuer="https://evil.example").mint("mallory", list(roles)),
+        "wrong_audience": replace(issuer, audience="another-api").mint("mallory", list(roles)),
+        "other_key": LocalIssuer.ensure(elsewhere).mint("mallory", list(roles)),
+    }
+
+
+def edge_client(runtime: Runtime[Any, Any], issuer: LocalIssuer) -> httpx.AsyncClient:
+    """The service's HTTP edge in this process, without its lifespan (a harness runs the runtime),
+    trusting `issuer`: endpoint tests over a store the test fills itself."""
+    runtime.edge.verifier = token_verifier(KitSettings.model_validate(issuer.settings()))
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=runtime.asgi()), base_url="http://edge")

@@ -7,6 +7,8 @@
     caseflowctl dlq list                     every dead-letter topic: parked, replayed, pending
     caseflowctl dlq inspect cases.lifecycle  what is parked there, and why
     caseflowctl dlq replay cases.lifecycle   re-publish it to cases.lifecycle after a fix
+    caseflowctl token --role claims.reviewer --station SH-PD-01
+                                             a short-lived token of the embedded stack's local issuer
 
 The broker comes from the same environment variables as the services
 (KAFKA_BOOTSTRAP_SERVERS, KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_*, KAFKA_SSL_*,
@@ -28,7 +30,7 @@ from caseflow_contracts import TOPICS, Topic
 from caseflow_kit.settings import KitSettings
 from caseflow_kit.topics import ensure_topics
 
-from . import breaches, dlq, lag, status
+from . import breaches, dlq, lag, status, tokens_cli
 from .catalog import SERVICES, default_groups, group_of, inputs_of
 from .kafka import Cluster, NoSuchTopic, partitions_of
 
@@ -88,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("topic", help="e.g. cases.lifecycle (or cases.lifecycle.dlq)")
     q.add_argument("--limit", type=int, default=None, help="Replay at most this many")
     q.add_argument("--dry-run", action="store_true", help="Show what would be replayed; publish nothing")
+    tokens_cli.add_parser(commands)
     return parser
 
 
@@ -225,6 +228,7 @@ COMMANDS = {
     ("dlq", "list"): _dlq_list,
     ("dlq", "inspect"): _dlq_inspect,
     ("dlq", "replay"): _dlq_replay,
+    ("token", None): tokens_cli.run,
 }
 
 

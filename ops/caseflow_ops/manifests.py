@@ -54,7 +54,6 @@ NOTIFY_SECRETS = {
     "CASEFLOW_SMTP_USERNAME": ("smtp-username", True),
     "CASEFLOW_SMTP_PASSWORD": ("smtp-password", True),
     "CASEFLOW_SMS_GATEWAY_TOKEN": ("sms-gateway-token", False),
-    "CASEFLOW_WEBHOOK_SECRET": ("webhook-secret", False),
     "CASEFLOW_WEBHOOK_SECRETS": ("webhook-secrets", True),
 }
 #: notify's channel endpoints (not secret): the prod overlay sets the real ones.
@@ -508,6 +507,9 @@ def kustomization() -> dict[str, Any]:
                 f"CASEFLOW_HTTP_PORT={HTTP_PORT}",
                 "CASEFLOW_LOG_FORMAT=json",
                 "CASEFLOW_LOG_LEVEL=INFO",
+                # The organisation's OIDC provider: the prod overlay sets the real ones (issue 16).
+                "CASEFLOW_AUTH_ISSUER=https://login.example.com/realms/caseflow",
+                "CASEFLOW_AUTH_JWKS_URL=https://login.example.com/realms/caseflow/protocol/openid-connect/certs",
             ],
         }
     ]

@@ -12,6 +12,7 @@ from caseflow_claims.rules import CompensationRules
 from caseflow_claims.service import CommandPort, execute
 from caseflow_claims.settings import DEFAULT_RULES, ClaimsSettings
 from caseflow_contracts import Event, parse_event
+from caseflow_contracts.common import Actor
 from caseflow_kit import Context
 from caseflow_kit.rules import RulesFile
 from caseflow_kit.store import ConflictError
@@ -63,4 +64,4 @@ class Rig:
     async def command(self, claim_id: str, mutate: Any) -> None:
         # not applicable in the claim's present state: refused, nothing written
         with contextlib.suppress(ClaimError):
-            await execute(self.port, claim_id, mutate)
+            await execute(self.port, claim_id, mutate, Actor(subject="reviewer-1"))

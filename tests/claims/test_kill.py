@@ -21,6 +21,7 @@ from caseflow_contracts import parse_event
 from caseflow_contracts.topics import CLAIMS_EVENTS
 from caseflow_dev.harness import ServiceProcess
 from caseflow_dev.testing import KafkaTestKit
+from caseflow_kit.auth import Role
 from caseflow_kit.store import Query
 from caseflow_kit.store.sqlite import SqliteStore
 
@@ -74,7 +75,8 @@ async def test_killed_between_ledger_write_and_publish(kafka: KafkaTestKit, tmp_
         assert first["payout.issued"] == 1
         # the case event is redelivered to the restarted consumer (its offset was never committed): give it time
         deadline = time.monotonic() + 20
-        async with httpx.AsyncClient(base_url=restarted.url, timeout=10) as client:
+        reader = kafka.auth(Role.CLAIMS_REVIEWER)
+        async with httpx.AsyncClient(base_url=restarted.url, timeout=10, headers=reader) as client:
             while (await client.get("/metrics")).text.count('outcome="duplicate"') == 0:
                 assert time.monotonic() < deadline, "no redelivery seen"
                 await asyncio.sleep(0.1)

@@ -17,10 +17,10 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from caseflow_claims import model, store
-from caseflow_claims.model import LiableShare, Review
+from caseflow_claims.model import LiableShare, Review, Stamp
 from caseflow_contracts import Event
 from caseflow_contracts.cases import FraudFlag
-from caseflow_contracts.common import CaseKind
+from caseflow_contracts.common import Actor, CaseKind
 from caseflow_kit.store import Query
 from caseflow_kit.store.sqlite import SqliteStore
 
@@ -123,10 +123,10 @@ async def run(facts: dict[str, Any], steps: list[tuple[Any, ...]], open_at: int)
                 action, req, amount = s[1], s[2], s[3]
                 command = Review(
                     action,
-                    "reviewer-1",
-                    reason="checked" if action != "approve" else "",
+                    Stamp(Actor(subject="reviewer-1"), f"http-{i}"),
+                    reason_code=None if action == "approve" else "inspection_confirmed",
                     amount_minor=amount if action == "adjust" else None,
-                    request_id=f"req-{req}",
+                    idempotency_key=f"req-{req}",
                 )
                 await rig.command(claim_id, lambda c, cmd=command, t=now: model.review(c, cmd, rig.deps.rules, t))
             elif s[0] == "appeal":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -13,10 +14,18 @@ from caseflow_claims.rules import CompensationRules
 from caseflow_claims.settings import DEFAULT_RULES
 from caseflow_contracts import Money
 from caseflow_contracts.claims import ClaimDecision, ClaimFacts, ClaimKind
-from caseflow_contracts.common import CaseKind
+from caseflow_contracts.common import Actor, CaseKind
 from caseflow_kit.rules import load_rules
 
 from .factories import NOW
+
+STAMP = model.Stamp(Actor(subject="r1", roles=["claims.reviewer"]), "req-1")
+
+
+def rv(action: str, reason: str = "", code: str | None = "inspection_confirmed", **kw: Any) -> Review:
+    """A review by r1; adjust and reject cite a reason code from the rules."""
+    return Review(action, STAMP, None if action == "approve" else code, reason, **kw)  # type: ignore[arg-type]
+
 
 RULES = load_rules(DEFAULT_RULES, CompensationRules)
 AFTER_RESOLUTION = RULES.model_copy(update={"arbitrate_when": "case_resolved"})
@@ -162,28 +171,28 @@ def test_review_adjust_with_facts_recomputes_and_pays() -> None:
     assert claim.status is Status.PENDING_REVIEW
     assert kinds(effects) == ["Opened", "Decided"]
     facts = claim.facts.model_copy(update={"loss_share_bp": 3000})
-    with pytest.raises(ClaimError, match="reason_required"):
-        model.review(claim, Review("adjust", "r1", facts=facts), RULES, NOW)
-    effects = model.review(claim, Review("adjust", "r1", "photos show 30%", facts=facts, request_id="q1"), RULES, NOW)
-    assert kinds(effects) == ["Decided", "Paid", "Arbitrated", "Charged"]
+    with pytest.raises(ClaimError, match="reason_code"):
+        model.review(claim, rv("adjust", code=None, facts=facts), RULES, NOW)
+    effects = model.review(claim, rv("adjust", "photos show 30%", facts=facts, idempotency_key="q1"), RULES, NOW)
+    assert kinds(effects) == ["Decided", "Paid", "Arbitrated", "Charged", "Audited"]
     assert claim.paid_minor == 3000
     assert claim.chargebacks[0].station == "BJ-003"  # box condition not recorded: the delivering station
     # the same request again (client retry) changes nothing
-    assert (
-        model.review(claim, Review("adjust", "r1", "photos show 30%", facts=facts, request_id="q1"), RULES, NOW) == []
-    )
+    assert model.review(claim, rv("adjust", "photos show 30%", facts=facts, idempotency_key="q1"), RULES, NOW) == []
     with pytest.raises(ClaimError, match="not_reviewable"):
-        model.review(claim, Review("approve", "r1"), RULES, NOW)
+        model.review(claim, rv("approve"), RULES, NOW)
 
 
 def test_review_cannot_approve_without_an_amount_and_reject_needs_a_reason() -> None:
     claim, _ = opened(kind=ClaimKind.DAMAGE, share=None)
     with pytest.raises(ClaimError, match="facts_missing"):
-        model.review(claim, Review("approve", "r1"), RULES, NOW)
-    with pytest.raises(ClaimError, match="reason_required"):
-        model.review(claim, Review("reject", "r1"), RULES, NOW)
-    effects = model.review(claim, Review("reject", "r1", "sender packed it badly"), RULES, NOW)
-    assert kinds(effects) == ["Decided"]
+        model.review(claim, rv("approve"), RULES, NOW)
+    with pytest.raises(ClaimError, match="reason_code"):
+        model.review(claim, rv("reject", code=None), RULES, NOW)
+    with pytest.raises(ClaimError, match="unknown reason code"):
+        model.review(claim, rv("reject", code="because"), RULES, NOW)
+    effects = model.review(claim, rv("reject", "sender packed it badly"), RULES, NOW)
+    assert kinds(effects) == ["Decided", "Audited"]
     assert claim.status is Status.REJECTED
     assert claim.paid_minor == 0
 
@@ -191,16 +200,21 @@ def test_review_cannot_approve_without_an_amount_and_reject_needs_a_reason() -> 
 def test_customer_appeal_tops_up_once_and_never_below_paid() -> None:
     claim, _ = opened(actual=100_000, freight=20_000)  # 80,000 > limit: review
     assert claim.status is Status.PENDING_REVIEW
-    model.review(claim, Review("adjust", "r1", "partial proof", amount_minor=30_000), RULES, NOW)
+    model.review(claim, rv("adjust", "partial proof", amount_minor=30_000), RULES, NOW)
     assert claim.paid_minor == 30_000
     with pytest.raises(ClaimError, match="appeal_window_closed"):
         model.appeal(claim, "more", RULES, NOW + timedelta(days=31))
     effects = model.appeal(claim, "invoice attached", RULES, NOW + timedelta(days=1))
     assert kinds(effects) == ["Appealed"]
     with pytest.raises(ClaimError, match="below_paid"):
-        model.review(claim, Review("adjust", "r2", "less", amount_minor=10_000), RULES, NOW)
-    effects = model.review(claim, Review("approve", "r2", "invoice checks out"), RULES, NOW)
-    assert kinds(effects) == ["Decided", "Paid", "Charged"]  # the top-up is charged back too (no new penalty)
+        model.review(claim, rv("adjust", "less", amount_minor=10_000), RULES, NOW)
+    effects = model.review(claim, rv("approve", "invoice checks out"), RULES, NOW)
+    assert kinds(effects) == [
+        "Decided",
+        "Paid",
+        "Charged",
+        "Audited",
+    ]  # the top-up is charged back too (no new penalty)
     assert [c.penalty_minor for c in claim.chargebacks] == [10_000, 0]
     assert [p.amount_minor for p in claim.payouts] == [30_000, 50_000]
     assert claim.paid_minor == 80_000
@@ -212,8 +226,8 @@ def test_customer_appeal_tops_up_once_and_never_below_paid() -> None:
 def test_a_rejected_appeal_keeps_the_earlier_payout() -> None:
     claim, _ = opened()
     model.appeal(claim, "want more", RULES, NOW)
-    effects = model.review(claim, Review("reject", "r1", "the cap applies"), RULES, NOW)
-    assert kinds(effects) == ["Decided"]
+    effects = model.review(claim, rv("reject", "the cap applies"), RULES, NOW)
+    assert kinds(effects) == ["Decided", "Audited"]
     decided = effects[0]
     assert isinstance(decided, model.Decided)
     assert decided.decision.decision is ClaimDecision.APPROVED
@@ -225,7 +239,7 @@ def test_top_up_after_arbitration_is_charged_back_without_a_second_penalty() -> 
     claim, _ = opened()
     model.case_resolved(claim, NOW, RULES, NOW)
     model.appeal(claim, "freight was higher", RULES, NOW)
-    model.review(claim, Review("adjust", "r1", "receipt", amount_minor=4000), RULES, NOW)
+    model.review(claim, rv("adjust", "receipt", amount_minor=4000), RULES, NOW)
     assert [c.payout_share_minor for c in claim.chargebacks] == [3000, 1000]
     assert [c.penalty_minor for c in claim.chargebacks] == [10_000, 0]
     assert claim.balances()
@@ -238,15 +252,13 @@ def test_reviewer_sets_the_kind_and_the_lost_share_follows_it() -> None:
     claim.chargebacks.clear()
     claim.liability = None
     claim.ledger.clear()
-    damage = Review("adjust", "r1", "it was broken, not lost", claim_kind=ClaimKind.DAMAGE)
+    damage = rv("adjust", "it was broken, not lost", claim_kind=ClaimKind.DAMAGE)
     with pytest.raises(ClaimError, match="facts_missing"):
         # a refused command leaves the record half-changed: callers (service.execute) discard it
         model.review(claim.model_copy(deep=True), damage, RULES, NOW)  # no extent: not paid as a loss
     facts = claim.facts.model_copy(update={"loss_share_bp": 2000})
-    effects = model.review(
-        claim, Review("adjust", "r1", "20% broken", facts=facts, claim_kind=ClaimKind.DAMAGE), RULES, NOW
-    )
-    assert kinds(effects) == ["Decided", "Paid", "Arbitrated", "Charged"]
+    effects = model.review(claim, rv("adjust", "20% broken", facts=facts, claim_kind=ClaimKind.DAMAGE), RULES, NOW)
+    assert kinds(effects) == ["Decided", "Paid", "Arbitrated", "Charged", "Audited"]
     assert claim.claim_kind is ClaimKind.DAMAGE
     assert claim.paid_minor == 2000
 
@@ -283,3 +295,68 @@ def test_what_no_station_is_liable_for_is_absorbed_to_the_fen() -> None:
     summary = claim.ledger_summary()
     assert (summary["charged_back_minor"], summary["absorbed_minor"]) == (34, 67)  # 33.66 fen rounds to 34
     assert claim.balances()
+
+
+# -- four eyes ---------------------------------------------------------------------------------------
+
+APPROVER = model.Stamp(Actor(subject="a2", roles=["claims.approver"]), "req-2")
+
+
+def test_adjustments_stay_within_the_rules_cap_with_a_reason_code() -> None:
+    claim, _ = opened(actual=100_000, freight=20_000)  # uninsured: cap 3 x 20,000 + freight refund 20,000
+    with pytest.raises(ClaimError, match="above_cap") as refused:
+        model.review(claim, rv("adjust", "goodwill", amount_minor=80_001), RULES, NOW)
+    assert refused.value.field == "amount_minor"
+    effects = model.review(claim, rv("adjust", "goodwill", code="goodwill", amount_minor=80_000), RULES, NOW)
+    assert kinds(effects)[-1] == "Audited"
+    assert claim.audit[-1].reason_code == "goodwill"
+    assert (claim.audit[-1].before_minor, claim.audit[-1].after_minor) == (0, 80_000)
+
+
+def test_above_the_threshold_a_second_different_approver_decides() -> None:
+    big = RULES.model_copy(update={"auto_approve_below_minor": 10**9})
+    claim, _ = opened(actual=1_000_000, freight=300_000, rules=big)  # 1,000,000 capped at 900,000 + 300,000
+    claim.status = Status.PENDING_REVIEW
+    claim.payouts.clear()
+    claim.ledger.clear()
+    claim.chargebacks.clear()
+    claim.liability = None
+    effects = model.review(claim, rv("approve"), RULES, NOW)
+    assert kinds(effects) == ["Audited"]  # a proposal: no money moves
+    assert claim.status is Status.AWAITING_APPROVAL
+    assert claim.paid_minor == 0
+    with pytest.raises(ClaimError, match="self_approval"):
+        model.second_approval(claim, model.Approval("approve", STAMP), RULES, NOW)
+    with pytest.raises(ClaimError, match="reason_code"):
+        model.second_approval(claim, model.Approval("decline", APPROVER), RULES, NOW)
+    effects = model.second_approval(claim, model.Approval("approve", APPROVER), RULES, NOW)
+    assert kinds(effects) == ["Decided", "Paid", "Arbitrated", "Charged", "Audited"]
+    paid = next(fx for fx in effects if isinstance(fx, model.Paid))
+    assert [a.subject for a in paid.payout.approved_by] == ["r1", "a2"]
+    assert (claim.decisions[-1].reviewer_id, claim.decisions[-1].approver_id) == ("r1", "a2")
+    assert [r.action for r in claim.audit] == ["proposed", "approved"]
+    with pytest.raises(ClaimError, match="nothing_to_approve"):
+        model.second_approval(claim, model.Approval("approve", APPROVER), RULES, NOW)
+
+
+def test_a_declined_proposal_goes_back_to_review_unpaid() -> None:
+    claim, _ = opened(actual=1_000_000, freight=300_000)
+    model.review(claim, rv("approve"), RULES, NOW)
+    decline = model.Approval("decline", APPROVER, "fraud_suspected")
+    assert kinds(model.second_approval(claim, decline, RULES, NOW)) == ["Audited"]
+    assert claim.status is Status.PENDING_REVIEW
+    assert claim.proposal is None
+    assert claim.paid_minor == 0
+
+
+def test_the_cap_of_a_claim() -> None:
+    from caseflow_claims.domain import ClaimInput, needs_second_approval, review_cap
+
+    facts = ClaimFacts()
+    cny = lambda fen: Money(amount_minor=fen)  # noqa: E731
+    assert review_cap(ClaimInput(ClaimKind.LOSS, True, cny(90_000), cny(1000), facts), RULES) == 91_000
+    assert review_cap(ClaimInput(ClaimKind.LOSS, False, None, cny(1000), facts), RULES) == 4000
+    assert review_cap(ClaimInput(ClaimKind.LOSS, False, None, None, facts), RULES) is None
+    assert review_cap(ClaimInput(ClaimKind.LOSS, True, None, cny(1000), facts), RULES) is None
+    assert not needs_second_approval(500_000, RULES)
+    assert needs_second_approval(500_001, RULES)

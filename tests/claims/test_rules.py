@@ -252,3 +252,12 @@ def test_invalid_rules_are_rejected_and_the_old_ones_stay(tmp_path: Path, change
         load_rules(path, CompensationRules)
     assert rules.reload(force=True) is False
     assert rules.current == RULES
+
+
+def test_a_split_never_charges_more_than_the_whole() -> None:
+    from caseflow_claims.domain import split
+
+    assert split(1, [5000, 5000]) == [1, 0]
+    assert split(3000, [5000, 5000]) == [1500, 1500]
+    assert split(1001, [3333, 3333, 3334]) == [334, 333, 334]
+    assert sum(split(7, [2500, 2500, 2500])) == 5  # 75 % of 7 fen, rounded half up, shared out exactly

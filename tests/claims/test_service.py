@@ -17,6 +17,7 @@ from caseflow_contracts.common import CaseKind
 from caseflow_contracts.topics import CASES_LIFECYCLE, CLAIMS_EVENTS, STATIONS_UPDATES
 from caseflow_dev.harness import run_in_process
 from caseflow_dev.testing import KafkaTestKit
+from caseflow_kit.auth import Role
 
 from .factories import arbitration_declared, case_opened, case_resolved
 
@@ -28,7 +29,7 @@ async def claims_events(kafka: KafkaTestKit, count: int) -> list[Event]:
 async def wait_claim(client: httpx.AsyncClient, claim_id: str, ready: Any = None, timeout_s: float = 30) -> Any:
     deadline = time.monotonic() + timeout_s
     while True:
-        response = await client.get(f"/claims/{claim_id}")
+        response = await client.get(f"/claims/{claim_id}")  # the client carries a reader's token
         if response.status_code == 200 and (ready is None or ready(response.json())):
             return response.json()
         assert time.monotonic() < deadline, f"{claim_id}: {response.status_code} {response.text[:300]}"
@@ -44,7 +45,14 @@ async def test_claims_service_end_to_end(kafka: KafkaTestKit) -> None:
     contact = case_opened(kind=CaseKind.COMPLAINT, category="claim_request")  # claim request, kind unknown: review
     s_id, b_id, d_id, c_id = (claim_id_for(e.payload.case_id) for e in (small, big, damage, contact))
 
-    async with run_in_process(SPEC, settings) as svc, httpx.AsyncClient(base_url=svc.url, timeout=10) as client:
+    reviewer = kafka.auth(Role.CLAIMS_REVIEWER, subject="hq-7")
+    arbiter = kafka.auth(Role.CLAIMS_ARBITER, subject="hq-arb-1")
+    hz_agent = kafka.auth(Role.STATION_AGENT, subject="hz-agent", stations=["HZ-002"])
+    sh_agent = kafka.auth(Role.STATION_AGENT, subject="sh-agent", stations=["SH-001"])
+    async with (
+        run_in_process(SPEC, settings) as svc,
+        httpx.AsyncClient(base_url=svc.url, timeout=10, headers=reviewer) as client,
+    ):
         for event in (small, big, damage, inquiry, contact):
             await kafka.publish(event)
         await kafka.publish(small)  # redelivered
@@ -97,46 +105,52 @@ async def test_claims_service_end_to_end(kafka: KafkaTestKit) -> None:
         queue = (await client.get("/claims", params={"status": "pending_review"})).json()["claims"]
         assert sorted(c["claim_id"] for c in queue) == sorted([b_id, d_id, c_id])
         assert next(c for c in queue if c["claim_id"] == d_id)["missing"]
-        assert (await client.get("/claims", params={"status": "nonsense"})).status_code == 400
+        assert (await client.get("/claims", params={"status": "nonsense"})).status_code == 422
 
         # a reviewer approves the big one (a retried request pays once) ...
-        body = {"action": "approve", "reviewer_id": "hq-7", "request_id": "rq-1"}
+        body = {"action": "approve", "request_id": "rq-1"}
         first = await client.post(f"/claims/{b_id}/review", json=body)
         again = await client.post(f"/claims/{b_id}/review", json=body)
         assert first.status_code == 200, first.text
         assert again.status_code == 200
         assert again.json()["payouts"] == first.json()["payouts"]
         assert [p["amount_minor"] for p in first.json()["payouts"]] == [90_000 + 20_000]
-        other = await client.post(f"/claims/{b_id}/review", json={"action": "approve", "reviewer_id": "hq-8"})
+        assert first.json()["decisions"][-1]["reviewer_id"] == "hq-7"  # from the token
+        other = await client.post(f"/claims/{b_id}/review", json={"action": "approve"})
         assert other.status_code == 409  # a different request on a decided claim is refused, not paid again
-        assert other.json()["error"] == "not_reviewable"
-        missing = await client.post("/claims/CL-NOSUCH/review", json={"action": "approve", "reviewer_id": "hq-8"})
+        assert other.json()["title"] == "not reviewable"
+        assert other.headers["content-type"] == "application/problem+json"
+        missing = await client.post("/claims/CL-NOSUCH/review", json={"action": "approve"})
         assert missing.status_code == 404
         # ... adjusts the damage with the inspected extent, and rejects the unclear request with a reason
         r = await client.post(
             f"/claims/{d_id}/review",
             json={
                 "action": "adjust",
-                "reviewer_id": "hq-7",
+                "reason_code": "inspection_confirmed",
                 "reason": "photos: 40% broken",
                 "facts": {"loss_share_bp": 4000},
             },
         )
         assert r.status_code == 200, r.text
         assert r.json()["payouts"][0]["amount_minor"] == 4000
-        r = await client.post(f"/claims/{c_id}/review", json={"action": "reject", "reviewer_id": "hq-7"})
-        assert r.status_code == 400
-        r = await client.post(
-            f"/claims/{c_id}/review", json={"action": "reject", "reviewer_id": "hq-7", "reason": "no loss shown"}
-        )
+        r = await client.post(f"/claims/{c_id}/review", json={"action": "reject", "reason": "no loss shown"})
+        assert r.status_code == 422
+        assert r.json()["errors"][0]["field"] == "reason_code"
+        r = await client.post(f"/claims/{c_id}/review", json={"action": "reject", "reason_code": "no_loss_shown"})
         assert r.json()["status"] == "rejected"
 
         # the customer appeals the rejection; the station appeals its chargeback
         r = await client.post(f"/claims/{c_id}/appeal", json={"reason": "I have the invoice"})
         assert r.json()["status"] == "appealed"
-        r = await client.post(f"/stations/HZ-002/chargebacks/{cb.chargeback_id}/appeal", json={"reason": "handed over"})  # type: ignore[attr-defined]
+        appeal = f"/stations/HZ-002/chargebacks/{cb.chargeback_id}/appeal"  # type: ignore[attr-defined]
+        r = await client.post(appeal, json={"reason": "handed over"}, headers=sh_agent)
+        assert r.status_code == 403  # another station's chargeback
+        r = await client.post(appeal, json={"reason": "handed over"}, headers=hz_agent)
         assert r.status_code == 200, r.text
-        r = await client.post(f"/stations/SH-001/chargebacks/{cb.chargeback_id}/appeal", json={"reason": "x"})  # type: ignore[attr-defined]
+        r = await client.post(
+            f"/stations/SH-001/chargebacks/{cb.chargeback_id}/appeal", json={"reason": "x"}, headers=sh_agent
+        )  # type: ignore[attr-defined]
         assert r.status_code == 404
 
         # HQ re-decides: the origin station packed it badly, half each
@@ -145,14 +159,16 @@ async def test_claims_service_end_to_end(kafka: KafkaTestKit) -> None:
             json={
                 "liable": [{"station": "SH-001", "share_bp": 5000}, {"station": "HZ-002", "share_bp": 5000}],
                 "reason": "both share the fault",
-                "decided_by_id": "hq-arb-1",
             },
+            headers=arbiter,
         )
         assert r.status_code == 200, r.text
         assert r.json()["ledger"]["balanced"] is True
         assert r.json()["ledger"]["charged_back_minor"] == 3000
 
-        statement = (await client.get("/stations/HZ-002/chargebacks", params={"from": "2020-01-01T00:00:00Z"})).json()
+        statement = (
+            await client.get("/stations/HZ-002/chargebacks", params={"from": "2020-01-01T00:00:00Z"}, headers=hz_agent)
+        ).json()
         kinds = sorted((e["kind"], e["total_minor"]) for e in statement["entries"])
         assert kinds == [
             ("chargeback", 1500 + 10_000),  # small, after HQ's split
@@ -161,11 +177,13 @@ async def test_claims_service_end_to_end(kafka: KafkaTestKit) -> None:
             ("reversal", -13_000),  # small, taken back by HQ's decision
         ]
         assert statement["totals"]["total_minor"] == 131_500
-        empty = (await client.get("/stations/HZ-002/chargebacks", params={"to": "2020-01-01T00:00:00Z"})).json()
+        empty = (
+            await client.get("/stations/HZ-002/chargebacks", params={"to": "2020-01-01T00:00:00Z"}, headers=arbiter)
+        ).json()
         assert empty["entries"] == []
         assert (await client.get("/claims/CL-NOSUCH")).status_code == 404
 
-        events = await claims_events(kafka, 26)
+        events = [e for e in await claims_events(kafka, 32) if e.type != "claim.audited"]
         types = Counter(e.type for e in events)
         assert len(events) == 26
         assert types["payout.issued"] == 3

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from caseflow_claims.domain import FULL, split
+from caseflow_claims.domain import FULL, allocate, split
 from caseflow_claims.ledger import station_parts
 from caseflow_claims.records import LiableShare, PayoutRecord
 
@@ -19,14 +19,14 @@ weights = st.lists(st.integers(0, 10**6) | st.integers(0, 3), min_size=1, max_si
 @settings(max_examples=1000)
 @given(whole=amounts, weights=weights)
 def test_parts_add_up_to_the_whole_each_within_one_unit(whole: int, weights: list[int]) -> None:
-    parts = split(whole, weights)
+    parts = allocate(whole, weights)
     assert sum(parts) == whole
     total = sum(weights)
     for part, weight in zip(parts, weights, strict=True):
         assert abs(part - Fraction(whole * weight, total)) < 1
         if weight == 0:
             assert part == 0
-    assert split(whole, weights) == parts
+    assert allocate(whole, weights) == parts
 
 
 @st.composite
@@ -59,6 +59,16 @@ def test_stations_never_pay_back_more_than_the_payout(
 
 
 @pytest.mark.parametrize(("whole", "weights"), [(-1, [1]), (5, [0, 0]), (5, [2, -1])])
-def test_a_split_refuses_what_has_no_meaning(whole: int, weights: list[int]) -> None:
-    with pytest.raises(ValueError, match="split needs"):
-        split(whole, weights)
+def test_an_allocation_refuses_what_has_no_meaning(whole: int, weights: list[int]) -> None:
+    with pytest.raises(ValueError, match="allocate needs"):
+        allocate(whole, weights)
+
+
+def test_a_split_refuses_shares_over_the_whole() -> None:
+    with pytest.raises(ValueError, match="more than the whole"):
+        split(100, [6000, 5000])
+
+
+def test_on_a_tie_the_network_absorbs_rather_than_a_station_pays() -> None:
+    assert split(1, [5000]) == [0]  # half a fen each: the network keeps it
+    assert split(7, [2500, 2500, 2500]) == [2, 2, 1]  # 1.75 fen each of four: the network and the first two

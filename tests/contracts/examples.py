@@ -300,6 +300,18 @@ PAYLOADS: dict[str, dict[str, Any]] = {
         "appealed_at": AT,
     },
     "chargeback.reversed": chargeback(reason="appeal upheld", reversed_at=AT),
+    "claim.audited": {
+        "audit_id": "AU-1",
+        "claim_id": "CL-1",
+        "case_id": CASE,
+        "action": "approved",
+        "actor": {"subject": "u-2", "roles": ["claims.approver"]},
+        "before": money(0),
+        "after": money(31100),
+        "reason_code": "goodwill",
+        "request_id": "req-1",
+        "at": AT,
+    },
     "notification.sent": notification(),
     "notification.failed": notification(reason="gateway refused"),
 }
@@ -316,12 +328,13 @@ def example(event_type: str) -> dict[str, Any]:
     return {
         "event_id": f"ev-{event_type}",
         "type": event_type,
-        "schema_version": "1.0",
+        "schema_version": "1.1",
         "occurred_at": "2026-11-24T00:00:00Z",
         "producer": "tests",
         "key": KEYS[event_type],
         "correlation_id": "corr-1",
         "causation_id": "ev-0",
+        "actor": {"subject": "u-1", "roles": ["claims.reviewer"]},
         "payload": copy.deepcopy(PAYLOADS[event_type]),
     }
 

@@ -136,7 +136,7 @@ def test_create_links_cause_and_correlation() -> None:
     effect = ParcelExceptionReported.create(cause.payload, key="BE1234567890", producer="intake", cause=cause)
     assert effect.correlation_id == "corr-1"
     assert effect.causation_id == "ev-1"
-    assert effect.schema_version == "1.0"
+    assert effect.schema_version == "1.1"
     assert effect.occurred_at.tzinfo is not None
 
 

@@ -32,6 +32,7 @@ from caseflow_contracts.stations import (
 from caseflow_contracts.upstream import ContactCategory, ExceptionKind
 from caseflow_dev.broker import EmbeddedBroker
 from caseflow_dev.testing import KafkaTestKit
+from caseflow_kit.auth import Role
 
 from .suite import CHAOYANG, Suite, contact, exception, start_suite, waybill
 
@@ -114,7 +115,7 @@ async def test_a_delay_complaint_is_called_back_within_two_hours(suite: Suite) -
     assert await emails_about(suite, case_id)
     breaches = [e for e in suite.log.of_case(case_id, "sla.breached") if str(e.payload.metric) == "callback"]  # type: ignore[attr-defined]
     assert breaches == []
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(headers=suite.kit.auth(Role.CASES_READER)) as http:
         record = (await http.get(f"{suite.url('routing')}/cases/{case_id}")).json()
         history = (await http.get(f"{suite.url('notify')}/cases/{case_id}/notifications")).json()
     assert record["holder"] == "SH-PD-01"
@@ -208,11 +209,13 @@ async def test_a_damaged_parcel_claim_is_paid_and_charged_back_to_the_liable_sta
         )
     )
     decided = await suite.log.case_event(case_id, "claim.decided")
-    async with httpx.AsyncClient(base_url=suite.url("claims")) as http:
+    reviewer = suite.kit.auth(Role.CLAIMS_REVIEWER, subject="R007")
+    arbiter = suite.kit.auth(Role.CLAIMS_ARBITER, subject="HQ-ARB-01")
+    async with httpx.AsyncClient(base_url=suite.url("claims"), headers=reviewer) as http:
         if decided.payload.decision.value == "pending_review":  # type: ignore[attr-defined]
             review = {
                 "action": "adjust",
-                "reviewer_id": "R007",
+                "reason_code": "inspection_confirmed",
                 "reason": "照片显示内件完全损毁",
                 "facts": {"loss_share_bp": 10000, "outer_box_intact": True},
             }
@@ -225,15 +228,15 @@ async def test_a_damaged_parcel_claim_is_paid_and_charged_back_to_the_liable_sta
         ruling = {
             "liable": [{"station": "HZ-XH-01", "share_bp": 10000, "reason": "外箱完好、内件破损：始发网点包装不当"}],
             "reason": "接受上海浦东陆家嘴网点的仲裁申报",
-            "decided_by_id": "HQ-ARB-01",
         }
-        response = await http.post(f"/claims/{claim_id}/arbitration", json=ruling)
+        response = await http.post(f"/claims/{claim_id}/arbitration", json=ruling, headers=arbiter)
         assert response.status_code == 200, response.text
         await suite.log.case_event(case_id, "arbitration.decided")
         chargeback = await suite.log.case_event(case_id, "chargeback.issued")
         assert chargeback.payload.station == "HZ-XH-01"  # type: ignore[attr-defined]
         record = (await http.get(f"/claims/{claim_id}")).json()
     assert record["ledger"]["balanced"] is True
-    async with httpx.AsyncClient(base_url=suite.url("claims")) as http:
+    station = suite.kit.auth(Role.STATION_AGENT, subject="hz-xh-agent", stations=["HZ-XH-01"])
+    async with httpx.AsyncClient(base_url=suite.url("claims"), headers=station) as http:
         statement = (await http.get("/stations/HZ-XH-01/chargebacks")).json()
     assert any(entry.get("claim_id") == claim_id for entry in statement["entries"])

@@ -22,6 +22,7 @@ from caseflow_dev.harness import run_in_process
 from caseflow_dev.testing import KafkaTestKit
 from caseflow_intake.app import SPEC
 from caseflow_intake.settings import IntakeSettings
+from caseflow_kit.auth import Role
 
 from .factories import NOW, TEST_KEY, TEST_PSEUDONYM_KEY, contact, exception, resolved, waybill
 
@@ -43,7 +44,10 @@ async def wait_for(client: httpx.AsyncClient, path: str, check: Any, timeout_s: 
 
 async def test_duplicates_merge_reopen_dead_letters_and_read_endpoint(kafka: KafkaTestKit) -> None:
     settings = kafka.settings(IntakeSettings, pii_key=TEST_KEY, pseudonym_key=TEST_PSEUDONYM_KEY)
-    async with run_in_process(SPEC, settings) as svc, httpx.AsyncClient(base_url=svc.url) as client:
+    async with (
+        run_in_process(SPEC, settings) as svc,
+        httpx.AsyncClient(base_url=svc.url, headers=kafka.auth(Role.CASES_READER)) as client,
+    ):
         wb = waybill()
         first = exception(wb, ExceptionKind.DELAY, source_event_id="EX-BROKER-1")
         await kafka.publish(first)
@@ -104,7 +108,8 @@ async def test_duplicates_merge_reopen_dead_letters_and_read_endpoint(kafka: Kaf
         assert [h["action"] for h in record["contact_history"]] == ["opened", "merged", "merged", "reopened"]
         assert "138****5678" in record["contact_history"][1]["summary"]
         assert (await client.get("/cases/CF-NOSUCH000")).status_code == 404
-        assert (await client.get("/cases/not-a-case")).status_code == 400
+        assert (await client.get("/cases/not-a-case")).status_code == 422
+        assert (await client.get(f"/cases/{case_id}", headers={"Authorization": ""})).status_code == 401
         metrics = (await client.get("/metrics")).text
         assert 'caseflow_dead_letters_total{reason="key_mismatch",topic="upstream.customer-contacts"} 1.0' in metrics
 

@@ -23,7 +23,7 @@ from caseflow_contracts.common import CaseKind, Channel, Money, Priority
 from caseflow_contracts.stations import ResolutionResult
 from caseflow_contracts.topics import UPSTREAM_CUSTOMER_CONTACTS, UPSTREAM_PARCEL_EXCEPTIONS
 from caseflow_contracts.upstream import ContactCategory, ExceptionKind, SaleStage
-from caseflow_intake.reads import present
+from caseflow_intake.http import present
 from caseflow_intake.settings import DEFAULT_RULES
 from caseflow_kit.privacy import Sealer, SealError
 

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
+from fastapi import APIRouter
 
 from caseflow_contracts.cases import CaseAcknowledged, CaseStationActionPayload
 from caseflow_contracts.common import LadderLevel
@@ -25,7 +26,9 @@ from caseflow_contracts.stations import (
 from caseflow_contracts.topics import CASES_LIFECYCLE, STATIONS_UPDATES
 from caseflow_dev.harness import run_in_process
 from caseflow_dev.testing import KafkaTestKit
-from caseflow_kit import Context, KitSettings, Rejected, Request, Response, Route, Runtime, ServiceSpec, Subscription
+from caseflow_kit import Context, KitSettings, Rejected, Runtime, ServiceSpec, Subscription
+from caseflow_kit.auth import Principal, Role
+from caseflow_kit.http import Refused, caller
 from caseflow_kit.store import Collection
 
 NOW = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
@@ -51,12 +54,17 @@ async def no_deps(runtime: Runtime[KitSettings, None]) -> None:
     return None
 
 
-def routes(runtime: Runtime[KitSettings, None]) -> list[Route]:
-    async def get_ack(request: Request) -> Response:
-        doc = await runtime.store.get("acks", request.params["case_id"])
-        return Response(200, doc) if doc else Response.not_found(request.params["case_id"])
+def routers(runtime: Runtime[KitSettings, None]) -> list[APIRouter]:
+    api = APIRouter()
 
-    return [Route("GET", "/acks/{case_id}", get_ack)]
+    @api.get("/acks/{case_id}")
+    async def get_ack(case_id: str, who: Annotated[Principal, caller(Role.CASES_READER)]) -> dict[str, Any]:
+        doc = await runtime.store.get("acks", case_id)
+        if doc is None:
+            raise Refused(404, "not_found", case_id)
+        return doc
+
+    return [api]
 
 
 SPEC: ServiceSpec[KitSettings, None] = ServiceSpec(
@@ -75,7 +83,7 @@ SPEC: ServiceSpec[KitSettings, None] = ServiceSpec(
         )
     ],
     build_deps=no_deps,
-    routes=routes,
+    http=routers,
 )
 
 
@@ -133,8 +141,10 @@ async def test_consumes_stores_emits_once_and_dead_letters_the_rest(kafka: Kafka
             assert (await http.get("/healthz")).status_code == 200
             ready = (await http.get("/readyz")).json()
             assert ready == {"status": "ready", "checks": {"started": True, "store": True, "broker": True}}
-            assert (await http.get("/acks/CF-000001")).json()["station"] == "SH-PD-01"
-            assert (await http.get("/acks/CF-999999")).status_code == 404
+            reader = kafka.auth(Role.CASES_READER)
+            assert (await http.get("/acks/CF-000001", headers=reader)).json()["station"] == "SH-PD-01"
+            assert (await http.get("/acks/CF-999999", headers=reader)).status_code == 404
+            assert (await http.get("/acks/CF-000001")).status_code == 401
             metrics = (await http.get("/metrics")).text
         assert 'caseflow_dead_letters_total{reason="malformed_json",topic="stations.updates"} 1.0' in metrics
         assert 'outcome="duplicate"' in metrics

@@ -394,6 +394,6 @@ def notify_overrides(policy_path: Path, web: HttpReceiver, sms: HttpReceiver, sm
         "sms_gateway_url": f"{sms.url}/sms",
         "sms_gateway_token": SMS_GATEWAY_TOKEN,
         "webhook_targets": {"shop-a": f"{web.url}/hooks/caseflow"},
-        "webhook_secret": WEBHOOK_SECRET,
+        "webhook_secrets": {"shop-a": WEBHOOK_SECRET},
         "worker_poll_ms": 20,
     }

@@ -14,13 +14,13 @@ from caseflow_contracts.topics import NOTIFY_DELIVERIES
 from caseflow_dev.harness import ServiceProcess
 from caseflow_dev.testing import KafkaTestKit
 from caseflow_kit import Context, Runtime
+from caseflow_kit.auth import Role
 from caseflow_notify.app import SPEC
 from caseflow_notify.settings import NotifySettings
 
 from .support import (
     SMS_GATEWAY_TOKEN,
     TEST_KEY,
-    WEBHOOK_SECRET,
     HttpReceiver,
     SmtpReceiver,
     case_id,
@@ -69,7 +69,7 @@ async def test_sigkill_mid_send_then_restart_delivers_once(kafka: KafkaTestKit, 
                 CASEFLOW_SMS_GATEWAY_URL=f"{sms.url}/sms",
                 CASEFLOW_SMS_GATEWAY_TOKEN=SMS_GATEWAY_TOKEN,
                 CASEFLOW_WEBHOOK_TARGETS=json.dumps(overrides["webhook_targets"]),
-                CASEFLOW_WEBHOOK_SECRET=WEBHOOK_SECRET,
+                CASEFLOW_WEBHOOK_SECRETS=json.dumps(overrides["webhook_secrets"]),
             )
             # Each process its own consumer group: a restart in the same group would first wait out the dead
             # member's session (the broker's business, not notify's), and nothing here is consumed anyway.
@@ -86,7 +86,8 @@ async def test_sigkill_mid_send_then_restart_delivers_once(kafka: KafkaTestKit, 
             second = ServiceProcess("notify", second_env, log_file=tmp_path / "notify-2.log").start()
             try:
                 await second.ready()
-                async with httpx.AsyncClient(base_url=second.url) as client:
+                reader = kafka.auth(Role.CASES_READER)
+                async with httpx.AsyncClient(base_url=second.url, headers=reader) as client:
 
                     async def states() -> dict[str, str]:
                         body = (await client.get(f"/cases/{cid}/notifications")).json()

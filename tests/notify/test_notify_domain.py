@@ -285,3 +285,37 @@ def test_policy_rejects_a_lease_shorter_than_the_timeout() -> None:
         ChannelPolicy(timeout_s=10, lease_s=15)
     with pytest.raises(ValueError, match="HH:MM"):
         QuietHours(start="25:00", end="08:00")
+
+
+def test_webhook_secrets_rotate_two_at_once_and_are_never_shared_or_empty() -> None:
+    from caseflow_notify.channels import check_webhook_secrets, signatures
+
+    old, new, body, now = b"o" * 32, b"n" * 32, b'{"a":1}', time.time()
+    ts = str(int(now))
+    headers = {"X-Caseflow-Timestamp": ts, "X-Caseflow-Signature": signatures([new, old], ts, body)}
+    headers["X-Caseflow-Delivery"] = "n-2"
+    assert verify(old, headers, body, now=now) is None  # a receiver not yet switched
+    assert verify(new, headers, body, now=now) is None  # a receiver already switched
+    assert verify(b"x" * 32, headers, body, now=now) == "bad signature"
+    targets = {"shop-a": "https://a.example/hook", "shop-b": "https://b.example/hook"}
+    check_webhook_secrets(targets, {"shop-a": [new, old], "shop-b": [b"b" * 32]})
+    for secrets_, why in (
+        ({"shop-a": [new]}, "shop-b: give one secret"),
+        ({"shop-a": [new], "shop-b": [b""]}, "empty or shorter"),
+        ({"shop-a": [new], "shop-b": [new]}, "shares a secret with shop-a"),
+        ({"shop-a": [new, old, b"t" * 32], "shop-b": [b"b" * 32]}, "two while rotating"),
+    ):
+        with pytest.raises(ValueError, match=why):
+            check_webhook_secrets(targets, secrets_)
+
+
+def test_smtp_refuses_credentials_without_tls_unless_a_local_relay_is_allowed() -> None:
+    from caseflow_notify.channels import SmtpConfig
+
+    plain = SmtpConfig("mail.example", 25, "a@b.example", 5.0, username="u", password="p")
+    with pytest.raises(ValueError, match="need TLS"):
+        plain.check()
+    SmtpConfig("mail.example", 587, "a@b.example", 5.0, username="u", password="p", starttls=True).check()
+    SmtpConfig("mail.example", 465, "a@b.example", 5.0, username="u", password="p", implicit_tls=True).check()
+    SmtpConfig("127.0.0.1", 25, "a@b.example", 5.0, username="u", password="p", allow_plaintext_auth=True).check()
+    SmtpConfig("127.0.0.1", 25, "a@b.example", 5.0).check()  # no credentials, nothing to protect

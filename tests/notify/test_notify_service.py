@@ -10,10 +10,12 @@ from caseflow_contracts import parse_event
 from caseflow_contracts.topics import CASES_LIFECYCLE, NOTIFY_DELIVERIES
 from caseflow_dev.harness import run_in_process
 from caseflow_dev.testing import KafkaTestKit
+from caseflow_kit.auth import Role
 from caseflow_notify.app import SPEC
 from caseflow_notify.settings import NotifySettings
 
 from .support import (
+    WEBHOOK_SECRET,
     HttpReceiver,
     SmtpReceiver,
     breached,
@@ -41,6 +43,7 @@ async def test_notify_through_the_broker(kafka: KafkaTestKit, tmp_path: Path) ->
         ):
             overrides = notify_overrides(write_policy(tmp_path), web, sms, smtp)
             overrides["webhook_targets"] = {**overrides["webhook_targets"], "shop-b": f"{dead.url}/hooks"}
+            overrides["webhook_secrets"] = {**overrides["webhook_secrets"], "shop-b": "shop-b-" + WEBHOOK_SECRET}
             settings = kafka.settings(NotifySettings, **overrides)
             async with run_in_process(SPEC, settings) as service:
                 story, other = case_id(), case_id()
@@ -92,7 +95,8 @@ async def test_notify_through_the_broker(kafka: KafkaTestKit, tmp_path: Path) ->
                 assert english["Content-Language"] == "en"
 
                 # the read endpoint: history, masked
-                async with httpx.AsyncClient(base_url=service.url) as client:
+                reader = kafka.auth(Role.CASES_READER)
+                async with httpx.AsyncClient(base_url=service.url, headers=reader) as client:
                     answer = await client.get(f"/cases/{story}/notifications")
                     assert answer.status_code == 200
                     body = answer.json()
@@ -103,7 +107,7 @@ async def test_notify_through_the_broker(kafka: KafkaTestKit, tmp_path: Path) ->
                     assert "xiaoming.wang" not in answer.text
                     assert "sealed" not in answer.text
                     assert (await client.get("/cases/CF-NOSUCHCASE1/notifications")).status_code == 404
-                    assert (await client.get("/cases/not-a-case/notifications")).status_code == 400
+                    assert (await client.get("/cases/not-a-case/notifications")).status_code == 422
                     metrics = (await client.get("/metrics")).text
                     assert 'caseflow_notify_outcomes_total{channel="webhook",outcome="failed"} 1.0' in metrics
                     assert 'caseflow_notify_outcomes_total{channel="email",outcome="retry"} 1.0' in metrics

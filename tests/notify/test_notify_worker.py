@@ -387,8 +387,9 @@ async def test_contact_sealed_the_way_intake_seals_it_opens_at_send_time(rig: Ri
 
 
 async def test_a_person_can_redrive_a_failed_delivery(rig: Rig) -> None:
-    from caseflow_kit import Request
-    from caseflow_notify.views import retry_failed
+    from caseflow_dev.testing import edge_client
+    from caseflow_kit.auth import Role
+    from caseflow_ops.tokens import LocalIssuer
 
     rig.web.fail_next = 3
     cid = case_id()
@@ -397,17 +398,24 @@ async def test_a_person_can_redrive_a_failed_delivery(rig: Rig) -> None:
     [doc] = await rig.deliveries(cid)
     assert doc["state"] == "failed"
 
-    endpoint = retry_failed(lambda: rig.runtime.store, rig.runtime.unit_of_work, rig.worker.wake)
+    issuer = LocalIssuer.ensure(rig.tmp)
+    admin = {"Authorization": "Bearer " + issuer.mint("ops-1", [Role.OPS_ADMIN])}
+    reader = {"Authorization": "Bearer " + issuer.mint("reader-1", [Role.CASES_READER])}
+    http = edge_client(rig.runtime, issuer)
     path = f"/cases/{cid}/notifications/{doc['_id']}/retry"
-    answer = await endpoint(Request("POST", path, {"case_id": cid, "notification_id": doc["_id"]}, {}, b""))
-    assert answer.status == 202
-    again = await endpoint(Request("POST", path, {"case_id": cid, "notification_id": doc["_id"]}, {}, b""))
-    assert again.status == 409  # pending now: only failed deliveries are re-driven
-    missing = await endpoint(Request("POST", path, {"case_id": "CF-OTHER0001", "notification_id": doc["_id"]}, {}, b""))
-    assert missing.status == 404
+    assert (await http.post(path)).status_code == 401
+    assert (await http.post(path, headers=reader)).status_code == 403
+    assert (await rig.deliveries(cid))[0]["state"] == "failed"  # refused: nothing changed
+    answer = await http.post(path, headers=admin)
+    assert answer.status_code == 202
+    again = await http.post(path, headers=admin)
+    assert again.status_code == 409  # pending now: only failed deliveries are re-driven
+    missing = await http.post(f"/cases/CF-OTHER0001/notifications/{doc['_id']}/retry", headers=admin)
+    assert missing.status_code == 404
     await rig.drain()
     [doc] = await rig.deliveries(cid)
     assert (doc["state"], doc["attempts"], doc["redrives"]) == ("sent", 1, 1)
+    assert [e.get("by") for e in doc["log"] if e["error"] == "manual retry"] == ["ops-1"]
     assert len(rig.web.accepted) == 1
     assert len(await rig.events("notification.failed")) == 1
     assert len(await rig.events("notification.sent")) == 1

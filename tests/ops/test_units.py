@@ -7,6 +7,7 @@ import importlib
 import io
 import json
 import ssl
+from pathlib import Path
 
 import pytest
 
@@ -134,3 +135,24 @@ async def test_an_unreachable_broker_is_an_error_message_not_a_traceback(capsys:
     port = free_port()
     assert await run(["--bootstrap", f"127.0.0.1:{port}", "lag"], io.StringIO()) == 2
     assert "caseflowctl: Kafka:" in capsys.readouterr().err
+
+
+async def test_caseflowctl_token_mints_a_short_lived_token_the_services_accept(tmp_path: Path) -> None:
+
+    from caseflow_kit.auth import Principal, StaticKey, TokenVerifier
+    from caseflow_kit.settings import KitSettings, token_verifier
+    from caseflow_ops.cli import run
+    from caseflow_ops.tokens import LocalIssuer
+
+    out = io.StringIO()
+    assert await run(["token", "--role", "claims.reviewer", "--data-dir", str(tmp_path)], out) == 2  # no stack yet
+    issuer = LocalIssuer.ensure(tmp_path)
+    args = ["token", "--role", "station.agent", "--station", "SH-PD-01", "--subject", "agent-7", "--data-dir"]
+    assert await run([*args, str(tmp_path)], out) == 0
+    verifier = token_verifier(KitSettings.model_validate(issuer.settings()))
+    assert isinstance(verifier, TokenVerifier)
+    assert isinstance(verifier.keys, StaticKey)
+    who = await verifier.verify(out.getvalue().strip())
+    assert who == Principal("agent-7", frozenset({"station.agent"}), frozenset({"SH-PD-01"}))
+    assert oct(issuer.private_key_file.stat().st_mode & 0o777) == "0o600"
+    assert await run([*args, str(tmp_path), "--ttl", "999999"], out) == 2  # not a long-lived token

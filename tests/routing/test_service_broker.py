@@ -36,6 +36,7 @@ from caseflow_contracts.stations import (
 from caseflow_contracts.topics import CASES_LIFECYCLE, STATIONS_UPDATES
 from caseflow_dev.harness import run_in_process
 from caseflow_dev.testing import KafkaTestKit
+from caseflow_kit.auth import Role
 from caseflow_routing.app import SPEC
 from caseflow_routing.settings import RoutingSettings
 
@@ -90,7 +91,10 @@ async def test_escalate_call_back_resolve_breach_climb_transfer(kafka: KafkaTest
     settings = kafka.settings(RoutingSettings, directory_path=path)
     loop_case, breached, out_of_area, stranger = case_id(), case_id(), case_id(), case_id()
     crowd = [case_id() for _ in range(3)]
-    async with run_in_process(SPEC, settings) as service, httpx.AsyncClient(base_url=service.url) as http:
+    async with (
+        run_in_process(SPEC, settings) as service,
+        httpx.AsyncClient(base_url=service.url, headers=kafka.auth(Role.CASES_READER)) as http,
+    ):
         # Capacity: three cases for a station that holds two; the counters see a batch's own assignments.
         for cid in crowd:
             await kafka.publish(opened(cid, hint="SH-PD-02", area=PUDONG))
@@ -189,7 +193,10 @@ async def test_repeat_contact_rejection_and_requests_climb_to_hq_and_the_directo
     path = write_directory(tmp_path / "stations.yaml")
     settings = kafka.settings(RoutingSettings, directory_path=path, directory_poll_seconds=0.2)
     cid, later = case_id(), case_id()
-    async with run_in_process(SPEC, settings) as service, httpx.AsyncClient(base_url=service.url) as http:
+    async with (
+        run_in_process(SPEC, settings) as service,
+        httpx.AsyncClient(base_url=service.url, headers=kafka.auth(Role.CASES_READER)) as http,
+    ):
         await kafka.publish(opened(cid, hint="BJ-CY-01", area=CHAOYANG))
         await until(http, cid, lambda v: v["holder"] == "BJ-CY-01")
         await kafka.publish(merged(cid))  # the customer called again: one level up
@@ -237,7 +244,9 @@ async def test_repeat_contact_rejection_and_requests_climb_to_hq_and_the_directo
         broken = directory_data(version="broken")
         broken["stations"][6]["parent"] = "NOWHERE"
         path.write_text(yaml.safe_dump(broken, allow_unicode=True), encoding="utf-8")
-        response = await http.post("/admin/directory/reload")
+        assert (await http.post("/admin/directory/reload")).status_code == 403  # a reader may not
+        assert (await http.post("/admin/directory/reload", headers={"Authorization": ""})).status_code == 401
+        response = await http.post("/admin/directory/reload", headers=kafka.auth(Role.OPS_ADMIN))
         assert response.status_code == 422
         assert "NOWHERE is not in the directory" in response.json()["error"]
         assert (await http.get("/stations/BJ-CY-01")).json()["version"] == "test-1"

@@ -21,6 +21,7 @@ from caseflow_contracts.topics import SLA_BREACHES, SLA_EVENTS
 from caseflow_dev.harness import run_in_process
 from caseflow_dev.testing import KafkaTestKit
 from caseflow_kit import Runtime
+from caseflow_kit.auth import Role
 from caseflow_kit.store import Query
 from caseflow_sla.app import SPEC, build_deps
 from caseflow_sla.handlers import SlaDeps
@@ -102,7 +103,7 @@ async def test_two_replicas_and_a_restart_breach_each_clock_exactly_once(
             return await count_clocks(a.runtime, metric="callback", outcome="late") == len(silent)
 
         await until(recorded)
-        async with httpx.AsyncClient(base_url=a.url) as http:
+        async with httpx.AsyncClient(base_url=a.url, headers=kafka.auth(Role.CASES_READER)) as http:
             response = await http.get("/kpis", params={"station": "SH-PUDONG-01", "from": str(T0 - 60)})
         body = response.json()
         assert response.status_code == 200, body

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from caseflow_kit import Request
+from pathlib import Path
+
+from caseflow_dev.testing import edge_client
+from caseflow_kit.auth import Role
+from caseflow_ops.tokens import LocalIssuer
 from caseflow_sla import domain
-from caseflow_sla.api import routes
 from caseflow_sla.domain import Clock, Outcome
 from caseflow_sla.kpis import kpis
 
@@ -62,7 +65,9 @@ def test_kpis_of_nothing_are_empty_not_zero() -> None:
     assert result["open_breaches"] == 0
 
 
-async def test_the_endpoint_reports_overall_and_per_station(sla: SlaHarness, lifecycle: Lifecycle) -> None:
+async def test_the_endpoint_reports_overall_and_per_station(
+    sla: SlaHarness, lifecycle: Lifecycle, tmp_path: Path
+) -> None:
     a, b = new_case_id(), new_case_id()
     await sla.feed(
         lifecycle.escalated(a, T0, holder="SH-A1"),
@@ -70,17 +75,24 @@ async def test_the_endpoint_reports_overall_and_per_station(sla: SlaHarness, lif
         lifecycle.callback(a, T0 + 0.5 * H, station="SH-A1"),
         lifecycle.callback(b, T0 + 3 * H, station="SH-B2"),
     )
-    [endpoint] = [r.endpoint for r in routes(sla.runtime)]
+    issuer = LocalIssuer.ensure(tmp_path)
+    reader = {"Authorization": "Bearer " + issuer.mint("analyst", [Role.CASES_READER])}
+    agent = {"Authorization": "Bearer " + issuer.mint("b2-agent", [Role.STATION_AGENT], ["SH-B2"])}
+    http = edge_client(sla.runtime, issuer)
     window = {"from": "2026-11-24T00:00:00Z", "to": "2026-11-25T00:00:00Z"}
-    response = await endpoint(Request("GET", "/kpis", {}, window, b""))
-    assert response.status == 200
-    body = response.body
+    response = await http.get("/kpis", params=window, headers=reader)
+    assert response.status_code == 200
+    body = response.json()
     assert body["overall"]["callback_within_target_rate"] == 0.5
     assert body["stations"]["SH-A1"]["callback_within_target_rate"] == 1.0
     assert body["stations"]["SH-B2"]["callback_within_target_rate"] == 0.0
-    one = await endpoint(Request("GET", "/kpis", {}, {**window, "station": "SH-B2"}, b""))
-    assert one.body["mean_time_to_callback_s"] == 3 * H
-    earlier = await endpoint(Request("GET", "/kpis", {}, {"from": "2026-11-01T00:00:00Z", "to": "2026-11-02"}, b""))
-    assert earlier.body["overall"]["callbacks_decided"] == 0
-    bad = await endpoint(Request("GET", "/kpis", {}, {"from": "yesterday"}, b""))
-    assert bad.status == 400
+    one = await http.get("/kpis", params={**window, "station": "SH-B2"}, headers=agent)  # a station reads its own
+    assert one.json()["mean_time_to_callback_s"] == 3 * H
+    assert (await http.get("/kpis", params={**window, "station": "SH-A1"}, headers=agent)).status_code == 403
+    assert (await http.get("/kpis", params=window, headers=agent)).status_code == 403  # not the whole network
+    earlier = await http.get("/kpis", params={"from": "2026-11-01T00:00:00Z", "to": "2026-11-02"}, headers=reader)
+    assert earlier.json()["overall"]["callbacks_decided"] == 0
+    bad = await http.get("/kpis", params={"from": "yesterday"}, headers=reader)
+    assert bad.status_code == 422
+    assert bad.json()["errors"][0]["field"] == "from"
+    assert (await http.get("/kpis", params=window)).status_code == 401

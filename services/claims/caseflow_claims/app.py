@@ -9,8 +9,8 @@ from caseflow_kit import Runtime, ServiceSpec, Subscription
 from caseflow_kit.rules import RulesFile
 
 from . import handlers
-from .api import routes
 from .deps import ClaimsDeps
+from .http import routers
 from .rules import CompensationRules
 from .settings import ClaimsSettings
 from .store import COLLECTIONS
@@ -40,6 +40,6 @@ SPEC: ServiceSpec[ClaimsSettings, ClaimsDeps] = ServiceSpec(
         Subscription(STATIONS_UPDATES, handlers={"station.arbitration_declared": handlers.on_arbitration_declared}),
     ],
     build_deps=build_deps,
-    routes=routes,
+    http=routers,
     background=[reload_rules],
 )

@@ -39,23 +39,34 @@ def share_of(amount_minor: int, share_bp: int) -> int:
     return (amount_minor * share_bp + FULL // 2) // FULL
 
 
-def split(whole: int, weights: Sequence[int]) -> list[int]:
+def allocate(whole: int, weights: Sequence[int]) -> list[int]:
     """`whole` in parts proportional to `weights` that add up to exactly `whole` (largest remainder).
 
     Each part starts at the floor of its exact value whole x weight / sum(weights); the units still
     missing go one each to the parts with the largest remainders, the earlier weight first among equal
     ones. So every part is within one unit of its exact value, a zero weight gets nothing, and the same
-    input always splits the same way. (Rounding each part half up instead charged 51 + 51 for 101.)
+    input always splits the same way.
     """
     total = sum(weights)
     if whole < 0 or total <= 0 or min(weights) < 0:
-        raise ValueError("split needs a non-negative whole and non-negative weights with a positive sum")
+        raise ValueError("allocate needs a non-negative whole and non-negative weights with a positive sum")
     parts = [whole * weight // total for weight in weights]
     missing = whole - sum(parts)
     by_remainder = sorted(range(len(weights)), key=lambda i: (-(whole * weights[i] % total), i))
     for i in by_remainder[:missing]:
         parts[i] += 1
     return parts
+
+
+def split(amount_minor: int, shares_bp: Sequence[int]) -> list[int]:
+    """Each share's part of an amount (shares in basis points, at most 100 % together): with the network's
+    own part (the share nobody holds, which it absorbs) the parts add up to the amount exactly, each within
+    one fen of its exact value. The network is first on a tie: in doubt a fen is absorbed, not charged.
+    (Half up per share charged 51 + 51 for 101 fen split 50/50.)"""
+    unassigned = FULL - sum(shares_bp)
+    if unassigned < 0:
+        raise ValueError("shares add up to more than the whole")
+    return allocate(amount_minor, [unassigned, *shares_bp])[1:]
 
 
 def fmt(amount_minor: int, currency: str) -> str:
@@ -286,3 +297,37 @@ def liable_by_custody(kind: ClaimKind, facts: ClaimFacts, rules: CompensationRul
     }[where]
     label = {"origin": "sending station", "last_scan": "last scanning station", "destination": "delivering station"}
     return CustodyLiability(station, f"Scan trail: {kind.value}, {why}; the {label[where]} is liable")
+
+
+# -- four eyes ---------------------------------------------------------------------------------------
+
+
+def review_cap(claim: ClaimInput, rules: CompensationRules) -> int | None:
+    """The most the rules could pay for this parcel, as if it were lost: a reviewer adjusts up to it.
+
+    Insured: the declared value; uninsured: N x the freight; plus the freight refund when the
+    rules refund it. None when the parcel's figures needed for the cap are unknown.
+    """
+    work = _Work(rules.currency)
+    freight = work.money(claim.freight, "freight")
+    refund = freight if rules.refund_freight_when_lost and freight is not None else 0
+    if claim.insured:
+        declared = work.money(claim.declared_value, "declared value")
+        return None if declared is None else declared + refund
+    if freight is None:
+        return None
+    return freight * rules.uninsured_cap_multiple + refund
+
+
+def needs_second_approval(amount_minor: int, rules: CompensationRules) -> bool:
+    return amount_minor > rules.four_eyes.second_approval_above_minor
+
+
+def check_reason_code(code: str | None, rules: CompensationRules, *, required: bool) -> None:
+    """Raise ValueError (the message names the codes) unless the code is one of the rules' list."""
+    if code is None:
+        if required:
+            raise ValueError("a reason code is required: " + ", ".join(sorted(rules.four_eyes.reason_codes)))
+        return
+    if code not in rules.four_eyes.reason_codes:
+        raise ValueError(f"unknown reason code {code!r}: " + ", ".join(sorted(rules.four_eyes.reason_codes)))

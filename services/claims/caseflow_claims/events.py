@@ -18,6 +18,8 @@ from caseflow_contracts.claims import (
     ChargebackReversedPayload,
     ClaimAppealed,
     ClaimAppealedPayload,
+    ClaimAudited,
+    ClaimAuditedPayload,
     ClaimDecided,
     ClaimDecidedPayload,
     ClaimOpened,
@@ -80,6 +82,8 @@ def to_events(claim: ClaimRecord, effects: list[Effect], make: Make) -> list[Eve
                 lines=_lines(d.lines, cur),
                 automatic=d.automatic,
                 reviewer_id=d.reviewer_id,
+                approver_id=d.approver_id,
+                reason_code=d.reason_code,
                 reason=d.reason[:4000],
                 rules_version=claim.rules_version,
                 decided_at=_dt(d.decided_at),
@@ -93,6 +97,7 @@ def to_events(claim: ClaimRecord, effects: list[Effect], make: Make) -> list[Eve
                 case_id=claim.case_id,
                 amount=money(p.amount_minor),
                 issued_at=_dt(p.issued_at),
+                approved_by=p.approved_by,
             )
             out.append(make(PayoutIssued, payload, deterministic_id("payout.issued", p.payout_id)))
         elif isinstance(fx, model.Charged):
@@ -154,4 +159,19 @@ def to_events(claim: ClaimRecord, effects: list[Effect], make: Make) -> list[Eve
                 appealed_at=_dt(cb.appealed_at or cb.issued_at),
             )
             out.append(make(ChargebackAppealed, payload, deterministic_id("chargeback.appealed", cb.chargeback_id)))
+        elif isinstance(fx, model.Audited):
+            r = fx.record
+            payload = ClaimAuditedPayload(
+                audit_id=r.audit_id,
+                claim_id=claim.claim_id,
+                case_id=claim.case_id,
+                action=r.action,
+                actor=r.actor,
+                before=money(r.before_minor),
+                after=money(r.after_minor),
+                reason_code=r.reason_code,
+                request_id=r.request_id,
+                at=_dt(r.at),
+            )
+            out.append(make(ClaimAudited, payload, deterministic_id("claim.audited", r.audit_id)))
     return out

@@ -7,6 +7,7 @@ from typing import Any
 from caseflow_contracts import Event
 from caseflow_contracts.cases import CaseOpened, CaseResolved
 from caseflow_contracts.claims import ClaimDecision, ClaimKind, EvidenceRef
+from caseflow_contracts.common import Actor
 from caseflow_contracts.stations import ArbitrationDeclared
 from caseflow_kit import Context, Rejected
 from caseflow_kit.uow import UnitOfWork
@@ -18,9 +19,15 @@ from .events import to_events
 from .model import ClaimRecord, DeclarationRecord, Effect
 
 
-def publish(uow: UnitOfWork, claim: ClaimRecord, effects: list[Effect], cause: Event | None) -> None:
+def publish(
+    uow: UnitOfWork, claim: ClaimRecord, effects: list[Effect], cause: Event | None, actor: Actor | None = None
+) -> None:
+    """Emit the effects as events; `actor` is the person whose command caused them (None for events)."""
+
     def make(model_type: type[Event], payload: Any, event_id: str) -> Event:
-        return model_type.create(payload, key=claim.case_id, producer="claims", cause=cause, event_id=event_id)
+        return model_type.create(
+            payload, key=claim.case_id, producer="claims", cause=cause, event_id=event_id, actor=actor
+        )
 
     for event in to_events(claim, effects, make):
         uow.emit(event)

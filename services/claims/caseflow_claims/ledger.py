@@ -117,14 +117,13 @@ def _custody_liability(claim: ClaimRecord, rules: CompensationRules, now: dateti
 def station_parts(payout: PayoutRecord, liable: list[LiableShare]) -> dict[str, int]:
     """Each liable station's part of one payout, in fen.
 
-    The network is the last party of the split, weighted with the share no station is liable for (what it
-    absorbs), so the stations' parts never add up to more than the payout; stations are taken in code
-    order, so equal remainders always fall the same way whatever order HQ named them in.
+    The network takes part in the split with the share no station is liable for (what it absorbs), so the
+    stations' parts never add up to more than the payout; stations are taken in code order, so equal
+    remainders always fall the same way whatever order HQ named them in.
     """
     stations = sorted(liable, key=lambda x: x.station)
-    unassigned = FULL - sum(x.share_bp for x in stations)
-    parts = split(payout.amount_minor, [x.share_bp for x in stations] + [unassigned])
-    return {x.station: part for x, part in zip(stations, parts[:-1], strict=True)}
+    parts = split(payout.amount_minor, [x.share_bp for x in stations])
+    return {x.station: part for x, part in zip(stations, parts, strict=True)}
 
 
 def _wanted(claim: ClaimRecord) -> dict[tuple[str, str], tuple[int, int]]:

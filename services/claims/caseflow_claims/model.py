@@ -14,15 +14,17 @@ from typing import Literal
 
 from caseflow_contracts import Money
 from caseflow_contracts.cases import FraudFlag
-from caseflow_contracts.claims import ClaimDecision, ClaimFacts, ClaimKind, EvidenceRef
-from caseflow_contracts.common import CaseKind
+from caseflow_contracts.claims import AuditAction, ClaimDecision, ClaimFacts, ClaimKind, EvidenceRef
+from caseflow_contracts.common import Actor, CaseKind
 
-from .domain import FULL, Assessment, Line, Verdict, assess, fmt
+from .domain import FULL, Assessment, Line, Verdict, assess, check_reason_code, fmt, needs_second_approval, review_cap
 from .ledger import appeal_chargeback, case_resolved, declare, hq_decide, settle
 from .records import (
     Appealed,
     AppealRecord,
     Arbitrated,
+    Audited,
+    AuditRecord,
     ChargebackAppealed,
     ChargebackRecord,
     Charged,
@@ -39,6 +41,7 @@ from .records import (
     Opened,
     Paid,
     PayoutRecord,
+    ProposalRecord,
     Reversed,
     Status,
     iso,
@@ -48,7 +51,10 @@ from .rules import CompensationRules
 __all__ = [
     "AppealRecord",
     "Appealed",
+    "Approval",
     "Arbitrated",
+    "AuditRecord",
+    "Audited",
     "ChargebackAppealed",
     "ChargebackRecord",
     "Charged",
@@ -65,17 +71,23 @@ __all__ = [
     "Opened",
     "Paid",
     "PayoutRecord",
+    "ProposalRecord",
     "Reversed",
     "Review",
+    "Signoff",
+    "Stamp",
     "Status",
     "appeal",
     "appeal_chargeback",
+    "audit",
+    "audited",
     "case_resolved",
     "declare",
     "hq_decide",
     "new_claim",
     "open_and_decide",
     "review",
+    "second_approval",
     "settle",
 ]
 
@@ -139,6 +151,24 @@ def open_and_decide(
     return effects
 
 
+@dataclass(frozen=True)
+class Stamp:
+    """Who acts, from their token, and the HTTP request that carried it: goes into the audit record."""
+
+    actor: Actor
+    request_id: str
+
+
+@dataclass(frozen=True)
+class Signoff:
+    """The people behind a decision: the reviewer, and the second approver above the threshold."""
+
+    reviewer: Actor
+    approver: Actor | None = None
+    idempotency_key: str | None = None
+    reason_code: str | None = None
+
+
 def _decide(
     claim: ClaimRecord,
     decision: ClaimDecision,
@@ -146,7 +176,7 @@ def _decide(
     lines: list[LineRecord],
     reason: str,
     *,
-    by: Review | None,
+    by: Signoff | None,
     rules: CompensationRules,
     now: datetime,
 ) -> list[Effect]:
@@ -155,11 +185,13 @@ def _decide(
         decision=decision,
         amount_minor=amount if decision is ClaimDecision.APPROVED else 0,
         automatic=by is None,
-        reviewer_id=by.reviewer_id if by else None,
+        reviewer_id=by.reviewer.subject if by else None,
+        approver_id=by.approver.subject if by and by.approver else None,
+        reason_code=by.reason_code if by else None,
         reason=reason,
         lines=lines,
         decided_at=iso(now),
-        request_id=by.request_id if by else None,
+        request_id=by.idempotency_key if by else None,
     )
     claim.decisions.append(record)
     claim.status = {
@@ -169,12 +201,54 @@ def _decide(
     }[decision]
     effects: list[Effect] = [Decided(record)]
     if decision is ClaimDecision.APPROVED:
-        effects += _pay(claim, record, now)
+        approved_by = [a for a in (by.reviewer, by.approver) if a is not None] if by else []
+        effects += _pay(claim, record, now, approved_by)
         effects += settle(claim, rules, now)
     return effects
 
 
-def _pay(claim: ClaimRecord, decision: DecisionRecord, now: datetime) -> list[Effect]:
+def audit(
+    claim: ClaimRecord,
+    action: AuditAction,
+    stamp: Stamp,
+    before_minor: int,
+    now: datetime,
+    *,
+    after_minor: int | None = None,
+    reason_code: str | None = None,
+) -> Audited:
+    """Record a decision by a person in the claim; the effect publishes it on claims.events."""
+    record = AuditRecord(
+        audit_id=f"{claim.claim_id}-A{len(claim.audit) + 1}",
+        action=action,
+        actor=stamp.actor,
+        before_minor=before_minor,
+        after_minor=claim.granted_minor if after_minor is None else after_minor,
+        reason_code=reason_code,
+        request_id=stamp.request_id,
+        at=iso(now),
+    )
+    claim.audit.append(record)
+    return Audited(record)
+
+
+def audited(
+    claim: ClaimRecord,
+    effects: list[Effect],
+    action: AuditAction,
+    stamp: Stamp,
+    *,
+    before_minor: int,
+    now: datetime,
+    reason_code: str | None = None,
+) -> list[Effect]:
+    """The effects of a command by a person, with its audit record; a no-op (a retry) records nothing."""
+    if not effects:
+        return effects
+    return [*effects, audit(claim, action, stamp, before_minor, now, reason_code=reason_code)]
+
+
+def _pay(claim: ClaimRecord, decision: DecisionRecord, now: datetime, approved_by: list[Actor]) -> list[Effect]:
     """Pay what the decision grants beyond what was already paid: one payout per decision, at most."""
     top_up = decision.amount_minor - claim.paid_minor
     if top_up <= 0:
@@ -186,6 +260,7 @@ def _pay(claim: ClaimRecord, decision: DecisionRecord, now: datetime) -> list[Ef
         decision_no=decision.no,
         amount_minor=top_up,
         issued_at=iso(now),
+        approved_by=approved_by,
     )
     claim.payouts.append(payout)
     claim.ledger.append(
@@ -202,90 +277,192 @@ def _pay(claim: ClaimRecord, decision: DecisionRecord, now: datetime) -> list[Ef
 @dataclass(frozen=True)
 class Review:
     action: Literal["approve", "adjust", "reject"]
-    reviewer_id: str
+    stamp: Stamp
+    reason_code: str | None = None
     reason: str = ""
     amount_minor: int | None = None
     facts: ClaimFacts | None = None
-    request_id: str | None = None
+    idempotency_key: str | None = None
     claim_kind: ClaimKind | None = None
 
 
-def review(claim: ClaimRecord, command: Review, rules: CompensationRules, now: datetime) -> list[Effect]:
-    """A reviewer approves, adjusts (with a reason) or rejects (with a reason) a claim awaiting review.
+def _reason_code(code: str | None, rules: CompensationRules, *, required: bool) -> None:
+    try:
+        check_reason_code(code, rules, required=required)
+    except ValueError as exc:
+        raise ClaimError("reason_code", str(exc), field="reason_code") from None
 
-    Raises ClaimError when the command does not apply; the record may then be partly changed
-    and must be discarded (service.execute never saves it).
+
+def review(claim: ClaimRecord, command: Review, rules: CompensationRules, now: datetime) -> list[Effect]:
+    """A reviewer approves, adjusts or rejects (these two with a reason code) a claim awaiting review.
+
+    An approval granting more than the four-eyes threshold becomes a proposal that a second,
+    different approver decides (`second_approval`). Raises ClaimError when the command does
+    not apply; the record may then be partly changed and must be discarded (never saved).
     """
-    if command.request_id and any(d.request_id == command.request_id for d in claim.decisions):
+    key = command.idempotency_key
+    if key and (
+        any(d.request_id == key for d in claim.decisions) or (claim.proposal and claim.proposal.request_id == key)
+    ):
         return []  # the same request again (a client retry): already applied
     if claim.status not in (Status.PENDING_REVIEW, Status.APPEALED):
         raise ClaimError("not_reviewable", f"claim is {claim.status.value}")
-    if command.action != "approve" and not command.reason.strip():
-        raise ClaimError("reason_required", f"{command.action} needs a reason")
+    _reason_code(command.reason_code, rules, required=command.action != "approve")
+    before = claim.granted_minor
+    signoff = Signoff(command.stamp.actor, idempotency_key=key, reason_code=command.reason_code)
+    reason = command.reason or rules.four_eyes.reason_codes.get(command.reason_code or "", "")
     appealed = claim.status is Status.APPEALED
     if command.action == "reject":
         if appealed and claim.paid_minor > 0:
             # The appeal is turned down: the earlier approval and its payout stand.
-            lines = [LineRecord(label="Earlier approval stands", amount_minor=claim.paid_minor, basis=command.reason)]
-            return _decide(
+            lines = [LineRecord(label="Earlier approval stands", amount_minor=claim.paid_minor, basis=reason)]
+            effects = _decide(
                 claim,
                 ClaimDecision.APPROVED,
                 claim.paid_minor,
                 lines,
-                "Appeal rejected: " + command.reason,
-                by=command,
+                "Appeal rejected: " + reason,
+                by=signoff,
                 rules=rules,
                 now=now,
             )
-        return _decide(
+        else:
+            effects = _decide(claim, ClaimDecision.REJECTED, 0, claim.lines, reason, by=signoff, rules=rules, now=now)
+        return audited(
             claim,
-            ClaimDecision.REJECTED,
-            0,
-            claim.lines,
-            command.reason,
-            by=command,
-            rules=rules,
+            effects,
+            AuditAction.REJECTED,
+            command.stamp,
+            before_minor=before,
             now=now,
+            reason_code=command.reason_code,
         )
-    lines = claim.lines
-    amount = claim.assessed_amount_minor
-    if command.action == "adjust":
-        if command.claim_kind is not None and command.claim_kind is not claim.claim_kind:
-            # The reviewer establishes the kind: the lost share follows it unless the facts say otherwise.
-            whole = command.claim_kind in (ClaimKind.LOSS, ClaimKind.WRONG_CONTENTS)
-            facts = command.facts or claim.facts
-            if command.facts is None or command.facts.loss_share_bp == claim.facts.loss_share_bp:
-                facts = facts.model_copy(update={"loss_share_bp": FULL if whole else None})
-            claim.claim_kind = command.claim_kind
-            command = replace(command, facts=facts)
-        if command.facts is not None:
-            claim.facts = command.facts
-            assessment = assess(claim.as_input(), rules)
-            _set_assessment(claim, assessment)
-            claim.rules_version = rules.version
-            lines, amount = claim.lines, assessment.amount_minor
-        if command.amount_minor is not None:
-            amount = command.amount_minor
-            lines = [
-                *[x for x in lines if x.label != "Compensation"],
-                LineRecord(
-                    label="Adjusted by reviewer",
-                    amount_minor=amount,
-                    basis=f"{command.reason} (rules gave "
-                    + (
-                        "no amount"
-                        if claim.assessed_amount_minor is None
-                        else fmt(claim.assessed_amount_minor, claim.currency)
-                    )
-                    + ")",
-                ),
-            ]
+    lines, amount = _amount(claim, command, rules)
     if amount is None:
         raise ClaimError("facts_missing", "the rules give no amount: " + "; ".join(claim.missing))
     if amount < claim.paid_minor:
-        raise ClaimError("below_paid", f"{fmt(claim.paid_minor, claim.currency)} is already paid")
-    reason = command.reason or "Approved by reviewer"
-    return _decide(claim, ClaimDecision.APPROVED, amount, lines, reason, by=command, rules=rules, now=now)
+        raise ClaimError("below_paid", f"{fmt(claim.paid_minor, claim.currency)} is already paid", field="amount_minor")
+    reason = reason or "Approved by reviewer"
+    if needs_second_approval(amount, rules):
+        claim.proposal = ProposalRecord(
+            proposed_by=command.stamp.actor,
+            amount_minor=amount,
+            lines=lines,
+            reason_code=command.reason_code,
+            reason=reason,
+            request_id=key,
+            resume_status=claim.status,
+            at=iso(now),
+        )
+        claim.status = Status.AWAITING_APPROVAL
+        # A proposal moves no money: its audit record is its only effect.
+        return [
+            audit(
+                claim,
+                AuditAction.PROPOSED,
+                command.stamp,
+                before,
+                now,
+                after_minor=amount,
+                reason_code=command.reason_code,
+            )
+        ]
+    effects = _decide(claim, ClaimDecision.APPROVED, amount, lines, reason, by=signoff, rules=rules, now=now)
+    return audited(
+        claim,
+        effects,
+        AuditAction.APPROVED,
+        command.stamp,
+        before_minor=before,
+        now=now,
+        reason_code=command.reason_code,
+    )
+
+
+def _amount(claim: ClaimRecord, command: Review, rules: CompensationRules) -> tuple[list[LineRecord], int | None]:
+    """What an approval or an adjustment grants, and how; an adjusted amount stays within the rules' cap."""
+    lines = claim.lines
+    amount = claim.assessed_amount_minor
+    if command.action != "adjust":
+        return lines, amount
+    if command.claim_kind is not None and command.claim_kind is not claim.claim_kind:
+        # The reviewer establishes the kind: the lost share follows it unless the facts say otherwise.
+        whole = command.claim_kind in (ClaimKind.LOSS, ClaimKind.WRONG_CONTENTS)
+        facts = command.facts or claim.facts
+        if command.facts is None or command.facts.loss_share_bp == claim.facts.loss_share_bp:
+            facts = facts.model_copy(update={"loss_share_bp": FULL if whole else None})
+        claim.claim_kind = command.claim_kind
+        command = replace(command, facts=facts)
+    if command.facts is not None:
+        claim.facts = command.facts
+        assessment = assess(claim.as_input(), rules)
+        _set_assessment(claim, assessment)
+        claim.rules_version = rules.version
+        lines, amount = claim.lines, assessment.amount_minor
+    if command.amount_minor is None:
+        return lines, amount
+    cap = review_cap(claim.as_input(), rules)
+    if cap is None:
+        raise ClaimError(
+            "cap_unknown", "the rules' cap needs the declared value or the freight: set the facts", field="amount_minor"
+        )
+    if command.amount_minor > cap:
+        raise ClaimError(
+            "above_cap", f"at most {fmt(cap, claim.currency)} under the rules for this claim", field="amount_minor"
+        )
+    assessed = "no amount" if claim.assessed_amount_minor is None else fmt(claim.assessed_amount_minor, claim.currency)
+    lines = [
+        *[x for x in lines if x.label != "Compensation"],
+        LineRecord(
+            label="Adjusted by reviewer",
+            amount_minor=command.amount_minor,
+            basis=f"{command.reason_code}: {command.reason} (rules gave {assessed})",
+        ),
+    ]
+    return lines, command.amount_minor
+
+
+@dataclass(frozen=True)
+class Approval:
+    decision: Literal["approve", "decline"]
+    stamp: Stamp
+    reason_code: str | None = None
+    reason: str = ""
+
+
+def second_approval(claim: ClaimRecord, command: Approval, rules: CompensationRules, now: datetime) -> list[Effect]:
+    """A second approver approves or declines a proposal; nobody approves their own proposal."""
+    proposal = claim.proposal
+    if claim.status is not Status.AWAITING_APPROVAL or proposal is None:
+        raise ClaimError("nothing_to_approve", f"claim is {claim.status.value}")
+    if command.stamp.actor.subject == proposal.proposed_by.subject:
+        raise ClaimError("self_approval", "a second, different approver decides this proposal")
+    _reason_code(command.reason_code, rules, required=command.decision == "decline")
+    before = claim.granted_minor
+    claim.proposal = None
+    if command.decision == "decline":
+        claim.status = proposal.resume_status
+        return [audit(claim, AuditAction.DECLINED, command.stamp, before, now, reason_code=command.reason_code)]
+    signoff = Signoff(proposal.proposed_by, command.stamp.actor, proposal.request_id, proposal.reason_code)
+    effects = _decide(
+        claim,
+        ClaimDecision.APPROVED,
+        proposal.amount_minor,
+        proposal.lines,
+        proposal.reason,
+        by=signoff,
+        rules=rules,
+        now=now,
+    )
+    return audited(
+        claim,
+        effects,
+        AuditAction.APPROVED,
+        command.stamp,
+        before_minor=before,
+        now=now,
+        reason_code=command.reason_code,
+    )
 
 
 def appeal(claim: ClaimRecord, reason: str, rules: CompensationRules, now: datetime) -> list[Effect]:

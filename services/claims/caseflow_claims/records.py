@@ -11,8 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from caseflow_contracts import Money
 from caseflow_contracts.cases import FraudFlag
-from caseflow_contracts.claims import ClaimDecision, ClaimFacts, ClaimKind, EvidenceRef
-from caseflow_contracts.common import CaseKind
+from caseflow_contracts.claims import AuditAction, ClaimDecision, ClaimFacts, ClaimKind, EvidenceRef
+from caseflow_contracts.common import Actor, CaseKind
 
 from .domain import FULL, ClaimInput
 
@@ -20,10 +20,11 @@ from .domain import FULL, ClaimInput
 class ClaimError(Exception):
     """A command that does not apply to the claim in its present state."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, *, field: str | None = None) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
+        self.field = field  # the request field at fault, when one is
 
 
 class Status(StrEnum):
@@ -31,6 +32,7 @@ class Status(StrEnum):
     APPROVED = "approved"
     REJECTED = "rejected"
     APPEALED = "appealed"
+    AWAITING_APPROVAL = "awaiting_approval"
 
 
 class _Rec(BaseModel):
@@ -49,10 +51,36 @@ class DecisionRecord(_Rec):
     amount_minor: int
     automatic: bool
     reviewer_id: str | None = None
+    approver_id: str | None = None
+    reason_code: str | None = None
     reason: str = ""
     lines: list[LineRecord]
     decided_at: str
     request_id: str | None = None
+
+
+class ProposalRecord(_Rec):
+    """An approval above the four-eyes threshold, waiting for a second, different approver."""
+
+    proposed_by: Actor
+    amount_minor: int
+    lines: list[LineRecord]
+    reason_code: str | None = None
+    reason: str = ""
+    request_id: str | None = None
+    resume_status: Status = Field(description="Where a declined proposal sends the claim back")
+    at: str
+
+
+class AuditRecord(_Rec):
+    audit_id: str
+    action: AuditAction
+    actor: Actor
+    before_minor: int
+    after_minor: int
+    reason_code: str | None = None
+    request_id: str
+    at: str
 
 
 class PayoutRecord(_Rec):
@@ -61,6 +89,7 @@ class PayoutRecord(_Rec):
     decision_no: int
     amount_minor: int
     issued_at: str
+    approved_by: list[Actor] = Field(default_factory=list)
 
 
 class ChargebackRecord(_Rec):
@@ -144,6 +173,8 @@ class ClaimRecord(_Rec):
     chargebacks: list[ChargebackRecord] = Field(default_factory=list)
     ledger: list[LedgerEntry] = Field(default_factory=list)
     declarations: list[DeclarationRecord] = Field(default_factory=list)
+    proposal: ProposalRecord | None = None
+    audit: list[AuditRecord] = Field(default_factory=list)
     case_resolved_at: str | None = None
     rules_version: str
 
@@ -152,6 +183,11 @@ class ClaimRecord(_Rec):
     @property
     def paid_minor(self) -> int:
         return sum(p.amount_minor for p in self.payouts)
+
+    @property
+    def granted_minor(self) -> int:
+        """What the latest decision grants the customer (0 before any approval)."""
+        return self.decisions[-1].amount_minor if self.decisions else 0
 
     def ledger_total(self, kind: str) -> int:
         return sum(e.amount_minor for e in self.ledger if e.kind == kind)
@@ -218,7 +254,12 @@ class ChargebackAppealed:
     chargeback: ChargebackRecord
 
 
-Effect = Opened | Decided | Paid | Charged | Reversed | Arbitrated | Appealed | ChargebackAppealed
+@dataclass(frozen=True)
+class Audited:
+    record: AuditRecord
+
+
+Effect = Opened | Decided | Paid | Charged | Reversed | Arbitrated | Appealed | ChargebackAppealed | Audited
 
 
 def iso(now: datetime) -> str:

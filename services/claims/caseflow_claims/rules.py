@@ -31,6 +31,26 @@ class CustodyRules(BaseModel):
     damage_unknown: Custody
 
 
+class FourEyes(BaseModel):
+    """Who may move how much: reasons from a list, a second approver above a threshold."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    second_approval_above_minor: int = Field(
+        ge=0, description="Approvals granting more than this need a second, different approver"
+    )
+    reason_codes: dict[str, str] = Field(
+        min_length=1, description="Code -> meaning; adjustments and rejections cite one"
+    )
+
+    @model_validator(mode="after")
+    def _codes_are_identifiers(self) -> FourEyes:
+        bad = [c for c in self.reason_codes if not c.replace("_", "").isalnum() or len(c) > 64]
+        if bad:
+            raise ValueError(f"reason codes are short identifiers: {bad}")
+        return self
+
+
 class CompensationRules(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -49,6 +69,7 @@ class CompensationRules(BaseModel):
     )
     penalty_point_value_minor: int = Field(ge=0)
     penalty_points: dict[ClaimKind, int]
+    four_eyes: FourEyes
 
     @model_validator(mode="after")
     def _every_kind_has_a_penalty(self) -> CompensationRules:

@@ -10,6 +10,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from caseflow_contracts.common import Actor
 from caseflow_kit.store import ConflictError
 from caseflow_kit.uow import UnitOfWork
 
@@ -31,7 +32,8 @@ class CommandPort:
     settings: ClaimsSettings
 
 
-async def execute(port: CommandPort, claim_id: str, mutate: Mutation) -> tuple[ClaimRecord, list[Effect]]:
+async def execute(port: CommandPort, claim_id: str, mutate: Mutation, actor: Actor) -> tuple[ClaimRecord, list[Effect]]:
+    """Load the claim, apply the command, commit it with its events (carrying the actor), publish."""
     for _ in range(20):
         uow = port.unit_of_work()
         loaded = await store.load(uow, claim_id)
@@ -42,7 +44,7 @@ async def execute(port: CommandPort, claim_id: str, mutate: Mutation) -> tuple[C
         if not effects:
             return claim, effects
         store.save(uow, claim, version, effects)
-        publish(uow, claim, effects, None)
+        publish(uow, claim, effects, None, actor)
         try:
             await uow.commit()
         except ConflictError:

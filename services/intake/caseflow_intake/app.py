@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 
 from caseflow_contracts.topics import CASES_LIFECYCLE, UPSTREAM_CUSTOMER_CONTACTS, UPSTREAM_PARCEL_EXCEPTIONS
-from caseflow_kit import Route, Runtime, ServiceSpec, Subscription
+from caseflow_kit import Runtime, ServiceSpec, Subscription
 from caseflow_kit.privacy import Pseudonymiser, Sealer
 from caseflow_kit.rules import RulesFile
 
 from .handlers import IntakeDeps, on_case_closed, on_case_resolved, on_customer_contact, on_parcel_exception
-from .reads import case_endpoint
+from .http import routers
 from .rules import IntakeRules
 from .settings import IntakeSettings
 from .store import COLLECTIONS
@@ -36,10 +36,6 @@ async def reload_rules(runtime: IntakeRuntime) -> None:
         runtime.deps.rules.reload()
 
 
-def routes(runtime: IntakeRuntime) -> list[Route]:
-    return [Route("GET", "/cases/{case_id}", case_endpoint(runtime.store))]
-
-
 SPEC: ServiceSpec[IntakeSettings, IntakeDeps] = ServiceSpec(
     name="intake",
     http_port=8081,
@@ -52,6 +48,6 @@ SPEC: ServiceSpec[IntakeSettings, IntakeDeps] = ServiceSpec(
         Subscription(CASES_LIFECYCLE, handlers={"case.resolved": on_case_resolved, "case.closed": on_case_closed}),
     ],
     build_deps=build_deps,
-    routes=routes,
+    http=routers,
     background=[reload_rules],
 )

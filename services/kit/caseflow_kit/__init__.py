@@ -4,16 +4,12 @@ from .consumer import Context, Subscription
 from .errors import CaseflowError, Rejected
 from .runtime import Runtime, ServiceSpec, serve
 from .settings import KitSettings
-from .web import Request, Response, Route
 
 __all__ = [
     "CaseflowError",
     "Context",
     "KitSettings",
     "Rejected",
-    "Request",
-    "Response",
-    "Route",
     "Runtime",
     "ServiceSpec",
     "Subscription",

@@ -8,11 +8,12 @@ import gc
 import logging
 import os
 import signal
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from aiokafka import ConsumerRebalanceListener, TopicPartition
+from fastapi import APIRouter, FastAPI
 from faststream.asgi import AsgiFastStream
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -20,6 +21,7 @@ from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from faststream.message import StreamMessage
 from faststream.middlewares import AckPolicy
 from faststream.specification import AsyncAPI
+from faststream.specification.asyncapi.site import get_asyncapi_html
 from prometheus_client import CollectorRegistry
 
 from caseflow_contracts import Topic
@@ -29,16 +31,16 @@ from . import deadletters, logs
 from .clock import Clock, SystemClock
 from .commands import CommandRunner
 from .consumer import PROCESSED, GuardedConsumer, Record, Subscription
+from .http import Edge, build_app
 from .metrics import KitMetrics
 from .outbox import PARKED_COLLECTION, OutboxRelay, Publish
 from .ownership import Ownership, SlotAssignor, slot_count
 from .publisher import BatchPublisher
-from .settings import KitSettings, kafka_security
+from .settings import KitSettings, kafka_security, token_verifier
 from .store import Collection, OutboxRecord, Query, Store, StoreUnavailableError
 from .store.mongo import MongoStore
 from .store.sqlite import SqliteStore
 from .uow import UnitOfWork
-from .web import HttpEdge, Route
 
 S = TypeVar("S", bound=KitSettings)
 D = TypeVar("D")
@@ -51,7 +53,7 @@ class ServiceSpec(Generic[S, D]):
 
     `build_deps` makes the service's own dependencies (rules, keys, clients) once
     the store is open; `background` tasks run while the service is up (e.g. timers);
-    `routes` builds the read endpoints from the runtime.
+    `http` builds the service's FastAPI routers (its `http` module) from the runtime.
     """
 
     name: str
@@ -60,7 +62,7 @@ class ServiceSpec(Generic[S, D]):
     collections: Sequence[Collection]
     subscriptions: Sequence[Subscription]
     build_deps: Callable[[Runtime[S, D]], Awaitable[D]]
-    routes: Callable[[Runtime[S, D]], list[Route]] = field(default=lambda runtime: [])
+    http: Callable[[Runtime[S, D]], Sequence[APIRouter]] = field(default=lambda runtime: ())
     background: Sequence[Callable[[Runtime[S, D]], Coroutine[Any, Any, None]]] = ()
     close_deps: Callable[[D], Awaitable[None]] | None = None
 
@@ -121,6 +123,7 @@ class Runtime(Generic[S, D]):
         self.retention_days = processed_retention_days(self.settings, (s.topic for s in spec.subscriptions))
         self.registry = CollectorRegistry()
         self.metrics = KitMetrics(self.registry)
+        self.edge = Edge(spec.name, self.registry)
         self.broker = KafkaBroker(
             self.settings.kafka_bootstrap_servers,
             security=kafka_security(self.settings),
@@ -329,10 +332,10 @@ class Runtime(Generic[S, D]):
             checks["broker"] = False
         return checks
 
-    def asgi(self) -> HttpEdge:
-        app = AsgiFastStream(
+    def asgi(self) -> FastAPI:
+        """FastAPI serves HTTP; its lifespan runs the FastStream app (broker, consumers, hooks)."""
+        stream = AsgiFastStream(
             self.broker,
-            asyncapi_path="/docs/asyncapi",
             on_startup=[self.start_dependencies],
             after_startup=[self.start_background],
             on_shutdown=[self.stop_consuming],
@@ -340,7 +343,31 @@ class Runtime(Generic[S, D]):
             logger=logging.getLogger(f"caseflow.{self.service}.app"),
             specification=AsyncAPI(title=f"caseflow {self.service}", version="1.0.0"),
         )
-        return HttpEdge(app, self.spec.routes(self), self.readiness, self.registry)
+        asyncapi_page: list[str] = []
+
+        def asyncapi_html() -> str:
+            # No "try it out": that would let any HTTP caller publish to the broker.
+            if not asyncapi_page:
+                asyncapi_page.append(get_asyncapi_html(stream.schema.to_specification(), try_it_out_path=None))
+            return asyncapi_page[0]
+
+        @contextlib.asynccontextmanager
+        async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+            # Refuse to serve without a safe token configuration: every endpoint but health depends on it.
+            self.edge.verifier = token_verifier(self.settings)
+            async with stream.start_lifespan_context():
+                yield
+
+        return build_app(
+            service=self.service,
+            edge=self.edge,
+            routers=self.spec.http(self),
+            lifespan=lifespan,
+            ready=self.readiness,
+            registry=self.registry,
+            asyncapi_html=asyncapi_html,
+            max_body_bytes=self.settings.http_max_body_bytes,
+        )
 
 
 def _exit_cleanly(signum: int, frame: object) -> None:

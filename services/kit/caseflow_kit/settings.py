@@ -10,6 +10,8 @@ from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLS
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .auth import AuthConfig, TokenVerifier, key_source
+
 
 def _env(name: str) -> AliasChoices:
     return AliasChoices(name)
@@ -134,6 +136,47 @@ class KitSettings(BaseSettings):
         pattern=r"^([a-z_]+\.[a-z_]+)?$",
         description="Test hook: SIGKILL the process right after it commits an event of this type, before publishing",
     )
+
+    auth_issuer: str = Field(default="", description="Token issuer (`iss`) the HTTP edge accepts; required to start")
+    auth_audience: str = Field(default="caseflow", description="Token audience (`aud`) the HTTP edge accepts")
+    auth_jwks_url: str | None = Field(default=None, description="The issuer's JWKS (OIDC `jwks_uri`)")
+    auth_public_key_file: Path | None = Field(
+        default=None, description="A PEM public key instead of a JWKS (the embedded stack's local issuer)"
+    )
+    auth_algorithms: list[str] = Field(
+        default=["RS256", "ES256", "EdDSA"], description="Accepted token `alg` values (asymmetric only)"
+    )
+    auth_leeway_s: int = Field(default=30, ge=0, le=300, description="Clock skew allowed on exp / nbf")
+    auth_roles_claim: str = Field(default="roles", description="Token claim with the roles (dotted path)")
+    auth_stations_claim: str = Field(default="stations", description="Token claim with the caller's station codes")
+    auth_jwks_cache_s: float = Field(default=300.0, gt=0, description="How long fetched JWKS keys are trusted")
+    auth_jwks_min_refresh_s: float = Field(
+        default=30.0, ge=0, description="Least time between JWKS fetches caused by an unknown key id"
+    )
+    http_max_body_bytes: int = Field(
+        default=65_536, ge=1024, le=10_485_760, description="Larger request bodies are refused with 413"
+    )
+
+
+def token_verifier(settings: KitSettings) -> TokenVerifier:
+    """The HTTP edge's token verifier; raises ValueError on an unsafe or missing configuration (start-up)."""
+    if not settings.auth_issuer:
+        raise ValueError("set CASEFLOW_AUTH_ISSUER: the HTTP edge verifies tokens of one issuer")
+    config = AuthConfig(
+        issuer=settings.auth_issuer,
+        audience=settings.auth_audience,
+        algorithms=frozenset(settings.auth_algorithms),
+        leeway_s=settings.auth_leeway_s,
+        roles_claim=settings.auth_roles_claim,
+        stations_claim=settings.auth_stations_claim,
+    )
+    keys = key_source(
+        settings.auth_jwks_url,
+        settings.auth_public_key_file,
+        cache_s=settings.auth_jwks_cache_s,
+        min_refresh_s=settings.auth_jwks_min_refresh_s,
+    )
+    return TokenVerifier(config, keys)
 
 
 def kafka_tls_context(settings: KitSettings) -> ssl.SSLContext | None:

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 from caseflow_contracts.notify import NotifyChannel
 from caseflow_contracts.topics import CASES_LIFECYCLE, CLAIMS_EVENTS, SLA_BREACHES
-from caseflow_kit import Route, Runtime, ServiceSpec, Subscription
+from caseflow_kit import Runtime, ServiceSpec, Subscription
 from caseflow_kit.privacy import Sealer
 from caseflow_kit.rules import RulesFile
 
-from .channels import Sender, SmsGatewaySender, SmtpConfig, SmtpSender, WebhookSender
+from .channels import Sender, SmsGatewaySender, SmtpConfig, SmtpSender, WebhookSender, check_webhook_secrets
 from .delivery import DeliveryWorker, Deps
 from .handlers import CLAIMS_HANDLERS, LIFECYCLE_HANDLERS, SLA_HANDLERS
+from .http import routers
 from .metrics import NotifyMetrics
 from .policy import Policy
 from .settings import NotifySettings
 from .store import COLLECTIONS
 from .templates import Templates
-from .views import case_notifications, retry_failed
 
 NotifyRuntime = Runtime[NotifySettings, Deps]
 
@@ -26,26 +26,26 @@ async def build_deps(runtime: NotifyRuntime) -> Deps:
     policy_file = RulesFile(s.notify_policy_path, Policy)
     policy = policy_file.current
     templates = Templates(s.notify_templates_dir, policy.default_locale, policy.forbidden_words)
+    smtp = SmtpConfig(
+        host=s.smtp_host,
+        port=s.smtp_port,
+        sender=s.smtp_sender,
+        timeout_s=policy.channel(NotifyChannel.EMAIL).timeout_s,
+        username=s.smtp_username,
+        password=s.smtp_password.get_secret_value() if s.smtp_password else None,
+        starttls=s.smtp_starttls,
+        implicit_tls=s.smtp_implicit_tls,
+        allow_plaintext_auth=s.smtp_allow_plaintext_auth,
+    )
+    smtp.check()
+    webhook_secrets = {k: [v.get_secret_value().encode() for v in vs] for k, vs in s.webhook_secrets.items()}
+    check_webhook_secrets(s.webhook_targets, webhook_secrets)
     senders: dict[NotifyChannel, Sender] = {
-        NotifyChannel.EMAIL: SmtpSender(
-            SmtpConfig(
-                host=s.smtp_host,
-                port=s.smtp_port,
-                sender=s.smtp_sender,
-                timeout_s=policy.channel(NotifyChannel.EMAIL).timeout_s,
-                username=s.smtp_username,
-                password=s.smtp_password.get_secret_value() if s.smtp_password else None,
-                starttls=s.smtp_starttls,
-            )
-        ),
+        NotifyChannel.EMAIL: SmtpSender(smtp),
         NotifyChannel.SMS: SmsGatewaySender(
             s.sms_gateway_url, s.sms_gateway_token.get_secret_value(), policy.channel(NotifyChannel.SMS).timeout_s
         ),
-        NotifyChannel.WEBHOOK: WebhookSender(
-            {k: v.get_secret_value().encode() for k, v in s.webhook_secrets.items()},
-            s.webhook_secret.get_secret_value().encode(),
-            policy.channel(NotifyChannel.WEBHOOK).timeout_s,
-        ),
+        NotifyChannel.WEBHOOK: WebhookSender(webhook_secrets, policy.channel(NotifyChannel.WEBHOOK).timeout_s),
     }
     deps = Deps(policy_file, templates, Sealer.from_settings(s), senders, dict(s.webhook_targets))
     deps.worker = DeliveryWorker(
@@ -77,21 +77,6 @@ async def run_worker(runtime: NotifyRuntime) -> None:
         await worker.run()
 
 
-def routes(runtime: NotifyRuntime) -> list[Route]:
-    def wake() -> None:
-        if runtime.deps.worker is not None:
-            runtime.deps.worker.wake()
-
-    return [
-        Route("GET", "/cases/{case_id}/notifications", case_notifications(lambda: runtime.store)),
-        Route(
-            "POST",
-            "/cases/{case_id}/notifications/{notification_id}/retry",
-            retry_failed(lambda: runtime.store, runtime.unit_of_work, wake),
-        ),
-    ]
-
-
 SPEC: ServiceSpec[NotifySettings, Deps] = ServiceSpec(
     name="notify",
     http_port=8085,
@@ -103,7 +88,7 @@ SPEC: ServiceSpec[NotifySettings, Deps] = ServiceSpec(
         Subscription(CLAIMS_EVENTS, handlers=CLAIMS_HANDLERS),
     ],
     build_deps=build_deps,
-    routes=routes,
+    http=routers,
     background=[run_worker],
     close_deps=close_deps,
 )

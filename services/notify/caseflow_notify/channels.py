@@ -16,7 +16,7 @@ import ssl
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Mapping, MutableMapping
+from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from email.header import Header
@@ -75,9 +75,38 @@ def _http_error(status: int) -> DeliveryError:
 # -- webhooks ---------------------------------------------------------------------------------------
 
 
+MIN_SECRET_BYTES = 16
+
+
+def check_webhook_secrets(targets: Mapping[str, str], secrets: Mapping[str, Sequence[bytes]]) -> None:
+    """Refuse to start unless every webhook target has its own secret (one, or two while rotating).
+
+    A target without a secret, an empty or short one, or one secret shared by two targets would let
+    one merchant forge (or read as authentic) another's notifications.
+    """
+    problems = []
+    owners: dict[bytes, str] = {}
+    for target in sorted(targets):
+        given = list(secrets.get(target, ()))
+        if not 1 <= len(given) <= 2:
+            problems.append(f"{target}: give one secret, or two while rotating (got {len(given)})")
+        for secret in given:
+            if len(secret) < MIN_SECRET_BYTES:
+                problems.append(f"{target}: a secret is empty or shorter than {MIN_SECRET_BYTES} bytes")
+            elif owners.setdefault(secret, target) != target:
+                problems.append(f"{target}: shares a secret with {owners[secret]}")
+    if problems:
+        raise ValueError("webhook secrets (CASEFLOW_WEBHOOK_SECRETS): " + "; ".join(problems))
+
+
 def sign(secret: bytes, timestamp: str, body: bytes) -> str:
     """`v1=` + HMAC-SHA256 over "<timestamp>.<body>"."""
     return "v1=" + hmac.new(secret, timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+
+
+def signatures(secrets: Sequence[bytes], timestamp: str, body: bytes) -> str:
+    """One signature per valid secret, comma-separated: a receiver holding either one verifies."""
+    return ",".join(sign(secret, timestamp, body) for secret in secrets)
 
 
 def verify(
@@ -102,7 +131,8 @@ def verify(
         return "missing signature headers"
     if abs(now - int(timestamp)) > tolerance_s:
         return "stale timestamp"
-    if not hmac.compare_digest(sign(secret, timestamp, body), signature):
+    wanted = sign(secret, timestamp, body)
+    if not any(hmac.compare_digest(wanted, given.strip()) for given in signature.split(",")):
         return "bad signature"
     if seen is not None:
         for key, at in list(seen.items()):
@@ -115,11 +145,14 @@ def verify(
 
 
 class WebhookSender:
-    """POSTs a signed JSON document; the receiver de-duplicates on the delivery id."""
+    """POSTs a signed JSON document; the receiver de-duplicates on the delivery id.
 
-    def __init__(self, secrets: Mapping[str, bytes], default_secret: bytes, timeout_s: float, pool: int = 64) -> None:
+    Each target has its own secret; while one is rotated both are valid and the request carries
+    a signature by each, so the receiver can switch at its own pace.
+    """
+
+    def __init__(self, secrets: Mapping[str, Sequence[bytes]], timeout_s: float, pool: int = 64) -> None:
         self._secrets = secrets
-        self._default = default_secret
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
         self._pool = pool
         self.concurrency = pool
@@ -147,12 +180,14 @@ class WebhookSender:
     async def send(self, message: Message) -> None:
         body = self.body(message)
         timestamp = str(int(time.time()))
-        secret = self._secrets.get(message.target, self._default)
+        secrets = self._secrets.get(message.target)
+        if not secrets:
+            raise DeliveryError(f"no webhook secret for {message.target}", permanent=True)
         headers = {
             "Content-Type": "application/json; charset=utf-8",
             DELIVERY_HEADER: message.notification_id,
             TIMESTAMP_HEADER: timestamp,
-            SIGNATURE_HEADER: sign(secret, timestamp, body),
+            SIGNATURE_HEADER: signatures(secrets, timestamp, body),
         }
         try:
             async with self._client().post(message.address, data=body, headers=headers) as response:
@@ -214,6 +249,19 @@ class SmtpConfig:
     username: str | None = None
     password: str | None = None
     starttls: bool = False
+    implicit_tls: bool = False
+    allow_plaintext_auth: bool = False
+
+    def check(self) -> None:
+        """Refuse to start with credentials that would cross the network in the clear."""
+        if self.starttls and self.implicit_tls:
+            raise ValueError("SMTP: choose STARTTLS or implicit TLS, not both")
+        plaintext = not (self.starttls or self.implicit_tls)
+        if (self.username or self.password) and plaintext and not self.allow_plaintext_auth:
+            raise ValueError(
+                "SMTP credentials need TLS: set CASEFLOW_SMTP_STARTTLS or CASEFLOW_SMTP_IMPLICIT_TLS "
+                "(CASEFLOW_SMTP_ALLOW_PLAINTEXT_AUTH only for a relay on this host)"
+            )
 
 
 @dataclass(frozen=True)
@@ -232,6 +280,10 @@ class _Session(smtplib.SMTP):
     def data(self, msg: ReadableBuffer | str) -> tuple[int, bytes]:
         self.data_begun = True
         return super().data(msg)
+
+
+class _TlsSession(_Session, smtplib.SMTP_SSL):
+    """A session over implicit TLS (SMTPS)."""
 
 
 def _quit(sessions: Iterable[_Session]) -> None:
@@ -361,7 +413,11 @@ class SmtpSender:
 
     def _open(self) -> _Session:
         cfg = self._config
-        session = _Session(cfg.host, cfg.port, timeout=cfg.timeout_s)
+        session = (
+            _TlsSession(cfg.host, cfg.port, timeout=cfg.timeout_s, context=ssl.create_default_context())
+            if cfg.implicit_tls
+            else _Session(cfg.host, cfg.port, timeout=cfg.timeout_s)
+        )
         try:
             if cfg.starttls:
                 session.starttls(context=ssl.create_default_context())

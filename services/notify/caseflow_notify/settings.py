@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from caseflow_kit import KitSettings
@@ -26,7 +27,11 @@ class NotifySettings(KitSettings, PiiSettings):
     smtp_sender: str = Field(default="service@caseflow.example", description="From: address of customer e-mail")
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
-    smtp_starttls: bool = False
+    smtp_starttls: bool = Field(default=False, description="Upgrade to TLS with STARTTLS before anything else")
+    smtp_implicit_tls: bool = Field(default=False, description="TLS from the first byte (SMTPS, usually port 465)")
+    smtp_allow_plaintext_auth: bool = Field(
+        default=False, description="Send SMTP credentials without TLS: only for a relay on this host or pod"
+    )
 
     sms_gateway_url: str = Field(default="http://127.0.0.1:8099/sms", description="HTTP SMS gateway endpoint")
     sms_gateway_token: SecretStr = Field(default=SecretStr(""), description="Bearer token of the SMS gateway")
@@ -34,10 +39,17 @@ class NotifySettings(KitSettings, PiiSettings):
     webhook_targets: dict[str, str] = Field(
         default_factory=dict, description="Merchant or platform id -> webhook URL (JSON in the environment)"
     )
-    webhook_secrets: dict[str, SecretStr] = Field(
-        default_factory=dict, description="Merchant or platform id -> HMAC secret; webhook_secret when absent"
+    webhook_secrets: dict[str, list[SecretStr]] = Field(
+        default_factory=dict,
+        description="Merchant or platform id -> its own HMAC secret, or [current, previous] while rotating (JSON)",
     )
-    webhook_secret: SecretStr = Field(default=SecretStr(""), description="Default HMAC secret of webhooks")
+
+    @field_validator("webhook_secrets", mode="before")
+    @classmethod
+    def _one_secret_or_two(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: [v] if isinstance(v, str | SecretStr) else v for k, v in value.items()}
+        return value
 
     worker_batch: int = Field(default=500, ge=1, le=5000, description="Deliveries claimed per worker round")
     worker_max_in_flight: int = Field(default=512, ge=1, le=10_000)

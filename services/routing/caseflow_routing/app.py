@@ -5,10 +5,10 @@ from __future__ import annotations
 from caseflow_contracts.topics import CASES_LIFECYCLE, SLA_BREACHES, STATIONS_UPDATES
 from caseflow_kit import Runtime, ServiceSpec, Subscription
 
-from .api import poll_directory, routes
-from .deps import RoutingDeps
+from .deps import RoutingDeps, poll_directory
 from .directory import DirectoryHolder
 from .handlers import LIFECYCLE_HANDLERS, SLA_HANDLERS, STATION_HANDLERS
+from .http import routers
 from .settings import RoutingSettings
 from .store import COLLECTIONS, seed_loads
 
@@ -31,6 +31,6 @@ SPEC: ServiceSpec[RoutingSettings, RoutingDeps] = ServiceSpec(
         Subscription(SLA_BREACHES, handlers=SLA_HANDLERS),
     ],
     build_deps=build_deps,
-    routes=routes,
+    http=routers,
     background=[poll_directory],
 )

@@ -10,8 +10,8 @@ from caseflow_kit import Runtime, ServiceSpec, Subscription
 from caseflow_kit.rules import RulesFile
 
 from . import handlers as h
-from .api import routes
 from .handlers import SlaDeps
+from .http import routers
 from .policy import Policies, PolicyBook
 from .settings import SlaSettings
 from .store import COLLECTIONS
@@ -50,6 +50,6 @@ SPEC: ServiceSpec[SlaSettings, SlaDeps] = ServiceSpec(
         Subscription(NOTIFY_DELIVERIES, handlers={"notification.sent": h.on_notification_sent}),
     ],
     build_deps=build_deps,
-    routes=routes,
+    http=routers,
     background=[run_timers],
 )
