@@ -135,7 +135,12 @@ async def start_suite(kit: KafkaTestKit, data: Path) -> tuple[Suite, asyncio.Tas
     logs = data / "logs"
     logs.mkdir(exist_ok=True)
     processes = {name: ServiceProcess(name, env, log_file=logs / f"{name}.log").start() for name in SERVICES}
-    await asyncio.gather(*(p.ready(90) for p in processes.values()))
+    try:
+        await asyncio.gather(*(p.ready(90) for p in processes.values()))
+    except BaseException:
+        for process in processes.values():  # a suite that never started must not outlive the test run
+            process.kill()
+        raise
     log = EventLog(kit)
     follower = asyncio.create_task(log.follow())
     return Suite(kit, processes, log, smtp, http, data), follower
