@@ -10,7 +10,7 @@ UV     := .uv/bin/uv
 PACKAGES := contracts services/kit services/intake services/routing services/sla services/claims services/notify devtools ops
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: venv lock run stack test test-unit test-service test-e2e lint typecheck pytest schemas publish-schemas docs clean
+.PHONY: venv lock run stack test test-unit test-service test-e2e lint typecheck pytest kubectl promtool schemas publish-schemas docs dist clean
 
 $(UV):
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "caseflow needs Python 3.11 or newer")'
@@ -50,7 +50,16 @@ kubectl: venv
 	  { apt-get download kubernetes-client 2>/dev/null || { apt-get update -qq && apt-get download kubernetes-client; }; } && \
 	  dpkg -x kubernetes-client_*.deb root && ln -sf "$$PWD/root/usr/bin/kubectl" "$(CURDIR)/$(BIN)/kubectl"; }
 
-pytest: venv kubectl
+# tests/deploy run the alert rules' unit tests with promtool: the one on PATH, else Debian's prometheus package
+# unpacked into .venv (only its promtool binary is used; nothing is installed system-wide).
+promtool: venv
+	@command -v promtool >/dev/null 2>&1 || test -x $(BIN)/promtool || { \
+	  echo "promtool not on PATH: unpacking Debian's prometheus into $(BIN)"; \
+	  rm -rf $(VENV)/promtool && mkdir -p $(VENV)/promtool && cd $(VENV)/promtool && \
+	  { apt-get download prometheus 2>/dev/null || { apt-get update -qq && apt-get download prometheus; }; } && \
+	  dpkg -x prometheus_*.deb root && ln -sf "$$PWD/root/usr/bin/promtool" "$(CURDIR)/$(BIN)/promtool"; }
+
+pytest: venv kubectl promtool
 	$(BIN)/python -m pytest
 
 # The tiers one at a time (see tests/conftest.py): unit needs nothing running, service one service
@@ -58,7 +67,7 @@ pytest: venv kubectl
 test-unit: venv
 	$(BIN)/python -m pytest -m unit
 
-test-service: venv kubectl
+test-service: venv kubectl promtool
 	$(BIN)/python -m pytest -m service
 
 test-e2e: venv
@@ -69,8 +78,13 @@ schemas: venv
 	$(BIN)/python -m caseflow_dev.docs
 	$(BIN)/python -m caseflow_ops.manifests
 
+# One wheel of caseflowctl (with the contracts and the kit it runs on) that installs on its own:
+# pip install dist/caseflowctl-*.whl
+dist: venv
+	UV=$(CURDIR)/$(UV) $(BIN)/python ops/build_dist.py dist
+
 publish-schemas: venv
 	$(BIN)/python -m caseflow_contracts.generate --publish
 
 clean:
-	rm -rf $(VENV) .uv .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .uv .pytest_cache .mypy_cache .ruff_cache dist

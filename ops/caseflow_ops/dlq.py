@@ -18,15 +18,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiokafka import TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import OffsetAndMetadata
 
+from caseflow_contracts import TOPICS
 from caseflow_contracts.topics import DLQ_SUFFIX
 
+from .catalog import REPLAY_GROUP
 from .kafka import Cluster, NoSuchTopic, partitions_of
 from .records import Record, read_range
 
-REPLAY_GROUP = "caseflow-dlq-replay"
 REPLAYED_FROM = "x-dlq-replayed-from"
 CHUNK = 200
 
@@ -59,6 +61,10 @@ class DeadLetter:
             if key == name:
                 return value.decode("utf-8", "replace")
         return None
+
+    @property
+    def reason(self) -> str:
+        return self.header("x-dlq-reason") or "unknown"
 
     @property
     def original_topic(self) -> str | None:
@@ -99,7 +105,7 @@ class DeadLetter:
             "partition": self.partition,
             "offset": self.offset,
             "key": self.key.decode("utf-8", "replace") if self.key is not None else None,
-            "reason": self.header("x-dlq-reason"),
+            "reason": self.reason,
             "detail": self.header("x-dlq-detail"),
             "consumer": self.header("x-dlq-consumer"),
             "at": self.header("x-dlq-at"),
@@ -173,14 +179,7 @@ async def replay(
         parts = await partitions_of(consumer, name)
         if not parts:
             raise NoSuchTopic(f"no topic {name}")
-        committed = await admin.list_consumer_group_offsets(group, partitions=parts)
-        beginning = await consumer.beginning_offsets(parts)
-        start = {
-            tp: max(committed[tp].offset, beginning[tp])
-            if tp in committed and committed[tp].offset >= 0
-            else beginning[tp]
-            for tp in parts
-        }
+        start = await _cursor(admin, consumer, parts, group)
         report.cursor = {tp.partition: start[tp] for tp in parts}
         chunk: list[DeadLetter] = []
 
@@ -226,6 +225,69 @@ def summarize(letters: Sequence[DeadLetter]) -> dict[str, int]:
     """How many dead letters per reason."""
     counts: dict[str, int] = {}
     for letter in letters:
-        reason = letter.header("x-dlq-reason") or "unknown"
-        counts[reason] = counts.get(reason, 0) + 1
+        counts[letter.reason] = counts.get(letter.reason, 0) + 1
     return dict(sorted(counts.items()))
+
+
+async def _cursor(
+    admin: AIOKafkaAdminClient, consumer: AIOKafkaConsumer, parts: list[TopicPartition], group: str
+) -> dict[TopicPartition, int]:
+    """Where the replay stands in each partition: its committed offset, or the oldest retained record."""
+    committed = await admin.list_consumer_group_offsets(group, partitions=parts)
+    beginning = await consumer.beginning_offsets(parts)
+    return {
+        tp: max(committed[tp].offset, beginning[tp]) if tp in committed and committed[tp].offset >= 0 else beginning[tp]
+        for tp in parts
+    }
+
+
+@dataclass(frozen=True)
+class Depth:
+    """One dead-letter topic: records parked, records not yet replayed, and why those were parked."""
+
+    dlq: str
+    parked: int
+    pending_replay: int
+    reasons: dict[str, int]
+    complete: bool  # False: more records wait than were read for `reasons`
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "dlq": self.dlq,
+            "parked": self.parked,
+            "pending_replay": self.pending_replay,
+            "reasons": self.reasons,
+            "reasons_complete": self.complete,
+        }
+
+
+async def depths(cluster: Cluster, *, scan: int = 10_000, group: str = REPLAY_GROUP) -> list[Depth]:
+    """Every dead-letter topic of the catalog that exists; the reasons of at most `scan` waiting records each."""
+    found: list[Depth] = []
+    async with cluster.consumer() as consumer, cluster.admin() as admin:
+        for topic in TOPICS:
+            parts = await partitions_of(consumer, cluster.name(topic.dlq))
+            if not parts:
+                continue
+            starts = await consumer.beginning_offsets(parts)
+            ends = await consumer.end_offsets(parts)
+            cursor = await _cursor(admin, consumer, parts, group)
+            pending = sum(ends[tp] - cursor[tp] for tp in parts)
+            letters: list[DeadLetter] = []
+            truncated = False
+            if pending:
+                async for record in read_range(consumer, parts, cursor):
+                    if len(letters) >= scan:
+                        truncated = True
+                        break
+                    letters.append(DeadLetter.of(record))
+            found.append(
+                Depth(
+                    topic.dlq,
+                    sum(ends[tp] - starts[tp] for tp in parts),
+                    pending,
+                    summarize(letters),
+                    complete=not truncated,
+                )
+            )
+    return found

@@ -48,8 +48,8 @@ class Cluster:
     @asynccontextmanager
     async def admin(self) -> AsyncIterator[AIOKafkaAdminClient]:
         admin = AIOKafkaAdminClient(**self.options)
-        await admin.start()
         try:
+            await admin.start()
             yield admin
         finally:
             await admin.close()
@@ -60,8 +60,8 @@ class Cluster:
         consumer = AIOKafkaConsumer(
             **self.options, group_id=group_id, enable_auto_commit=False, auto_offset_reset="earliest"
         )
-        await consumer.start()
         try:
+            await consumer.start()
             yield consumer
         finally:
             await consumer.stop()
@@ -69,8 +69,8 @@ class Cluster:
     @asynccontextmanager
     async def producer(self) -> AsyncIterator[AIOKafkaProducer]:
         producer = AIOKafkaProducer(**self.options, acks="all", linger_ms=5)
-        await producer.start()
         try:
+            await producer.start()
             yield producer
         finally:
             await producer.stop()

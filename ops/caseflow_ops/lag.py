@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from aiokafka import TopicPartition
 
-from caseflow_contracts import TOPICS, Topic
-
+from .catalog import GroupTopics
 from .kafka import Cluster, partitions_of
 
 
@@ -50,10 +49,8 @@ class TopicLag:
         }
 
 
-async def consumer_lag(
-    cluster: Cluster, groups: Mapping[str, Sequence[Topic]], *, only_committed: bool = False
-) -> list[TopicLag]:
-    """Lag of each group on each of its topics (every catalog topic when a group lists none).
+async def consumer_lag(cluster: Cluster, groups: Mapping[str, GroupTopics]) -> list[TopicLag]:
+    """Lag of each group on each of its topics: its own topics always, others only once it committed there.
 
     Offsets are fetched for explicit partitions: Tansu answers the "all partitions
     of the group" form of OffsetFetch with a response aiokafka cannot decode.
@@ -61,17 +58,16 @@ async def consumer_lag(
     found: list[TopicLag] = []
     async with cluster.consumer() as consumer, cluster.admin() as admin:
         for group, wanted in groups.items():
-            topics = list(wanted) or list(TOPICS)
             parts: list[TopicPartition] = []
-            for topic in topics:
-                parts += await partitions_of(consumer, cluster.name(topic.name))
+            for topic in wanted.topics:
+                parts += await partitions_of(consumer, cluster.name(topic))
             if not parts:
                 continue
             committed = await admin.list_consumer_group_offsets(group, partitions=parts)
             ends = await consumer.end_offsets(parts)
             starts = await consumer.beginning_offsets(parts)
-            for topic in topics:
-                name = cluster.name(topic.name)
+            for topic in wanted.topics:
+                name = cluster.name(topic)
                 rows = tuple(
                     PartitionLag(
                         tp.partition,
@@ -82,8 +78,7 @@ async def consumer_lag(
                     for tp in parts
                     if tp.topic == name
                 )
-                lag = TopicLag(group, topic.name, rows)
-                # A group's own inputs are shown even before its first commit; other topics only once it commits.
-                if rows and (lag.committed or (bool(wanted) and not only_committed)):
+                lag = TopicLag(group, topic, rows)
+                if rows and (lag.committed or wanted.own):
                     found.append(lag)
     return found

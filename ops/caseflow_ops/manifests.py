@@ -28,10 +28,11 @@ import yaml
 from caseflow_contracts import TOPICS, Topic
 from caseflow_contracts.topics import DAY_MS, DLQ_RETENTION_DAYS
 
-from .catalog import SERVICES, group_of, inputs_of
-from .dlq import REPLAY_GROUP
+from .catalog import REPLAY_GROUP, SERVICES, group_of, inputs_of
 
 KAFKA_CLUSTER = "caseflow"
+#: Strimzi's v1 API: served by Strimzi 0.49 and later (1.0 serves nothing else).
+STRIMZI_API = "kafka.strimzi.io/v1"
 MONGODB = "caseflow-mongodb"
 IMAGE = "caseflow"
 HTTP_PORT = 8080
@@ -66,6 +67,28 @@ NOTIFY_ENV = [
     "CASEFLOW_WEBHOOK_TARGETS={}",
 ]
 PRIVATE_RANGES = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16"]
+#: The routes that change state, per service. They are authenticated by the services (JWT, roles) and,
+#: in the cluster, reachable only through the authenticated gateway: a service that has any is not
+#: open to the plain read callers (`caseflow.io/reader`), who reach the others directly.
+WRITE_ROUTES: dict[str, tuple[str, ...]] = {
+    "routing": ("POST /admin/directory/reload",),
+    "claims": (
+        "POST /claims/{id}/review",
+        "POST /claims/{id}/appeal",
+        "POST /claims/{id}/arbitration",
+        "POST /stations/{code}/chargebacks/{id}/appeal",
+    ),
+    "notify": ("POST /cases/{id}/notifications/{nid}/retry",),
+}
+#: Where the authenticated gateway (or ingress controller) runs: its namespace and its pods' label.
+GATEWAY_NAMESPACE = "caseflow-gateway"
+GATEWAY_POD = {"caseflow.io/gateway": "true"}
+#: Prometheus (kube-prometheus-stack) pods, in their namespace: probes of readiness and /metrics.
+MONITORING_NAMESPACE = "monitoring"
+PROMETHEUS_POD = {"app.kubernetes.io/name": "prometheus"}
+#: Read callers inside the namespace, and the operators' toolbox (caseflowctl status / doctor).
+READER_POD = {"caseflow.io/reader": "true"}
+OPS_POD = {"caseflow.io/ops": "true"}
 
 
 def k8s_name(text: str) -> str:
@@ -73,16 +96,21 @@ def k8s_name(text: str) -> str:
 
 
 class _Dumper(yaml.SafeDumper):
-    """Plain YAML: no &anchors / *aliases for repeated dicts."""
+    """Plain YAML: no &anchors / *aliases for repeated dicts; text of several lines as a literal block."""
 
     def ignore_aliases(self, data: Any) -> bool:
         return True
 
 
+def _text(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style="|" if "\n" in data else None)
+
+
+_Dumper.add_representer(str, _text)
+
+
 def dump(*docs: Any) -> str:
-    return HEADER + "---\n".join(
-        yaml.dump(d, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=120) for d in docs
-    )
+    return HEADER + "---\n".join(dump_plain(d) for d in docs)
 
 
 # -- Kafka ---------------------------------------------------------------------------------------------
@@ -90,7 +118,7 @@ def dump(*docs: Any) -> str:
 
 def kafka_topic(name: str, partitions: int, replicas: int, retention_ms: int, description: str) -> dict[str, Any]:
     return {
-        "apiVersion": "kafka.strimzi.io/v1beta2",
+        "apiVersion": STRIMZI_API,
         "kind": "KafkaTopic",
         "metadata": {
             "name": k8s_name(name),
@@ -136,7 +164,7 @@ def produced_by(service: str) -> list[Topic]:
 
 def kafka_user(name: str, acls: list[dict[str, Any]]) -> dict[str, Any]:
     return {
-        "apiVersion": "kafka.strimzi.io/v1beta2",
+        "apiVersion": STRIMZI_API,
         "kind": "KafkaUser",
         "metadata": {"name": name, "labels": {"strimzi.io/cluster": KAFKA_CLUSTER, **PART_OF}},
         "spec": {
@@ -164,6 +192,29 @@ def users() -> list[dict[str, Any]]:
 
 # -- MongoDB -------------------------------------------------------------------------------------------
 
+#: The label the MongoDB operator puts on the replica set's pods.
+MONGODB_POD = {"app": f"{MONGODB}-svc"}
+DNS_EGRESS: dict[str, Any] = {
+    "to": [{"namespaceSelector": {}, "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
+    "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+}
+MONGODB_EGRESS: dict[str, Any] = {
+    "to": [{"podSelector": {"matchLabels": MONGODB_POD}}],
+    "ports": [{"protocol": "TCP", "port": 27017}],
+}
+#: The init containers the operator adds to each member (its StatefulSet builder, MongoDB Community / MCK).
+MONGODB_INIT_CONTAINERS = ("mongod-posthook", "mongodb-agent-readinessprobe")
+#: The user of the scheduled backups and of a restore.
+BACKUP_USER = "caseflow-backup"
+#: A container as the "restricted" Pod Security Standard wants it.
+RESTRICTED_CONTAINER: dict[str, Any] = {
+    "runAsNonRoot": True,
+    "readOnlyRootFilesystem": True,
+    "allowPrivilegeEscalation": False,
+    "capabilities": {"drop": ["ALL"]},
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
+
 
 def mongodb() -> dict[str, Any]:
     """One replica set (transactions need one); each service has its own database and user."""
@@ -174,7 +225,7 @@ def mongodb() -> dict[str, Any]:
         "spec": {
             "members": 3,
             "type": "ReplicaSet",
-            "version": "7.0.14",
+            "version": MONGODB_VERSION,
             "security": {"authentication": {"modes": ["SCRAM"]}},
             "users": [
                 {
@@ -186,12 +237,25 @@ def mongodb() -> dict[str, Any]:
                     "connectionStringSecretName": f"{MONGODB}-{s}",
                 }
                 for s in SERVICES
+            ]
+            + [
+                {
+                    "name": BACKUP_USER,
+                    "db": "admin",
+                    "passwordSecretRef": {"name": f"{MONGODB}-backup-password"},
+                    "roles": [{"name": "backup", "db": "admin"}, {"name": "restore", "db": "admin"}],
+                    "scramCredentialsSecretName": f"{MONGODB}-backup-scram",
+                    "connectionStringSecretName": f"{MONGODB}-backup",
+                }
             ],
             "additionalMongodConfig": {"storage.wiredTiger.engineConfig.journalCompressor": "zlib"},
             "statefulSet": {
                 "spec": {
                     "template": {
                         "spec": {
+                            # The operator's defaults meet "baseline", not "restricted": it sets no seccomp profile
+                            # and drops no capabilities. Its containers are merged by name with these.
+                            "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
                             "containers": [
                                 {
                                     "name": "mongod",
@@ -199,8 +263,28 @@ def mongodb() -> dict[str, Any]:
                                         "requests": {"cpu": "500m", "memory": "1Gi"},
                                         "limits": {"cpu": "2", "memory": "2Gi"},
                                     },
+                                    "securityContext": RESTRICTED_CONTAINER,
+                                },
+                                {"name": "mongodb-agent", "securityContext": RESTRICTED_CONTAINER},
+                            ],
+                            "initContainers": [
+                                {"name": name, "securityContext": RESTRICTED_CONTAINER}
+                                for name in MONGODB_INIT_CONTAINERS
+                            ],
+                            # One member per node and per zone where the cluster has zones: a drain or a zone
+                            # outage takes one member, and the other two keep a primary.
+                            "topologySpreadConstraints": [
+                                {
+                                    "maxSkew": 1,
+                                    "topologyKey": key,
+                                    "whenUnsatisfiable": when,
+                                    "labelSelector": {"matchLabels": MONGODB_POD},
                                 }
-                            ]
+                                for key, when in (
+                                    ("kubernetes.io/hostname", "DoNotSchedule"),
+                                    ("topology.kubernetes.io/zone", "ScheduleAnyway"),
+                                )
+                            ],
                         }
                     },
                     "volumeClaimTemplates": [
@@ -216,6 +300,105 @@ def mongodb() -> dict[str, Any]:
             },
         },
     }
+
+
+def mongodb_disruption_budget() -> dict[str, Any]:
+    """A node drain takes one member at a time: the other two keep a primary."""
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": {"name": MONGODB, "labels": PART_OF},
+        "spec": {"maxUnavailable": 1, "selector": {"matchLabels": MONGODB_POD}},
+    }
+
+
+#: The backup job: a consistent dump of the replica set (with the oplog written meanwhile), dated, gzipped,
+#: on the backup volume; dumps older than BACKUP_KEEP_DAYS are removed. `restore.sh` reads them back.
+BACKUP_SCRIPT = """set -eu
+stamp=$(date -u +%Y%m%dT%H%M%SZ)
+part="/backup/caseflow-$stamp.archive.gz.part"
+mongodump --uri="$MONGODB_URI" --readPreference=secondaryPreferred --oplog --gzip --archive="$part"
+mv "$part" "${part%.part}"
+find /backup -name 'caseflow-*.archive.gz' -mtime +"$BACKUP_KEEP_DAYS" -print -delete
+ls -l /backup
+"""
+BACKUP = "caseflow-mongodb-backup"
+BACKUP_POD = {"app.kubernetes.io/name": BACKUP, "app.kubernetes.io/component": "backup", **PART_OF}
+#: The same MongoDB version as the replica set: its image carries mongodump and mongorestore.
+MONGODB_VERSION = "7.0.14"
+MONGO_UID = 999  # the mongodb user of the official image
+
+
+def backup() -> list[dict[str, Any]]:
+    """A nightly mongodump to a volume of its own, with the network policy and the volume it needs."""
+    container = {
+        "name": "mongodump",
+        "image": f"mongo:{MONGODB_VERSION}",
+        "command": ["/bin/sh", "-c", BACKUP_SCRIPT],
+        "env": [
+            {
+                "name": "MONGODB_URI",
+                "valueFrom": {"secretKeyRef": {"name": f"{MONGODB}-backup", "key": "connectionString.standard"}},
+            },
+            {"name": "BACKUP_KEEP_DAYS", "value": "14"},
+        ],
+        "resources": {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}},
+        "securityContext": RESTRICTED_CONTAINER,
+        "volumeMounts": [{"name": "backup", "mountPath": "/backup"}, {"name": "tmp", "mountPath": "/tmp"}],  # noqa: S108
+    }
+    pod = {
+        "metadata": {"labels": BACKUP_POD},
+        "spec": {
+            "restartPolicy": "Never",
+            "automountServiceAccountToken": False,
+            "securityContext": {
+                "runAsNonRoot": True,
+                "runAsUser": MONGO_UID,
+                "runAsGroup": MONGO_UID,
+                "fsGroup": MONGO_UID,
+                "seccompProfile": {"type": "RuntimeDefault"},
+            },
+            "containers": [container],
+            "volumes": [
+                {"name": "backup", "persistentVolumeClaim": {"claimName": BACKUP}},
+                {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
+            ],
+        },
+    }
+    meta = {"name": BACKUP, "labels": {**BACKUP_POD}}
+    return [
+        {
+            "apiVersion": "v1",
+            "kind": "PersistentVolumeClaim",
+            "metadata": meta,
+            "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "50Gi"}}},
+        },
+        {
+            "apiVersion": "batch/v1",
+            "kind": "CronJob",
+            "metadata": meta,
+            "spec": {
+                "schedule": "17 2 * * *",
+                "concurrencyPolicy": "Forbid",
+                "successfulJobsHistoryLimit": 3,
+                "failedJobsHistoryLimit": 3,
+                "jobTemplate": {
+                    "spec": {"backoffLimit": 2, "activeDeadlineSeconds": 3600, "template": pod},
+                },
+            },
+        },
+        {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": meta,
+            "spec": {
+                "podSelector": {"matchLabels": BACKUP_POD},
+                "policyTypes": ["Ingress", "Egress"],
+                "ingress": [],
+                "egress": [DNS_EGRESS, MONGODB_EGRESS],
+            },
+        },
+    ]
 
 
 # -- rules files ---------------------------------------------------------------------------------------
@@ -403,21 +586,35 @@ def max_replicas(service: str) -> int:
     return max(t.partitions for t in inputs_of(service))
 
 
+def _in_namespace(namespace: str, pods: dict[str, str]) -> dict[str, Any]:
+    """A peer: these pods of that namespace (both selectors in one peer: AND)."""
+    return {
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}},
+        "podSelector": {"matchLabels": pods},
+    }
+
+
+def ingress_peers(service: str) -> list[dict[str, Any]]:
+    """Prometheus, the gateway, the operators' toolbox; the plain read callers only where nothing can be written."""
+    peers = [
+        _in_namespace(MONITORING_NAMESPACE, PROMETHEUS_POD),
+        _in_namespace(GATEWAY_NAMESPACE, GATEWAY_POD),
+        {"podSelector": {"matchLabels": OPS_POD}},
+    ]
+    if service not in WRITE_ROUTES:
+        peers.append({"podSelector": {"matchLabels": READER_POD}})
+    return peers
+
+
 def network_policy(service: str) -> dict[str, Any]:
-    """Ingress: Prometheus and the read-API clients. Egress: DNS, the Kafka brokers, MongoDB; notify adds its channels."""
+    """Ingress: see ingress_peers. Egress: DNS, the Kafka brokers, MongoDB; notify adds its channels."""
     egress: list[dict[str, Any]] = [
-        {
-            "to": [{"namespaceSelector": {}, "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
-            "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
-        },
+        DNS_EGRESS,
         {
             "to": [{"podSelector": {"matchLabels": {"strimzi.io/cluster": KAFKA_CLUSTER, "strimzi.io/kind": "Kafka"}}}],
             "ports": [{"protocol": "TCP", "port": 9093}],
         },
-        {
-            "to": [{"podSelector": {"matchLabels": {"app": f"{MONGODB}-svc"}}}],
-            "ports": [{"protocol": "TCP", "port": 27017}],
-        },
+        MONGODB_EGRESS,
     ]
     if service == "notify":
         # Declared egress: the SMTP relay, the SMS gateway and merchant webhooks, outside the cluster network.
@@ -438,15 +635,7 @@ def network_policy(service: str) -> dict[str, Any]:
         "spec": {
             "podSelector": {"matchLabels": labels(service)},
             "policyTypes": ["Ingress", "Egress"],
-            "ingress": [
-                {
-                    "from": [
-                        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}},
-                        {"podSelector": {"matchLabels": {"caseflow.io/reader": "true"}}},
-                    ],
-                    "ports": [{"protocol": "TCP", "port": HTTP_PORT}],
-                }
-            ],
+            "ingress": [{"from": ingress_peers(service), "ports": [{"protocol": "TCP", "port": HTTP_PORT}]}],
             "egress": egress,
         },
     }
@@ -522,18 +711,110 @@ def kustomization() -> dict[str, Any]:
         "kind": "Kustomization",
         # Only fields every kustomize since v2.0 (kubectl 1.14+) understands, so old and new kubectl render it.
         # No commonLabels: it would add its label to NetworkPolicy peer selectors (kube-dns, Kafka, MongoDB pods).
-        "resources": ["kafka.yaml", "topics.yaml", "users.yaml", "mongodb.yaml", *[f"{s}.yaml" for s in SERVICES]],
+        "resources": [
+            "kafka.yaml",
+            "topics.yaml",
+            "users.yaml",
+            "mongodb.yaml",
+            "backup.yaml",
+            *[f"{s}.yaml" for s in SERVICES],
+        ],
         "configMapGenerator": generators,
         "generatorOptions": {"labels": PART_OF},
         "images": [{"name": IMAGE, "newName": "ghcr.io/caseflow/caseflow", "newTag": "1.0.0"}],
     }
 
 
+# -- optional: KEDA --------------------------------------------------------------------------------------
+
+
+def scaled_object(service: str) -> dict[str, Any]:
+    """Scale on the consumer lag of the service's own group, up to the partitions of its busiest input.
+
+    KEDA reads the lag as the service itself would: with its KafkaUser (username and password taken from
+    the Deployment's own environment by the TriggerAuthentication) and the cluster CA.
+    """
+    name = f"caseflow-{service}"
+    return {
+        "apiVersion": "keda.sh/v1alpha1",
+        "kind": "ScaledObject",
+        "metadata": {"name": name, "labels": labels(service)},
+        "spec": {
+            "scaleTargetRef": {"name": name},
+            "minReplicaCount": 2,
+            "maxReplicaCount": max_replicas(service),
+            "pollingInterval": 30,
+            "cooldownPeriod": 300,
+            "advanced": {
+                "horizontalPodAutoscalerConfig": {"behavior": {"scaleDown": {"stabilizationWindowSeconds": 300}}}
+            },
+            "triggers": [
+                {
+                    "type": "kafka",
+                    "metadata": {
+                        "bootstrapServers": f"{KAFKA_CLUSTER}-kafka-bootstrap:9093",
+                        "consumerGroup": group_of(service),
+                        "lagThreshold": "200",
+                        "offsetResetPolicy": "earliest",
+                        "allowIdleConsumers": "false",
+                        "sasl": "scram_sha512",
+                        "tls": "enable",
+                    },
+                    "authenticationRef": {"name": "caseflow-kafka"},
+                }
+            ],
+        },
+    }
+
+
+def keda() -> dict[str, str]:
+    """deploy/components/keda: ScaledObjects in place of the HorizontalPodAutoscalers."""
+    auth = {
+        "apiVersion": "keda.sh/v1alpha1",
+        "kind": "TriggerAuthentication",
+        "metadata": {"name": "caseflow-kafka", "labels": PART_OF},
+        "spec": {
+            "env": [
+                {"parameter": "username", "name": "KAFKA_SASL_USERNAME"},
+                {"parameter": "password", "name": "KAFKA_SASL_PASSWORD"},
+            ],
+            "secretTargetRef": [{"parameter": "ca", "name": f"{KAFKA_CLUSTER}-cluster-ca-cert", "key": "ca.crt"}],
+        },
+    }
+    kustomization = {
+        "apiVersion": "kustomize.config.k8s.io/v1alpha1",
+        "kind": "Component",
+        "resources": ["scaledobjects.yaml"],
+        # KEDA makes its own HorizontalPodAutoscaler per ScaledObject: two would fight over the replicas.
+        "patches": [
+            {
+                "patch": dump_plain(
+                    {
+                        "$patch": "delete",
+                        "apiVersion": "autoscaling/v2",
+                        "kind": "HorizontalPodAutoscaler",
+                        "metadata": {"name": f"caseflow-{service}"},
+                    }
+                )
+            }
+            for service in SERVICES
+        ],
+    }
+    return {
+        "components/keda/kustomization.yaml": dump(kustomization),
+        "components/keda/scaledobjects.yaml": dump(auth, *[scaled_object(s) for s in SERVICES]),
+    }
+
+
+def dump_plain(doc: Any) -> str:
+    return yaml.dump(doc, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=120)
+
+
 def dev_topics_patch() -> list[dict[str, Any]]:
     """The dev overlay's single broker: every topic with one replica."""
     return [
         {
-            "apiVersion": "kafka.strimzi.io/v1beta2",
+            "apiVersion": STRIMZI_API,
             "kind": "KafkaTopic",
             "metadata": {"name": doc["metadata"]["name"]},
             "spec": {"replicas": 1, "config": {"min.insync.replicas": 1}},
@@ -548,9 +829,11 @@ def render() -> dict[str, bytes]:
         "base/kustomization.yaml": dump(kustomization()).encode(),
         "base/topics.yaml": dump(*topics()).encode(),
         "base/users.yaml": dump(*users()).encode(),
-        "base/mongodb.yaml": dump(mongodb()).encode(),
+        "base/mongodb.yaml": dump(mongodb(), mongodb_disruption_budget()).encode(),
+        "base/backup.yaml": dump(*backup()).encode(),
         "overlays/dev/topics-replicas.yaml": dump(*dev_topics_patch()).encode(),
     }
+    files |= {path: text.encode() for path, text in keda().items()}
     for service in SERVICES:
         files[f"base/{service}.yaml"] = dump(*workload(service)).encode()
         for rel, content in data_files(service).items():

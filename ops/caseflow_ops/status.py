@@ -56,7 +56,8 @@ def _add(into: dict[str, float], key: str, value: float) -> None:
 
 
 def headline(text: str) -> Headline:
-    """The headline metrics summed over their labels; events by outcome; dead letters by `topic/reason`."""
+    """The headline metrics summed over their labels; events by outcome; dead letters by `topic/reason`
+    (notify's failed deliveries by `channel/delivery_failed`)."""
     found = Headline()
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
@@ -70,6 +71,8 @@ def headline(text: str) -> Headline:
                     f"{sample.labels.get('topic', '?')}/{sample.labels.get('reason', '?')}",
                     sample.value,
                 )
+            if sample.name == "caseflow_notify_dead_letters_total":  # notify parks failed deliveries itself
+                _add(found.dead_letters, f"{sample.labels.get('channel', '?')}/delivery_failed", sample.value)
     return found
 
 

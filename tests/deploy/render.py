@@ -14,7 +14,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
-OVERLAYS = ("dev", "prod")
+OVERLAYS = ("dev", "prod", "prod-keda")
 SERVICES = ("intake", "routing", "sla", "claims", "notify")
 
 
@@ -34,9 +34,11 @@ def kubectl() -> str:
 @functools.cache
 def render(overlay: str) -> tuple[dict[str, Any], ...]:
     """`kubectl kustomize deploy/overlays/<overlay>` as parsed objects."""
-    done = subprocess.run(
-        [kubectl(), "kustomize", str(DEPLOY / "overlays" / overlay)], capture_output=True, text=True, check=False
-    )
+    return render_path(DEPLOY / "overlays" / overlay)
+
+
+def render_path(folder: Path) -> tuple[dict[str, Any], ...]:
+    done = subprocess.run([kubectl(), "kustomize", str(folder)], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     return tuple(d for d in yaml.safe_load_all(done.stdout) if d)
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -186,19 +188,52 @@ def metrics_in(expr: str) -> set[str]:
     return names
 
 
-def rules() -> list[dict[str, Any]]:
-    doc = yaml.safe_load((DEPLOY / "monitoring" / "prometheusrule.yaml").read_text())
+def rules(path: str = "monitoring/prometheusrule.yaml") -> list[dict[str, Any]]:
+    doc = yaml.safe_load((DEPLOY / path).read_text())
     return [rule for group in doc["spec"]["groups"] for rule in group["rules"]]
 
 
+def jmx_metric_names() -> set[str]:
+    """The broker metrics the JMX exporter rules of the kafka-metrics component produce (lower-cased names)."""
+    config = yaml.safe_load((DEPLOY / "components" / "kafka-metrics" / "jmx-exporter.yaml").read_text())
+    assert config["lowercaseOutputName"] is True
+    names = set()
+    for rule in config["rules"]:
+        (alternatives,) = re.findall(r"name=\(([A-Za-z|]+)\)", rule["pattern"])
+        names |= {rule["name"].replace("$1", alt).lower() for alt in alternatives.split("|")}
+    return names
+
+
+def test_kafkas_alerts_use_only_metrics_the_brokers_export() -> None:
+    used = set().union(*(metrics_in(r["expr"]) for r in rules("components/kafka-metrics/prometheusrule.yaml")))
+    kubelet = {"kubelet_volume_stats_available_bytes", "kubelet_volume_stats_capacity_bytes"}
+    assert used - kubelet <= jmx_metric_names()
+    assert "kafka_controller_kafkacontroller_activecontrollercount" in used
+
+
+#: Every PrometheusRule caseflow ships: the suite's, and the kafka-metrics and mongodb-metrics components'.
+RULE_FILES = (
+    "monitoring/prometheusrule.yaml",
+    "components/kafka-metrics/prometheusrule.yaml",
+    "components/mongodb-metrics/prometheusrule.yaml",
+)
+
+
 def test_alerts_cover_the_operational_risks_and_each_has_a_runbook() -> None:
-    alerts = {r["alert"]: r for r in rules() if "alert" in r}
+    alerts = {r["alert"]: r for path in RULE_FILES for r in rules(path) if "alert" in r}
     assert set(alerts) >= {
         "CaseflowSlaBreachRateHigh",
         "CaseflowConsumerLagHigh",
         "CaseflowDeadLettersGrowing",
         "CaseflowOutboxBacklog",
         "CaseflowNotificationFailures",
+        "CaseflowKafkaUnderReplicatedPartitions",
+        "CaseflowKafkaOfflinePartitions",
+        "CaseflowKafkaNoActiveController",
+        "CaseflowKafkaDiskFilling",
+        "CaseflowMongoDBMemberDown",
+        "CaseflowMongoDBReplicationLag",
+        "CaseflowMongoDBNoPrimary",
     }
     headings = {
         line.lstrip("#").strip().lower()
@@ -255,6 +290,35 @@ def test_image_is_multi_stage_non_root_and_runs_any_service() -> None:
     assert all((ROOT / path.rstrip("/")).exists() for path in copied), copied
 
 
+def test_the_image_installs_from_the_lock_file(tmp_path: Path) -> None:
+    """The build stage runs deploy/install.sh on the committed uv.lock (no resolving): run it the same way."""
+    dockerfile = (DEPLOY / "Dockerfile").read_text()
+    assert "COPY pyproject.toml uv.lock ./" in dockerfile
+    assert re.search(r"^RUN sh deploy/install.sh /opt/caseflow ", dockerfile, re.M)
+    assert "pip install ./" not in dockerfile
+    uv = ROOT / ".uv" / "bin" / "uv"
+    env = {**os.environ, "UV": str(uv if uv.exists() else "uv")}
+    venv = tmp_path / "venv"
+    done = subprocess.run(
+        ["/bin/sh", str(DEPLOY / "install.sh"), str(venv), "claims"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    probe = "import caseflow_claims, caseflow_ops.cli; import importlib.util as u; print(u.find_spec('caseflow_dev'))"
+    found = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert found.stdout.strip() == "None"  # the dev tools stay out of the image
+    refused = subprocess.run(
+        ["/bin/sh", str(DEPLOY / "install.sh"), str(venv), "billing"], capture_output=True, text=True, check=False
+    )
+    assert refused.returncode == 2
+
+
 def test_compose_runs_the_suite_on_kafka_and_a_mongodb_replica_set() -> None:
     compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
     services = compose["services"]
@@ -267,6 +331,14 @@ def test_compose_runs_the_suite_on_kafka_and_a_mongodb_replica_set() -> None:
         assert "replicaSet=" in env["MONGODB_URL"]
         assert services[name].get("read_only") is True
         assert set(env) - env_names(SETTINGS[name]) == set(), name
+
+
+def test_compose_publishes_ports_on_the_loopback_only() -> None:
+    """A laptop on a shared network exposes nothing: every published port is bound to 127.0.0.1."""
+    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+    published = [(name, str(port)) for name, svc in compose["services"].items() for port in svc.get("ports", [])]
+    assert {name for name, _ in published} >= {*SERVICES, "kafka", "mongodb", "mailpit"}
+    assert [p for p in published if not p[1].startswith("127.0.0.1:")] == []
 
 
 @pytest.mark.parametrize(

@@ -58,7 +58,13 @@ async def test_inspect_shows_why_and_replay_republishes_each_dead_letter_once(ka
 
     code, listed = await ctl(kafka, "dlq", "list")
     assert code == 0
-    assert {"dlq": "stations.updates.dlq", "parked": 4, "pending_replay": 4} in listed
+    assert {
+        "dlq": "stations.updates.dlq",
+        "parked": 4,
+        "pending_replay": 4,
+        "reasons": {"handler_failed": 1, "malformed_json": 1, "not_holder": 2},
+        "reasons_complete": True,
+    } in listed
 
     code, seen = await ctl(kafka, "dlq", "inspect", "stations.updates")
     assert code == 0
@@ -100,7 +106,8 @@ async def test_inspect_shows_why_and_replay_republishes_each_dead_letter_once(ka
     # A new dead letter after the replay is the only one the next replay sends.
     await park(kafka, 7)
     code, listed = await ctl(kafka, "dlq", "list")
-    assert {"dlq": "stations.updates.dlq", "parked": 5, "pending_replay": 1} in listed
+    (stations,) = [row for row in listed if row["dlq"] == "stations.updates.dlq"]
+    assert (stations["parked"], stations["pending_replay"]) == (5, 1)
     code, fourth_run = await ctl(kafka, "dlq", "replay", "stations.updates")
     assert (fourth_run["replayed"], fourth_run["cursor"]) == (1, {"0": 5})
     assert len(await kafka.collect(STATIONS_UPDATES, 5, timeout_s=1.5)) == 4
@@ -122,3 +129,32 @@ async def test_topics_creates_what_is_missing_once(kafka: KafkaTestKit) -> None:
     assert again == {"created": []}
     code, listed = await ctl(fresh, "dlq", "list")
     assert [row["dlq"] for row in listed] == [t.dlq for t in TOPICS]
+
+
+async def test_inspect_shows_a_record_without_dlq_headers_in_text_and_json(kafka: KafkaTestKit) -> None:
+    """A record put on a .dlq by hand (or by an old version) has no x-dlq-* headers: shown, never a crash."""
+    await send_dlq(kafka, b"\x00 not an event", b"k", [])
+    code, found = await ctl(kafka, "dlq", "inspect", "stations.updates")
+    assert code == 0
+    (record,) = found["records"]
+    assert (record["reason"], record["original"]["topic"], record["detail"]) == ("unknown", None, None)
+    assert found["summary"] == {"unknown": 1}
+    out = io.StringIO()
+    args = ["--bootstrap", kafka.bootstrap, "--topic-prefix", kafka.prefix, "dlq", "inspect", "stations.updates"]
+    assert await run(args, out) == 0
+    assert "unknown" in out.getvalue()
+    assert "from ?:?:?" in out.getvalue()
+    assert "1 dead letters: unknown 1" in out.getvalue()
+
+
+async def test_lag_of_the_replay_group_is_what_is_not_replayed_yet(kafka: KafkaTestKit) -> None:
+    for n in range(3):
+        await park(kafka, n)
+    code, report = await ctl(kafka, "dlq", "replay", "stations.updates", "--limit", "1")
+    assert (code, report["replayed"]) == (0, 1)
+    code, rows = await ctl(kafka, "lag", "--group", "caseflow-dlq-replay")
+    assert code == 0
+    by_topic = {row["topic"]: row["lag"] for row in rows}
+    assert set(by_topic) == {t.dlq for t in TOPICS}  # its own topics, even those it never committed on
+    assert by_topic[STATIONS_UPDATES.dlq] == 2
+    assert sum(by_topic.values()) == 2

@@ -14,7 +14,7 @@ import pytest
 from caseflow_contracts import TOPICS
 from caseflow_dev.broker import free_port
 from caseflow_kit.settings import KitSettings
-from caseflow_ops.catalog import SERVICES, default_groups
+from caseflow_ops.catalog import SERVICES, GroupTopics, default_groups, topics_of_group
 from caseflow_ops.cli import run
 from caseflow_ops.dlq import DeadLetter, dlq_name, summarize
 from caseflow_ops.kafka import Cluster, security_options
@@ -106,6 +106,8 @@ caseflow_events_handled_total{topic="a",event_type="invalid",outcome="dead_lette
 caseflow_dead_letters_total{topic="a",reason="malformed_json"} 1.0
 # TYPE caseflow_outbox_backlog gauge
 caseflow_outbox_backlog 7.0
+# TYPE caseflow_notify_dead_letters_total counter
+caseflow_notify_dead_letters_total{channel="sms"} 2.0
 """
     found = headline(text)
     assert found.totals == {
@@ -114,14 +116,22 @@ caseflow_outbox_backlog 7.0
         "caseflow_outbox_backlog": 7.0,
     }
     assert found.outcomes == {"handled": 5.0, "dead_lettered": 1.0}
-    assert found.dead_letters == {"a/malformed_json": 1.0}
+    assert found.dead_letters == {"a/malformed_json": 1.0, "sms/delivery_failed": 2.0}  # notify parks its own
 
 
 def test_every_service_has_a_group_and_every_consumed_topic_a_reader() -> None:
     groups = default_groups()
     assert set(groups) == {f"caseflow-{s}" for s in SERVICES}
-    read = {t.name for topics in groups.values() for t in topics}
+    assert all(g.own for g in groups.values())
+    read = {name for g in groups.values() for name in g.topics}
     assert read == {t.name for t in TOPICS if set(t.consumers) & set(SERVICES)}
+
+
+def test_the_replay_group_reads_the_dead_letter_topics_and_another_group_anything() -> None:
+    assert topics_of_group("caseflow-dlq-replay") == GroupTopics(tuple(t.dlq for t in TOPICS), own=True)
+    anyone = topics_of_group("someone-else")
+    assert not anyone.own
+    assert set(anyone.topics) == {t.name for t in TOPICS} | {t.dlq for t in TOPICS}
 
 
 @pytest.mark.parametrize("service", sorted(SERVICES))

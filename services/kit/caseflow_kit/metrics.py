@@ -27,7 +27,12 @@ class KitMetrics:
             registry=registry,
             buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1),
         )
-        self.outbox_backlog = Gauge("caseflow_outbox_backlog", "Outbox messages not yet published", registry=registry)
+        # Counted in the store by the runtime (refresh_health): every replica's unpublished rows, a crash's too.
+        self.outbox_backlog = Gauge(
+            "caseflow_outbox_backlog",
+            "Outbox rows waiting in the service's store, not yet published",
+            registry=registry,
+        )
         self.published = Counter(
             "caseflow_events_published_total", "Events published from the outbox", ["topic"], registry=registry
         )
@@ -42,4 +47,4 @@ class KitMetrics:
             "Batches retried because the store could not be reached (never dead-lettered)",
             registry=registry,
         )
-        self.ready = Gauge("caseflow_ready", "1 when the service is ready", registry=registry)
+        self.ready = Gauge("caseflow_ready", "1 while the service's readiness checks pass", registry=registry)

@@ -67,6 +67,7 @@ class BatchPublisher:
         }
         self._partitioner = DefaultPartitioner()
         self._running: AIOKafkaProducer | None = None
+        self._starting = asyncio.Lock()
 
     @property
     def _producer(self) -> AIOKafkaProducer:
@@ -75,11 +76,12 @@ class BatchPublisher:
         return self._running
 
     async def start(self) -> None:
-        """Connect on first use (a service that never publishes never connects)."""
-        if self._running is None:
-            producer = AIOKafkaProducer(**self._config)
-            await producer.start()
-            self._running = producer
+        """Connect on first use (a service that never publishes never connects); once, however many ask."""
+        async with self._starting:
+            if self._running is None:
+                producer = AIOKafkaProducer(**self._config)
+                await producer.start()
+                self._running = producer
 
     async def stop(self) -> None:
         if self._running is not None:

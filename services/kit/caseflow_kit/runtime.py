@@ -45,6 +45,8 @@ from .uow import UnitOfWork
 S = TypeVar("S", bound=KitSettings)
 D = TypeVar("D")
 log = logging.getLogger("caseflow.runtime")
+#: How often caseflow_ready and caseflow_outbox_backlog are refreshed (Prometheus scrapes every 15 s).
+HEALTH_INTERVAL_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -141,6 +143,7 @@ class Runtime(Generic[S, D]):
         self.commands = CommandRunner(self.unit_of_work)
         self.consumers = [GuardedConsumer(self, s) for s in spec.subscriptions]
         self._handling = asyncio.Lock()  # held while a batch is handled: a rebalance waits for it
+        self._discovering = asyncio.Lock()
         #: Work outside the consumer that must settle a slot before it moves (e.g. sends in flight).
         self.on_slots_revoked: list[Callable[[frozenset[int]], Awaitable[None]]] = []
         self._unavailable = 0  # batches in a row that found the store unreachable
@@ -181,11 +184,12 @@ class Runtime(Generic[S, D]):
 
     async def discover_slots(self) -> int:
         """How many slots the input topics make, from their partition counts on the broker."""
-        if self.ownership.count is None:
-            counts = [len(await self.publisher.partitions(c.topic)) for c in self.consumers]
-            self.ownership.configure(slot_count(counts))
-            log.info("input topics known", extra=logs.log_fields(slots=self.ownership.count))
-        return self.ownership.count  # type: ignore[return-value]
+        async with self._discovering:
+            if self.ownership.count is None:
+                counts = [len(await self.publisher.partitions(c.topic)) for c in self.consumers]
+                self.ownership.configure(slot_count(counts))
+                log.info("input topics known", extra=logs.log_fields(slots=self.ownership.count))
+            return self.ownership.count  # type: ignore[return-value]
 
     async def slots_revoked(self, partitions: set[int]) -> None:
         async with self._handling:  # the batch in flight finishes and commits first
@@ -284,7 +288,8 @@ class Runtime(Generic[S, D]):
         self._tasks.append(asyncio.create_task(self._forget_old_events()))
         self._tasks += [asyncio.create_task(job(self)) for job in self.spec.background]
         self._started = True
-        self.metrics.ready.set(1)
+        await self.refresh_health()
+        self._tasks.append(asyncio.create_task(self._watch_health()))
         log.info(
             "service started", extra=logs.log_fields(group=self.group_id, topics=[c.topic for c in self.consumers])
         )
@@ -318,6 +323,22 @@ class Runtime(Generic[S, D]):
             await asyncio.sleep(3600)
             with contextlib.suppress(Exception):
                 await self.store.delete_where(PROCESSED, Query(range_field="at", lt=self.clock.time() - retention))
+
+    async def refresh_health(self) -> None:
+        """caseflow_ready from the readiness checks now, caseflow_outbox_backlog from the store now.
+
+        Both were set once, at start and stop, or counted only this process's memory: an outage
+        of the store or the broker, or rows left in the store by a crash, stayed invisible.
+        """
+        checks = await self.readiness()
+        self.metrics.ready.set(1 if all(checks.values()) else 0)
+        with contextlib.suppress(Exception):  # the store is down: readiness says so; keep the last count
+            self.metrics.outbox_backlog.set(await self.store.outbox_backlog())
+
+    async def _watch_health(self) -> None:
+        while True:
+            await asyncio.sleep(HEALTH_INTERVAL_S)
+            await self.refresh_health()
 
     async def readiness(self) -> dict[str, bool]:
         checks = {"started": self._started}

@@ -1,4 +1,4 @@
-"""`caseflowctl token`: mint a short-lived token of the local issuer (the embedded stack's)."""
+"""caseflowctl token: mint a short-lived token of the local issuer (the embedded stack's)."""
 
 from __future__ import annotations
 
@@ -10,21 +10,22 @@ from typing import Any, TextIO
 
 from caseflow_kit.auth import Role
 
-from .tokens import LocalIssuer, default_subject
+from ..tokens import LocalIssuer, default_subject
 
 
-def add_parser(commands: Any) -> None:
-    p = commands.add_parser("token", help="mint a short-lived token of the local issuer (embedded stack)")
-    p.add_argument("--role", action="append", required=True, choices=[r.value for r in Role], help="Repeatable")
-    p.add_argument("--station", action="append", default=[], help="Station code the token covers (repeatable)")
-    p.add_argument("--subject", default=None, help="Who acts (an opaque id); default dev-<login>")
-    p.add_argument("--ttl", type=int, default=900, help="Seconds the token lives (default 15 minutes)")
-    p.add_argument(
+def add(commands: Any, common: argparse.ArgumentParser) -> None:
+    parser = commands.add_parser("token", help="mint a short-lived token of the local issuer (embedded stack)")
+    parser.add_argument("--role", action="append", required=True, choices=[r.value for r in Role], help="Repeatable")
+    parser.add_argument("--station", action="append", default=[], help="Station code the token covers (repeatable)")
+    parser.add_argument("--subject", default=None, help="Who acts (an opaque id); default dev-<login>")
+    parser.add_argument("--ttl", type=int, default=900, help="Seconds the token lives (default 15 minutes)")
+    parser.add_argument(
         "--data-dir",
         type=Path,
         default=Path(os.environ.get("CASEFLOW_DATA_DIR", "data")),
         help="Where the stack keeps its local issuer (<data dir>/auth)",
     )
+    parser.set_defaults(run=run)
 
 
 async def run(args: argparse.Namespace, out: TextIO) -> int:
