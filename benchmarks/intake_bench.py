@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import os
 import random
-import secrets
 import tempfile
 import time
 import uuid
@@ -43,7 +41,7 @@ from caseflow_contracts.upstream import (
     SaleStage,
 )
 from caseflow_dev.broker import EmbeddedBroker
-from caseflow_dev.harness import ServiceProcess, cpu_meter
+from caseflow_dev.harness import ServiceProcess, cpu_meter, fresh_keys
 from caseflow_dev.simulator import GIVEN, SURNAMES
 from caseflow_kit.runtime import tune_gc
 from caseflow_kit.topics import ensure_topics
@@ -310,7 +308,7 @@ async def main(
             "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap,
             "CASEFLOW_TOPIC_PREFIX": prefix,
             "CASEFLOW_DATA_DIR": tmp,
-            "CASEFLOW_PII_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
+            **fresh_keys(),
             "CASEFLOW_LOG_LEVEL": "WARNING",
             **({"CASEFLOW_BATCH_MAX_RECORDS": os.environ["BENCH_BATCH"]} if os.environ.get("BENCH_BATCH") else {}),
         }

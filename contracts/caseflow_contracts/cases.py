@@ -9,7 +9,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import Field, StrictInt
+from pydantic import Field
 
 from .common import (
     Area,
@@ -18,6 +18,7 @@ from .common import (
     Channel,
     Contract,
     Identifier,
+    Integer,
     LadderLevel,
     LanguageTag,
     Money,
@@ -28,6 +29,7 @@ from .common import (
     Text,
     UtcDateTime,
     WaybillNo,
+    WholeNumber,
 )
 from .envelope import Event
 from .stations import CallbackOutcome, ResolutionResult
@@ -100,7 +102,7 @@ class CaseMergedPayload(Contract):
     case_id: CaseId
     source_event_id: Identifier = Field(description="The exception or contact merged into the case")
     channel: Channel
-    repeat_contacts: StrictInt = Field(ge=0, description="Customer contacts after the first")
+    repeat_contacts: Integer = Field(ge=0, description="Customer contacts after the first")
     priority: Priority
     priority_raised: bool
     repeat_contact: bool = Field(description="True when a customer contacted again (an escalation trigger)")
@@ -116,7 +118,7 @@ class CaseMerged(Event):
 class CaseReopenedPayload(Contract):
     case_id: CaseId
     source_event_id: Identifier
-    reopen_count: StrictInt = Field(ge=1)
+    reopen_count: Integer = Field(ge=1)
     priority: Priority
     summary: Text = ""
     reopened_at: UtcDateTime
@@ -233,7 +235,7 @@ class CaseResolvedPayload(CaseStationActionPayload):
     result: ResolutionResult
     reason: Text = ""
     solution: Text = ""
-    satisfaction: Annotated[StrictInt, Field(ge=1, le=5)] | None = None
+    satisfaction: Annotated[int, Field(ge=1, le=5), WholeNumber] | None = None
     kind: CaseKind
     opened_at: UtcDateTime | None = None
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field
 
@@ -14,12 +14,14 @@ from .common import (
     CaseKind,
     Contract,
     Identifier,
+    Integer,
     Money,
     ShortText,
     StationCode,
     Text,
     UtcDateTime,
     WaybillNo,
+    WholeNumber,
 )
 from .envelope import Event
 
@@ -43,10 +45,12 @@ class ClaimFacts(Contract):
     actual_value: Money | None = Field(
         default=None, description="Full value of the goods (the actual loss when all is lost): order amount or proof"
     )
-    loss_share_bp: int | None = Field(
-        default=None, ge=0, le=10_000, description="Share of the full value damaged or missing, in 1/10,000"
+    loss_share_bp: Annotated[int, Field(ge=0, le=10_000), WholeNumber] | None = Field(
+        default=None, description="Share of the full value damaged or missing, in 1/10,000"
     )
-    days_late: int | None = Field(default=None, ge=0, le=3650, description="Days past the promised delivery time")
+    days_late: Annotated[int, Field(ge=0, le=3650), WholeNumber] | None = Field(
+        default=None, description="Days past the promised delivery time"
+    )
     service_scope: Literal["same_city", "domestic", "international"] = "domestic"
     outer_box_intact: bool | None = Field(default=None, description="Decides packaging vs delivery liability")
     origin_station: StationCode | None = None
@@ -126,7 +130,7 @@ class ClaimAppealed(Event):
 
 class Liability(Contract):
     station: StationCode
-    share_basis_points: int = Field(ge=0, le=10_000, description="Share of the payout charged back, in 1/10,000")
+    share_basis_points: Integer = Field(ge=0, le=10_000, description="Share of the payout charged back, in 1/10,000")
     reason: Text
 
 

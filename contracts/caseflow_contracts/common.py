@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StrictInt
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    WithJsonSchema,
+)
 
-#: Validation is strict (JSON ints stay ints, no "12" for 12) and tolerant of
+#: Validation is strict (no "12" for 12, no 1 for true) and tolerant of
 #: unknown fields, so that a consumer on 1.x reads events of any later 1.y.
 STRICT = ConfigDict(frozen=True, strict=True, extra="ignore", str_max_length=4000)
 
@@ -19,16 +29,60 @@ class Contract(BaseModel):
     model_config = STRICT
 
 
+#: RFC 3339 date-time with its offset: the one form both this package and the JSON Schemas accept
+#: (a schema's `format` is only an annotation for most validators, so the schemas carry this pattern too).
+#: It also refuses what pydantic alone would take for a date-time: a bare number of seconds, no offset.
+_YEAR = "([0-9]{3}[1-9]|[0-9]{2}[1-9][0-9]|[0-9][1-9][0-9]{2}|[1-9][0-9]{3})"  # 0001-9999, no look-ahead
+_DAY = "(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+_TIME = "([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9]([.,][0-9]+)?)?"
+_OFFSET = "([Zz]|[+-]([01][0-9]|2[0-3]):?[0-5][0-9])"
+DATE_TIME_PATTERN = f"^{_YEAR}-{_DAY}[Tt ]{_TIME}{_OFFSET}$"
+_DATE_TIME = re.compile(DATE_TIME_PATTERN)
+
+
+def _rfc3339(value: object) -> object:
+    """Only a datetime (from Python) or a string of the pattern reach pydantic's date-time parser."""
+    if isinstance(value, datetime) or (isinstance(value, str) and _DATE_TIME.match(value)):
+        return value
+    raise ValueError("not an RFC 3339 date-time with an offset, e.g. 2026-11-24T08:00:00+08:00")
+
+
 def _to_utc(value: datetime) -> datetime:
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        # 9999-12-31T23:59:59-01:00 is a valid date-time whose UTC instant is past year 9999.
+        raise ValueError("date-time out of range once converted to UTC") from None
 
 
 #: A moment in time: an offset is required (naive datetimes are rejected) and it is normalised to UTC.
-UtcDateTime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
+UtcDateTime = Annotated[
+    AwareDatetime,
+    # Lax, because a before-validator hands its result on as Python input (strict would refuse a str);
+    # _rfc3339 lets nothing but a datetime or a date-time string through.
+    Strict(False),
+    BeforeValidator(_rfc3339),
+    AfterValidator(_to_utc),
+    WithJsonSchema({"type": "string", "format": "date-time", "pattern": DATE_TIME_PATTERN}),
+]
+
+
+def _whole_number(value: object) -> object:
+    """JSON has one number type: 1200.0 is the integer 1200 (as JSON Schema's "integer" says); 1200.5 is not."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+#: Makes an int field take an integer as JSON Schema defines one: a number without a fractional part.
+#: Strict otherwise: "1200", true and 1200.5 are refused. Bounds go BEFORE it in an Annotated (in a union
+#: pydantic cannot carry bounds given after a validator into the JSON Schema).
+WholeNumber = BeforeValidator(_whole_number)
+Integer = Annotated[int, WholeNumber]
 ShortText = Annotated[str, Field(min_length=1, max_length=200)]
 Text = Annotated[str, Field(max_length=4000)]
 Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:\-]*$")]
-CaseId = Annotated[str, Field(pattern=r"^CF-[0-9A-Z]{6,40}$", description="Case number, e.g. CF-20261124-000123")]
+CaseId = Annotated[str, Field(pattern=r"^CF-[0-9A-Z]{6,40}$", description="Case number, e.g. CF-20261124K3ZQ5M7WQA")]
 StationCode = Annotated[
     str, Field(min_length=2, max_length=32, pattern=r"^[A-Z0-9][A-Z0-9\-]*$", description="Station, hub or centre code")
 ]
@@ -58,7 +112,7 @@ class Actor(Contract):
 class Money(Contract):
     """An amount in integer minor units (fen, cents) with its currency; never a float."""
 
-    amount_minor: StrictInt = Field(ge=0, le=10**12, description="Amount in minor units, e.g. fen")
+    amount_minor: Integer = Field(ge=0, le=10**12, description="Amount in minor units, e.g. fen")
     currency: CurrencyCode = Field(default="CNY", description="ISO 4217 currency code")
 
 

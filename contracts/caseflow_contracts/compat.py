@@ -4,15 +4,83 @@ A new schema is compatible with a published one when every event valid under the
 published schema is still valid under the new one, and the reverse holds for
 every field the published schema names (so old consumers still understand new
 events). In practice: nothing removed, nothing renamed, no type changed, no new
-required field, no enum value removed, no constraint tightened.
+required field, no enum value removed, no constraint tightened, no rule added.
+
+A correction is the one exception, recorded below one by one: a published schema that accepted
+events `parse_event` has always refused is made to say so. No producer that worked can break, since
+what the corrected schema now refuses was dead-lettered all along.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
 from typing import Any
 
+from .common import DATE_TIME_PATTERN
+
 Schema = dict[str, Any]
+#: Keywords that constrain an object as a whole (beside its properties) rather than list alternatives.
+_RULES = ("anyOf", "oneOf", "allOf", "not", "if")
+
+
+@dataclass(frozen=True)
+class Correction:
+    """One recorded difference from a published release that is a correction, not a change."""
+
+    release: str
+    schemas: str  # schema file names it applies to (fnmatch pattern)
+    path: str  # where in the schema (fnmatch pattern over the `$.a.b` paths incompatibilities() reports)
+    change: str  # exactly what incompatibilities() reports there
+    why: str
+
+    def covers(self, release: str, schema: str, line: str) -> bool:
+        path, _, change = line.partition(": ")
+        return (
+            release == self.release
+            and fnmatchcase(schema, self.schemas)
+            and fnmatchcase(path, self.path)
+            and change == self.change
+        )
+
+
+CORRECTIONS: tuple[Correction, ...] = (
+    Correction(
+        "1.0.0",
+        "*.json",
+        "$.type",
+        "field became required",
+        "parse_event dead-letters an event without a type as missing_field",
+    ),
+    Correction(
+        "1.0.0",
+        "*.v1.json",
+        "$.schema_version",
+        r"pattern changed from '^[1-9][0-9]*\\.[0-9]+$' to '^1\\.[0-9]+$'",
+        "parse_event dead-letters another major version as unknown_schema_version",
+    ),
+    Correction(
+        "1.0.0",
+        "*.json",
+        "$*",
+        f"pattern changed from None to {DATE_TIME_PATTERN!r}",
+        "date-times without an offset were always refused; format alone is not asserted by most validators",
+    ),
+    Correction(
+        "1.0.0",
+        "customer.contacted.v1.json",
+        "$.payload",
+        "rule added: anyOf",
+        "a contact without a waybill_no or a platform_order_id (other than a suggestion) was always refused",
+    ),
+)
+
+
+def uncorrected(release: str, schema: str, found: list[str]) -> list[str]:
+    """The incompatibilities no recorded correction accounts for."""
+    return [line for line in found if not any(c.covers(release, schema, line) for c in CORRECTIONS)]
+
 
 _TIGHTER_IF_SMALLER = ("maxLength", "maximum", "exclusiveMaximum", "maxItems")
 _TIGHTER_IF_LARGER = ("minLength", "minimum", "exclusiveMinimum", "minItems")
@@ -32,9 +100,14 @@ def _resolve(node: Schema, root: Schema) -> Schema:
 
 def _variants(node: Schema, root: Schema) -> list[Schema]:
     node = _resolve(node, root)
-    if "anyOf" in node:
+    if "anyOf" in node and not _is_object(node):
         return [_resolve(v, root) for v in node["anyOf"]]
     return [node]
+
+
+def _is_object(node: Schema) -> bool:
+    """An object schema: an anyOf in it is a rule about its fields, not a choice between alternatives."""
+    return node.get("type") == "object" or "properties" in node
 
 
 def _types(node: Schema, root: Schema) -> set[str]:
@@ -94,5 +167,8 @@ def _compare_object(old: Schema, new: Schema, old_root: Schema, new_root: Schema
     newly_required = set(new.get("required", [])) - set(old.get("required", []))
     for name in sorted(newly_required):
         yield f"{path}.{name}: field became required"
+    for rule in _RULES:
+        if rule in new and new[rule] != old.get(rule):
+            yield f"{path}: rule {'added' if rule not in old else 'changed'}: {rule}"
     for name in sorted(old_props.keys() & new_props.keys()):
         yield from _compare(old_props[name], new_props[name], old_root, new_root, f"{path}.{name}")

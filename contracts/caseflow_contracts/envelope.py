@@ -6,28 +6,36 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, Self
 
-from pydantic import AwareDatetime, BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
-from .common import STRICT, Actor, Contract, Identifier
+from .common import STRICT, Actor, Contract, Identifier, UtcDateTime
 
 SchemaVersion = Annotated[str, Field(pattern=r"^[1-9][0-9]*\.[0-9]+$", description="MAJOR.MINOR of the event's schema")]
+
+
+def _schema_says_what_parse_event_accepts(schema: dict[str, Any], model: type[BaseModel]) -> None:
+    """`type` has a default for Python producers, yet every event on the wire must carry it, and
+    `parse_event` reads only the major version it knows: the published schema says both."""
+    major = getattr(model, "MAJOR", 1)
+    schema["required"] = [name for name in schema["properties"] if name in schema["required"] or name == "type"]
+    schema["properties"]["schema_version"]["pattern"] = rf"^{major}\.[0-9]+$"
 
 
 class Event(BaseModel):
     """Envelope fields common to every event; subclasses fix `type` and `payload`."""
 
-    model_config = STRICT
+    model_config = ConfigDict(**STRICT, json_schema_extra=_schema_says_what_parse_event_accepts)
 
     MAJOR: ClassVar[int] = 1
     #: 1.1: `actor` on every event a command causes.
     MINOR: ClassVar[int] = 1
+    #: The payload fields the topic catalog keys this event by, first present wins.
+    KEY_FIELDS: ClassVar[tuple[str, ...]] = ("case_id",)
 
     event_id: Identifier = Field(description="Unique id of this event; consumers de-duplicate on it")
     type: str = Field(description="Event type, e.g. case.opened")
     schema_version: SchemaVersion = Field(description="MAJOR.MINOR; consumers accept any minor of a major they know")
-    occurred_at: AwareDatetime = Field(
-        description="When it happened, UTC (an offset is required and normalised to UTC)"
-    )
+    occurred_at: UtcDateTime = Field(description="When it happened, UTC (an offset is required and normalised to UTC)")
     producer: Identifier = Field(description="Service or upstream system that produced the event")
     key: Identifier = Field(description="Partition key: the case id for case events, the source's own id upstream")
     correlation_id: Identifier = Field(
@@ -39,11 +47,6 @@ class Event(BaseModel):
         description="Who caused it through a command (since 1.1); absent when events or timers caused it",
     )
     payload: Contract
-
-    @field_validator("occurred_at")
-    @classmethod
-    def _to_utc(cls, value: datetime) -> datetime:
-        return value.astimezone(UTC)
 
     @classmethod
     def event_type(cls) -> str:
@@ -78,6 +81,18 @@ class Event(BaseModel):
             actor=actor,
             payload=payload,
         )
+
+    def partition_key(self) -> str:
+        """The Kafka record key the topic catalog gives this event, derived from its payload.
+
+        A consumer compares it with the record's key: a record keyed otherwise sits on another partition
+        than the rest of its story, and ordering by waybill or case no longer holds.
+        """
+        for name in self.KEY_FIELDS:
+            value = getattr(self.payload, name, None)
+            if value is not None:
+                return str(value)
+        raise TypeError(f"{self.type}: the payload has none of {self.KEY_FIELDS}")
 
     def to_bytes(self) -> bytes:
         return self.model_dump_json().encode()

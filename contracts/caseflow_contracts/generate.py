@@ -2,7 +2,9 @@
 
 python -m caseflow_contracts.generate          write them
 python -m caseflow_contracts.generate --check  exit 1 when the checked-in files are stale
-python -m caseflow_contracts.generate --publish  also record the current schemas as published
+python -m caseflow_contracts.generate --publish  also record the current schemas as release VERSION
+
+Every release stays in published/<release>/: the current schemas must stay compatible with all of them.
 """
 
 from __future__ import annotations
@@ -24,7 +26,10 @@ HERE = Path(__file__).parent
 SCHEMA_DIR = HERE / "schemas"
 PUBLISHED_DIR = HERE / "published"
 ASYNCAPI_FILE = HERE / "asyncapi.json"
-VERSION = "1.0.0"
+#: The release of the catalogue (AsyncAPI info.version). 1.1.0: `actor` on the envelope (events 1.1),
+#: claim.audited, and the schemas say what parse_event accepts (type required, the major version fixed,
+#: date-times with an offset, the contact reference rule).
+VERSION = "1.1.0"
 
 
 def schema_file_name(model: type[Event]) -> str:
@@ -129,6 +134,26 @@ def expected_files() -> dict[Path, str]:
     return files
 
 
+def published_releases() -> dict[str, Path]:
+    """Every published release and its folder, oldest first."""
+    folders = [p for p in PUBLISHED_DIR.iterdir() if p.is_dir()] if PUBLISHED_DIR.exists() else []
+    return {p.name: p for p in sorted(folders, key=lambda p: tuple(int(n) for n in p.name.split(".")))}
+
+
+def publish() -> None:
+    """Record the current schemas as release VERSION; a release once published never changes."""
+    folder = PUBLISHED_DIR / VERSION
+    current = {schema_file_name(m): _dump(event_schema(m)) for m in EVENT_MODELS}
+    if folder.exists():
+        recorded = {p.name: p.read_text(encoding="utf-8") for p in folder.glob("*.json")}
+        if recorded != current:
+            raise SystemExit(f"release {VERSION} is published and differs: raise VERSION in {Path(__file__).name}")
+        return
+    folder.mkdir(parents=True)
+    for name, text in current.items():
+        (folder / name).write_text(text, encoding="utf-8")
+
+
 def stale_files() -> list[Path]:
     expected = expected_files()
     stale = [p for p, text in expected.items() if not p.exists() or p.read_text(encoding="utf-8") != text]
@@ -152,9 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     for path, text in expected_files().items():
         path.write_text(text, encoding="utf-8")
     if args.publish:
-        PUBLISHED_DIR.mkdir(exist_ok=True)
-        for path in SCHEMA_DIR.glob("*.json"):
-            (PUBLISHED_DIR / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+        publish()
     print(f"wrote {len(EVENT_MODELS)} schemas and {ASYNCAPI_FILE.name}")
     return 0
 

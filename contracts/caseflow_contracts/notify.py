@@ -5,9 +5,9 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import Field, StrictInt
+from pydantic import Field
 
-from .common import CaseId, Contract, Identifier, LanguageTag, ShortText, Text, UtcDateTime
+from .common import CaseId, Contract, Identifier, Integer, LanguageTag, ShortText, Text, UtcDateTime
 from .envelope import Event
 
 
@@ -26,7 +26,7 @@ class NotificationPayload(Contract):
     recipient: ShortText = Field(description="Masked recipient (138****5678, z***@example.com, merchant id)")
     trigger_event_id: Identifier
     trigger_type: ShortText
-    attempts: StrictInt = Field(ge=1)
+    attempts: Integer = Field(ge=1)
     at: UtcDateTime
 
 

@@ -69,7 +69,22 @@ class _Head(BaseModel):
 
 
 def parse_event(raw: bytes, *, accept: frozenset[str] | None = None) -> Event:
-    """Validate raw bytes as one known event, or raise ContractError saying exactly why."""
+    """Validate raw bytes as one known event, or raise ContractError saying exactly why.
+
+    Total: whatever the bytes, the answer is an event or a ContractError, never another exception
+    (a consumer that got one would retry the record forever instead of dead-lettering it).
+    """
+    try:
+        return _parse(raw, accept)
+    except ContractError:
+        raise
+    except Exception as exc:
+        # Only the exception's type: its message may quote the input (personal data). The cause stays
+        # chained for the caller's log, because reaching this line is a defect of the contracts.
+        raise ContractError("unexpected_error", f"{type(exc).__name__} while validating") from exc
+
+
+def _parse(raw: bytes, accept: frozenset[str] | None) -> Event:
     if len(raw) > MAX_EVENT_BYTES:
         raise ContractError("oversized", f"{len(raw)} bytes, the limit is {MAX_EVENT_BYTES}")
     try:
@@ -81,7 +96,7 @@ def parse_event(raw: bytes, *, accept: frozenset[str] | None = None) -> Event:
             raise ContractError("malformed_json", _describe(exc)) from None
         if kinds & {"model_type", "model_attributes_type"}:
             raise ContractError("malformed_json", "an event is a JSON object") from None
-        raise ContractError("missing_field", _describe(exc)) from None
+        raise ContractError("missing_field" if kinds == {"missing"} else "invalid", _describe(exc)) from None
     model = EVENTS_BY_TYPE.get(head.type)
     if model is None:
         raise ContractError("unknown_type", f"unknown event type {head.type[:80]!r}")

@@ -6,9 +6,9 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import Field, StrictInt
+from pydantic import Field
 
-from .common import CaseId, CaseKind, Channel, Contract, LadderLevel, Priority, StationCode, UtcDateTime
+from .common import CaseId, CaseKind, Channel, Contract, Integer, LadderLevel, Priority, StationCode, UtcDateTime
 from .envelope import Event
 
 
@@ -29,10 +29,10 @@ class SlaClockPayload(Contract):
     kind: CaseKind
     priority: Priority
     channel: Channel | None = None
-    target_seconds: StrictInt = Field(
+    target_seconds: Integer = Field(
         gt=0, description="The target, in counted seconds (working time if a calendar applies)"
     )
-    elapsed_seconds: StrictInt = Field(ge=0, description="Counted seconds when the event was decided")
+    elapsed_seconds: Integer = Field(ge=0, description="Counted seconds when the event was decided")
     started_at: UtcDateTime
     deadline_at: UtcDateTime = Field(description="When the target is (or was) reached, in wall-clock time")
     business_hours: bool = Field(default=False, description="Whether the clock counts working time only")

@@ -5,9 +5,20 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import Field, StrictInt
+from pydantic import Field
 
-from .common import CaseId, Contract, Identifier, Money, ShortText, StationCode, Text, UtcDateTime, WaybillNo
+from .common import (
+    CaseId,
+    Contract,
+    Identifier,
+    Money,
+    ShortText,
+    StationCode,
+    Text,
+    UtcDateTime,
+    WaybillNo,
+    WholeNumber,
+)
 from .envelope import Event
 
 
@@ -68,7 +79,9 @@ class ResolvedPayload(StationUpdatePayload):
     result: ResolutionResult
     reason: Text = Field(default="", description="Required when the result is unresolved")
     solution: Text = ""
-    satisfaction: Annotated[StrictInt, Field(ge=1, le=5)] | None = Field(default=None, description="Customer score 1-5")
+    satisfaction: Annotated[int, Field(ge=1, le=5), WholeNumber] | None = Field(
+        default=None, description="Customer score 1-5"
+    )
 
 
 class StationResolved(Event):

@@ -14,13 +14,16 @@ DLQ_SUFFIX = ".dlq"
 @dataclass(frozen=True)
 class Topic:
     name: str
-    key: str
+    key: str  # the payload fields of Event.KEY_FIELDS, as readers see them: "a, else b"
     partitions: int
     retention_days: int
     producers: tuple[str, ...]
     consumers: tuple[str, ...]
     events: tuple[type[Event], ...]
     description: str
+    #: Written by systems outside caseflow: a consumer parses every record (an `x-event-type` header is a
+    #: hint, never a reason to skip bytes) and checks the record key against Event.partition_key().
+    external: bool = False
     replication_factor: int = 3
 
     @property
@@ -45,6 +48,7 @@ UPSTREAM_PARCEL_EXCEPTIONS = Topic(
     consumers=("intake",),
     events=(upstream.ParcelExceptionReported,),
     description="Parcel exceptions seen by upstream order and logistics systems",
+    external=True,
 )
 UPSTREAM_CUSTOMER_CONTACTS = Topic(
     name="upstream.customer-contacts",
@@ -55,6 +59,7 @@ UPSTREAM_CUSTOMER_CONTACTS = Topic(
     consumers=("intake",),
     events=(upstream.CustomerContacted,),
     description="Customer contacts from every channel",
+    external=True,
 )
 STATIONS_UPDATES = Topic(
     name="stations.updates",
@@ -75,6 +80,7 @@ STATIONS_UPDATES = Topic(
         stations.ArbitrationDeclared,
     ),
     description="What stations report about the cases they hold",
+    external=True,
 )
 CASES_LIFECYCLE = Topic(
     name="cases.lifecycle",

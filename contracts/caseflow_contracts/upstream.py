@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from .common import (
+    STRICT,
     Area,
     Channel,
     Contract,
@@ -92,6 +93,8 @@ class ParcelExceptionPayload(Contract):
 class ParcelExceptionReported(Event):
     """An upstream order or logistics system saw something go wrong with a parcel."""
 
+    KEY_FIELDS: ClassVar[tuple[str, ...]] = ("waybill_no",)
+
     type: Literal["parcel.exception_reported"] = "parcel.exception_reported"
     payload: ParcelExceptionPayload
 
@@ -110,7 +113,19 @@ class SaleStage(StrEnum):
     AFTER_SALE = "after_sale"
 
 
+#: The rule of CustomerContactPayload._needs_a_reference, as the published schema states it.
+NEEDS_A_REFERENCE: dict[str, Any] = {
+    "anyOf": [
+        {"required": ["waybill_no"], "properties": {"waybill_no": {"type": "string"}}},
+        {"required": ["platform_order_id"], "properties": {"platform_order_id": {"type": "string"}}},
+        {"properties": {"category": {"const": ContactCategory.SUGGESTION.value}}},
+    ]
+}
+
+
 class CustomerContactPayload(Contract):
+    model_config = ConfigDict(**STRICT, json_schema_extra=NEEDS_A_REFERENCE)
+
     source_system: Identifier
     source_id: Identifier = Field(description="Id of the contact in the source channel system")
     channel: Channel
@@ -138,6 +153,8 @@ class CustomerContactPayload(Contract):
 
 class CustomerContacted(Event):
     """A customer reached the network by phone, IM, e-mail, form, app, social or self-service."""
+
+    KEY_FIELDS: ClassVar[tuple[str, ...]] = ("waybill_no", "platform_order_id", "source_id")
 
     type: Literal["customer.contacted"] = "customer.contacted"
     payload: CustomerContactPayload

@@ -22,10 +22,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import contextlib
 import itertools
-import os
 import random
 import time
 from collections import Counter, defaultdict
@@ -59,7 +57,7 @@ from caseflow_kit.store.sqlite import SqliteStore
 
 from .broker import EmbeddedBroker
 from .demo import demo_env
-from .harness import ServiceProcess
+from .harness import ServiceProcess, fresh_keys
 from .simulator import Upstream, load_places
 from .sinks import HttpSink, SmtpSink
 from .testing import KafkaTestKit
@@ -405,7 +403,7 @@ async def run(
     (data / "logs").mkdir(parents=True, exist_ok=True)
     smtp, http = SmtpSink().start(), await HttpSink().start()
     env = kit.env(
-        CASEFLOW_PII_KEY=base64.b64encode(os.urandom(32)).decode(),
+        **fresh_keys(),
         CASEFLOW_SESSION_TIMEOUT_MS="6000",
         CASEFLOW_HEARTBEAT_INTERVAL_MS="1000",
         **demo_env(data, 1, smtp, http),

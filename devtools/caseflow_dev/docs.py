@@ -20,7 +20,7 @@ from pydantic_settings import BaseSettings
 from caseflow_contracts import TOPICS
 from caseflow_contracts.topics import DLQ_RETENTION_DAYS
 from caseflow_kit import Runtime
-from caseflow_kit.privacy import PiiSettings
+from caseflow_kit.privacy import PiiSettings, PseudonymSettings
 from caseflow_kit.settings import KitSettings
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -79,15 +79,13 @@ def config_table() -> str:
     rows = ["| variable | default | used by | meaning |", "|---|---|---|---|"]
     rows += _rows(KitSettings, list(KitSettings.model_fields), "all services")
     rows += _rows(PiiSettings, list(PiiSettings.model_fields), "intake, notify")
+    rows += _rows(PseudonymSettings, list(PseudonymSettings.model_fields), "intake")
+    shared = KitSettings.model_fields.keys() | PiiSettings.model_fields.keys() | PseudonymSettings.model_fields.keys()
     for service in SERVICES:
         module = importlib.import_module(f"caseflow_{service}.settings")
         for value in vars(module).values():
             if isinstance(value, type) and issubclass(value, KitSettings) and value is not KitSettings:
-                own = [
-                    n
-                    for n in value.model_fields
-                    if n not in KitSettings.model_fields and n not in PiiSettings.model_fields
-                ]
+                own = [n for n in value.model_fields if n not in shared]
                 rows += _rows(value, own, service)
     return "\n".join(rows)
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -19,6 +21,14 @@ import uvicorn
 from caseflow_kit import Runtime, ServiceSpec
 
 from .broker import free_port
+
+#: The keys intake and notify need, each its own secret (production takes them from Secrets).
+KEY_VARIABLES = ("CASEFLOW_PII_KEY", "CASEFLOW_PSEUDONYM_KEY")
+
+
+def fresh_keys() -> dict[str, str]:
+    """New random keys for one run of the services (tests, drills, benchmarks): never a shared constant."""
+    return {name: base64.b64encode(secrets.token_bytes(32)).decode() for name in KEY_VARIABLES}
 
 
 async def wait_ready(url: str, timeout_s: float = 60) -> None:

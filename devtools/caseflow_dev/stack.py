@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import contextlib
 import os
-import secrets
 import signal
 from collections.abc import Awaitable
 from pathlib import Path
@@ -29,7 +27,7 @@ from caseflow_kit.topics import ensure_topics
 from caseflow_ops.tokens import LocalIssuer
 
 from .broker import EmbeddedBroker
-from .harness import ServiceProcess
+from .harness import ServiceProcess, fresh_keys
 
 SERVICES = ("intake", "routing", "sla", "claims", "notify")
 CURL_HINT = (
@@ -38,17 +36,23 @@ CURL_HINT = (
     '  curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8084/claims'
 )
 console = Console()
+DEV_KEY_FILES = {"CASEFLOW_PII_KEY": "dev-pii.key", "CASEFLOW_PSEUDONYM_KEY": "dev-pseudonym.key"}
 
 
-def dev_pii_key(data_dir: Path) -> str:
-    """A local key for the embedded stack only; production takes CASEFLOW_PII_KEY from a Secret."""
-    if key := os.environ.get("CASEFLOW_PII_KEY"):
-        return key
-    path = data_dir / "dev-pii.key"
-    if not path.exists():
-        path.write_text(base64.b64encode(secrets.token_bytes(32)).decode())
-        path.chmod(0o600)
-    return path.read_text().strip()
+def dev_keys(data_dir: Path) -> dict[str, str]:
+    """Local keys for the embedded stack only, kept in the data folder so that a restart reads its own data;
+    production takes them from Secrets. A key given in the environment wins."""
+    keys = {}
+    for name, generated in fresh_keys().items():
+        if given := os.environ.get(name):
+            keys[name] = given
+            continue
+        path = data_dir / DEV_KEY_FILES[name]
+        if not path.exists():
+            path.write_text(generated)
+            path.chmod(0o600)
+        keys[name] = path.read_text().strip()
+    return keys
 
 
 async def status_table(services: list[ServiceProcess]) -> Table:
@@ -97,7 +101,7 @@ class Stack:
         env = {
             "KAFKA_BOOTSTRAP_SERVERS": self.broker.bootstrap,
             "CASEFLOW_DATA_DIR": str(self.data_dir.resolve()),
-            "CASEFLOW_PII_KEY": dev_pii_key(self.data_dir),
+            **dev_keys(self.data_dir),
             "CASEFLOW_LOG_FORMAT": "json",
             # Production sets CASEFLOW_AUTH_ISSUER / CASEFLOW_AUTH_JWKS_URL to its OIDC provider.
             **LocalIssuer.ensure(self.data_dir).env(),

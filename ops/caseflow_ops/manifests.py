@@ -464,6 +464,8 @@ def env(service: str) -> list[dict[str, Any]]:
             secret("CASEFLOW_PII_KEY_ID", "caseflow-pii", "key-id"),
             secret("CASEFLOW_PII_OLD_KEYS", "caseflow-pii", "old-keys", optional=True),
         ]
+    if service == "intake":  # customer references: its own Secret, never rotated with the PII key
+        found.append(secret("CASEFLOW_PSEUDONYM_KEY", "caseflow-pseudonym", "key"))
     if service == "notify":
         found += [
             secret(name, "caseflow-notify-channels", key, optional=optional)

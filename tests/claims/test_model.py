@@ -247,8 +247,10 @@ def test_top_up_after_arbitration_is_charged_back_without_a_second_penalty() -> 
 
 def test_reviewer_sets_the_kind_and_the_lost_share_follows_it() -> None:
     claim, _ = opened(actual=10_000, freight=5000)  # opened as a loss (the placeholder for an unknown kind)
-    claim.status = Status.PENDING_REVIEW
+    claim.status = Status.PENDING_REVIEW  # as if nothing had been paid or charged back yet
     claim.payouts.clear()
+    claim.chargebacks.clear()
+    claim.liability = None
     claim.ledger.clear()
     damage = rv("adjust", "it was broken, not lost", claim_kind=ClaimKind.DAMAGE)
     with pytest.raises(ClaimError, match="facts_missing"):
@@ -256,9 +258,43 @@ def test_reviewer_sets_the_kind_and_the_lost_share_follows_it() -> None:
         model.review(claim.model_copy(deep=True), damage, RULES, NOW)  # no extent: not paid as a loss
     facts = claim.facts.model_copy(update={"loss_share_bp": 2000})
     effects = model.review(claim, rv("adjust", "20% broken", facts=facts, claim_kind=ClaimKind.DAMAGE), RULES, NOW)
-    assert kinds(effects) == ["Decided", "Paid", "Audited"]
+    assert kinds(effects) == ["Decided", "Paid", "Arbitrated", "Charged", "Audited"]
     assert claim.claim_kind is ClaimKind.DAMAGE
     assert claim.paid_minor == 2000
+
+
+def test_a_split_payout_is_charged_back_in_parts_that_add_up_to_it() -> None:
+    """101 fen split 50/50 used to charge 51 + 51 (half up per station) and book -1 fen absorbed."""
+    claim, _ = opened(actual=1, freight=100)
+    assert claim.paid_minor == 101
+    halves = [LiableShare(station="SH-001", share_bp=5000), LiableShare(station="HZ-002", share_bp=5000)]
+    model.hq_decide(claim, halves, "both lost track of it", RULES, NOW)
+    active = {c.station: c.payout_share_minor for c in claim.chargebacks if c.status != "reversed"}
+    assert active == {"HZ-002": 51, "SH-001": 50}  # the odd fen falls to the first station by code
+    summary = claim.ledger_summary()
+    assert (summary["charged_back_minor"], summary["absorbed_minor"]) == (101, 0)
+    assert claim.balances()
+
+
+def test_the_split_does_not_depend_on_the_order_hq_names_the_stations() -> None:
+    parts = []
+    for order in (
+        (("SH-001", 3333), ("HZ-002", 3333), ("BJ-003", 3334)),
+        (("BJ-003", 3334), ("HZ-002", 3333), ("SH-001", 3333)),
+    ):
+        claim, _ = opened(actual=1, freight=100)
+        model.hq_decide(claim, [LiableShare(station=s, share_bp=bp) for s, bp in order], "three ways", RULES, NOW)
+        parts.append({c.station: c.payout_share_minor for c in claim.chargebacks if c.status != "reversed"})
+    assert parts[0] == parts[1]
+    assert sum(parts[0].values()) == 101
+
+
+def test_what_no_station_is_liable_for_is_absorbed_to_the_fen() -> None:
+    claim, _ = opened(actual=1, freight=100)
+    model.hq_decide(claim, [LiableShare(station="SH-001", share_bp=3333)], "a third", RULES, NOW)
+    summary = claim.ledger_summary()
+    assert (summary["charged_back_minor"], summary["absorbed_minor"]) == (34, 67)  # 33.66 fen rounds to 34
+    assert claim.balances()
 
 
 # -- four eyes ---------------------------------------------------------------------------------------

@@ -70,9 +70,11 @@ def test_a_later_minor_version_with_unknown_fields_is_read() -> None:
         (lambda d: d["payload"].pop("waybill_no"), "invalid"),
         (lambda d: d["payload"].update(scanned_at="2026-11-24T08:00:00"), "invalid"),
         (lambda d: d.update(occurred_at="2026-11-24T00:00:00"), "invalid"),
+        (lambda d: d.update(occurred_at="1764000000"), "invalid"),
+        (lambda d: d.update(type=["parcel.exception_reported"]), "invalid"),
         (lambda d: d["payload"].update(declared_value={"amount_minor": -1, "currency": "CNY"}), "invalid"),
         (lambda d: d["payload"].update(declared_value={"amount_minor": 12.5, "currency": "CNY"}), "invalid"),
-        (lambda d: d["payload"].update(declared_value={"amount_minor": 1250.0, "currency": "CNY"}), "invalid"),
+        (lambda d: d["payload"].update(declared_value={"amount_minor": True, "currency": "CNY"}), "invalid"),
         (lambda d: d["payload"].update(declared_value={"amount_minor": "1250", "currency": "CNY"}), "invalid"),
         (lambda d: d["payload"].update(declared_value={"amount_minor": 1250, "currency": "yuan"}), "invalid"),
         (lambda d: d["payload"].update(exception_kind="stolen_by_aliens"), "invalid"),
@@ -88,9 +90,11 @@ def test_a_later_minor_version_with_unknown_fields_is_read() -> None:
         "no waybill",
         "naive payload datetime",
         "naive envelope datetime",
+        "seconds for a datetime",
+        "type not a string",
         "negative money",
         "fractional money",
-        "float money",
+        "boolean money",
         "money as string",
         "bad currency",
         "unknown enum value",
@@ -151,3 +155,15 @@ def test_offsets_other_than_utc_are_accepted_and_converted() -> None:
     data = parcel_exception()
     data["occurred_at"] = datetime(2026, 11, 24, 8, tzinfo=timezone(timedelta(hours=8))).isoformat()
     assert parse_event(raw(data)).occurred_at == datetime(2026, 11, 24, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("amount", ["1250.0", "1.25e3", "125000e-2"])
+def test_a_json_number_without_a_fraction_is_an_integer(amount: str) -> None:
+    """JSON has one number type and JSON Schema's "integer" is any number without a fraction: so is ours."""
+    data = raw(parcel_exception(declared_value={"amount_minor": 7, "currency": "CNY"}))
+    event = parse_event(data.replace(b'"amount_minor": 7', b'"amount_minor": ' + amount.encode()))
+    assert isinstance(event, ParcelExceptionReported)
+    assert event.payload.declared_value is not None
+    assert event.payload.declared_value.amount_minor == 1250
+    assert type(event.payload.declared_value.amount_minor) is int
+    assert b'"amount_minor":1250,' in event.to_bytes()

@@ -18,14 +18,16 @@ from .pod_security import restricted_violations
 from .render import DEPLOY, OVERLAYS, SERVICES, named, of_kind, render, unhashed
 from .test_sources_of_truth import env_names
 
-SECRETISH = re.compile(r"PASSWORD|SECRET|TOKEN|PII_KEY|PII_OLD_KEYS|MONGODB_UR[LI]|CREDENTIAL", re.IGNORECASE)
+SECRETISH = re.compile(
+    r"PASSWORD|SECRET|TOKEN|PII_KEY|PII_OLD_KEYS|PSEUDONYM_KEY|MONGODB_UR[LI]|CREDENTIAL", re.IGNORECASE
+)
 WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob")
 #: Secrets made outside these manifests: by the operators (Strimzi users and CA, MongoDB connection strings)
-#: or by the platform team (PII key, notify's channel credentials, MongoDB user passwords).
+#: or by the platform team (PII and pseudonym keys, notify's channel credentials, MongoDB user passwords).
 EXTERNAL_SECRETS = re.compile(
     r"^(caseflow-(intake|routing|sla|claims|notify)|caseflow-cluster-ca-cert"
     r"|caseflow-mongodb-(intake|routing|sla|claims|notify|backup|exporter)"
-    r"|caseflow-pii|caseflow-notify-channels)$"
+    r"|caseflow-pii|caseflow-pseudonym|caseflow-notify-channels)$"
 )
 
 
@@ -113,6 +115,17 @@ def autoscaler(objects: tuple[dict[str, Any], ...], service: str) -> tuple[str, 
     spec = scaled[0]["spec"]
     assert spec["scaleTargetRef"]["name"] == name
     return "ScaledObject", spec["minReplicaCount"], spec["maxReplicaCount"]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_only_intake_gets_the_pseudonym_key_and_from_its_own_secret(overlay: str) -> None:
+    given = {
+        name: var["valueFrom"]["secretKeyRef"]["name"]
+        for name, spec in pod_specs(render(overlay))
+        for var in spec["containers"][0].get("env", [])
+        if var["name"] == "CASEFLOW_PSEUDONYM_KEY"
+    }
+    assert given == {"caseflow-intake": "caseflow-pseudonym"}
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)

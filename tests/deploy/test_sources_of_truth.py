@@ -117,6 +117,7 @@ def test_the_config_map_values_parse_as_the_services_settings(overlay: str, monk
     objects = render(overlay)
     config_maps = {c["metadata"]["name"]: c["data"] for c in of_kind(objects, "ConfigMap")}
     monkeypatch.setenv("CASEFLOW_PII_KEY", base64.b64encode(bytes(32)).decode())  # from a Secret in the cluster
+    monkeypatch.setenv("CASEFLOW_PSEUDONYM_KEY", base64.b64encode(bytes(range(32))).decode())  # from another
     for service, settings in SETTINGS.items():
         container = named(objects, "Deployment", f"caseflow-{service}")["spec"]["template"]["spec"]["containers"][0]
         with monkeypatch.context() as env:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
-import os
 import time
 import uuid
 from collections.abc import Callable
@@ -28,7 +26,7 @@ from caseflow_contracts.upstream import (
     ParcelExceptionReported,
 )
 from caseflow_dev.demo import demo_env
-from caseflow_dev.harness import ServiceProcess
+from caseflow_dev.harness import ServiceProcess, fresh_keys
 from caseflow_dev.sinks import HttpSink, SmtpSink
 from caseflow_dev.testing import KafkaTestKit
 
@@ -133,11 +131,16 @@ class Suite:
 async def start_suite(kit: KafkaTestKit, data: Path) -> tuple[Suite, asyncio.Task[None]]:
     smtp = SmtpSink().start()
     http = await HttpSink().start()
-    env = kit.env(CASEFLOW_PII_KEY=base64.b64encode(os.urandom(32)).decode(), **demo_env(data, SPEED, smtp, http))
+    env = kit.env(**fresh_keys(), **demo_env(data, SPEED, smtp, http))
     logs = data / "logs"
     logs.mkdir(exist_ok=True)
     processes = {name: ServiceProcess(name, env, log_file=logs / f"{name}.log").start() for name in SERVICES}
-    await asyncio.gather(*(p.ready(90) for p in processes.values()))
+    try:
+        await asyncio.gather(*(p.ready(90) for p in processes.values()))
+    except BaseException:
+        for process in processes.values():  # a suite that never started must not outlive the test run
+            process.kill()
+        raise
     log = EventLog(kit)
     follower = asyncio.create_task(log.follow())
     return Suite(kit, processes, log, smtp, http, data), follower

@@ -24,6 +24,8 @@ from caseflow_contracts.upstream import (
 #: Scenarios step forward from here; each event reaches intake when it happened (see caseflow_dev.rig).
 NOW = datetime(2026, 1, 10, 8, 0, tzinfo=UTC)
 TEST_KEY = base64.b64encode(bytes(range(32))).decode()
+#: Its own secret, as in production: customer references must not change when the PII key does.
+TEST_PSEUDONYM_KEY = base64.b64encode(bytes(range(32, 64))).decode()
 
 
 def uid() -> str:

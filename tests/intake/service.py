@@ -15,7 +15,7 @@ from caseflow_kit.clock import ManualClock
 from caseflow_kit.consumer import GuardedConsumer
 from caseflow_kit.store.sqlite import SqliteStore
 
-from .factories import NOW, TEST_KEY
+from .factories import NOW, TEST_KEY, TEST_PSEUDONYM_KEY
 
 
 class IntakeUnderTest:
@@ -50,7 +50,13 @@ class IntakeUnderTest:
 
 
 def settings(tmp_path: Path, **overrides: Any) -> IntakeSettings:
-    values: dict[str, Any] = {"pii_key": TEST_KEY, "data_dir": tmp_path, "retry_backoff_ms": 1, "log_format": "console"}
+    values: dict[str, Any] = {
+        "pii_key": TEST_KEY,
+        "pseudonym_key": TEST_PSEUDONYM_KEY,
+        "data_dir": tmp_path,
+        "retry_backoff_ms": 1,
+        "log_format": "console",
+    }
     values.update(overrides)
     return IntakeSettings.model_validate(values)
 

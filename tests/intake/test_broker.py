@@ -24,7 +24,7 @@ from caseflow_intake.app import SPEC
 from caseflow_intake.settings import IntakeSettings
 from caseflow_kit.auth import Role
 
-from .factories import NOW, TEST_KEY, contact, exception, resolved, waybill
+from .factories import NOW, TEST_KEY, TEST_PSEUDONYM_KEY, contact, exception, resolved, waybill
 
 
 async def lifecycle(kafka: KafkaTestKit, count: int, timeout_s: float = 30) -> list[Any]:
@@ -43,7 +43,7 @@ async def wait_for(client: httpx.AsyncClient, path: str, check: Any, timeout_s: 
 
 
 async def test_duplicates_merge_reopen_dead_letters_and_read_endpoint(kafka: KafkaTestKit) -> None:
-    settings = kafka.settings(IntakeSettings, pii_key=TEST_KEY)
+    settings = kafka.settings(IntakeSettings, pii_key=TEST_KEY, pseudonym_key=TEST_PSEUDONYM_KEY)
     async with (
         run_in_process(SPEC, settings) as svc,
         httpx.AsyncClient(base_url=svc.url, headers=kafka.auth(Role.CASES_READER)) as client,
@@ -116,7 +116,7 @@ async def test_duplicates_merge_reopen_dead_letters_and_read_endpoint(kafka: Kaf
 
 async def test_concurrent_duplicates_on_two_consumers_make_one_case_each(kafka: KafkaTestKit) -> None:
     """Two consumers handle the same records at once (as in a rebalance overlap), over one database."""
-    base = {"pii_key": TEST_KEY, "batch_max_records": 5}
+    base = {"pii_key": TEST_KEY, "pseudonym_key": TEST_PSEUDONYM_KEY, "batch_max_records": 5}
     a = kafka.settings(IntakeSettings, group_id=f"{kafka.prefix}a", **base)
     b = kafka.settings(IntakeSettings, group_id=f"{kafka.prefix}b", **base)
     async with contextlib.AsyncExitStack() as stack:

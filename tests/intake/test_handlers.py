@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 from datetime import timedelta
 from pathlib import Path
@@ -24,10 +25,10 @@ from caseflow_contracts.topics import UPSTREAM_CUSTOMER_CONTACTS, UPSTREAM_PARCE
 from caseflow_contracts.upstream import ContactCategory, ExceptionKind, SaleStage
 from caseflow_intake.http import present
 from caseflow_intake.settings import DEFAULT_RULES
-from caseflow_kit.privacy import Sealer
+from caseflow_kit.privacy import Sealer, SealError
 
 from .factories import NOW, TEST_KEY, address, contact, customer, exception, resolved, waybill
-from .service import intake
+from .service import IntakeUnderTest, intake
 
 
 async def test_an_exception_opens_one_case_with_what_downstream_needs(tmp_path: Path) -> None:
@@ -66,7 +67,7 @@ async def test_an_exception_opens_one_case_with_what_downstream_needs(tmp_path: 
         for secret in ("13812345678", "王小明", "建国路", "110101199003071234", "xiaoming.wang@"):
             assert secret not in raw
         assert p.customer.masked.phone == "138****5678"
-        plain = Sealer("k1", __import__("base64").b64decode(TEST_KEY)).open(p.customer.sealed, p.customer.key_id)
+        plain = Sealer("k1", base64.b64decode(TEST_KEY)).open(p.customer.sealed, p.customer.key_id)
         assert plain["phone"] == "13812345678"
         record = present(await svc.case(p.case_id))  # type: ignore[arg-type]
         assert "sealed" not in record["case"]["customer"]
@@ -223,6 +224,35 @@ async def test_frequent_claimant_is_flagged(tmp_path: Path) -> None:
         await svc.deliver(exception(kind=ExceptionKind.DELAY, customer=who))
         [(_, delay)] = await svc.emitted()
         assert FraudFlag.FREQUENT_CLAIMANT not in delay.payload.fraud_flags
+
+
+async def test_a_pii_key_rotation_keeps_customer_refs_and_the_frequent_claimant_flag(tmp_path: Path) -> None:
+    """customer_ref was an HMAC under the sealing key: each rotation gave every customer a new reference,
+    reset their claim history and silenced the frequent-claimant flag."""
+    who = customer(customer_id="C-ROTATED")
+    refs, flags = [], []
+
+    async def claim(svc: IntakeUnderTest, day: int) -> None:
+        await svc.deliver(exception(kind=ExceptionKind.LOSS, customer=who, at=NOW + timedelta(days=day)))
+        [(_, opened)] = await svc.emitted()
+        refs.append(opened.payload.customer_ref)
+        flags.append(FraudFlag.FREQUENT_CLAIMANT in opened.payload.fraud_flags)
+
+    async with intake(tmp_path) as svc:  # sealing key k1
+        for day in range(2):
+            await claim(svc, day)
+    rotated_key = base64.b64encode(bytes(range(100, 132))).decode()
+    async with intake(tmp_path, pii_key=rotated_key, pii_key_id="k2", pii_old_keys={"k1": TEST_KEY}) as svc:
+        for day in range(2, 4):
+            await claim(svc, day)
+    assert len(set(refs)) == 1
+    assert flags == [False, False, False, True]
+
+
+async def test_intake_refuses_a_pseudonym_key_that_is_a_sealing_key(tmp_path: Path) -> None:
+    with pytest.raises(SealError, match="its own secret"):
+        async with intake(tmp_path, pseudonym_key=TEST_KEY):
+            pass
 
 
 async def test_inapplicable_and_invalid_input_is_dead_lettered(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ from caseflow_contracts.upstream import ContactCategory, ExceptionKind
 from caseflow_dev.harness import ServiceProcess
 from caseflow_dev.testing import KafkaTestKit
 
-from .factories import NOW, TEST_KEY, contact, exception, waybill
+from .factories import NOW, TEST_KEY, TEST_PSEUDONYM_KEY, contact, exception, waybill
 
 
 async def test_a_restart_publishes_what_the_crash_left_before_anything_newer(
@@ -27,6 +27,7 @@ async def test_a_restart_publishes_what_the_crash_left_before_anything_newer(
 ) -> None:
     env = kafka.env(
         CASEFLOW_PII_KEY=TEST_KEY,
+        CASEFLOW_PSEUDONYM_KEY=TEST_PSEUDONYM_KEY,
         CASEFLOW_GROUP_ID=kafka.prefix + "intake",
         CASEFLOW_SESSION_TIMEOUT_MS="6000",
         CASEFLOW_HEARTBEAT_INTERVAL_MS="1000",

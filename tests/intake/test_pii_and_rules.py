@@ -11,12 +11,13 @@ import yaml
 from caseflow_intake import pii
 from caseflow_intake.rules import IntakeRules
 from caseflow_intake.settings import DEFAULT_RULES
-from caseflow_kit.privacy import Sealer
+from caseflow_kit.privacy import Pseudonymiser, Sealer
 from caseflow_kit.rules import RulesError, RulesFile, load_rules
 
 from .factories import address, customer
 
 SEALER = Sealer("k1", bytes(range(32)))
+PSEUDONYMS = Pseudonymiser(bytes(range(32, 64)))
 
 
 def test_sealed_contact_opens_only_with_the_key_and_masks_the_rest() -> None:
@@ -39,12 +40,12 @@ def test_sealed_contact_opens_only_with_the_key_and_masks_the_rest() -> None:
 
 
 def test_customer_ref_is_stable_per_customer_and_reveals_nothing() -> None:
-    a = pii.customer_ref(SEALER, customer(customer_id=None, phone="13812345678"), "x")
-    b = pii.customer_ref(SEALER, customer(customer_id=None, phone="+86 138 1234 5678", name="别名"), "y")
+    a = pii.customer_ref(PSEUDONYMS, customer(customer_id=None, phone="13812345678"), "x")
+    b = pii.customer_ref(PSEUDONYMS, customer(customer_id=None, phone="+86 138 1234 5678", name="别名"), "y")
     assert a == b
     assert "5678" not in a
-    assert pii.customer_ref(SEALER, customer(customer_id="U1"), "x") != pii.customer_ref(
-        SEALER, customer(customer_id="U2"), "x"
+    assert pii.customer_ref(PSEUDONYMS, customer(customer_id="U1"), "x") != pii.customer_ref(
+        PSEUDONYMS, customer(customer_id="U2"), "x"
     )
 
 

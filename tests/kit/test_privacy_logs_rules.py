@@ -12,7 +12,17 @@ import pytest
 from pydantic import BaseModel, Field
 
 from caseflow_kit import logs
-from caseflow_kit.privacy import PiiSettings, Sealer, SealError, mask_email, mask_id_number, mask_name, mask_phone
+from caseflow_kit.privacy import (
+    PiiSettings,
+    Pseudonymiser,
+    PseudonymSettings,
+    Sealer,
+    SealError,
+    mask_email,
+    mask_id_number,
+    mask_name,
+    mask_phone,
+)
 from caseflow_kit.rules import RulesError, RulesFile, load_rules
 
 
@@ -58,11 +68,38 @@ def test_rotated_keys_still_open_old_tokens() -> None:
     assert rotated.key_id == "k2"
 
 
+def pseudonymiser(seals: Sealer, key: bytes | None = None) -> Pseudonymiser:
+    settings = PseudonymSettings(pseudonym_key=base64.b64encode(key or os.urandom(32)).decode())
+    return Pseudonymiser.from_settings(settings, sealer=seals)
+
+
 def test_pseudonyms_are_stable_and_keyed() -> None:
-    one, other = sealer(), sealer()
+    one, other = pseudonymiser(sealer()), pseudonymiser(sealer())
     assert one.pseudonym("13812345678") == one.pseudonym("13812345678")
     assert one.pseudonym("13812345678") != other.pseudonym("13812345678")
     assert "5678" not in one.pseudonym("13812345678")
+
+
+def test_pseudonyms_outlive_a_rotation_of_the_sealing_key() -> None:
+    old_key, pseudonym_key = os.urandom(32), os.urandom(32)
+    before = pseudonymiser(Sealer("k1", old_key), pseudonym_key)
+    after = pseudonymiser(Sealer("k2", os.urandom(32), {"k1": old_key}), pseudonym_key)
+    assert before.pseudonym("id", "C-42") == after.pseudonym("id", "C-42")
+
+
+@pytest.mark.parametrize("which", ["current", "retired"])
+def test_the_pseudonym_key_must_not_be_a_sealing_key(which: str) -> None:
+    current, retired = os.urandom(32), os.urandom(32)
+    seals = Sealer("k2", current, {"k1": retired})
+    with pytest.raises(SealError, match="its own secret"):
+        pseudonymiser(seals, current if which == "current" else retired)
+
+
+def test_a_pseudonym_key_of_the_wrong_size_is_refused() -> None:
+    with pytest.raises(SealError, match="32 bytes"):
+        pseudonymiser(sealer(), b"short")
+    with pytest.raises(SealError, match="CASEFLOW_PSEUDONYM_KEY is not valid base64"):
+        Pseudonymiser.from_settings(PseudonymSettings(pseudonym_key="not base64!"), sealer=sealer())
 
 
 def test_a_bad_key_is_refused_clearly() -> None:

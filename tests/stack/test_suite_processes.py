@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import base64
-import os
 from datetime import UTC, datetime
 
 import httpx
 
 from caseflow_contracts.topics import UPSTREAM_PARCEL_EXCEPTIONS
 from caseflow_contracts.upstream import Customer, ExceptionKind, ParcelExceptionPayload, ParcelExceptionReported
-from caseflow_dev.harness import ServiceProcess
+from caseflow_dev.harness import ServiceProcess, fresh_keys
 from caseflow_dev.testing import KafkaTestKit
 
 SERVICES = ("intake", "routing", "sla", "claims", "notify")
@@ -26,7 +24,7 @@ def handled(metrics: str, topic: str) -> float:
 
 
 async def test_five_services_start_answer_health_consume_and_stop_gracefully(kafka: KafkaTestKit) -> None:
-    env = kafka.env(CASEFLOW_PII_KEY=base64.b64encode(os.urandom(32)).decode())
+    env = kafka.env(**fresh_keys())
     logs = kafka.data_dir / "logs"
     logs.mkdir()
     services = [ServiceProcess(name, env, log_file=logs / f"{name}.log").start() for name in SERVICES]

@@ -21,6 +21,7 @@ from .records import (
     LedgerEntry,
     LiabilityRecord,
     LiableShare,
+    PayoutRecord,
     Reversed,
     iso,
 )
@@ -113,14 +114,39 @@ def _custody_liability(claim: ClaimRecord, rules: CompensationRules, now: dateti
     return [Arbitrated(claim.liability)]
 
 
+def station_parts(payout: PayoutRecord, liable: list[LiableShare]) -> dict[str, int]:
+    """Each liable station's part of one payout, in fen.
+
+    The network takes part in the split with the share no station is liable for (what it absorbs), so the
+    stations' parts never add up to more than the payout; stations are taken in code order, so equal
+    remainders always fall the same way whatever order HQ named them in.
+    """
+    stations = sorted(liable, key=lambda x: x.station)
+    parts = split(payout.amount_minor, [x.share_bp for x in stations])
+    return {x.station: part for x, part in zip(stations, parts, strict=True)}
+
+
+def _wanted(claim: ClaimRecord) -> dict[tuple[str, str], tuple[int, int]]:
+    """(payout, station) -> (share, part) the liability in force charges back."""
+    if claim.liability is None:
+        return {}
+    shares = {x.station: x.share_bp for x in claim.liability.liable}
+    return {
+        (payout.payout_id, station): (shares[station], part)
+        for payout in claim.payouts
+        for station, part in station_parts(payout, claim.liability.liable).items()
+        if shares[station]
+    }
+
+
 def settle(claim: ClaimRecord, rules: CompensationRules, now: datetime) -> list[Effect]:
     """Bring chargebacks and absorption in line with the payouts and the liability in force."""
     effects = _custody_liability(claim, rules, now)
     at = iso(now)
-    wanted = {x.station: x.share_bp for x in claim.liability.liable} if claim.liability else {}
+    wanted = _wanted(claim)
     # Take back what the liability in force no longer supports.
     for cb in claim.chargebacks:
-        if cb.status == "reversed" or wanted.get(cb.station) == cb.share_bp:
+        if cb.status == "reversed" or wanted.get((cb.payout_id, cb.station)) == (cb.share_bp, cb.payout_share_minor):
             continue  # already taken back, or still supported (an upheld appeal stays upheld)
         cb.status, cb.reversed_at = "reversed", at
         claim.ledger.append(
@@ -149,9 +175,9 @@ def settle(claim: ClaimRecord, rules: CompensationRules, now: datetime) -> list[
     if claim.liability is not None:
         active = [c for c in claim.chargebacks if c.status != "reversed"]
         for payout in claim.payouts:
-            parts = split(payout.amount_minor, [x.share_bp for x in claim.liability.liable])
-            for share, part in zip(claim.liability.liable, parts, strict=True):
-                if share.share_bp == 0 or any(
+            for share in claim.liability.liable:
+                charge = wanted.get((payout.payout_id, share.station))
+                if charge is None or any(
                     c.payout_id == payout.payout_id and c.station == share.station for c in active
                 ):
                     continue
@@ -162,7 +188,7 @@ def settle(claim: ClaimRecord, rules: CompensationRules, now: datetime) -> list[
                     payout_id=payout.payout_id,
                     liability_seq=claim.liability.seq,
                     share_bp=share.share_bp,
-                    payout_share_minor=part,
+                    payout_share_minor=charge[1],
                     penalty_minor=0 if has_penalty else rules.penalty_minor(claim.claim_kind),
                     issued_at=at,
                 )

@@ -6,7 +6,7 @@ import asyncio
 
 from caseflow_contracts.topics import CASES_LIFECYCLE, UPSTREAM_CUSTOMER_CONTACTS, UPSTREAM_PARCEL_EXCEPTIONS
 from caseflow_kit import Runtime, ServiceSpec, Subscription
-from caseflow_kit.privacy import Sealer
+from caseflow_kit.privacy import Pseudonymiser, Sealer
 from caseflow_kit.rules import RulesFile
 
 from .handlers import IntakeDeps, on_case_closed, on_case_resolved, on_customer_contact, on_parcel_exception
@@ -20,7 +20,12 @@ IntakeRuntime = Runtime[IntakeSettings, IntakeDeps]
 
 async def build_deps(runtime: IntakeRuntime) -> IntakeDeps:
     settings = runtime.settings
-    return IntakeDeps(rules=RulesFile(settings.intake_rules_path, IntakeRules), sealer=Sealer.from_settings(settings))
+    sealer = Sealer.from_settings(settings)
+    return IntakeDeps(
+        rules=RulesFile(settings.intake_rules_path, IntakeRules),
+        sealer=sealer,
+        pseudonyms=Pseudonymiser.from_settings(settings, sealer=sealer),
+    )
 
 
 async def reload_rules(runtime: IntakeRuntime) -> None:

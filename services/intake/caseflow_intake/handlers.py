@@ -33,7 +33,7 @@ from caseflow_contracts.upstream import (
 )
 from caseflow_kit import Context, Rejected
 from caseflow_kit.logs import log_fields
-from caseflow_kit.privacy import Sealer
+from caseflow_kit.privacy import Pseudonymiser, Sealer
 from caseflow_kit.rules import RulesFile
 
 from . import domain, pii
@@ -48,6 +48,7 @@ log = logging.getLogger("caseflow.intake")
 class IntakeDeps:
     rules: RulesFile[IntakeRules]
     sealer: Sealer
+    pseudonyms: Pseudonymiser
 
 
 @dataclass(frozen=True)
@@ -208,7 +209,7 @@ async def _open(item: Incoming, problem: str, linked: str | None, ctx: Context[I
     # Only a customer's own words say which language they speak; an exception's text is the upstream system's.
     language = domain.language_of(item.language, item.text if item.contact else "", rules)
     station, reason = domain.station_hint(item.kind, item.stations, rules)
-    cust_ref = pii.customer_ref(sealer, item.customer, item.source_key)
+    cust_ref = pii.customer_ref(ctx.deps.pseudonyms, item.customer, item.source_key)
     flags = domain.order_fraud_flags(item.order_amount, item.shipping_address, item.billing_address, rules)
     if domain.is_claim(item.kind, item.category, rules):
         claimant, claims = await record_claim(ctx.uow, cust_ref)

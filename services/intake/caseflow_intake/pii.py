@@ -7,7 +7,7 @@ import re
 from caseflow_contracts.common import MaskedContact, SealedContact
 from caseflow_contracts.upstream import Customer
 from caseflow_kit.logs import scrub
-from caseflow_kit.privacy import Sealer, mask_email, mask_id_number, mask_name, mask_phone
+from caseflow_kit.privacy import Pseudonymiser, Sealer, mask_email, mask_id_number, mask_name, mask_phone
 
 #: 15 digits or more (ID and bank-card numbers) are masked whatever they are; waybill numbers are shorter.
 _LONG_DIGITS = re.compile(r"(?<!\d)(\d{3})\d{10,}(\d{2})(?!\d)")
@@ -43,17 +43,17 @@ def seal(sealer: Sealer, customer: Customer, language: str) -> SealedContact:
     )
 
 
-def customer_ref(sealer: Sealer, customer: Customer, fallback: str) -> str:
-    """A pseudonym stable across channels: upstream's id, else the phone, e-mail, or name."""
+def customer_ref(pseudonyms: Pseudonymiser, customer: Customer, fallback: str) -> str:
+    """A pseudonym stable across channels and key rotations: upstream's id, else the phone, e-mail, or name."""
     if customer.customer_id:
-        return sealer.pseudonym("id", customer.customer_id)
+        return pseudonyms.pseudonym("id", customer.customer_id)
     if customer.phone:
-        return sealer.pseudonym("phone", "".join(c for c in customer.phone if c.isdigit())[-11:])
+        return pseudonyms.pseudonym("phone", "".join(c for c in customer.phone if c.isdigit())[-11:])
     if customer.email:
-        return sealer.pseudonym("email", customer.email.casefold())
+        return pseudonyms.pseudonym("email", customer.email.casefold())
     if customer.name:
-        return sealer.pseudonym("name", customer.name)
-    return sealer.pseudonym("source", fallback)
+        return pseudonyms.pseudonym("name", customer.name)
+    return pseudonyms.pseudonym("source", fallback)
 
 
 def scrub_text(text: str, customer: Customer, *, limit: int = 2000) -> str:

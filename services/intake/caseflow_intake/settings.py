@@ -1,4 +1,4 @@
-"""Intake settings: the shared ones, the personal-data key, and where the rules live."""
+"""Intake settings: the shared ones, the personal-data and pseudonym keys, and where the rules live."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ from pathlib import Path
 from pydantic import Field
 
 from caseflow_kit import KitSettings
-from caseflow_kit.privacy import PiiSettings
+from caseflow_kit.privacy import PiiSettings, PseudonymSettings
 
 DEFAULT_RULES = Path(__file__).parent / "data" / "intake_rules.yaml"
 
 
-class IntakeSettings(KitSettings, PiiSettings):
-    """Env prefix CASEFLOW_: e.g. CASEFLOW_PII_KEY, CASEFLOW_INTAKE_RULES_PATH."""
+class IntakeSettings(KitSettings, PiiSettings, PseudonymSettings):
+    """Env prefix CASEFLOW_: e.g. CASEFLOW_PII_KEY, CASEFLOW_PSEUDONYM_KEY, CASEFLOW_INTAKE_RULES_PATH."""
 
     intake_rules_path: Path = Field(default=DEFAULT_RULES, description="YAML or JSON rules file (IntakeRules)")
     #: Smaller than the kit's default: with several replicas, batches about the same waybills clash, and a clash

@@ -1,4 +1,5 @@
-"""Personal data: masking for readers, sealing (AES-256-GCM) for the two services that hold the key."""
+"""Personal data: masking for readers, sealing (AES-256-GCM) for the two services that hold the key,
+pseudonyms (HMAC-SHA256 under a key of their own) for intake."""
 
 from __future__ import annotations
 
@@ -63,8 +64,26 @@ class PiiSettings(BaseSettings):
     )
 
 
+class PseudonymSettings(BaseSettings):
+    """The pseudonym key: intake's alone, from its own Kubernetes Secret, never rotated with the PII key."""
+
+    model_config = SettingsConfigDict(env_prefix="CASEFLOW_", extra="ignore", frozen=True)
+
+    pseudonym_key: SecretStr = Field(
+        description="base64 of 32 random bytes (HMAC-SHA256 customer references); its own secret, never a "
+        "CASEFLOW_PII_KEY: references must outlive PII key rotations"
+    )
+
+
 class SealError(ValueError):
     """A key or token that cannot be used (wrong size, not base64, does not open)."""
+
+
+def _decode_key(secret: SecretStr, variable: str) -> bytes:
+    try:
+        return base64.b64decode(secret.get_secret_value(), validate=True)
+    except ValueError:
+        raise SealError(f"{variable} is not valid base64") from None
 
 
 class Sealer:
@@ -79,14 +98,12 @@ class Sealer:
 
     @classmethod
     def from_settings(cls, settings: PiiSettings) -> Sealer:
-        def decode(secret: SecretStr) -> bytes:
-            try:
-                return base64.b64decode(secret.get_secret_value(), validate=True)
-            except ValueError:
-                raise SealError("CASEFLOW_PII_KEY is not valid base64") from None
+        old = {kid: _decode_key(k, "CASEFLOW_PII_OLD_KEYS") for kid, k in settings.pii_old_keys.items()}
+        return cls(settings.pii_key_id, _decode_key(settings.pii_key, "CASEFLOW_PII_KEY"), old)
 
-        old = {kid: decode(k) for kid, k in settings.pii_old_keys.items()}
-        return cls(settings.pii_key_id, decode(settings.pii_key), old)
+    def holds(self, key: bytes) -> bool:
+        """Whether `key` is one of the sealing keys, current or retired."""
+        return any(hmac.compare_digest(key, own) for own in self._keys.values())
 
     def seal(self, data: dict[str, Any]) -> str:
         nonce = os.urandom(12)
@@ -106,7 +123,29 @@ class Sealer:
         data: dict[str, Any] = orjson.loads(plain)
         return data
 
+
+class Pseudonymiser:
+    """Stable keyed hashes of customer identifiers, under a key that is not a sealing key.
+
+    A reference must stay the same for years (claim history, the frequent-claimant flag), while the
+    sealing key is rotated: a pseudonym under the sealing key changed every customer's reference at
+    each rotation. So the two are separate secrets, and the pseudonym key is refused if it is one of
+    the sealing keys.
+    """
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) != 32:
+            raise SealError("the pseudonym key must be 32 bytes (base64 of 32 random bytes)")
+        self._key = key
+
+    @classmethod
+    def from_settings(cls, settings: PseudonymSettings, *, sealer: Sealer) -> Pseudonymiser:
+        key = _decode_key(settings.pseudonym_key, "CASEFLOW_PSEUDONYM_KEY")
+        if sealer.holds(key):
+            raise SealError("CASEFLOW_PSEUDONYM_KEY must be its own secret, not a personal-data sealing key")
+        return cls(key)
+
     def pseudonym(self, *parts: str) -> str:
-        """A stable keyed hash: the same customer gives the same reference, which reveals nothing."""
-        digest = hmac.new(self._keys[self.key_id], "|".join(parts).encode(), hashlib.sha256).hexdigest()
+        """The same customer gives the same reference, which reveals nothing."""
+        digest = hmac.new(self._key, "|".join(parts).encode(), hashlib.sha256).hexdigest()
         return "cust-" + digest[:32]
