@@ -110,11 +110,20 @@ async def test_consumes_stores_emits_once_and_dead_letters_the_rest(kafka: Kafka
         await kafka.publish(rejected)
         failing = StationProgressNoted.create(ProgressPayload(**update("CF-000004")), key="CF-000004", producer="st")
         await kafka.publish(failing)
+        # A valid RFC 3339 date with no UTC instant (year 10000 in UTC), ahead of a good event on its partition:
+        # the one record is dead-lettered and the partition goes on.
+        poisoned = json.loads(
+            StationAcknowledged.create(
+                StationUpdatePayload(**update("CF-000005")), key="CF-000005", producer="st"
+            ).to_bytes()
+        )
+        poisoned["occurred_at"] = "9999-12-31T23:59:59-01:00"
+        await kafka.publish_raw(STATIONS_UPDATES, json.dumps(poisoned).encode(), key=b"CF-000005")
         ack2 = StationAcknowledged.create(StationUpdatePayload(**update("CF-000005")), key="CF-000005", producer="st")
         await kafka.publish(ack2)
 
         emitted = await kafka.collect(CASES_LIFECYCLE, 2, timeout_s=30)
-        dead = await kafka.collect(STATIONS_UPDATES, 4, timeout_s=30, dlq=True)
+        dead = await kafka.collect(STATIONS_UPDATES, 5, timeout_s=30, dlq=True)
 
         assert sorted(r.key for r in emitted) == [b"CF-000001", b"CF-000005"]
         first = json.loads(emitted[0].value)
@@ -124,7 +133,7 @@ async def test_consumes_stores_emits_once_and_dead_letters_the_rest(kafka: Kafka
         assert headers_of(emitted[0])["x-event-type"] == "case.acknowledged"
 
         reasons = sorted(headers_of(r)["x-dlq-reason"] for r in dead)
-        assert reasons == ["handler_failed", "malformed_json", "not_holder", "unknown_type"]
+        assert reasons == ["handler_failed", "invalid", "malformed_json", "not_holder", "unknown_type"]
         malformed = next(r for r in dead if headers_of(r)["x-dlq-reason"] == "malformed_json")
         assert malformed.value == b'{"type": "station.acknowledged"'
         assert malformed.key == b"CF-000002"

@@ -31,7 +31,7 @@ from caseflow_contracts.upstream import (
     ParcelExceptionReported,
     SaleStage,
 )
-from caseflow_kit import Context, Rejected
+from caseflow_kit import Context
 from caseflow_kit.logs import log_fields
 from caseflow_kit.privacy import Pseudonymiser, Sealer
 from caseflow_kit.rules import RulesFile
@@ -79,8 +79,6 @@ class Incoming:
 
 async def on_parcel_exception(event: ParcelExceptionReported, ctx: Context[IntakeDeps]) -> None:
     p = event.payload
-    if event.key != p.waybill_no:
-        raise Rejected("key_mismatch", "upstream.parcel-exceptions is keyed by waybill_no")
     rules = ctx.deps.rules.current
     parcel = ParcelFacts(
         exception_kind=p.exception_kind,
@@ -125,10 +123,6 @@ async def on_parcel_exception(event: ParcelExceptionReported, ctx: Context[Intak
 
 async def on_customer_contact(event: CustomerContacted, ctx: Context[IntakeDeps]) -> None:
     p = event.payload
-    if event.key not in {p.waybill_no, p.platform_order_id, p.source_id}:
-        raise Rejected(
-            "key_mismatch", "upstream.customer-contacts is keyed by waybill_no, else platform_order_id, else source_id"
-        )
     rules = ctx.deps.rules.current
     await take_in(
         Incoming(

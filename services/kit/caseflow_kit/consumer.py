@@ -37,8 +37,6 @@ if TYPE_CHECKING:
     from .runtime import Runtime
 
 PROCESSED = "_processed"
-#: Our own services; a topic any of whose producers is not one of them is written by outside systems.
-SERVICES = frozenset({"intake", "routing", "sla", "claims", "notify"})
 log = logging.getLogger("caseflow.consumer")
 D = TypeVar("D")
 E = TypeVar("E", bound=Event)
@@ -110,10 +108,6 @@ def _broker_time(record: Record) -> datetime | None:
     return datetime.fromtimestamp(stamp / 1000, UTC) if stamp is not None and stamp > 0 else None
 
 
-def written_by_outsiders(topic: Topic) -> bool:
-    return not set(topic.producers) <= SERVICES
-
-
 def payload_digest(event: Event) -> str:
     return hashlib.blake2b(event.payload.model_dump_json().encode(), digest_size=12).hexdigest()
 
@@ -134,7 +128,7 @@ class GuardedConsumer:
         self.dlq = runtime.topic_name(subscription.topic) + ".dlq"
         self.accept = subscription.topic.event_types
         # On topics written by outside systems a header is a hint, never a reason to skip unparsed bytes.
-        self.trust_headers = not written_by_outsiders(subscription.topic)
+        self.trust_headers = not subscription.topic.external
         self.slice = max(1, runtime.settings.commit_slice)
 
     async def handle_batch(self, records: Sequence[Record]) -> None:
@@ -202,10 +196,12 @@ class GuardedConsumer:
         try:
             event = parse_event(record.value or b"", accept=self.accept)
         except ContractError as exc:
+            if exc.__cause__ is not None:  # the parser's last resort: a bug to look at, not just bad bytes
+                log.error("unexpected error parsing a record", exc_info=exc.__cause__)
             await self._dead_letter(unit, record, exc.code, exc.message)
             return _Outcome("invalid", "dead_lettered", 0.0, exc.code)
-        if (record.key or b"") != event.key.encode():
-            detail = f"the record's key is not the event's key ({self.subscription.topic.key})"
+        if (record.key or b"") != event.key.encode() or event.key != event.partition_key():
+            detail = f"{self.subscription.topic.name} is keyed by {self.subscription.topic.key}; this record is not"
             await self._dead_letter(unit, record, "key_mismatch", detail)
             return _Outcome(event.type, "dead_lettered", 0.0, "key_mismatch")
         handler = self.subscription.handlers.get(event.type)
