@@ -7,7 +7,7 @@ callbacks and resolution.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field
 
@@ -16,6 +16,7 @@ from .common import (
     CaseId,
     CaseKind,
     Channel,
+    Claimant,
     Contract,
     Identifier,
     Integer,
@@ -32,7 +33,7 @@ from .common import (
     WholeNumber,
 )
 from .envelope import Event
-from .stations import CallbackOutcome, ResolutionResult
+from .stations import CallbackOutcome, CaseRecord, HqRuling, ResolutionResult
 from .upstream import ContactCategory, ExceptionKind, SaleStage
 
 
@@ -91,9 +92,21 @@ class CaseOpenedPayload(Contract):
     linked_case_id: CaseId | None = Field(default=None, description="A closed case this one follows up")
     opened_at: UtcDateTime
     rules_version: ShortText = Field(description="Version of the intake rules that classified it")
+    complaint: bool = Field(
+        default=False,
+        description="The customer complains (1.2): a property apart from the kind; the 7-day answer clock runs",
+    )
+    claimant: Claimant | None = Field(
+        default=None, description="Someone asks for compensation (1.2): claims decides only when someone asks"
+    )
+    evidence_refs: list[Identifier] = Field(
+        default_factory=list, max_length=50, description="Evidence named by the contact (1.2): signature scan, photos"
+    )
 
 
 class CaseOpened(Event):
+    MINOR: ClassVar[int] = 2
+
     type: Literal["case.opened"] = "case.opened"
     payload: CaseOpenedPayload
 
@@ -108,9 +121,14 @@ class CaseMergedPayload(Contract):
     repeat_contact: bool = Field(description="True when a customer contacted again (an escalation trigger)")
     summary: Text = ""
     merged_at: UtcDateTime
+    complaint: bool = Field(default=False, description="This contact complains (1.2): the case becomes a complaint")
+    claimant: Claimant | None = Field(default=None, description="This contact asks for compensation (1.2)")
+    contact_at: UtcDateTime | None = Field(default=None, description="When the customer made the contact (1.2)")
 
 
 class CaseMerged(Event):
+    MINOR: ClassVar[int] = 2
+
     type: Literal["case.merged"] = "case.merged"
     payload: CaseMergedPayload
 
@@ -140,11 +158,16 @@ class EscalationTrigger(StrEnum):
 
 
 class CaseEscalatedPayload(Contract):
-    """The case was handed to a holder at a ladder level (the first assignment included)."""
+    """The case was handed to its station (the first assignment), or oversight was added up the ladder.
+
+    Since 1.2 an escalation adds a supervisor and leaves the case with its station: `holder` stays the
+    station that must solve it, `level` is the level of oversight now and `supervisor` the unit at that
+    level (none for the first assignment). A 1.0/1.1 producer sent the supervisor as the holder.
+    """
 
     case_id: CaseId
-    holder: StationCode = Field(description="Station, hub, centre or HQ desk now holding the case")
-    level: LadderLevel
+    holder: StationCode = Field(description="The station that holds the case and must solve it")
+    level: LadderLevel = Field(description="The ladder level of the case's oversight now")
     previous_holder: StationCode | None = None
     previous_level: LadderLevel | None = None
     trigger: EscalationTrigger
@@ -154,9 +177,14 @@ class CaseEscalatedPayload(Contract):
     priority: Priority
     channel: Channel
     escalated_at: UtcDateTime
+    supervisor: StationCode | None = Field(
+        default=None, description="The hub, centre or HQ desk now supervising the case (1.2)"
+    )
 
 
 class CaseEscalated(Event):
+    MINOR: ClassVar[int] = 2
+
     type: Literal["case.escalated"] = "case.escalated"
     payload: CaseEscalatedPayload
 
@@ -171,10 +199,15 @@ class CaseTransferredPayload(Contract):
     priority: Priority
     channel: Channel
     transferred_at: UtcDateTime
+    decided_by: Identifier | None = Field(
+        default=None, description="HQ's desk, agent or rule that reassigned the case (1.2): only HQ reassigns"
+    )
 
 
 class CaseTransferred(Event):
-    """Out-of-area (超区) or misrouted case moved sideways to the covering station."""
+    """Out-of-area (超区) or misrouted case moved sideways to the covering station, by HQ's decision."""
+
+    MINOR: ClassVar[int] = 2
 
     type: Literal["case.transferred"] = "case.transferred"
     payload: CaseTransferredPayload
@@ -196,10 +229,18 @@ class CaseAcknowledged(Event):
 
 class CaseCallbackLoggedPayload(CaseStationActionPayload):
     outcome: CallbackOutcome
+    result: Text = Field(default="", description="What the customer was told (1.2)")
+    counts_as_response: bool = Field(
+        default=True,
+        description="The customer was reached and told the result (1.2): only such a callback stops the 2-hour"
+        " clock; other attempts are logged and the clock runs on",
+    )
 
 
 class CaseCallbackLogged(Event):
-    """The holder called the customer back: stops the callback clock."""
+    """The station called the customer: a response (stops the callback clock) or an attempt."""
+
+    MINOR: ClassVar[int] = 2
 
     type: Literal["case.callback_logged"] = "case.callback_logged"
     payload: CaseCallbackLoggedPayload
@@ -238,10 +279,13 @@ class CaseResolvedPayload(CaseStationActionPayload):
     satisfaction: Annotated[int, Field(ge=1, le=5), WholeNumber] | None = None
     kind: CaseKind
     opened_at: UtcDateTime | None = None
+    record: CaseRecord = Field(default_factory=CaseRecord, description="The rest of the case record (1.2)")
 
 
 class CaseResolved(Event):
     """The holder resolved the case: stops the resolution clock."""
+
+    MINOR: ClassVar[int] = 2
 
     type: Literal["case.resolved"] = "case.resolved"
     payload: CaseResolvedPayload
@@ -256,3 +300,81 @@ class CaseClosedPayload(Contract):
 class CaseClosed(Event):
     type: Literal["case.closed"] = "case.closed"
     payload: CaseClosedPayload
+
+
+class CaseHqRuledPayload(Contract):
+    case_id: CaseId
+    station: StationCode = Field(description="The station whose rejection or transfer request was ruled on")
+    ruling: HqRuling
+    to_station: StationCode | None = Field(default=None, description="Where the case goes, if HQ reassigned it")
+    decided_by: Identifier = Field(description="HQ's desk, agent or rule")
+    reason: Text = ""
+    at: UtcDateTime
+
+
+class CaseHqRuled(Event):
+    """HQ ruled on a station's rejection or transfer request (1.2); an overturned rejection is shirking (推诿)."""
+
+    MINOR: ClassVar[int] = 2
+
+    type: Literal["case.hq_ruled"] = "case.hq_ruled"
+    payload: CaseHqRuledPayload
+
+
+class CaseNoteRefusedPayload(Contract):
+    case_id: CaseId
+    station: StationCode
+    agent_id: Identifier | None = None
+    field: Literal["note", "solution", "result", "reason"] = Field(description="Which part of the update")
+    words: list[ShortText] = Field(max_length=20, description="The forbidden words found")
+    refused_event_id: Identifier = Field(description="The station's update that was refused")
+    at: UtcDateTime
+
+
+class CaseNoteRefused(Event):
+    """A station's text was refused before it reached a customer: it holds forbidden words (1.2)."""
+
+    MINOR: ClassVar[int] = 2
+
+    type: Literal["case.note_refused"] = "case.note_refused"
+    payload: CaseNoteRefusedPayload
+
+
+class CaseContactAfterClosurePayload(Contract):
+    case_id: CaseId
+    source_event_id: Identifier = Field(description="The contact merged into the case after it closed")
+    station: StationCode = Field(description="The station that held the case when it closed")
+    closed_at: UtcDateTime
+    contact_at: UtcDateTime | None = Field(default=None, description="When the customer made the contact")
+    at: UtcDateTime
+
+
+class CaseContactAfterClosure(Event):
+    """routing, the owner of the case's state, found a merged contact on a closed case (1.2).
+
+    intake learns of a close late; a contact it merged into a case that was already closed comes back as this
+    event, and intake turns it into a reopening (within the window) or a linked follow-up case.
+    """
+
+    MINOR: ClassVar[int] = 2
+
+    type: Literal["case.contact_after_closure"] = "case.contact_after_closure"
+    payload: CaseContactAfterClosurePayload
+
+
+class CaseSatisfactionRecordedPayload(Contract):
+    case_id: CaseId
+    score: Annotated[int, Field(ge=1, le=5), WholeNumber]
+    channel: Channel
+    comment: Text = Field(default="", description="The customer's words, personal data scrubbed")
+    answered_at: UtcDateTime
+    source_event_id: Identifier
+
+
+class CaseSatisfactionRecorded(Event):
+    """The customer's own answer to the satisfaction question, on the case (1.2): CSAT counts these."""
+
+    MINOR: ClassVar[int] = 2
+
+    type: Literal["case.satisfaction_recorded"] = "case.satisfaction_recorded"
+    payload: CaseSatisfactionRecordedPayload

@@ -12,6 +12,7 @@ from .common import (
     Actor,
     CaseId,
     CaseKind,
+    Claimant,
     Contract,
     Identifier,
     Integer,
@@ -71,6 +72,7 @@ class ClaimOpenedPayload(Contract):
     opened_at: UtcDateTime
     facts: ClaimFacts | None = Field(default=None, description="What the claim is assessed on (since 1.1)")
     fraud_flags: list[FraudFlag] = Field(default_factory=list, max_length=10)
+    claimant: Claimant | None = Field(default=None, description="Who asked for compensation and how to pay (1.2)")
 
 
 class ClaimOpened(Event):
@@ -109,9 +111,14 @@ class ClaimDecidedPayload(Contract):
     reason: Text = ""
     rules_version: ShortText
     decided_at: UtcDateTime
+    appeal_until: UtcDateTime | None = Field(
+        default=None, description="The customer may appeal until then (1.2): the window the rules enforce"
+    )
 
 
 class ClaimDecided(Event):
+    MINOR: ClassVar[int] = 2
+
     type: Literal["claim.decided"] = "claim.decided"
     payload: ClaimDecidedPayload
 

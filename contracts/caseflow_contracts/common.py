@@ -130,6 +130,28 @@ class CaseKind(StrEnum):
     AFTER_SALE = "after_sale"
     COMPLAINT = "complaint"
     REGULATOR_APPEAL = "regulator_appeal"
+    SIGNED_NOT_RECEIVED = "signed_not_received"  # 签收争议: signed for, not received (1.2)
+
+
+class ClaimantRole(StrEnum):
+    """Who asks for compensation: the sender who paid the freight, or the recipient."""
+
+    SENDER = "sender"
+    RECIPIENT = "recipient"
+
+
+class PayoutMethod(StrEnum):
+    ORIGINAL_PAYMENT = "original_payment"
+    BANK_TRANSFER = "bank_transfer"
+    PLATFORM_REFUND = "platform_refund"
+    ACCOUNT_CREDIT = "account_credit"
+
+
+class Claimant(Contract):
+    """Who claims compensation and how they want to be paid (no personal data: the case holds the contact)."""
+
+    role: ClaimantRole
+    payout_method: PayoutMethod = PayoutMethod.ORIGINAL_PAYMENT
 
 
 class Priority(StrEnum):

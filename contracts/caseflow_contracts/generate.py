@@ -28,8 +28,11 @@ PUBLISHED_DIR = HERE / "published"
 ASYNCAPI_FILE = HERE / "asyncapi.json"
 #: The release of the catalogue (AsyncAPI info.version). 1.1.0: `actor` on the envelope (events 1.1),
 #: claim.audited, and the schemas say what parse_event accepts (type required, the major version fixed,
-#: date-times with an offset, the contact reference rule).
-VERSION = "1.1.0"
+#: date-times with an offset, the contact reference rule). 1.2.0: stations keep their cases (case.escalated adds
+#: a supervisor), HQ rulings, the complaint property and claimants, callbacks that count only when the customer
+#: was told the result, the case record, satisfaction answers, contacts after closure, breaches withdrawn,
+#: the QA scorecard (topic qa.scorecard).
+VERSION = "1.2.0"
 
 
 def schema_file_name(model: type[Event]) -> str:

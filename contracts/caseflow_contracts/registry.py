@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ValidationError
 
-from . import cases, claims, notify, sla, stations, upstream
+from . import cases, claims, notify, qa, sla, stations, upstream
 from .envelope import Event
 
 EVENT_MODELS: tuple[type[Event], ...] = (
     upstream.ParcelExceptionReported,
     upstream.CustomerContacted,
+    upstream.SatisfactionAnswered,
     stations.StationAcknowledged,
     stations.StationCalledBack,
     stations.StationProgressNoted,
@@ -19,6 +20,7 @@ EVENT_MODELS: tuple[type[Event], ...] = (
     stations.StationRejected,
     stations.EscalationRequested,
     stations.ArbitrationDeclared,
+    stations.StationHqRuled,
     cases.CaseOpened,
     cases.CaseMerged,
     cases.CaseReopened,
@@ -32,9 +34,14 @@ EVENT_MODELS: tuple[type[Event], ...] = (
     cases.CaseResolutionProposed,
     cases.CaseResolved,
     cases.CaseClosed,
+    cases.CaseHqRuled,
+    cases.CaseNoteRefused,
+    cases.CaseContactAfterClosure,
+    cases.CaseSatisfactionRecorded,
     sla.SlaWarning,
     sla.SlaBreached,
     sla.SlaMet,
+    sla.SlaBreachWithdrawn,
     claims.ClaimOpened,
     claims.ClaimDecided,
     claims.ClaimAppealed,
@@ -46,6 +53,8 @@ EVENT_MODELS: tuple[type[Event], ...] = (
     claims.ClaimAudited,
     notify.NotificationSent,
     notify.NotificationFailed,
+    qa.QaPointsCharged,
+    qa.QaPointsReversed,
 )
 
 EVENTS_BY_TYPE: dict[str, type[Event]] = {model.event_type(): model for model in EVENT_MODELS}

@@ -4,11 +4,23 @@ a public, versioned promise to consumers in any language and carries no personal
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from .common import CaseId, CaseKind, Channel, Contract, Integer, LadderLevel, Priority, StationCode, UtcDateTime
+from .common import (
+    CaseId,
+    CaseKind,
+    Channel,
+    Contract,
+    Identifier,
+    Integer,
+    LadderLevel,
+    Priority,
+    StationCode,
+    Text,
+    UtcDateTime,
+)
 from .envelope import Event
 
 
@@ -58,3 +70,20 @@ class SlaMet(Event):
 
     type: Literal["sla.met"] = "sla.met"
     payload: SlaClockPayload
+
+
+class SlaBreachWithdrawnPayload(SlaClockPayload):
+    breach_event_id: Identifier = Field(description="The sla.breached event this withdraws")
+    stopped_at: UtcDateTime = Field(description="When what stopped the clock happened: before the deadline")
+    reason: Text = Field(description="Why the breach no longer stands")
+    withdrawn_at: UtcDateTime
+
+
+class SlaBreachWithdrawn(Event):
+    """A breach disproved after it went out (1.2): what stopped the clock reached the suite before the deadline,
+    and the suite's own lag delayed it. Monitoring sees either no breach, or a breach and its withdrawal."""
+
+    MINOR: ClassVar[int] = 2
+
+    type: Literal["sla.breach_withdrawn"] = "sla.breach_withdrawn"
+    payload: SlaBreachWithdrawnPayload

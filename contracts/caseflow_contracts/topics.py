@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import cases, claims, notify, sla, stations, upstream
+from . import cases, claims, notify, qa, sla, stations, upstream
 from .envelope import Event
 
 DAY_MS = 24 * 3600 * 1000
@@ -52,12 +52,12 @@ UPSTREAM_PARCEL_EXCEPTIONS = Topic(
 )
 UPSTREAM_CUSTOMER_CONTACTS = Topic(
     name="upstream.customer-contacts",
-    key="waybill_no, else platform_order_id, else source_id",
+    key="waybill_no, else platform_order_id, else source_id; case_id for satisfaction answers",
     partitions=12,
     retention_days=7,
     producers=("call centre", "IM", "e-mail", "web forms", "apps"),
     consumers=("intake",),
-    events=(upstream.CustomerContacted,),
+    events=(upstream.CustomerContacted, upstream.SatisfactionAnswered),
     description="Customer contacts from every channel",
     external=True,
 )
@@ -78,8 +78,9 @@ STATIONS_UPDATES = Topic(
         stations.StationRejected,
         stations.EscalationRequested,
         stations.ArbitrationDeclared,
+        stations.StationHqRuled,
     ),
-    description="What stations report about the cases they hold",
+    description="What stations (and HQ's desk ruling on them) report about the cases they hold",
     external=True,
 )
 CASES_LIFECYCLE = Topic(
@@ -103,6 +104,10 @@ CASES_LIFECYCLE = Topic(
         cases.CaseResolutionProposed,
         cases.CaseResolved,
         cases.CaseClosed,
+        cases.CaseHqRuled,
+        cases.CaseNoteRefused,
+        cases.CaseContactAfterClosure,
+        cases.CaseSatisfactionRecorded,
     ),
     description="A case's whole story, in order per case",
 )
@@ -113,8 +118,9 @@ SLA_BREACHES = Topic(
     retention_days=30,
     producers=("sla",),
     consumers=("routing", "notify", "monitoring"),
-    events=(sla.SlaBreached,),
-    description="SLA breaches for monitoring consumers: versioned schema, no personal data",
+    events=(sla.SlaBreached, sla.SlaBreachWithdrawn),
+    description="SLA breaches (and breaches withdrawn when disproved) for monitoring consumers:"
+    " versioned schema, no personal data",
 )
 SLA_EVENTS = Topic(
     name="sla.events",
@@ -156,6 +162,16 @@ NOTIFY_DELIVERIES = Topic(
     events=(notify.NotificationSent, notify.NotificationFailed),
     description="What was sent to customers and merchants, and what failed",
 )
+QA_SCORECARD = Topic(
+    name="qa.scorecard",
+    key="case_id",
+    partitions=6,
+    retention_days=400,
+    producers=("sla",),
+    consumers=("finance", "station managers", "monitoring"),
+    events=(qa.QaPointsCharged, qa.QaPointsReversed),
+    description="QA points stations lose for missed duties, with the cause (seed 000 QA table); a year and more",
+)
 
 TOPICS: tuple[Topic, ...] = (
     UPSTREAM_PARCEL_EXCEPTIONS,
@@ -166,6 +182,7 @@ TOPICS: tuple[Topic, ...] = (
     SLA_EVENTS,
     CLAIMS_EVENTS,
     NOTIFY_DELIVERIES,
+    QA_SCORECARD,
 )
 
 #: Dead letters keep the original bytes and headers for 30 days, long enough to fix and replay.

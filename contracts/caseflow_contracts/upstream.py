@@ -10,7 +10,9 @@ from pydantic import ConfigDict, Field, model_validator
 from .common import (
     STRICT,
     Area,
+    CaseId,
     Channel,
+    Claimant,
     Contract,
     Identifier,
     LanguageTag,
@@ -21,6 +23,7 @@ from .common import (
     TimeZoneName,
     UtcDateTime,
     WaybillNo,
+    WholeNumber,
 )
 from .envelope import Event
 
@@ -105,6 +108,7 @@ class ContactCategory(StrEnum):
     CLAIM_REQUEST = "claim_request"
     SUGGESTION = "suggestion"
     REGULATOR_APPEAL = "regulator_appeal"
+    SIGNED_NOT_RECEIVED = "signed_not_received"  # the parcel shows as signed for, the customer has nothing (1.2)
 
 
 class SaleStage(StrEnum):
@@ -139,6 +143,14 @@ class CustomerContactPayload(Contract):
     text: Text = Field(default="", description="What the customer said; may contain personal data")
     language: LanguageTag = "zh-CN"
     received_at: UtcDateTime
+    claimant: Claimant | None = Field(
+        default=None, description="A contact asking for compensation: who claims and how to pay (1.2)"
+    )
+    evidence_refs: list[Identifier] = Field(
+        default_factory=list,
+        max_length=50,
+        description="Evidence in the evidence store: signature scan, photos (1.2); never the content",
+    )
 
     @model_validator(mode="after")
     def _needs_a_reference(self) -> CustomerContactPayload:
@@ -154,7 +166,31 @@ class CustomerContactPayload(Contract):
 class CustomerContacted(Event):
     """A customer reached the network by phone, IM, e-mail, form, app, social or self-service."""
 
+    MINOR: ClassVar[int] = 2
     KEY_FIELDS: ClassVar[tuple[str, ...]] = ("waybill_no", "platform_order_id", "source_id")
 
     type: Literal["customer.contacted"] = "customer.contacted"
     payload: CustomerContactPayload
+
+
+class SatisfactionAnswerPayload(Contract):
+    """A customer's answer to the satisfaction question (an SMS keyword reply, an e-mail reply, a platform's
+    survey webhook), keyed by the case the question was about."""
+
+    source_system: Identifier = Field(description="The channel system that received the answer")
+    source_id: Identifier = Field(description="Id of the answer in that system; intake de-duplicates on it")
+    channel: Channel
+    case_id: CaseId
+    score: Annotated[int, Field(ge=1, le=5), WholeNumber] = Field(description="1 (very unhappy) to 5 (very happy)")
+    comment: Text = Field(default="", description="The customer's words; may contain personal data")
+    answered_at: UtcDateTime
+
+
+class SatisfactionAnswered(Event):
+    """A customer answered the satisfaction question about a case (1.2)."""
+
+    MINOR: ClassVar[int] = 2
+    KEY_FIELDS: ClassVar[tuple[str, ...]] = ("case_id",)
+
+    type: Literal["customer.satisfaction_answered"] = "customer.satisfaction_answered"
+    payload: SatisfactionAnswerPayload

@@ -56,8 +56,9 @@ def case_action(**extra: Any) -> dict[str, Any]:
     return station_action(level="station", **extra)
 
 
-def clock() -> dict[str, Any]:
+def clock(**extra: Any) -> dict[str, Any]:
     return {
+        **extra,
         "case_id": CASE,
         "metric": "callback",
         "level": "station",
@@ -133,17 +134,43 @@ PAYLOADS: dict[str, dict[str, Any]] = {
         "text": "包裹三天没有更新",
         "language": "zh-CN",
         "received_at": AT,
+        "claimant": {"role": "recipient", "payout_method": "platform_refund"},
+        "evidence_refs": ["SIG-1", "PHOTO-2"],
+    },
+    "customer.satisfaction_answered": {
+        "source_system": "sms-gateway",
+        "source_id": "MO-77",
+        "channel": "app",
+        "case_id": CASE,
+        "score": 4,
+        "comment": "谢谢",
+        "answered_at": AT,
     },
     "station.acknowledged": station_action(),
-    "station.called_back": station_action(outcome="reached"),
+    "station.called_back": station_action(outcome="reached", result="已告知客户明天补发"),
     "station.progress_noted": station_action(awaiting_customer=True),
     "station.resolution_proposed": station_action(solution="补发"),
-    "station.resolved": station_action(result="resolved", reason="", solution="补发", satisfaction=5),
-    "station.transfer_requested": station_action(to_station="BJ-HD-02", reason="超区"),
-    "station.rejected": station_action(reason="不是本站件"),
+    "station.resolved": station_action(
+        result="resolved",
+        reason="",
+        solution="补发",
+        satisfaction=5,
+        record={
+            "solution_owner": "BJ-CY-07",
+            "solution_due_at": AT,
+            "fault_type": "派送延误",
+            "agent_name": "李*",
+            "evaluation": "处理及时",
+        },
+    ),
+    "station.transfer_requested": station_action(to_station="BJ-HD-02", reason="超区", reason_code="out_of_area"),
+    "station.rejected": station_action(reason="不是本站件", reason_code="not_our_area"),
     "station.escalation_requested": station_action(reason="客户要求"),
     "station.arbitration_declared": station_action(
         waybill_no=WAYBILL, liable_station="SH-PD-01", amount_claimed=money(30000), proof_refs=["P-1"]
+    ),
+    "station.hq_ruled": station_action(
+        station="HQ-CS", ruling="rejection_overturned", about_station="BJ-CY-07", to_station=None, reason="本站件"
     ),
     "case.opened": {
         "case_id": CASE,
@@ -181,6 +208,9 @@ PAYLOADS: dict[str, dict[str, Any]] = {
         "linked_case_id": "CF-20261101AB12CD34EF",
         "opened_at": AT,
         "rules_version": "2026-11",
+        "complaint": True,
+        "claimant": {"role": "sender", "payout_method": "bank_transfer"},
+        "evidence_refs": ["SIG-1"],
     },
     "case.merged": {
         "case_id": CASE,
@@ -192,6 +222,9 @@ PAYLOADS: dict[str, dict[str, Any]] = {
         "repeat_contact": True,
         "summary": "又来电",
         "merged_at": AT,
+        "complaint": True,
+        "claimant": {"role": "recipient", "payout_method": "original_payment"},
+        "contact_at": AT,
     },
     "case.reopened": {
         "case_id": CASE,
@@ -214,6 +247,7 @@ PAYLOADS: dict[str, dict[str, Any]] = {
         "priority": "high",
         "channel": "phone",
         "escalated_at": AT,
+        "supervisor": "HUB-BJ",
     },
     "case.transferred": {
         "case_id": CASE,
@@ -225,20 +259,88 @@ PAYLOADS: dict[str, dict[str, Any]] = {
         "priority": "normal",
         "channel": "phone",
         "transferred_at": AT,
+        "decided_by": "hq-rules",
     },
     "case.acknowledged": case_action(),
-    "case.callback_logged": case_action(outcome="reached"),
+    "case.callback_logged": case_action(outcome="reached", result="已告知", counts_as_response=True),
     "case.progress_noted": case_action(),
     "case.awaiting_customer": case_action(),
     "case.customer_responded": case_action(),
     "case.resolution_proposed": case_action(),
     "case.resolved": case_action(
-        result="resolved", reason="", solution="补发", satisfaction=4, kind="delay", opened_at=AT
+        result="resolved",
+        reason="",
+        solution="补发",
+        satisfaction=4,
+        kind="delay",
+        opened_at=AT,
+        record={"solution_owner": "BJ-CY-07", "fault_type": "派送延误", "agent_name": "李*", "evaluation": "好"},
     ),
     "case.closed": {"case_id": CASE, "closed_at": AT, "reason": "resolved"},
+    "case.hq_ruled": {
+        "case_id": CASE,
+        "station": "BJ-CY-07",
+        "ruling": "transfer_approved",
+        "to_station": "BJ-HD-02",
+        "decided_by": "hq-rules",
+        "reason": "超区",
+        "at": AT,
+    },
+    "case.note_refused": {
+        "case_id": CASE,
+        "station": "BJ-CY-07",
+        "agent_id": "A-1001",
+        "field": "note",
+        "words": ["不知道"],
+        "refused_event_id": "ev-9",
+        "at": AT,
+    },
+    "case.contact_after_closure": {
+        "case_id": CASE,
+        "source_event_id": "CALL-12",
+        "station": "BJ-CY-07",
+        "closed_at": AT,
+        "contact_at": AT,
+        "at": AT,
+    },
+    "case.satisfaction_recorded": {
+        "case_id": CASE,
+        "score": 5,
+        "channel": "app",
+        "comment": "满意",
+        "answered_at": AT,
+        "source_event_id": "MO-77",
+    },
     "sla.warning": clock(),
     "sla.breached": clock(),
     "sla.met": clock(),
+    "sla.breach_withdrawn": clock(
+        breach_event_id="ev-b1", stopped_at=AT, reason="the callback reached the suite in time", withdrawn_at=AT
+    ),
+    "qa.points_charged": {
+        "case_id": CASE,
+        "station": "BJ-CY-07",
+        "duty": "response_2h",
+        "points": 100,
+        "period": "2026-11",
+        "cause_event_id": "ev-b1",
+        "metric": "callback",
+        "reason": "callback breached",
+        "at": AT,
+        "policy_version": "2026-11",
+    },
+    "qa.points_reversed": {
+        "case_id": CASE,
+        "station": "BJ-CY-07",
+        "duty": "response_2h",
+        "points": 100,
+        "period": "2026-11",
+        "cause_event_id": "ev-w1",
+        "metric": "callback",
+        "reason": "breach withdrawn",
+        "at": AT,
+        "policy_version": "2026-11",
+    },
     "claim.opened": {
         "claim_id": "CL-1",
         "case_id": CASE,
@@ -261,6 +363,7 @@ PAYLOADS: dict[str, dict[str, Any]] = {
             "destination_station": "BJ-CY-07",
         },
         "fraud_flags": ["signed_for"],
+        "claimant": {"role": "sender", "payout_method": "bank_transfer"},
     },
     "claim.decided": {
         "claim_id": "CL-1",
@@ -273,6 +376,7 @@ PAYLOADS: dict[str, dict[str, Any]] = {
         "reason": "",
         "rules_version": "2026-11",
         "decided_at": AT,
+        "appeal_until": AT,
     },
     "claim.appealed": {"claim_id": "CL-1", "case_id": CASE, "reason": "too little", "appealed_at": AT},
     "arbitration.decided": {

@@ -33,9 +33,9 @@ def test_topic_names_are_unique_and_have_owners() -> None:
         assert topic.retention_days >= 1
 
 
-def test_breach_topic_carries_only_breaches() -> None:
+def test_breach_topic_carries_only_breaches_and_their_withdrawals() -> None:
     breaches = next(t for t in TOPICS if t.name == "sla.breaches")
-    assert breaches.event_types == {"sla.breached"}
+    assert breaches.event_types == {"sla.breached", "sla.breach_withdrawn"}
 
 
 def test_generated_schemas_and_asyncapi_are_fresh() -> None:
