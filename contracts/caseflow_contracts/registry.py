@@ -6,6 +6,7 @@ from pydantic import BaseModel, ValidationError
 
 from . import cases, claims, notify, qa, sla, stations, upstream
 from .envelope import Event
+from .errors import Refusal
 
 EVENT_MODELS: tuple[type[Event], ...] = (
     upstream.ParcelExceptionReported,
@@ -63,13 +64,8 @@ EVENTS_BY_TYPE: dict[str, type[Event]] = {model.event_type(): model for model in
 MAX_EVENT_BYTES = 256 * 1024
 
 
-class ContractError(ValueError):
+class ContractError(Refusal, ValueError):
     """Bytes that are not a valid event. `code` is a short machine-readable reason."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.message = message
 
 
 class _Head(BaseModel):

@@ -12,7 +12,7 @@ from caseflow_contracts.cases import CaseClosed
 from caseflow_contracts.stations import StationAcknowledged, StationUpdatePayload
 from caseflow_contracts.topics import CASES_LIFECYCLE, STATIONS_UPDATES
 from caseflow_dev.rig import EPOCH, ServiceUnderTest, service_under_test
-from caseflow_kit import Context, KitSettings, Rejected, Runtime, ServiceSpec, Subscription
+from caseflow_kit import Context, KitSettings, Refusal, Runtime, ServiceSpec, Subscription
 from caseflow_kit.deadletters import BODIES
 from caseflow_kit.store import Collection, Replace, StoreUnavailableError
 
@@ -23,7 +23,7 @@ OUTAGES: list[int] = []
 async def count_acks(event: StationAcknowledged, ctx: Context[None]) -> None:
     doc = await ctx.uow.get("counters", "acks")
     if event.payload.station == "REJECT":
-        raise Rejected("not_holder", "no")
+        raise Refusal("not_holder", "no")
     if event.payload.station == "DOWN" and OUTAGES:
         OUTAGES.pop()
         raise StoreUnavailableError("primary stepped down")

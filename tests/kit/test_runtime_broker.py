@@ -26,7 +26,7 @@ from caseflow_contracts.stations import (
 from caseflow_contracts.topics import CASES_LIFECYCLE, STATIONS_UPDATES
 from caseflow_dev.harness import run_in_process
 from caseflow_dev.testing import KafkaTestKit
-from caseflow_kit import Context, KitSettings, Rejected, Runtime, ServiceSpec, Subscription
+from caseflow_kit import Context, KitSettings, Refusal, Runtime, ServiceSpec, Subscription
 from caseflow_kit.auth import Principal, Role
 from caseflow_kit.http import Refused, caller
 from caseflow_kit.store import Collection
@@ -42,7 +42,7 @@ async def on_acknowledged(event: StationAcknowledged, ctx: Context[None]) -> Non
 
 
 async def on_rejected(event: StationRejected, ctx: Context[None]) -> None:
-    raise Rejected("not_holder", f"station {event.payload.station} does not hold {event.payload.case_id}")
+    raise Refusal("not_holder", f"station {event.payload.station} does not hold {event.payload.case_id}")
 
 
 async def on_progress(event: StationProgressNoted, ctx: Context[None]) -> None:

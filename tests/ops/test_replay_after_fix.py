@@ -1,7 +1,7 @@
 """Replay after a fix, end to end: a service rejects an event, the cause is fixed, the replay is handled.
 
 NOT collected yet (no test_ prefix): it fails against today's kit. When the kit dead-letters a
-Rejected or failed event it records the event id as processed (caseflow_kit.consumer._dead_letter
+Refusal or failed event it records the event id as processed (caseflow_kit.consumer._dead_letter
 is given marker=<group>|<event_id>), so the replayed copy is skipped as a duplicate and the fix
 never takes effect. With the dead-letter mark keyed by the record's position instead
 (<group>|<topic>:<partition>:<offset>, what the kit already does for unparseable bytes), a
@@ -22,7 +22,7 @@ from caseflow_contracts.stations import StationAcknowledged, StationUpdatePayloa
 from caseflow_contracts.topics import STATIONS_UPDATES
 from caseflow_dev.harness import run_in_process
 from caseflow_dev.testing import KafkaTestKit
-from caseflow_kit import Context, KitSettings, Rejected, Runtime, ServiceSpec, Subscription
+from caseflow_kit import Context, KitSettings, Refusal, Runtime, ServiceSpec, Subscription
 from caseflow_kit.store import Collection
 from caseflow_ops.cli import run
 
@@ -36,7 +36,7 @@ class Directory:
 
 async def on_acknowledged(event: StationAcknowledged, ctx: Context[Directory]) -> None:
     if event.payload.station not in ctx.deps.known:
-        raise Rejected("unknown_station", f"{event.payload.station} is not in the directory")
+        raise Refusal("unknown_station", f"{event.payload.station} is not in the directory")
     ctx.uow.add("acks", {"_id": event.payload.case_id, "station": event.payload.station})
 
 

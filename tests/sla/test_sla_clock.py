@@ -7,8 +7,8 @@ from datetime import UTC, datetime, time
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from caseflow_kit.calendar import Calendar
 from caseflow_sla import domain
-from caseflow_sla.calendar import Calendar
 from caseflow_sla.domain import Clock, Outcome, Signal, State
 
 T0 = 1_795_000_000.0  # a fixed instant; nothing here reads the real clock

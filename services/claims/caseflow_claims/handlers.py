@@ -9,7 +9,7 @@ from caseflow_contracts.cases import CaseOpened, CaseResolved
 from caseflow_contracts.claims import ClaimDecision, ClaimKind, EvidenceRef
 from caseflow_contracts.common import Actor
 from caseflow_contracts.stations import ArbitrationDeclared
-from caseflow_kit import Context, Rejected
+from caseflow_kit import Context, Refusal
 from caseflow_kit.uow import UnitOfWork
 
 from . import model, store
@@ -83,7 +83,7 @@ async def on_case_resolved(event: CaseResolved, ctx: Context[ClaimsDeps]) -> Non
 async def on_arbitration_declared(event: ArbitrationDeclared, ctx: Context[ClaimsDeps]) -> None:
     p = event.payload
     if p.station == p.liable_station:
-        raise Rejected("self_declaration", f"station {p.station} declared itself liable")
+        raise Refusal("self_declaration", f"station {p.station} declared itself liable")
     declaration = DeclarationRecord(
         event_id=event.event_id,
         station=p.station,

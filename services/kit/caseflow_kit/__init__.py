@@ -1,7 +1,7 @@
 """caseflow's small shared runtime: app factory, settings, store port, outbox, dead letters, health, metrics, logs."""
 
 from .consumer import Context, Subscription
-from .errors import CaseflowError, Rejected
+from .errors import CaseflowError, Refusal
 from .runtime import Runtime, ServiceSpec, serve
 from .settings import KitSettings
 
@@ -9,7 +9,7 @@ __all__ = [
     "CaseflowError",
     "Context",
     "KitSettings",
-    "Rejected",
+    "Refusal",
     "Runtime",
     "ServiceSpec",
     "Subscription",

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 from caseflow_contracts import ContractError, Event, Topic, parse_event
 
 from . import deadletters, logs
-from .errors import Rejected
+from .errors import Refusal
 from .store import ConflictError, DuplicateKeyError, StoreUnavailableError
 from .uow import UnitOfWork
 
@@ -244,7 +244,7 @@ class GuardedConsumer:
             )
             try:
                 await handler(event, ctx)
-            except Rejected as exc:
+            except Refusal as exc:
                 await self._dead_letter(parent, record, exc.code, exc.message)
                 return "dead_lettered", exc.code
             except StoreUnavailableError:

@@ -1,19 +1,8 @@
-"""The runtime's exceptions that handlers raise on purpose."""
+"""The runtime's exceptions: caseflow's root and its one refusal come from the contracts package, so that
+pure domain code can raise them without importing the runtime."""
 
 from __future__ import annotations
 
+from caseflow_contracts.errors import CaseflowError, Refusal
 
-class CaseflowError(Exception):
-    """Root of caseflow's own exceptions."""
-
-
-class Rejected(CaseflowError):
-    """A valid event that cannot be applied (e.g. a station updating a case it does not hold).
-
-    It goes to the dead-letter topic at once, with `code` and `message` as the reason; no retry.
-    """
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.message = message
+__all__ = ["CaseflowError", "Refusal"]

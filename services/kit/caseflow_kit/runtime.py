@@ -36,6 +36,7 @@ from .metrics import KitMetrics
 from .outbox import PARKED_COLLECTION, OutboxRelay, Publish
 from .ownership import Ownership, SlotAssignor, slot_count
 from .publisher import BatchPublisher
+from .rules import RulesFile
 from .settings import KitSettings, kafka_security, token_verifier
 from .store import Collection, OutboxRecord, Query, Store, StoreUnavailableError
 from .store.mongo import MongoStore
@@ -55,7 +56,9 @@ class ServiceSpec(Generic[S, D]):
 
     `build_deps` makes the service's own dependencies (rules, keys, clients) once
     the store is open; `background` tasks run while the service is up (e.g. timers);
-    `http` builds the service's FastAPI routers (its `http` module) from the runtime.
+    `http` builds the service's FastAPI routers (its `http` module) from the runtime;
+    `rules_files` names the rules files among the deps, which the kit re-reads every
+    CASEFLOW_RULES_RELOAD_S (a changed, valid file takes effect; an invalid one is refused).
     """
 
     name: str
@@ -67,6 +70,7 @@ class ServiceSpec(Generic[S, D]):
     http: Callable[[Runtime[S, D]], Sequence[APIRouter]] = field(default=lambda runtime: ())
     background: Sequence[Callable[[Runtime[S, D]], Coroutine[Any, Any, None]]] = ()
     close_deps: Callable[[D], Awaitable[None]] | None = None
+    rules_files: Callable[[D], Sequence[RulesFile[Any]]] = field(default=lambda deps: ())
 
 
 def open_store(settings: KitSettings, service: str) -> Store:
@@ -287,6 +291,8 @@ class Runtime(Generic[S, D]):
             await self.discover_slots()
         self._tasks.append(asyncio.create_task(self.relay.run(self.settings.outbox_interval_ms / 1000)))
         self._tasks.append(asyncio.create_task(self._forget_old_events()))
+        if self.settings.rules_reload_s > 0 and self.spec.rules_files(self.deps):
+            self._tasks.append(asyncio.create_task(self._reload_rules()))
         self._tasks += [asyncio.create_task(job(self)) for job in self.spec.background]
         self._started = True
         await self.refresh_health()
@@ -317,6 +323,13 @@ class Runtime(Generic[S, D]):
         await self.publisher.stop()
         await self.store.close()
         log.info("service stopped")
+
+    async def _reload_rules(self) -> None:
+        """The one reload job: every rules file of the service, every rules_reload_s."""
+        while True:
+            await asyncio.sleep(self.settings.rules_reload_s)
+            for rules in self.spec.rules_files(self.deps):
+                rules.reload()
 
     async def _forget_old_events(self) -> None:
         retention = self.retention_days * 86400

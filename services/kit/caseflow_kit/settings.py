@@ -133,6 +133,12 @@ class KitSettings(BaseSettings):
     auto_offset_reset: Literal["earliest", "latest"] = Field(
         default="earliest", description="Where a new consumer group starts"
     )
+    rules_reload_s: float = Field(
+        default=10.0,
+        ge=0,
+        le=3600,
+        description="How often a service looks for changed rules files (a valid change takes effect); 0 = never",
+    )
     crash_after_commit: str = Field(
         default="",
         pattern=r"^([a-z_]+\.[a-z_]+)?$",

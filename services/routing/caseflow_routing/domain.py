@@ -36,6 +36,7 @@ from caseflow_contracts.cases import (
     EscalationTrigger,
 )
 from caseflow_contracts.common import Area, CaseKind, Channel, Contract, LadderLevel, Priority
+from caseflow_contracts.errors import Refusal
 from caseflow_contracts.sla import SlaClockPayload
 from caseflow_contracts.stations import (
     CallbackOutcome,
@@ -50,15 +51,6 @@ from .directory import StationDirectory
 from .workflow import Action, State, step
 
 Emit = tuple[type[Event], Contract]
-
-
-class Refusal(Exception):
-    """An input that is valid but cannot apply to this case (wrong holder, closed case ...)."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.message = message
 
 
 @dataclass

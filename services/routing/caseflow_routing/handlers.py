@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -21,14 +20,13 @@ from caseflow_contracts.stations import (
     StationTransferRequested,
     StationUpdatePayload,
 )
-from caseflow_kit import Context, Rejected
+from caseflow_kit import Context, Refusal
 
 from .decision import RoutingRequest, decide, load_keys
 from .deps import RoutingDeps
 from .domain import (
     CaseFile,
     Outcome,
-    Refusal,
     Report,
     Trigger,
     check_holder,
@@ -47,19 +45,6 @@ Ctx = Context[RoutingDeps]
 Handler = Callable[[E, Ctx], Awaitable[None]]
 
 
-def refusals_dead_letter(handler: Handler[E]) -> Handler[E]:
-    """Domain refusals become the kit's Rejected: dead-lettered with the code, counted, not retried."""
-
-    @functools.wraps(handler)
-    async def wrapped(event: E, ctx: Ctx) -> None:
-        try:
-            await handler(event, ctx)
-        except Refusal as exc:
-            raise Rejected(exc.code, exc.message) from None
-
-    return wrapped
-
-
 async def _commit(ctx: Ctx, outcome: Outcome, read: dict[str, Any] | None, counters: Counters | None = None) -> None:
     await save_case(ctx.uow, outcome.case, read, counters)
     for index, (model, payload) in enumerate(outcome.emits):
@@ -70,7 +55,7 @@ async def _commit(ctx: Ctx, outcome: Outcome, read: dict[str, Any] | None, count
 async def _case(ctx: Ctx, case_id: str) -> tuple[CaseFile, dict[str, Any]]:
     found = await load_case(ctx.uow, case_id)
     if found is None:
-        raise Rejected("unknown_case", f"routing has no case {case_id}")
+        raise Refusal("unknown_case", f"routing has no case {case_id}")
     return found
 
 
@@ -96,7 +81,6 @@ async def on_case_opened(event: CaseOpened, ctx: Ctx) -> None:
     await _commit(ctx, open_case(p, decide(request, directory, counters.loads()), ctx.now), None, counters)
 
 
-@refusals_dead_letter
 async def on_case_merged(event: CaseMerged, ctx: Ctx) -> None:
     p = event.payload
     case, read = await _case(ctx, p.case_id)
@@ -105,7 +89,6 @@ async def on_case_merged(event: CaseMerged, ctx: Ctx) -> None:
     await _commit(ctx, outcome, read)
 
 
-@refusals_dead_letter
 async def on_case_reopened(event: CaseReopened, ctx: Ctx) -> None:
     p = event.payload
     case, read = await _case(ctx, p.case_id)
@@ -126,29 +109,24 @@ async def _station(ctx: Ctx, update: StationUpdatePayload, action: Action, repor
     await _commit(ctx, outcome, read)
 
 
-@refusals_dead_letter
 async def on_acknowledged(event: StationAcknowledged, ctx: Ctx) -> None:
     await _station(ctx, event.payload, Action.ACKNOWLEDGE)
 
 
-@refusals_dead_letter
 async def on_called_back(event: StationCalledBack, ctx: Ctx) -> None:
     await _station(ctx, event.payload, Action.CALL_BACK, Report(outcome=event.payload.outcome))
 
 
-@refusals_dead_letter
 async def on_progress_noted(event: StationProgressNoted, ctx: Ctx) -> None:
     await _station(
         ctx, event.payload, Action.AWAIT_CUSTOMER if event.payload.awaiting_customer else Action.NOTE_PROGRESS
     )
 
 
-@refusals_dead_letter
 async def on_resolution_proposed(event: StationResolutionProposed, ctx: Ctx) -> None:
     await _station(ctx, event.payload, Action.PROPOSE_RESOLUTION, Report(solution=event.payload.solution))
 
 
-@refusals_dead_letter
 async def on_resolved(event: StationResolved, ctx: Ctx) -> None:
     p = event.payload
     action = Action.RESOLVE_PENDING if p.result is ResolutionResult.PENDING else Action.RESOLVE
@@ -156,7 +134,6 @@ async def on_resolved(event: StationResolved, ctx: Ctx) -> None:
     await _station(ctx, p, action, report)
 
 
-@refusals_dead_letter
 async def on_transfer_requested(event: StationTransferRequested, ctx: Ctx) -> None:
     p = event.payload
     case, read = await _case(ctx, p.case_id)
@@ -164,7 +141,6 @@ async def on_transfer_requested(event: StationTransferRequested, ctx: Ctx) -> No
     await _commit(ctx, outcome, read)
 
 
-@refusals_dead_letter
 async def on_rejected(event: StationRejected, ctx: Ctx) -> None:
     p = event.payload
     case, read = await _case(ctx, p.case_id)
@@ -175,7 +151,6 @@ async def on_rejected(event: StationRejected, ctx: Ctx) -> None:
     await _commit(ctx, climb(case, directory, cause, ctx.now), read)
 
 
-@refusals_dead_letter
 async def on_escalation_requested(event: EscalationRequested, ctx: Ctx) -> None:
     p = event.payload
     case, read = await _case(ctx, p.case_id)
@@ -189,7 +164,6 @@ async def on_escalation_requested(event: EscalationRequested, ctx: Ctx) -> None:
 # -- sla.breaches -----------------------------------------------------------------------------------
 
 
-@refusals_dead_letter
 async def on_sla_breached(event: SlaBreached, ctx: Ctx) -> None:
     p = event.payload
     case, read = await _case(ctx, p.case_id)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from typing import Any
 
-from .calendar import Calendar, add_counted, counted_seconds
+from caseflow_kit.calendar import Calendar, add_counted, counted_seconds
 
 HOLDER_METRICS = ("callback", "resolution", "customer_update", "escalation_follow_up")
 CASE_METRICS = ("email_acknowledgement", "complaint_answer")

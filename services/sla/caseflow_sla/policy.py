@@ -7,21 +7,17 @@ load; `resolve()` is the pure lookup the clocks use.
 from __future__ import annotations
 
 import re
-from datetime import date, time
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from caseflow_contracts.common import CaseKind, Channel, LadderLevel, Priority
 from caseflow_contracts.sla import SlaMetric
-
-from .calendar import Calendar
+from caseflow_kit.calendar import Calendar, CalendarSpec
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)\s*$")
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-_SPAN = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 def _seconds(value: object) -> object:
@@ -76,54 +72,6 @@ class MetricOptions(Strict):
     reassignment: Reassignment = Reassignment.CONTINUE
     working_time: bool = Field(default=False, description="Count only the holder's business hours, if it has any")
     pauses: bool = Field(default=True, description="Whether the clock pauses while the case waits on the customer")
-
-
-class CalendarSpec(Strict):
-    time_zone: str = "Asia/Shanghai"
-    week: dict[str, list[str]] = Field(description="mon..sun → ['09:00-18:00', ...]")
-    holidays: list[date] = Field(default_factory=list)
-    working_days: list[date] = Field(default_factory=list, description="Make-up working days (调休) on weekends")
-
-    @field_validator("week")
-    @classmethod
-    def _week(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
-        unknown = set(value) - set(WEEKDAYS)
-        if unknown:
-            raise ValueError(f"unknown weekday(s): {sorted(unknown)}")
-        for spans in value.values():
-            for span in spans:
-                _parse_span(span)
-        if not any(value.values()):
-            raise ValueError("a calendar needs working hours on at least one weekday")
-        return value
-
-    @field_validator("time_zone")
-    @classmethod
-    def _zone(cls, value: str) -> str:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r}") from None
-        return value
-
-    def build(self) -> Calendar:
-        week = tuple(tuple(_parse_span(s) for s in self.week.get(d, [])) for d in WEEKDAYS)
-        return Calendar(self.time_zone, week, frozenset(self.holidays), frozenset(self.working_days))
-
-
-def _parse_span(span: str) -> tuple[time, time]:
-    found = _SPAN.match(span.strip())
-    if not found:
-        raise ValueError(f"not a working-hours span: {span!r} (use HH:MM-HH:MM)")
-    h1, m1, h2, m2 = (int(g) for g in found.groups())
-    if h1 > 23 or m1 > 59 or h2 > 24 or m2 > 59 or (h2 == 24 and m2 != 0):
-        raise ValueError(f"not a valid time in {span!r}")
-    start, end = time(h1, m1), time(0) if h2 == 24 else time(h2, m2)
-    if end != time(0) and end <= start:
-        raise ValueError(f"span ends before it starts: {span!r}")
-    return start, end
 
 
 class Policies(Strict):

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from caseflow_sla.calendar import Calendar, add_counted, counted_seconds
+from caseflow_kit.calendar import Calendar, add_counted, counted_seconds
 
 DAY = ((time(9), time(12)), (time(13), time(18)))  # 8 working hours
 OFFICE = Calendar(
