@@ -436,4 +436,5 @@ def serve(spec: ServiceSpec[Any, Any], argv: Sequence[str] | None = None) -> Non
         access_log=False,
         timeout_graceful_shutdown=30,
         lifespan="on",
+        loop=settings.event_loop,
     )
