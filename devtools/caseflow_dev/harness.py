@@ -102,7 +102,19 @@ class ServiceProcess:
         return self
 
     async def ready(self, timeout_s: float = 60) -> None:
-        await wait_ready(self.url, timeout_s)
+        """Wait for /readyz; a process that exits meanwhile fails at once, with the end of its log."""
+        waiting = asyncio.ensure_future(wait_ready(self.url, timeout_s))
+        while not waiting.done():
+            if self.process is not None and self.process.poll() is not None:
+                waiting.cancel()
+                raise RuntimeError(f"{self.name} exited with {self.process.returncode} before ready: {self.log_tail()}")
+            await asyncio.wait({waiting}, timeout=0.2)
+        waiting.result()
+
+    def log_tail(self, lines: int = 8) -> str:
+        if self.log_file is None or not self.log_file.exists():
+            return "(no log file)"
+        return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
 
     def terminate(self, timeout_s: float = 30) -> int:
         """SIGTERM and wait: the graceful path."""

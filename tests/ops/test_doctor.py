@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import io
 import json
-import os
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -14,7 +12,7 @@ from typing import Any
 from caseflow_contracts.topics import UPSTREAM_PARCEL_EXCEPTIONS
 from caseflow_contracts.upstream import Customer, ExceptionKind, ParcelExceptionPayload, ParcelExceptionReported
 from caseflow_dev.broker import free_port
-from caseflow_dev.harness import ServiceProcess
+from caseflow_dev.harness import ServiceProcess, fresh_keys
 from caseflow_dev.testing import KafkaTestKit
 from caseflow_ops.catalog import SERVICES
 from caseflow_ops.cli import run
@@ -47,7 +45,7 @@ def parcel_exception(n: int) -> ParcelExceptionReported:
 
 
 async def test_doctor_finds_a_healthy_suite_healthy_and_names_what_breaks(kafka: KafkaTestKit) -> None:
-    env = kafka.env(CASEFLOW_PII_KEY=base64.b64encode(os.urandom(32)).decode())
+    env = kafka.env(**fresh_keys())
     logs = kafka.data_dir / "logs"
     logs.mkdir()
     services = {name: ServiceProcess(name, env, log_file=logs / f"{name}.log").start() for name in SERVICES}
