@@ -162,7 +162,7 @@ def incoming(
         event = exception("BE123456789", _EXCEPTION[kind], source_event_id=source_id, at=at, **payload)
         return from_exception(event.payload, RULES, arrived=at)
     category, text = _CATEGORY_TEXT[kind]
-    made = contact("BE123456789", category, text=text, source_id=source_id, at=at, **payload)
+    made = contact("BE123456789", category, **{"text": text, **payload}, source_id=source_id, at=at)
     return from_contact(made.payload, RULES, arrived=at)
 
 

@@ -178,6 +178,7 @@ def _followup_doc(f: FollowUp) -> Doc:
         "_id": _followup_key(f.case_id, d.entry.source_event_id),
         "case_id": f.case_id,
         "source_key": f.source_key,
+        "priority_before": f.priority_before.value,
         "payload": d.payload.model_dump(mode="json"),
         "problem": d.problem,
         "ref": d.ref,
@@ -201,7 +202,7 @@ async def load_followup(uow: UnitOfWork, case_id: str, source_event_id: str) -> 
         contacts=doc["contacts"],
         entry=_entry(doc["entry"]),
     )
-    return FollowUp(doc["case_id"], doc["source_key"], draft)
+    return FollowUp(doc["case_id"], doc["source_key"], draft, Priority(doc["priority_before"]))
 
 
 # -- claimants -----------------------------------------------------------------------------------------

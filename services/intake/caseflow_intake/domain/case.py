@@ -79,6 +79,7 @@ class FollowUp:
     case_id: str
     source_key: str
     draft: CaseDraft
+    priority_before: Priority  # the case's priority before this contact merged (what a reopening raises)
 
 
 @dataclass
@@ -309,10 +310,11 @@ def join(
         ref.case_reopened(case.case_id, case.problem, now)
         change.reopening = counted(case, "reopened")
     else:
+        before = case.priority
         payload = merge(case, joining, now, rules)
         case.history.append(_entry(item, "merged", now, joining.summary))
         if draft is not None:
-            change.followups.append(FollowUp(case.case_id, item.source_key, draft))
+            change.followups.append(FollowUp(case.case_id, item.source_key, draft, before))
     change.emits.append(Emit(payload, (case.case_id, item.source_key)))
     return change
 
@@ -358,13 +360,25 @@ def merge(case: IntakeCase, joining: Joining, now: datetime, rules: IntakeRules)
 
 
 def reopen(
-    case: IntakeCase, joining: Joining, closed_at: datetime, now: datetime, rules: IntakeRules
+    case: IntakeCase,
+    joining: Joining,
+    closed_at: datetime,
+    now: datetime,
+    rules: IntakeRules,
+    *,
+    merged_from: Priority | None = None,
 ) -> CaseReopenedPayload:
-    """A customer coming back after a close is a repeat contact: priority raised, one more reopening."""
-    raised = classify.raise_priority(case.priority, rules.priority.repeat_contact_steps)
-    case.priority = classify.max_priority(raised, joining.priority)
-    case.repeat_contacts = case.contacts
-    case.contacts += 1
+    """A customer coming back after a close is a repeat contact: priority raised, one more reopening.
+
+    A contact intake had merged (`merged_from`: the priority before that merge) is counted already, and the
+    priority is raised from where it was before it, never lowered: the case ends as if intake had known the
+    close when it took the contact in.
+    """
+    raised = classify.raise_priority(merged_from or case.priority, rules.priority.repeat_contact_steps)
+    case.priority = classify.max_priority(raised, joining.priority, *([case.priority] if merged_from else []))
+    if merged_from is None:
+        case.repeat_contacts = case.contacts
+        case.contacts += 1
     case.reopen_count += 1
     case.complaint = case.complaint or joining.complaint
     case.status, case.reopened_at, case.closed_at = Status.OPEN, now, None

@@ -12,10 +12,11 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
-from caseflow_contracts.cases import CaseContactAfterClosurePayload
+from caseflow_contracts.cases import CaseContactAfterClosurePayload, CaseMergedPayload
 from caseflow_contracts.errors import Refusal
 
 from ..rules import IntakeRules
+from . import classify
 from .case import (
     Change,
     ClaimHistory,
@@ -25,7 +26,6 @@ from .case import (
     Joining,
     Status,
     counted,
-    merge,
     open_case,
     reopen,
 )
@@ -89,7 +89,7 @@ def after_closure(
     entry = replace(draft.entry, at=now, received_at=contact_at)
     if case.status is Status.OPEN and case.reopened_from is not None and case.reopened_from >= notice.closed_at:
         # Another contact reopened the case from this close meanwhile: this one joins the reopened episode.
-        payload = merge(case, joining, now, rules)
+        payload = _rejoin(case, joining, followup, now, rules)
         case.history.append(replace(entry, action="rejoined"))
         return Change(emits=[Emit(payload, basis)], cases=[case], refs=[ref], reopening=counted(case, "rejoined"))
     if case.status is Status.OPEN:
@@ -97,7 +97,7 @@ def after_closure(
         case.status, case.closed_at = Status.CLOSED, notice.closed_at
         ref.case_closed(case.case_id, case.problem, notice.closed_at)
     if within_window(contact_at, notice.closed_at, rules):
-        reopened = reopen(case, joining, notice.closed_at, now, rules)
+        reopened = reopen(case, joining, notice.closed_at, now, rules, merged_from=followup.priority_before)
         case.history.append(replace(entry, action="reopened"))
         ref.case_reopened(case.case_id, case.problem, now)
         return Change(emits=[Emit(reopened, basis)], cases=[case], refs=[ref], reopening=counted(case, "reopened"))
@@ -106,3 +106,28 @@ def after_closure(
     change.cases.append(case)
     change.reopening = counted(case, "follow_up")
     return change
+
+
+def _rejoin(
+    case: IntakeCase, joining: Joining, followup: FollowUp, now: datetime, rules: IntakeRules
+) -> CaseMergedPayload:
+    """The contact, counted already by its merge, told again as a repeat contact on the reopened episode; the
+    priority raised from where it was before that merge, never lowered."""
+    before = case.priority
+    raised = classify.raise_priority(followup.priority_before, rules.priority.repeat_contact_steps)
+    case.priority = classify.max_priority(before, raised, joining.priority)
+    case.complaint = case.complaint or joining.complaint
+    return CaseMergedPayload(
+        case_id=case.case_id,
+        source_event_id=joining.source_event_id,
+        channel=joining.channel,
+        repeat_contacts=case.repeat_contacts,
+        priority=case.priority,
+        priority_raised=classify.above(case.priority, before),
+        repeat_contact=True,
+        summary=joining.summary,
+        merged_at=now,
+        complaint=joining.complaint,
+        claimant=joining.claimant,
+        contact_at=joining.at,
+    )
