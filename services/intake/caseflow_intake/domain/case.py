@@ -199,10 +199,7 @@ def draft_case(
 ) -> CaseDraft:
     """Everything the case's opening says, from the input alone (personal data sealed and scrubbed here)."""
     summary = privacy.scrub(item.text, item.customer, SUMMARY_LIMIT)
-    facts = classify.PriorityInput(
-        item.kind, item.customer.vip, item.cross_border, item.parcel.declared_value, item.category
-    )
-    priority, reasons = classify.priority_of(facts, rules)
+    priority, reasons = _priority_of(item, rules)
     # Only a customer's own words say which language they speak; an exception's text is the upstream system's.
     language = classify.language_of(item.language, item.text if item.contact else "", rules)
     station, reason = classify.station_hint(item.kind, item.stations, rules)
@@ -299,7 +296,7 @@ def join(
         item.channel,
         item.contact,
         item.at,
-        draft.payload.priority if draft else _priority_of(item, rules),
+        draft.payload.priority if draft else _priority_of(item, rules)[0],
         draft.payload.summary if draft else privacy.scrub(item.text, item.customer, SUMMARY_LIMIT),
         item.complaint,
         item.claimant,
@@ -319,11 +316,11 @@ def join(
     return change
 
 
-def _priority_of(item: Incoming, rules: IntakeRules) -> Priority:
+def _priority_of(item: Incoming, rules: IntakeRules) -> tuple[Priority, list[str]]:
     facts = classify.PriorityInput(
         item.kind, item.customer.vip, item.cross_border, item.parcel.declared_value, item.category
     )
-    return classify.priority_of(facts, rules)[0]
+    return classify.priority_of(facts, rules)
 
 
 def _closed_at(case: IntakeCase) -> datetime:
@@ -332,16 +329,24 @@ def _closed_at(case: IntakeCase) -> datetime:
     return case.closed_at
 
 
-def merge(case: IntakeCase, joining: Joining, now: datetime, rules: IntakeRules) -> CaseMergedPayload:
-    """A second and later customer contact is a repeat: it raises the priority; nothing lowers it."""
+def merge(
+    case: IntakeCase, joining: Joining, now: datetime, rules: IntakeRules, *, merged_from: Priority | None = None
+) -> CaseMergedPayload:
+    """A second and later customer contact is a repeat: it raises the priority; nothing lowers it.
+
+    A contact intake had merged once already (`merged_from`: the priority before that merge) and now tells
+    again is counted already: a repeat contact raised from where the case was before it, never lowered.
+    """
     before = case.priority
-    total = case.contacts + (1 if joining.contact else 0)
-    repeat = joining.contact and total > 1
-    priority = classify.max_priority(before, joining.priority)
-    if repeat:
-        raised = classify.raise_priority(before, rules.priority.repeat_contact_steps)
-        priority = classify.max_priority(raised, joining.priority)
-    case.priority, case.contacts, case.repeat_contacts = priority, total, max(total - 1, 0)
+    steps = rules.priority.repeat_contact_steps
+    if merged_from is None:
+        total = case.contacts + (1 if joining.contact else 0)
+        repeat = joining.contact and total > 1
+        case.contacts, case.repeat_contacts = total, max(total - 1, 0)
+        raised = classify.raise_priority(before, steps) if repeat else before
+    else:
+        repeat, raised = True, classify.max_priority(before, classify.raise_priority(merged_from, steps))
+    case.priority = priority = classify.max_priority(raised, joining.priority)
     case.complaint = case.complaint or joining.complaint
     return CaseMergedPayload(
         case_id=case.case_id,

@@ -12,11 +12,10 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
-from caseflow_contracts.cases import CaseContactAfterClosurePayload, CaseMergedPayload
+from caseflow_contracts.cases import CaseContactAfterClosurePayload
 from caseflow_contracts.errors import Refusal
 
 from ..rules import IntakeRules
-from . import classify
 from .case import (
     Change,
     ClaimHistory,
@@ -26,6 +25,7 @@ from .case import (
     Joining,
     Status,
     counted,
+    merge,
     open_case,
     reopen,
 )
@@ -89,7 +89,7 @@ def after_closure(
     entry = replace(draft.entry, at=now, received_at=contact_at)
     if case.status is Status.OPEN and case.reopened_from is not None and case.reopened_from >= notice.closed_at:
         # Another contact reopened the case from this close meanwhile: this one joins the reopened episode.
-        payload = _rejoin(case, joining, followup, now, rules)
+        payload = merge(case, joining, now, rules, merged_from=followup.priority_before)
         case.history.append(replace(entry, action="rejoined"))
         return Change(emits=[Emit(payload, basis)], cases=[case], refs=[ref], reopening=counted(case, "rejoined"))
     if case.status is Status.OPEN:
@@ -101,33 +101,8 @@ def after_closure(
         case.history.append(replace(entry, action="reopened"))
         ref.case_reopened(case.case_id, case.problem, now)
         return Change(emits=[Emit(reopened, basis)], cases=[case], refs=[ref], reopening=counted(case, "reopened"))
-    linked = replace(draft, payload=draft.payload.model_copy(update={"linked_case_id": case.case_id}))
-    change = open_case(linked, ref, claims, source_key=followup.source_key, rules=rules, now=now)
+    # The draft names the case it was merged into as the one it follows up.
+    change = open_case(draft, ref, claims, source_key=followup.source_key, rules=rules, now=now)
     change.cases.append(case)
     change.reopening = counted(case, "follow_up")
     return change
-
-
-def _rejoin(
-    case: IntakeCase, joining: Joining, followup: FollowUp, now: datetime, rules: IntakeRules
-) -> CaseMergedPayload:
-    """The contact, counted already by its merge, told again as a repeat contact on the reopened episode; the
-    priority raised from where it was before that merge, never lowered."""
-    before = case.priority
-    raised = classify.raise_priority(followup.priority_before, rules.priority.repeat_contact_steps)
-    case.priority = classify.max_priority(before, raised, joining.priority)
-    case.complaint = case.complaint or joining.complaint
-    return CaseMergedPayload(
-        case_id=case.case_id,
-        source_event_id=joining.source_event_id,
-        channel=joining.channel,
-        repeat_contacts=case.repeat_contacts,
-        priority=case.priority,
-        priority_raised=classify.above(case.priority, before),
-        repeat_contact=True,
-        summary=joining.summary,
-        merged_at=now,
-        complaint=joining.complaint,
-        claimant=joining.claimant,
-        contact_at=joining.at,
-    )
