@@ -7,6 +7,7 @@ from caseflow_kit import ServiceSpec, Subscription
 
 from . import handlers as h
 from .deps import IntakeDeps, build_deps
+from .events import EMITS
 from .http import routers
 from .settings import IntakeSettings
 from .store import COLLECTIONS
@@ -38,4 +39,5 @@ SPEC: ServiceSpec[IntakeSettings, IntakeDeps] = ServiceSpec(
     build_deps=build_deps,
     http=routers,
     rules_files=lambda deps: [deps.rules],
+    emits=EMITS,
 )
