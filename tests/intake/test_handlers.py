@@ -282,7 +282,8 @@ async def test_reopen_window_and_keywords_come_from_the_rules_file(tmp_path: Pat
         [(_, linked)] = await svc.emitted()
         assert isinstance(linked, CaseOpened)
         assert linked.payload.linked_case_id == opened.payload.case_id
-        # Operations edit the file; the service picks it up without a restart.
+        # Operations edit the file; the kit's one reload job picks it up without a restart.
+        assert svc.runtime.spec.rules_files(svc.runtime.deps) == [svc.runtime.deps.rules]
         data.update(version="test-reload", reopen_window_hours=48)
         rules_path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
         assert svc.runtime.deps.rules.reload(force=True)
