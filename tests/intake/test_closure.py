@@ -61,10 +61,14 @@ def after(
     case: IntakeCase,
     ref: Reference,
     n: CaseContactAfterClosurePayload,
-    followup: FollowUp | None,
+    kept: FollowUp | None,
     rules: IntakeRules = RULES,
 ) -> Change:
-    return closure.after_closure(case, ref, n, followup, None, cause="EV-1", rules=rules, now=n.at)
+    """intake's answer to routing's notice, as its handler asks the domain for it."""
+    followup, draft = closure.recall(kept, n, rules=rules, privacy=PRIVACY, now=n.at)
+    return closure.after_closure(
+        case, ref, n, followup=followup, draft=draft, claims=None, cause="EV-1", rules=rules, now=n.at
+    )
 
 
 def test_a_contact_that_crossed_the_close_reopens_the_case() -> None:
@@ -102,7 +106,8 @@ def test_a_contact_in_the_window_after_the_close_reopens_and_after_it_opens_a_li
     [emit] = change.emits
     assert isinstance(emit.payload, CaseOpenedPayload)
     assert emit.payload.linked_case_id == case.case_id
-    assert emit.payload.case_id == followup.draft.payload.case_id != case.case_id
+    assert emit.payload.case_id != case.case_id
+    assert emit.payload.summary == "还没到，我要投诉"  # the contact's own words, from its sealed copy
     assert emit.payload.opened_at == closed + H  # when intake opened it
     assert [c.case_id for c in ref.open] == [emit.payload.case_id]
     assert [c.case_id for c in ref.closed] == [case.case_id]

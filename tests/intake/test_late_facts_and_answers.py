@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -77,6 +78,9 @@ async def test_a_contact_that_crossed_routings_close_reopens_the_case_once(tmp_p
         assert isinstance(merged, CaseMerged)
         assert merged.payload.contact_at == NOW + 1.5 * H
         assert merged.payload.complaint
+        kept = json.dumps(await svc.runtime.store.get("followups", f"{case_id}|CT-CROSS"), ensure_ascii=False)
+        for secret in ("13812345678", "王小明", "建国路", "还没到"):  # the contact is kept sealed
+            assert secret not in kept
         await svc.deliver(resolved(case_id, NOW + 2 * H))  # the close reaches intake
         assert (await svc.case(case_id)).status is Status.CLOSED
         notice = after_closure(case_id, "CT-CROSS", closed_at=NOW + H, contact_at=NOW + 1.5 * H)

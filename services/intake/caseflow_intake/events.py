@@ -33,14 +33,14 @@ _EVENTS: dict[type[Any], type[Event]] = {
     CaseReopenedPayload: CaseReopened,
     CaseSatisfactionRecordedPayload: CaseSatisfactionRecorded,
 }
-
 #: What intake publishes (its AsyncAPI document says so; the kit refuses anything else).
 EMITS = tuple(_EVENTS.values())
+_TYPES = {model: model.event_type() for model in EMITS}
 
 
 def event_of(ctx: Context[Any], emit: Emit) -> Event:
     model = _EVENTS[type(emit.payload)]
-    event_id = deterministic_id(model.event_type(), *emit.basis)
+    event_id = deterministic_id(_TYPES[model], *emit.basis)
     return ctx.new(model, emit.payload, key=emit.payload.case_id, event_id=event_id)
 
 
@@ -49,4 +49,5 @@ def emit_all(ctx: Context[Any], emits: list[Emit]) -> None:
         event = event_of(ctx, emit)
         ctx.uow.emit(event)
         # Case ids and event types only: never the customer's words or data.
-        log.info("case event", extra=log_fields(case_id=emit.payload.case_id, type=event.type))
+        if log.isEnabledFor(logging.INFO):
+            log.info("case event", extra=log_fields(case_id=emit.payload.case_id, type=event.type))

@@ -69,13 +69,15 @@ async def close(case_id: str, at: datetime, station: str | None, ctx: Ctx) -> No
 
 async def on_contact_after_closure(event: CaseContactAfterClosure, ctx: Ctx) -> None:
     """routing found a contact intake merged on a case it had closed: reopen, follow up, or rejoin."""
-    notice, uow = event.payload, ctx.uow
+    notice, uow, rules, privacy = event.payload, ctx.uow, ctx.deps.rules.current, ctx.deps.privacy
     case = closure.known(await store.load_case(uow, notice.case_id), notice.case_id)
-    followup = await store.load_followup(uow, notice.case_id, notice.source_event_id)
-    claims = await store.claims_of(uow, followup.draft) if followup else None
+    kept = await store.load_followup(uow, notice.case_id, notice.source_event_id)
+    followup, draft = closure.recall(kept, notice, rules=rules, privacy=privacy, now=ctx.now)
+    claims = await store.claims_of(uow, draft)
     ref = await store.load_reference(uow, case.ref)
-    rules = ctx.deps.rules.current
-    change = closure.after_closure(case, ref, notice, followup, claims, cause=event.event_id, rules=rules, now=ctx.now)
+    change = closure.after_closure(
+        case, ref, notice, followup=followup, draft=draft, claims=claims, cause=event.event_id, rules=rules, now=ctx.now
+    )
     apply(ctx, change)
 
 

@@ -9,9 +9,12 @@ import re
 from dataclasses import dataclass
 
 from caseflow_contracts.common import MaskedContact, SealedContact
-from caseflow_contracts.upstream import Customer
+from caseflow_contracts.errors import Refusal
+from caseflow_contracts.upstream import Customer, CustomerContactPayload
 from caseflow_kit.logs import scrub
 from caseflow_kit.privacy import Pseudonymiser, Sealer, SealError, mask_email, mask_id_number, mask_name, mask_phone
+
+from .domain.privacy import Sealed
 
 #: 15 digits or more (ID and bank-card numbers) are masked whatever they are; waybill numbers are shorter.
 _LONG_DIGITS = re.compile(r"(?<!\d)(\d{3})\d{10,}(\d{2})(?!\d)")
@@ -103,3 +106,12 @@ class Guard:
 
     def scrub_for(self, text: str, sealed: SealedContact, limit: int) -> str:
         return scrub_text(text, customer_of(self.sealer, sealed), limit=limit) if text else ""
+
+    def seal_contact(self, contact: CustomerContactPayload) -> Sealed:
+        return Sealed(self.sealer.seal(contact.model_dump(mode="json")), self.sealer.key_id)
+
+    def open_contact(self, sealed: Sealed) -> CustomerContactPayload:
+        try:
+            return CustomerContactPayload.model_validate(self.sealer.open(sealed.token, sealed.key_id), strict=False)
+        except SealError as exc:
+            raise Refusal("sealed_contact_unreadable", f"the merged contact does not open: {exc}") from None

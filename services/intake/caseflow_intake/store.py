@@ -19,6 +19,7 @@ from caseflow_kit.uow import UnitOfWork
 
 from .domain.case import CaseDraft, Change, ClaimHistory, FollowUp, HistoryEntry, IntakeCase, Status
 from .domain.fraud import PastClaim
+from .domain.privacy import Sealed
 from .domain.reference import CaseRef, Reference
 
 CASES = "cases"
@@ -173,19 +174,15 @@ def _followup_key(case_id: str, source_event_id: str) -> str:
 
 
 def _followup_doc(f: FollowUp) -> Doc:
-    d = f.draft
     return {
-        "_id": _followup_key(f.case_id, d.entry.source_event_id),
+        "_id": _followup_key(f.case_id, f.source_event_id),
         "case_id": f.case_id,
         "source_key": f.source_key,
+        "source_event_id": f.source_event_id,
+        "contact": f.contact.token,
+        "key_id": f.contact.key_id,
+        "at": f.at.isoformat(),
         "priority_before": f.priority_before.value,
-        "payload": d.payload.model_dump(mode="json"),
-        "problem": d.problem,
-        "ref": d.ref,
-        "at": d.at.isoformat(),
-        "claim": d.claim,
-        "contacts": d.contacts,
-        "entry": _entry_doc(d.entry),
     }
 
 
@@ -193,16 +190,9 @@ async def load_followup(uow: UnitOfWork, case_id: str, source_event_id: str) -> 
     doc = await uow.get(FOLLOWUPS, _followup_key(case_id, source_event_id))
     if doc is None:
         return None
-    draft = CaseDraft(
-        payload=CaseOpenedPayload.model_validate(doc["payload"], strict=False),
-        problem=doc["problem"],
-        ref=doc["ref"],
-        at=datetime.fromisoformat(doc["at"]),
-        claim=doc["claim"],
-        contacts=doc["contacts"],
-        entry=_entry(doc["entry"]),
-    )
-    return FollowUp(doc["case_id"], doc["source_key"], draft, Priority(doc["priority_before"]))
+    sealed = Sealed(doc["contact"], doc["key_id"])
+    at, before = datetime.fromisoformat(doc["at"]), Priority(doc["priority_before"])
+    return FollowUp(doc["case_id"], doc["source_key"], doc["source_event_id"], sealed, at, before)
 
 
 # -- claimants -----------------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from caseflow_contracts.upstream import ContactCategory
 from ..rules import IntakeRules
 from . import classify, fraud
 from .inputs import Incoming
-from .privacy import Privacy
+from .privacy import Privacy, Sealed
 from .reference import Action, Decision, Reference
 
 SUMMARY_LIMIT = 4000
@@ -57,11 +57,7 @@ class HistoryEntry:
 
 @dataclass(frozen=True)
 class CaseDraft:
-    """A case as it would open, before the claim history and the moment it opens.
-
-    A customer contact merged into a case keeps its draft (FollowUp), so that a contact routing finds after
-    the case closed can still open its own follow-up case, with the customer as that contact named them.
-    """
+    """A case as it would open, before the claim history and the moment it opens."""
 
     payload: CaseOpenedPayload
     problem: str
@@ -74,11 +70,14 @@ class CaseDraft:
 
 @dataclass(frozen=True)
 class FollowUp:
-    """A customer contact merged into a case, kept for routing's word on it (case.contact_after_closure)."""
+    """A customer contact merged into a case, kept sealed as it came for routing's word on it: if routing had
+    closed the case (case.contact_after_closure), the contact may still open its own follow-up case."""
 
     case_id: str
     source_key: str
-    draft: CaseDraft
+    source_event_id: str  # the contact's id in its channel, as case.merged and routing's notice name it
+    contact: Sealed
+    at: datetime  # when the contact was made (Incoming.at)
     priority_before: Priority  # the case's priority before this contact merged (what a reopening raises)
 
 
@@ -176,7 +175,8 @@ class Joining:
 
 def case_id_for(source_key: str, at: datetime) -> str:
     """CF-<yyyymmdd><10 base32 chars of the source>: the same source always gives the same case number."""
-    digest = base64.b32encode(hashlib.sha256(source_key.encode()).digest()).decode()[:10]
+    # Ten characters need the first 50 bits: base32 of 10 bytes starts as that of the whole digest does.
+    digest = base64.b32encode(hashlib.sha256(source_key.encode()).digest()[:10]).decode()[:10]
     return f"CF-{at:%Y%m%d}{digest}"
 
 
@@ -252,16 +252,18 @@ def open_case(
         claims.claims = fraud.recent_claims(claims.claims, case_id, draft.at, rules)
         if fraud.frequent_claimant(claims.claims, rules):
             flags.append(FraudFlag.FREQUENT_CLAIMANT)
-    payload = draft.payload.model_copy(
-        update={"fraud_flags": fraud.kept_flags(draft.payload.kind, flags, rules), "opened_at": now}
-    )
+    flags = fraud.kept_flags(draft.payload.kind, flags, rules)
+    payload, entry = draft.payload, draft.entry
+    if flags != payload.fraud_flags or payload.opened_at != now:  # a copy only when it differs (the hot path)
+        payload = payload.model_copy(update={"fraud_flags": flags, "opened_at": now})
+        entry = replace(entry, at=now)
     case = IntakeCase(
         opening=payload,
         problem=draft.problem,
         ref=draft.ref,
         priority=payload.priority,
         contacts=draft.contacts,
-        history=[replace(draft.entry, at=now)],
+        history=[entry],
         complaint=payload.complaint,
     )
     if source_key not in ref.sources:
@@ -285,19 +287,18 @@ def join(
 ) -> Change:
     """An input about a case intake knows: merged into it (open) or reopening it (closed, a contact in the window).
 
-    A customer contact merged into a case leaves its draft behind: if routing had closed the case by the time
-    it applies the merge, it says so (case.contact_after_closure), and the draft may open a follow-up case.
+    A customer contact merged into a case is kept (sealed, FollowUp): if routing had closed the case by the time
+    it applies the merge, it says so (case.contact_after_closure), and the contact may open a follow-up case.
     """
     ref.took_in(item.source_key)
     change = Change(cases=[case], refs=[ref])
-    draft = draft_case(item, rules=rules, privacy=privacy, now=now, linked=case.case_id) if item.contact else None
     joining = Joining(
         item.source_event_id,
         item.channel,
         item.contact,
         item.at,
-        draft.payload.priority if draft else _priority_of(item, rules)[0],
-        draft.payload.summary if draft else privacy.scrub(item.text, item.customer, SUMMARY_LIMIT),
+        _priority_of(item, rules)[0],
+        privacy.scrub(item.text, item.customer, SUMMARY_LIMIT),
         item.complaint,
         item.claimant,
     )
@@ -310,8 +311,10 @@ def join(
         before = case.priority
         payload = merge(case, joining, now, rules)
         case.history.append(_entry(item, "merged", now, joining.summary))
-        if draft is not None:
-            change.followups.append(FollowUp(case.case_id, item.source_key, draft, before))
+        if item.original is not None:
+            sealed = privacy.seal_contact(item.original)
+            followup = FollowUp(case.case_id, item.source_key, item.source_event_id, sealed, item.at, before)
+            change.followups.append(followup)
     change.emits.append(Emit(payload, (case.case_id, item.source_key)))
     return change
 

@@ -17,6 +17,7 @@ from caseflow_contracts.errors import Refusal
 
 from ..rules import IntakeRules
 from .case import (
+    CaseDraft,
     Change,
     ClaimHistory,
     Emit,
@@ -25,10 +26,13 @@ from .case import (
     Joining,
     Status,
     counted,
+    draft_case,
     merge,
     open_case,
     reopen,
 )
+from .inputs import from_contact
+from .privacy import Privacy
 from .reference import Reference, within_window
 
 
@@ -58,13 +62,32 @@ def _closed(case: IntakeCase, at: datetime, station: str | None) -> bool:
     return True
 
 
+def recall(
+    followup: FollowUp | None,
+    notice: CaseContactAfterClosurePayload,
+    *,
+    rules: IntakeRules,
+    privacy: Privacy,
+    now: datetime,
+) -> tuple[FollowUp, CaseDraft]:
+    """The merged contact routing speaks of, and the follow-up case it would open."""
+    if followup is None:
+        raise Refusal(
+            "unknown_contact",
+            f"intake merged no customer contact {notice.source_event_id} into {notice.case_id}: nothing to reopen",
+        )
+    contact = from_contact(privacy.open_contact(followup.contact), rules, arrived=followup.at)
+    return followup, draft_case(contact, rules=rules, privacy=privacy, now=now, linked=notice.case_id)
+
+
 def after_closure(
     case: IntakeCase,
     ref: Reference,
     notice: CaseContactAfterClosurePayload,
-    followup: FollowUp | None,
-    claims: ClaimHistory | None,
     *,
+    followup: FollowUp,
+    draft: CaseDraft,
+    claims: ClaimHistory | None,
     cause: str,
     rules: IntakeRules,
     now: datetime,
@@ -76,13 +99,7 @@ def after_closure(
     (made before it) always reopens. `cause` (routing's event id) keys what this causes: a redelivery changes
     nothing, a later crossing of the same contact is a new one.
     """
-    if followup is None:
-        raise Refusal(
-            "unknown_contact",
-            f"intake merged no customer contact {notice.source_event_id} into {case.case_id}: nothing to reopen",
-        )
-    draft = followup.draft
-    contact_at = notice.contact_at or draft.at
+    contact_at = notice.contact_at or followup.at
     joining = Joining.of_draft(draft, notice.source_event_id, contact_at)
     case.station = notice.station
     basis = (case.case_id, "after-closure", cause)
@@ -101,7 +118,6 @@ def after_closure(
         case.history.append(replace(entry, action="reopened"))
         ref.case_reopened(case.case_id, case.problem, now)
         return Change(emits=[Emit(reopened, basis)], cases=[case], refs=[ref], reopening=counted(case, "reopened"))
-    # The draft names the case it was merged into as the one it follows up.
     change = open_case(draft, ref, claims, source_key=followup.source_key, rules=rules, now=now)
     change.cases.append(case)
     change.reopening = counted(case, "follow_up")

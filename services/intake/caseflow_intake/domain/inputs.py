@@ -67,6 +67,7 @@ class Incoming:
     complaint: bool = False
     claimant: Claimant | None = None
     evidence_refs: tuple[str, ...] = ()
+    original: CustomerContactPayload | None = None  # a contact as it came: kept sealed while routing may need it
 
     @property
     def ref(self) -> str:
@@ -149,4 +150,5 @@ def from_contact(p: CustomerContactPayload, rules: IntakeRules, *, arrived: date
         complaint=classify.is_complaint(p, rules),
         claimant=classify.claimant_of(p, rules),
         evidence_refs=tuple(p.evidence_refs),
+        original=p,
     )

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol
 
 from caseflow_contracts.common import SealedContact
-from caseflow_contracts.upstream import Customer
+from caseflow_contracts.upstream import Customer, CustomerContactPayload
+
+
+@dataclass(frozen=True)
+class Sealed:
+    """Something personal kept sealed: the token and the id of the key that opens it."""
+
+    token: str
+    key_id: str
 
 
 class Privacy(Protocol):
@@ -20,3 +29,9 @@ class Privacy(Protocol):
 
     def scrub_for(self, text: str, sealed: SealedContact, limit: int) -> str:
         """Words of the customer of a case (known only sealed) without their personal data."""
+
+    def seal_contact(self, contact: CustomerContactPayload) -> Sealed:
+        """A whole contact, as upstream sent it, sealed (it is all personal)."""
+
+    def open_contact(self, sealed: Sealed) -> CustomerContactPayload:
+        """A contact sealed by `seal_contact`; refused when no key opens it any more."""
