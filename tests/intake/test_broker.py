@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
+from aiokafka import TopicPartition
 
 from caseflow_contracts import parse_event
 from caseflow_contracts.cases import (
@@ -193,10 +194,12 @@ async def test_concurrent_duplicates_on_two_consumers_make_one_case_each(kafka: 
 async def test_a_contact_taken_in_before_intake_hears_of_routings_close_reopens_or_follows_up(
     kafka: KafkaTestKit,
 ) -> None:
-    """Issue 20 through the broker: routing closed the case, its close is held back from intake (not yet
-    consumed) while the customer's contact is taken in and merged; routing, applying the merge to its closed
-    case, says so (case.contact_after_closure, played here as routing publishes it); intake reopens the case
-    (the contact crossed the close) or, past the reopen window, opens a follow-up case linked to it."""
+    """Issue 20 through the broker: routing closes a case and its close sits on cases.lifecycle while intake's
+    consumer of that topic is held; the customer's contact, published after the close, is taken in and merged
+    (intake does not know of the close yet); the held consumer goes on and intake applies the close; routing,
+    having applied the merge to its closed case, says so (case.contact_after_closure, published here as routing
+    does), and intake reopens the case (the contact crossed the close) or, past the reopen window, opens a
+    follow-up case linked to it. No sleeps: the hold is explicit and every wait polls with a bound."""
     settings = kafka.settings(IntakeSettings, pii_key=TEST_KEY, pseudonym_key=TEST_PSEUDONYM_KEY)
     async with (
         run_in_process(SPEC, settings) as svc,
@@ -208,17 +211,25 @@ async def test_a_contact_taken_in_before_intake_hears_of_routings_close_reopens_
         opened = await lifecycle_until(kafka, lambda found: len(found) == 2)
         case_of = {e.payload.waybill_no: e.payload.case_id for e in opened.values()}
 
-        # routing closes both cases at 1 h; its close events are held back while the customers call.
-        calls = {crossing: NOW + 0.5 * HOUR, late: NOW + 10 * DAY}  # before the close; past the 7-day window
+        # routing closes both cases at 1 h; its closes reach the topic while intake's consumer of it is held.
+        held = hold(svc, kafka.topic(CASES_LIFECYCLE))
+        for case_id in case_of.values():
+            await kafka.publish(resolved(case_id, NOW + HOUR))
+        # The customers call: one before the close (crossing it), one past the 7-day reopen window.
+        calls = {crossing: NOW + 0.5 * HOUR, late: NOW + 10 * DAY}
         for wb, at in calls.items():
             await kafka.publish(contact(wb, ContactCategory.COMPLAINT, source_id=f"CT-{wb}", text="还没到", at=at))
         merges = await lifecycle_until(kafka, lambda found: _count(found, "case.merged") == 2)
         merged = [e for e in merges.values() if e.type == "case.merged"]
         assert {m.payload.case_id for m in merged} == set(case_of.values())  # intake thought them open
+        for case_id in case_of.values():
+            assert (await client.get(f"/cases/{case_id}")).json()["case"]["status"] == "open"
 
-        # The held close reaches intake; then routing's word on each merge it applied to a closed case.
+        # The held consumer goes on: intake applies the closes; then routing's word on each merge.
+        release(svc, held)
+        for case_id in case_of.values():
+            await wait_for(client, f"/cases/{case_id}", lambda b: b["case"]["status"] == "closed")
         for m in merged:
-            await kafka.publish(resolved(m.payload.case_id, NOW + HOUR))
             notice = after_closure(m.payload, closed_at=NOW + HOUR)
             await kafka.publish(notice)
             await kafka.publish(notice)  # redelivered: changes nothing
@@ -231,7 +242,7 @@ async def test_a_contact_taken_in_before_intake_hears_of_routings_close_reopens_
         assert follow_up.payload.complaint
         body = await wait_for(client, f"/cases/{case_of[crossing]}", lambda b: b["case"]["status"] == "open")
         assert body["case"]["reopen_count"] == 1
-        await wait_for(client, f"/cases/{case_of[late]}", lambda b: b["case"]["status"] == "closed")
+        assert (await client.get(f"/cases/{case_of[late]}")).json()["case"]["status"] == "closed"
         await wait_for(client, f"/cases/{follow_up.payload.case_id}", lambda b: b["case"]["status"] == "open")
         metrics = (await client.get("/metrics")).text
         for outcome in ("reopened", "follow_up"):
@@ -239,8 +250,22 @@ async def test_a_contact_taken_in_before_intake_hears_of_routings_close_reopens_
                 f'caseflow_intake_contacts_after_closure_total{{outcome="{outcome}",platform="none",'
                 f'station="BJ-CY-07"}} 1.0' in metrics
             )
-        # Only the two notices were handled, once each; nothing was dead-lettered.
+        # Each notice was handled once; nothing was dead-lettered.
         assert await kafka.collect(CASES_LIFECYCLE, 1, timeout_s=0.5, dlq=True) == []
+
+
+def hold(svc: Any, topic: str) -> list[TopicPartition]:
+    """Pause the service's Kafka consumer on one topic's partitions: its records wait on the broker."""
+    [subscriber] = svc.runtime.broker.subscribers
+    held = [tp for tp in subscriber.consumer.assignment() if tp.topic == topic]
+    assert held, f"the consumer holds no partition of {topic}"
+    subscriber.consumer.pause(*held)
+    return held
+
+
+def release(svc: Any, held: list[TopicPartition]) -> None:
+    [subscriber] = svc.runtime.broker.subscribers
+    subscriber.consumer.resume(*held)
 
 
 def _count(found: dict[str, Any], *types: str) -> int:
