@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from caseflow_contracts.cases import CaseClosed, CaseContactAfterClosure, CaseResolved
-from caseflow_contracts.stations import ResolutionResult
 from caseflow_contracts.upstream import CustomerContacted, ParcelExceptionReported, SatisfactionAnswered
 from caseflow_kit import Context
 
@@ -52,7 +51,7 @@ async def on_satisfaction_answered(event: SatisfactionAnswered, ctx: Ctx) -> Non
 
 async def on_case_resolved(event: CaseResolved, ctx: Ctx) -> None:
     p = event.payload
-    if p.result is not ResolutionResult.PENDING:
+    if closure.ends_case(p.result):
         await close(p.case_id, p.at, p.station, ctx)
 
 

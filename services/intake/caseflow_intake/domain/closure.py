@@ -14,6 +14,7 @@ from datetime import datetime
 
 from caseflow_contracts.cases import CaseContactAfterClosurePayload
 from caseflow_contracts.errors import Refusal
+from caseflow_contracts.stations import ResolutionResult
 
 from ..rules import IntakeRules
 from .case import (
@@ -40,6 +41,11 @@ def known(case: IntakeCase | None, case_id: str) -> IntakeCase:
     if case is None:
         raise Refusal("unknown_case", f"intake holds no case {case_id}")
     return case
+
+
+def ends_case(result: ResolutionResult) -> bool:
+    """A resolution ends the case unless it is pending (the station still works on it)."""
+    return result is not ResolutionResult.PENDING
 
 
 def close(case: IntakeCase, ref: Reference, at: datetime, station: str | None) -> Change:
