@@ -46,6 +46,7 @@ from caseflow_dev.simulator import GIVEN, SURNAMES
 from caseflow_kit.runtime import tune_gc
 from caseflow_kit.topics import ensure_topics
 from caseflow_kit.uow import event_headers
+from caseflow_ops.tokens import LocalIssuer
 
 PLACES = [
     ("北京市", "北京市", "朝阳区", "建国路{n}号SOHO现代城{b}座{r}室"),
@@ -309,6 +310,7 @@ async def main(
             "CASEFLOW_TOPIC_PREFIX": prefix,
             "CASEFLOW_DATA_DIR": tmp,
             **fresh_keys(),
+            **LocalIssuer.ensure(Path(tmp)).env(),  # intake refuses to serve without a token issuer
             "CASEFLOW_LOG_LEVEL": "WARNING",
             **({"CASEFLOW_BATCH_MAX_RECORDS": os.environ["BENCH_BATCH"]} if os.environ.get("BENCH_BATCH") else {}),
         }

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from caseflow_contracts.cases import CaseResolved, CaseResolvedPayload
-from caseflow_contracts.common import Area, CaseKind, Channel, LadderLevel, Money
+from caseflow_contracts.common import Area, CaseKind, Channel, LadderLevel, Money, Priority
 from caseflow_contracts.stations import ResolutionResult
 from caseflow_contracts.upstream import (
     Address,
@@ -20,12 +20,23 @@ from caseflow_contracts.upstream import (
     ParcelExceptionPayload,
     ParcelExceptionReported,
 )
+from caseflow_intake.domain.case import IntakeCase, draft_case
+from caseflow_intake.domain.inputs import Incoming, from_contact, from_exception
+from caseflow_intake.pii import Guard
+from caseflow_intake.rules import IntakeRules
+from caseflow_intake.settings import DEFAULT_RULES
+from caseflow_kit.privacy import Pseudonymiser, Sealer
+from caseflow_kit.rules import load_rules
 
 #: Scenarios step forward from here; each event reaches intake when it happened (see caseflow_dev.rig).
 NOW = datetime(2026, 1, 10, 8, 0, tzinfo=UTC)
 TEST_KEY = base64.b64encode(bytes(range(32))).decode()
 #: Its own secret, as in production: customer references must not change when the PII key does.
 TEST_PSEUDONYM_KEY = base64.b64encode(bytes(range(32, 64))).decode()
+#: The rules that ship with intake, and intake's keys behind the domain's Privacy port (pure unit tests).
+RULES = load_rules(DEFAULT_RULES, IntakeRules)
+SEALER = Sealer("k1", base64.b64decode(TEST_KEY))
+PRIVACY = Guard(SEALER, Pseudonymiser(base64.b64decode(TEST_PSEUDONYM_KEY)))
 
 
 def uid() -> str:
@@ -127,3 +138,35 @@ def resolved(case_id: str, at: object = NOW, result: ResolutionResult = Resoluti
         kind=CaseKind.DELAY,  # type: ignore[arg-type]
     )
     return CaseResolved.create(payload, key=case_id, producer="routing", occurred_at=payload.at)
+
+
+#: A contact category that gives each case kind (for domain tests that start from a kind).
+_CATEGORY_TEXT = {
+    CaseKind.INQUIRY: (ContactCategory.INQUIRY, "请问我的快递到哪里了？"),
+    CaseKind.DELAY: (ContactCategory.COMPLAINT, "快递延误了"),
+    CaseKind.DAMAGE: (ContactCategory.COMPLAINT, "外箱破损"),
+}
+_EXCEPTION = {
+    CaseKind.DELAY: ExceptionKind.DELAY,
+    CaseKind.DAMAGE: ExceptionKind.DAMAGE,
+    CaseKind.LOSS: ExceptionKind.LOSS,
+}
+
+
+def incoming(
+    kind: CaseKind, *, by_customer: bool = True, at: datetime = NOW, source_id: str | None = None, **payload: Any
+) -> Incoming:
+    """An input of `kind` (a customer contact, else a parcel exception) as intake's domain sees it, arriving
+    when it happened."""
+    if not by_customer:
+        event = exception("BE123456789", _EXCEPTION[kind], source_event_id=source_id, at=at, **payload)
+        return from_exception(event.payload, RULES, arrived=at)
+    category, text = _CATEGORY_TEXT[kind]
+    made = contact("BE123456789", category, **{"text": text, **payload}, source_id=source_id, at=at)
+    return from_contact(made.payload, RULES, arrived=at)
+
+
+def intake_case(*, priority: Priority = Priority.NORMAL, contacts: int = 0, item: Incoming | None = None) -> IntakeCase:
+    """A case as intake opened it (from `item`, a delay exception by default), with its counters set."""
+    draft = draft_case(item or incoming(CaseKind.DELAY, by_customer=False), rules=RULES, privacy=PRIVACY, now=NOW)
+    return IntakeCase(draft.payload, draft.problem, draft.ref, priority, contacts, [draft.entry])

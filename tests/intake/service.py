@@ -9,7 +9,9 @@ from typing import Any
 
 from caseflow_contracts import Event, Topic
 from caseflow_dev.rig import FakeRecord, ServiceUnderTest, service_under_test
+from caseflow_intake import store
 from caseflow_intake.app import SPEC
+from caseflow_intake.domain.case import IntakeCase
 from caseflow_intake.settings import IntakeSettings
 from caseflow_kit.clock import ManualClock
 from caseflow_kit.consumer import GuardedConsumer
@@ -45,8 +47,11 @@ class IntakeUnderTest:
     async def emitted(self) -> list[tuple[str, Any]]:
         return await self.rig.emitted()
 
-    async def case(self, case_id: str) -> dict[str, Any] | None:
-        return await self.runtime.store.get("cases", case_id)
+    async def case(self, case_id: str) -> IntakeCase:
+        """intake's record of a case, as stored (committed)."""
+        found = await store.load_case(self.runtime.unit_of_work(), case_id)
+        assert found is not None, f"intake stored no case {case_id}"
+        return found
 
 
 def settings(tmp_path: Path, **overrides: Any) -> IntakeSettings:

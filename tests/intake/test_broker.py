@@ -9,13 +9,20 @@ import asyncio
 import contextlib
 import json
 from collections import Counter
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
+from aiokafka import TopicPartition
 
 from caseflow_contracts import parse_event
-from caseflow_contracts.cases import CaseOpened
+from caseflow_contracts.cases import (
+    CaseContactAfterClosure,
+    CaseContactAfterClosurePayload,
+    CaseMergedPayload,
+    CaseOpened,
+)
 from caseflow_contracts.topics import CASES_LIFECYCLE, UPSTREAM_CUSTOMER_CONTACTS, UPSTREAM_PARCEL_EXCEPTIONS
 from caseflow_contracts.upstream import ContactCategory, ExceptionKind
 from caseflow_dev.harness import run_in_process
@@ -26,9 +33,27 @@ from caseflow_kit.auth import Role
 
 from .factories import NOW, TEST_KEY, TEST_PSEUDONYM_KEY, contact, exception, resolved, waybill
 
+HOUR, DAY = timedelta(hours=1), timedelta(days=1)
+
 
 async def lifecycle(kafka: KafkaTestKit, count: int, timeout_s: float = 30) -> list[Any]:
     return [parse_event(r.value) for r in await kafka.collect(CASES_LIFECYCLE, count, timeout_s=timeout_s)]
+
+
+async def lifecycle_until(
+    kafka: KafkaTestKit, done: Callable[[dict[str, Any]], bool], timeout_s: float = 30
+) -> dict[str, Any]:
+    """cases.lifecycle by event id (a relay may publish an event twice), read until `done` says so: each read
+    waits for one record more than the last, so this polls the topic, bounded, and never sleeps blind."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    records = 0
+    while True:
+        left = deadline - asyncio.get_running_loop().time()
+        events = await lifecycle(kafka, records + 1, timeout_s=max(left, 0.1))
+        found = {e.event_id: e for e in events}
+        if done(found) or left <= 0:
+            return found
+        records = len(events)
 
 
 async def wait_for(client: httpx.AsyncClient, path: str, check: Any, timeout_s: float = 20) -> dict[str, Any]:
@@ -153,11 +178,108 @@ async def test_concurrent_duplicates_on_two_consumers_make_one_case_each(kafka: 
         # Each consumer handled every record itself: none skipped, none dead-lettered (a lost creation race
         # is a write conflict that the kit re-runs, see caseflow_intake.store.create).
         assert [outcomes(svc) for svc in services] == [{"handled": 60}, {"handled": 60}]
-        await asyncio.sleep(0.5)  # the last relay flush
-        events = await lifecycle(kafka, 10_000, timeout_s=2)
-    opened = {e.event_id: e for e in events if e.type == "case.opened"}  # a relay may republish: same event id
-    merged = {e.event_id: e for e in events if e.type == "case.merged"}
+
+        def complete(found: dict[str, Any]) -> bool:
+            return Counter(e.type for e in found.values()) == {"case.opened": 20, "case.merged": 20}
+
+        events = await lifecycle_until(kafka, complete)
+    opened = {i: e for i, e in events.items() if e.type == "case.opened"}  # a relay may republish: same event id
+    merged = {i: e for i, e in events.items() if e.type == "case.merged"}
     assert len({e.payload.case_id for e in opened.values()}) == 20
     assert len(opened) == 20
     assert len(merged) == 20
     assert {m.payload.case_id for m in merged.values()} == {o.payload.case_id for o in opened.values()}
+
+
+async def test_a_contact_taken_in_before_intake_hears_of_routings_close_reopens_or_follows_up(
+    kafka: KafkaTestKit,
+) -> None:
+    """Issue 20 through the broker: routing closes a case and its close sits on cases.lifecycle while intake's
+    consumer of that topic is held; the customer's contact, published after the close, is taken in and merged
+    (intake does not know of the close yet); the held consumer goes on and intake applies the close; routing,
+    having applied the merge to its closed case, says so (case.contact_after_closure, published here as routing
+    does), and intake reopens the case (the contact crossed the close) or, past the reopen window, opens a
+    follow-up case linked to it. No sleeps: the hold is explicit and every wait polls with a bound."""
+    settings = kafka.settings(IntakeSettings, pii_key=TEST_KEY, pseudonym_key=TEST_PSEUDONYM_KEY)
+    async with (
+        run_in_process(SPEC, settings) as svc,
+        httpx.AsyncClient(base_url=svc.url, headers=kafka.auth(Role.CASES_READER)) as client,
+    ):
+        crossing, late = waybill(), waybill()
+        await kafka.publish(exception(crossing, ExceptionKind.DELAY, at=NOW))
+        await kafka.publish(exception(late, ExceptionKind.DELAY, at=NOW))
+        opened = await lifecycle_until(kafka, lambda found: len(found) == 2)
+        case_of = {e.payload.waybill_no: e.payload.case_id for e in opened.values()}
+
+        # routing closes both cases at 1 h; its closes reach the topic while intake's consumer of it is held.
+        held = hold(svc, kafka.topic(CASES_LIFECYCLE))
+        for case_id in case_of.values():
+            await kafka.publish(resolved(case_id, NOW + HOUR))
+        # The customers call: one before the close (crossing it), one past the 7-day reopen window.
+        calls = {crossing: NOW + 0.5 * HOUR, late: NOW + 10 * DAY}
+        for wb, at in calls.items():
+            await kafka.publish(contact(wb, ContactCategory.COMPLAINT, source_id=f"CT-{wb}", text="还没到", at=at))
+        merges = await lifecycle_until(kafka, lambda found: _count(found, "case.merged") == 2)
+        merged = [e for e in merges.values() if e.type == "case.merged"]
+        assert {m.payload.case_id for m in merged} == set(case_of.values())  # intake thought them open
+        for case_id in case_of.values():
+            assert (await client.get(f"/cases/{case_id}")).json()["case"]["status"] == "open"
+
+        # The held consumer goes on: intake applies the closes; then routing's word on each merge.
+        release(svc, held)
+        for case_id in case_of.values():
+            await wait_for(client, f"/cases/{case_id}", lambda b: b["case"]["status"] == "closed")
+        for m in merged:
+            notice = after_closure(m.payload, closed_at=NOW + HOUR)
+            await kafka.publish(notice)
+            await kafka.publish(notice)  # redelivered: changes nothing
+        story = await lifecycle_until(kafka, lambda found: _count(found, "case.reopened", "case.opened") == 4)
+        [reopened] = [e for e in story.values() if e.type == "case.reopened"]
+        assert reopened.payload.case_id == case_of[crossing]
+        assert reopened.payload.source_event_id == f"CT-{crossing}"
+        [follow_up] = [e for e in story.values() if e.type == "case.opened" and e.payload.linked_case_id]
+        assert follow_up.payload.linked_case_id == case_of[late]
+        assert follow_up.payload.complaint
+        body = await wait_for(client, f"/cases/{case_of[crossing]}", lambda b: b["case"]["status"] == "open")
+        assert body["case"]["reopen_count"] == 1
+        assert (await client.get(f"/cases/{case_of[late]}")).json()["case"]["status"] == "closed"
+        await wait_for(client, f"/cases/{follow_up.payload.case_id}", lambda b: b["case"]["status"] == "open")
+        metrics = (await client.get("/metrics")).text
+        for outcome in ("reopened", "follow_up"):
+            assert (
+                f'caseflow_intake_contacts_after_closure_total{{outcome="{outcome}",platform="none",'
+                f'station="BJ-CY-07"}} 1.0' in metrics
+            )
+        # Each notice was handled once; nothing was dead-lettered.
+        assert await kafka.collect(CASES_LIFECYCLE, 1, timeout_s=0.5, dlq=True) == []
+
+
+def hold(svc: Any, topic: str) -> list[TopicPartition]:
+    """Pause the service's Kafka consumer on one topic's partitions: its records wait on the broker."""
+    [subscriber] = svc.runtime.broker.subscribers
+    held = [tp for tp in subscriber.consumer.assignment() if tp.topic == topic]
+    assert held, f"the consumer holds no partition of {topic}"
+    subscriber.consumer.pause(*held)
+    return held
+
+
+def release(svc: Any, held: list[TopicPartition]) -> None:
+    [subscriber] = svc.runtime.broker.subscribers
+    subscriber.consumer.resume(*held)
+
+
+def _count(found: dict[str, Any], *types: str) -> int:
+    return sum(e.type in types for e in found.values())
+
+
+def after_closure(merged: CaseMergedPayload, *, closed_at: datetime) -> CaseContactAfterClosure:
+    """routing's answer to a merge it applied to a case it had closed (contracts 1.2)."""
+    payload = CaseContactAfterClosurePayload(
+        case_id=merged.case_id,
+        source_event_id=merged.source_event_id,
+        station="BJ-CY-07",
+        closed_at=closed_at,
+        contact_at=merged.contact_at,
+        at=merged.merged_at,
+    )
+    return CaseContactAfterClosure.create(payload, key=merged.case_id, producer="routing", occurred_at=payload.at)

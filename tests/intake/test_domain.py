@@ -11,15 +11,14 @@ from hypothesis import strategies as st
 from caseflow_contracts.cases import FraudFlag
 from caseflow_contracts.common import CaseKind, Money, Priority
 from caseflow_contracts.upstream import ContactCategory, ExceptionKind, SaleStage
-from caseflow_intake import domain
-from caseflow_intake.domain import CaseRef, PriorityInput, Reference
-from caseflow_intake.rules import PRIORITY_ORDER, IntakeRules
-from caseflow_intake.settings import DEFAULT_RULES
-from caseflow_kit.rules import load_rules
+from caseflow_intake.domain import classify, fraud
+from caseflow_intake.domain.case import Joining, case_id_for, merge, reopen
+from caseflow_intake.domain.classify import PriorityInput
+from caseflow_intake.domain.fraud import PastClaim
+from caseflow_intake.domain.reference import Action, CaseRef, Decision, Reference
+from caseflow_intake.rules import PRIORITY_ORDER
 
-from .factories import NOW, address, contact
-
-RULES = load_rules(DEFAULT_RULES, IntakeRules)
+from .factories import NOW, RULES, address, contact, incoming, intake_case
 
 
 @pytest.mark.parametrize(
@@ -37,7 +36,7 @@ RULES = load_rules(DEFAULT_RULES, IntakeRules)
     ],
 )
 def test_exception_kinds(kind: ExceptionKind, expected: CaseKind) -> None:
-    assert domain.kind_of_exception(kind, RULES) is expected
+    assert classify.kind_of_exception(kind, RULES) is expected
 
 
 @pytest.mark.parametrize(
@@ -66,7 +65,7 @@ def test_exception_kinds(kind: ExceptionKind, expected: CaseKind) -> None:
 )
 def test_contact_kinds(category: ContactCategory, text: str, extra: dict[str, object], expected: CaseKind) -> None:
     event = contact("BE123456789", category, text=text, **extra)
-    assert domain.kind_of_contact(event.payload, RULES) is expected
+    assert classify.kind_of_contact(event.payload, RULES) is expected
 
 
 @pytest.mark.parametrize(
@@ -107,14 +106,14 @@ def test_contact_kinds(category: ContactCategory, text: str, extra: dict[str, ob
     ],
 )
 def test_priority(facts: PriorityInput, expected: Priority, reason: str) -> None:
-    priority, reasons = domain.priority_of(facts, RULES)
+    priority, reasons = classify.priority_of(facts, RULES)
     assert priority is expected
     assert reason in reasons
 
 
 @given(st.sampled_from(PRIORITY_ORDER), st.integers(min_value=0, max_value=5))
 def test_raising_never_lowers_and_caps_at_urgent(priority: Priority, steps: int) -> None:
-    raised = domain.raise_priority(priority, steps)
+    raised = classify.raise_priority(priority, steps)
     assert PRIORITY_ORDER.index(raised) >= PRIORITY_ORDER.index(priority)
     assert PRIORITY_ORDER.index(raised) == min(PRIORITY_ORDER.index(priority) + steps, 3)
 
@@ -133,7 +132,7 @@ def test_raising_never_lowers_and_caps_at_urgent(priority: Priority, steps: int)
     ],
 )
 def test_language(declared: str, text: str, expected: str) -> None:
-    assert domain.language_of(declared, text, RULES) == expected
+    assert classify.language_of(declared, text, RULES) == expected
 
 
 STATIONS = {"origin_station": "SH-01", "current_station": "HUB-NJ", "destination_station": "BJ-07"}
@@ -152,7 +151,7 @@ STATIONS = {"origin_station": "SH-01", "current_station": "HUB-NJ", "destination
     ],
 )
 def test_station_hint(kind: CaseKind, stations: dict[str, str | None], station: str | None, reason_part: str) -> None:
-    found, reason = domain.station_hint(kind, stations, RULES)
+    found, reason = classify.station_hint(kind, stations, RULES)
     assert found == station
     assert reason_part in reason
 
@@ -177,27 +176,27 @@ def test_station_hint(kind: CaseKind, stations: dict[str, str | None], station: 
     ],
 )
 def test_order_fraud_flags(order: Money | None, shipping: object, billing: object, flags: list[FraudFlag]) -> None:
-    assert domain.order_fraud_flags(order, shipping, billing, RULES) == flags  # type: ignore[arg-type]
+    assert fraud.order_fraud_flags(order, shipping, billing, RULES) == flags  # type: ignore[arg-type]
 
 
 def test_frequent_claimant_counts_a_rolling_window() -> None:
     day = timedelta(days=1)
-    old = [("CF-OLD0001", NOW - 40 * day)]
-    recent = [(f"CF-RECENT{i}", NOW - i * day) for i in range(1, 4)]
-    within = domain.recent_claims(old + recent[:2], "CF-NEW00001", NOW, RULES)
-    assert [c for c, _ in within] == ["CF-RECENT2", "CF-RECENT1", "CF-NEW00001"]
-    assert not domain.frequent_claimant(within, RULES)
-    fourth = domain.recent_claims(old + recent, "CF-NEW00001", NOW, RULES)
-    assert domain.frequent_claimant(fourth, RULES)
+    old = [PastClaim("CF-OLD0001", NOW - 40 * day)]
+    recent = [PastClaim(f"CF-RECENT{i}", NOW - i * day) for i in range(1, 4)]
+    within = fraud.recent_claims(old + recent[:2], "CF-NEW00001", NOW, RULES)
+    assert [c.case_id for c in within] == ["CF-RECENT2", "CF-RECENT1", "CF-NEW00001"]
+    assert not fraud.frequent_claimant(within, RULES)
+    fourth = fraud.recent_claims(old + recent, "CF-NEW00001", NOW, RULES)
+    assert fraud.frequent_claimant(fourth, RULES)
     # Counting the same case again (a retried handler) does not count it twice.
-    again = domain.recent_claims(within, "CF-NEW00001", NOW, RULES)
+    again = fraud.recent_claims(within, "CF-NEW00001", NOW, RULES)
     assert len(again) == len(within)
 
 
 def test_case_ids_are_stable_and_valid() -> None:
-    a = domain.case_id_for("exc:tms:EX1", NOW)
-    assert a == domain.case_id_for("exc:tms:EX1", NOW)
-    assert a != domain.case_id_for("exc:tms:EX2", NOW)
+    a = case_id_for("exc:tms:EX1", NOW)
+    assert a == case_id_for("exc:tms:EX1", NOW)
+    assert a != case_id_for("exc:tms:EX2", NOW)
     assert a.startswith(f"CF-{NOW:%Y%m%d}")
     assert len(a) == 3 + 8 + 10
     assert a[3:].isalnum()
@@ -205,26 +204,34 @@ def test_case_ids_are_stable_and_valid() -> None:
 
 
 def ref(open_: list[CaseRef] = (), closed: list[CaseRef] = (), sources: list[str] = ()) -> Reference:  # type: ignore[assignment]
-    return Reference(list(open_), list(closed), list(sources))
+    return Reference("wb:BE1", list(open_), list(closed), list(sources))
 
 
 H = timedelta(hours=1)
+#: A problem of the decision table as the input that has it: (kind, a customer contact?).
+AS_INPUT = {
+    ("delay", False): (CaseKind.DELAY, False),
+    ("contents", False): (CaseKind.DAMAGE, False),
+    ("inquiry", True): (CaseKind.INQUIRY, True),
+    ("contents", True): (CaseKind.DAMAGE, True),
+    ("delay", True): (CaseKind.DELAY, True),
+}
 
 
 @pytest.mark.parametrize(
     ("reference", "problem", "contact_", "generic", "at", "expected"),
     [
-        (ref(), "delay", False, False, NOW, domain.Decision("open")),
-        (ref(sources=["exc:tms:S1"]), "delay", False, False, NOW, domain.Decision("duplicate")),
+        (ref(), "delay", False, False, NOW, Decision(Action.OPEN)),
+        (ref(sources=["exc:tms:S1"]), "delay", False, False, NOW, Decision(Action.DUPLICATE)),
         (
             ref([CaseRef("CF-A000001", "delay", NOW)]),
             "delay",
             False,
             False,
             NOW,
-            domain.Decision("merge", "CF-A000001"),
+            Decision(Action.MERGE, "CF-A000001"),
         ),
-        (ref([CaseRef("CF-A000001", "delay", NOW)]), "contents", False, False, NOW, domain.Decision("open")),
+        (ref([CaseRef("CF-A000001", "delay", NOW)]), "contents", False, False, NOW, Decision(Action.OPEN)),
         # A generic contact (inquiry, complaint) joins the newest open case whatever its problem.
         (
             ref([CaseRef("CF-A000001", "delay", NOW - H), CaseRef("CF-B000001", "contents", NOW)]),
@@ -232,7 +239,7 @@ H = timedelta(hours=1)
             True,
             True,
             NOW,
-            domain.Decision("merge", "CF-B000001"),
+            Decision(Action.MERGE, "CF-B000001"),
         ),
         (
             ref(closed=[CaseRef("CF-A000001", "delay", NOW)]),
@@ -240,7 +247,7 @@ H = timedelta(hours=1)
             True,
             True,
             NOW + 167 * H,
-            domain.Decision("reopen", "CF-A000001"),
+            Decision(Action.REOPEN, "CF-A000001"),
         ),
         (
             ref(closed=[CaseRef("CF-A000001", "delay", NOW)]),
@@ -248,7 +255,7 @@ H = timedelta(hours=1)
             True,
             True,
             NOW + 169 * H,
-            domain.Decision("open", None, "CF-A000001"),
+            Decision(Action.OPEN, "", "CF-A000001"),
         ),
         # An exception never reopens: it opens a new case linked to the closed one.
         (
@@ -257,47 +264,65 @@ H = timedelta(hours=1)
             False,
             False,
             NOW + H,
-            domain.Decision("open", None, "CF-A000001"),
+            Decision(Action.OPEN, "", "CF-A000001"),
         ),
-        (ref(closed=[CaseRef("CF-A000001", "delay", NOW)]), "contents", True, False, NOW + H, domain.Decision("open")),
+        (ref(closed=[CaseRef("CF-A000001", "delay", NOW)]), "contents", True, False, NOW + H, Decision(Action.OPEN)),
         (
             ref(closed=[CaseRef("CF-A000001", "delay", NOW - 2 * H), CaseRef("CF-B000001", "delay", NOW - H)]),
             "delay",
             True,
             False,
             NOW,
-            domain.Decision("reopen", "CF-B000001"),
+            Decision(Action.REOPEN, "CF-B000001"),
         ),
     ],
 )
 def test_merge_reopen_decision(  # noqa: PLR0917 - one parameter per table column
-    reference: Reference, problem: str, contact_: bool, generic: bool, at: object, expected: domain.Decision
+    reference: Reference, problem: str, contact_: bool, generic: bool, at: object, expected: Decision
 ) -> None:
-    got = domain.decide(reference, "exc:tms:S1", problem, contact=contact_, generic=generic, at=at, rules=RULES)  # type: ignore[arg-type]
-    assert got == expected
+    kind, is_contact = AS_INPUT[(problem, contact_)]
+    item = incoming(kind, by_customer=is_contact, at=at, source_id="S1")  # type: ignore[arg-type]
+    assert (item.contact and item.kind in RULES.generic_contact_kinds) is generic
+    assert RULES.problem_of(item.kind) == problem
+    assert reference.decide(item, RULES) == expected
+
+
+#: What a merge did: (priority, contacts, repeat contacts, a repeat?, priority raised?).
+Outcome = tuple[Priority, int, int, bool, bool]
 
 
 @pytest.mark.parametrize(
-    ("current", "contacts", "incoming", "contact_", "outcome"),
+    ("current", "contacts", "incoming_", "contact_", "outcome"),
     [
         # An exception merged into an open case: no repeat, priority only follows the new facts.
-        (Priority.NORMAL, 0, Priority.NORMAL, False, domain.MergeOutcome(Priority.NORMAL, 0, 0, False, False)),
-        (Priority.NORMAL, 0, Priority.HIGH, False, domain.MergeOutcome(Priority.HIGH, 0, 0, False, True)),
+        (Priority.NORMAL, 0, Priority.NORMAL, False, (Priority.NORMAL, 0, 0, False, False)),
+        (Priority.NORMAL, 0, Priority.HIGH, False, (Priority.HIGH, 0, 0, False, True)),
         # The customer's first contact on an exception case is not a repeat.
-        (Priority.NORMAL, 0, Priority.LOW, True, domain.MergeOutcome(Priority.NORMAL, 1, 0, False, False)),
+        (Priority.NORMAL, 0, Priority.LOW, True, (Priority.NORMAL, 1, 0, False, False)),
         # The second contact is, and raises the priority one level.
-        (Priority.NORMAL, 1, Priority.LOW, True, domain.MergeOutcome(Priority.HIGH, 2, 1, True, True)),
-        (Priority.HIGH, 2, Priority.LOW, True, domain.MergeOutcome(Priority.URGENT, 3, 2, True, True)),
-        (Priority.URGENT, 3, Priority.LOW, True, domain.MergeOutcome(Priority.URGENT, 4, 3, True, False)),
-        (Priority.LOW, 1, Priority.URGENT, True, domain.MergeOutcome(Priority.URGENT, 2, 1, True, True)),
+        (Priority.NORMAL, 1, Priority.LOW, True, (Priority.HIGH, 2, 1, True, True)),
+        (Priority.HIGH, 2, Priority.LOW, True, (Priority.URGENT, 3, 2, True, True)),
+        (Priority.URGENT, 3, Priority.LOW, True, (Priority.URGENT, 4, 3, True, False)),
+        (Priority.LOW, 1, Priority.URGENT, True, (Priority.URGENT, 2, 1, True, True)),
     ],
 )
-def test_merge_outcome(
-    current: Priority, contacts: int, incoming: Priority, contact_: bool, outcome: domain.MergeOutcome
-) -> None:
-    assert domain.merge_outcome(current, contacts, incoming, contact=contact_, rules=RULES) == outcome
+def test_merge_outcome(current: Priority, contacts: int, incoming_: Priority, contact_: bool, outcome: Outcome) -> None:
+    case = intake_case(priority=current, contacts=contacts)
+    joining = Joining("S1", incoming(CaseKind.DELAY).channel, contact_, NOW, incoming_, "")
+    merged = merge(case, joining, NOW, RULES)
+    assert (merged.priority, case.contacts, merged.repeat_contacts, merged.repeat_contact, merged.priority_raised) == (
+        outcome
+    )
+    assert (case.priority, case.repeat_contacts) == (outcome[0], outcome[2])
 
 
 def test_reopen_raises_priority() -> None:
-    assert domain.reopen_priority(Priority.NORMAL, Priority.LOW, RULES) is Priority.HIGH
-    assert domain.reopen_priority(Priority.LOW, Priority.URGENT, RULES) is Priority.URGENT
+    for current, incoming_, expected in [
+        (Priority.NORMAL, Priority.LOW, Priority.HIGH),
+        (Priority.LOW, Priority.URGENT, Priority.URGENT),
+    ]:
+        case = intake_case(priority=current, contacts=1)
+        reopened = reopen(
+            case, Joining("S1", incoming(CaseKind.DELAY).channel, True, NOW, incoming_, ""), NOW, NOW, RULES
+        )
+        assert reopened.priority is expected

@@ -23,11 +23,12 @@ from caseflow_contracts.common import CaseKind, Channel, Money, Priority
 from caseflow_contracts.stations import ResolutionResult
 from caseflow_contracts.topics import UPSTREAM_CUSTOMER_CONTACTS, UPSTREAM_PARCEL_EXCEPTIONS
 from caseflow_contracts.upstream import ContactCategory, ExceptionKind, SaleStage
+from caseflow_intake.domain.case import Status
 from caseflow_intake.http import present
 from caseflow_intake.settings import DEFAULT_RULES
 from caseflow_kit.privacy import Sealer, SealError
 
-from .factories import NOW, TEST_KEY, address, contact, customer, exception, resolved, waybill
+from .factories import NOW, RULES, TEST_KEY, address, contact, customer, exception, resolved, waybill
 from .service import IntakeUnderTest, intake
 
 
@@ -62,14 +63,14 @@ async def test_an_exception_opens_one_case_with_what_downstream_needs(tmp_path: 
         assert p.area is not None
         assert p.area.city == "北京市"
         assert p.vip
-        assert p.rules_version == "2026.11-1"
+        assert p.rules_version == RULES.version
         raw = opened.model_dump_json()
         for secret in ("13812345678", "王小明", "建国路", "110101199003071234", "xiaoming.wang@"):
             assert secret not in raw
         assert p.customer.masked.phone == "138****5678"
         plain = Sealer("k1", base64.b64decode(TEST_KEY)).open(p.customer.sealed, p.customer.key_id)
         assert plain["phone"] == "13812345678"
-        record = present(await svc.case(p.case_id))  # type: ignore[arg-type]
+        record = present(await svc.case(p.case_id))
         assert "sealed" not in record["case"]["customer"]
         assert "13812345678" not in str(record)
         assert "王小明" not in str(record)
@@ -167,7 +168,7 @@ async def test_merge_repeat_contacts_reopen_and_linked_case(tmp_path: Path) -> N
         # Routing resolves it; a contact within the window reopens it, higher again.
         assert await svc.deliver(resolved(case_id, NOW + timedelta(hours=10))) == "handled"
         assert await svc.deliver(resolved(other.payload.case_id, NOW + timedelta(hours=10))) == "handled"
-        assert (await svc.case(case_id))["status"] == "closed"  # type: ignore[index]
+        assert (await svc.case(case_id)).status is Status.CLOSED
         await svc.deliver(contact(wb, ContactCategory.COMPLAINT, text="还是延误，没收到", at=NOW + timedelta(days=2)))
         [(_, reopened)] = await svc.emitted()
         assert isinstance(reopened, CaseReopened)
@@ -183,7 +184,7 @@ async def test_merge_repeat_contacts_reopen_and_linked_case(tmp_path: Path) -> N
             occurred_at=NOW + timedelta(hours=11),
         )
         await svc.deliver(late)
-        assert (await svc.case(case_id))["status"] == "open"  # type: ignore[index]
+        assert (await svc.case(case_id)).status is Status.OPEN
 
         # Closed again; a contact after the window opens a new case linked to the old one.
         await svc.deliver(resolved(case_id, NOW + timedelta(days=3)))
@@ -193,7 +194,7 @@ async def test_merge_repeat_contacts_reopen_and_linked_case(tmp_path: Path) -> N
         assert linked.payload.linked_case_id == case_id
         assert linked.payload.case_id != case_id
 
-        record = present(await svc.case(case_id))  # type: ignore[arg-type]
+        record = present(await svc.case(case_id))
         actions = [h["action"] for h in record["contact_history"]]
         assert actions == ["opened", "merged", "merged", "merged", "reopened"]
         assert record["case"]["repeat_contacts"] == 2
@@ -281,7 +282,8 @@ async def test_reopen_window_and_keywords_come_from_the_rules_file(tmp_path: Pat
         [(_, linked)] = await svc.emitted()
         assert isinstance(linked, CaseOpened)
         assert linked.payload.linked_case_id == opened.payload.case_id
-        # Operations edit the file; the service picks it up without a restart.
+        # Operations edit the file; the kit's one reload job picks it up without a restart.
+        assert svc.runtime.spec.rules_files(svc.runtime.deps) == [svc.runtime.deps.rules]
         data.update(version="test-reload", reopen_window_hours=48)
         rules_path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
         assert svc.runtime.deps.rules.reload(force=True)

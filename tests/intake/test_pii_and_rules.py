@@ -8,13 +8,16 @@ from pathlib import Path
 import pytest
 import yaml
 
+from caseflow_contracts.errors import Refusal
+from caseflow_contracts.upstream import ContactCategory
 from caseflow_intake import pii
+from caseflow_intake.pii import Guard
 from caseflow_intake.rules import IntakeRules
 from caseflow_intake.settings import DEFAULT_RULES
 from caseflow_kit.privacy import Pseudonymiser, Sealer
 from caseflow_kit.rules import RulesError, RulesFile, load_rules
 
-from .factories import address, customer
+from .factories import PRIVACY, address, contact, customer
 
 SEALER = Sealer("k1", bytes(range(32)))
 PSEUDONYMS = Pseudonymiser(bytes(range(32, 64)))
@@ -113,3 +116,14 @@ def test_reload_keeps_rules_in_force_when_the_new_file_is_invalid(tmp_path: Path
     _write(path, {**data, "version": "v3", "priority": {}})
     assert not rules.reload(force=True)
     assert rules.current.version == "v2"
+
+
+def test_a_merged_contact_is_kept_sealed_and_opens_only_with_intakes_keys() -> None:
+    made = contact("BE1234567890", ContactCategory.COMPLAINT, text="我是王小明，电话13812345678")
+    sealed = PRIVACY.seal_contact(made.payload)
+    assert "13812345678" not in sealed.token
+    assert PRIVACY.open_contact(sealed) == made.payload
+    stranger = Guard(Sealer("k9", bytes(range(100, 132))), PSEUDONYMS)
+    with pytest.raises(Refusal) as refused:
+        stranger.open_contact(sealed)
+    assert refused.value.code == "sealed_contact_unreadable"

@@ -12,22 +12,24 @@ from caseflow_kit import Runtime
 from caseflow_kit.auth import Principal, Role
 from caseflow_kit.http import Refused, caller
 
-from .store import CASES
+from . import store
+from .domain.case import IntakeCase
 
-_INTERNAL = ("_id", "_v", "problem", "ref")
 
-
-def present(doc: dict[str, Any]) -> dict[str, Any]:
-    record = {k: v for k, v in doc.items() if k not in _INTERNAL and k != "history"}
-    customer = dict(record.pop("customer"))
+def present(case: IntakeCase) -> dict[str, Any]:
+    doc = store.case_doc(case)
+    record = {**doc["opening"], **{k: v for k, v in doc.items() if k not in ("_id", "opening", "problem", "ref")}}
+    history = record.pop("history")
+    record.pop("answers")
+    c = case.opening.customer
     record["customer"] = {
-        "masked": customer["masked"],
-        "language": customer["language"],
-        "time_zone": customer["time_zone"],
-        "email_present": customer["email_present"],
-        "phone_present": customer["phone_present"],
+        "masked": c.masked.model_dump(mode="json"),
+        "language": c.language,
+        "time_zone": c.time_zone,
+        "email_present": c.email_present,
+        "phone_present": c.phone_present,
     }
-    return {"case": record, "contact_history": doc["history"]}
+    return {"case": record, "contact_history": history}
 
 
 def routers(runtime: Runtime[Any, Any]) -> Sequence[APIRouter]:
@@ -35,9 +37,9 @@ def routers(runtime: Runtime[Any, Any]) -> Sequence[APIRouter]:
 
     @api.get("/cases/{case_id}", summary="A case's intake record and contact history, personal data masked")
     async def get_case(case_id: CaseId, who: Annotated[Principal, caller(Role.CASES_READER)]) -> dict[str, Any]:
-        doc = await runtime.store.get(CASES, case_id)
-        if doc is None:
+        case = await store.load_case(runtime.unit_of_work(), case_id)
+        if case is None:
             raise Refused(404, "not_found", f"no case {case_id}")
-        return present(doc)
+        return present(case)
 
     return [api]

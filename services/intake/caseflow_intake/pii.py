@@ -1,13 +1,20 @@
-"""Personal data at intake's edge: seal it for key holders, mask it for everyone, scrub free text."""
+"""Personal data at intake's edge: seal it for key holders, mask it for everyone, scrub free text.
+
+`Guard` is what the domain's `Privacy` port asks for, with intake's keys.
+"""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from caseflow_contracts.common import MaskedContact, SealedContact
-from caseflow_contracts.upstream import Customer
+from caseflow_contracts.errors import Refusal
+from caseflow_contracts.upstream import Customer, CustomerContactPayload
 from caseflow_kit.logs import scrub
-from caseflow_kit.privacy import Pseudonymiser, Sealer, mask_email, mask_id_number, mask_name, mask_phone
+from caseflow_kit.privacy import Pseudonymiser, Sealer, SealError, mask_email, mask_id_number, mask_name, mask_phone
+
+from .domain.privacy import Sealed
 
 #: 15 digits or more (ID and bank-card numbers) are masked whatever they are; waybill numbers are shorter.
 _LONG_DIGITS = re.compile(r"(?<!\d)(\d{3})\d{10,}(\d{2})(?!\d)")
@@ -70,3 +77,41 @@ def scrub_text(text: str, customer: Customer, *, limit: int = 2000) -> str:
             text = text.replace(value, mask)
     text = scrub(text)
     return _LONG_DIGITS.sub(r"\1*****\2", text)[:limit]
+
+
+def customer_of(sealer: Sealer, sealed: SealedContact) -> Customer:
+    """The customer a sealed contact holds (what `plain` put in); nobody known when its key is gone, so that
+    the text is still scrubbed by pattern."""
+    try:
+        return Customer.model_validate(sealer.open(sealed.sealed, sealed.key_id), strict=False)
+    except SealError:
+        return Customer()
+
+
+@dataclass(frozen=True)
+class Guard:
+    """intake's keys behind the domain's Privacy port."""
+
+    sealer: Sealer
+    pseudonyms: Pseudonymiser
+
+    def seal(self, customer: Customer, language: str) -> SealedContact:
+        return seal(self.sealer, customer, language)
+
+    def customer_ref(self, customer: Customer, fallback: str) -> str:
+        return customer_ref(self.pseudonyms, customer, fallback)
+
+    def scrub(self, text: str, customer: Customer, limit: int) -> str:
+        return scrub_text(text, customer, limit=limit)
+
+    def scrub_for(self, text: str, sealed: SealedContact, limit: int) -> str:
+        return scrub_text(text, customer_of(self.sealer, sealed), limit=limit) if text else ""
+
+    def seal_contact(self, contact: CustomerContactPayload) -> Sealed:
+        return Sealed(self.sealer.seal(contact.model_dump(mode="json")), self.sealer.key_id)
+
+    def open_contact(self, sealed: Sealed) -> CustomerContactPayload:
+        try:
+            return CustomerContactPayload.model_validate(self.sealer.open(sealed.token, sealed.key_id), strict=False)
+        except SealError as exc:
+            raise Refusal("sealed_contact_unreadable", f"the merged contact does not open: {exc}") from None

@@ -6,16 +6,17 @@ refused and the rules in force stay in force (see caseflow_kit.rules).
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from caseflow_contracts.cases import FraudFlag
-from caseflow_contracts.common import CaseKind, Priority
+from caseflow_contracts.common import CaseKind, ClaimantRole, PayoutMethod, Priority
 from caseflow_contracts.upstream import ContactCategory, ExceptionKind
 
 PRIORITY_ORDER: tuple[Priority, ...] = (Priority.LOW, Priority.NORMAL, Priority.HIGH, Priority.URGENT)
 Amounts = dict[Annotated[str, Field(pattern=r"^[A-Z]{3}$")], Annotated[int, Field(ge=0)]]
+AfterSaleType = Literal["return", "exchange", "refund", "payment"]
 STATION_FIELDS = ("origin_station", "current_station", "destination_station")
 
 
@@ -33,7 +34,7 @@ class KeywordRule(_Rules):
 class StationHintRule(_Rules):
     """Which station fields to try, in order, and the reason routing is told."""
 
-    fields: list[str] = Field(min_length=1)
+    fields: list[str] = Field(description="Station fields to try in order; none: not a delivery station's case")
     reason: Annotated[str, Field(min_length=1, max_length=200)]
 
     @model_validator(mode="after")
@@ -72,6 +73,27 @@ class FraudRules(_Rules):
     )
 
 
+class ComplaintRules(_Rules):
+    """A complaint is a property of the case, whatever its kind (《快递暂行条例》 art. 28: answered within 7 days)."""
+
+    categories: list[ContactCategory] = Field(description="Contact categories that are complaints")
+    keywords: list[Annotated[str, Field(min_length=1)]] = Field(
+        default_factory=list, description="Words that make any customer contact a complaint"
+    )
+
+
+class ClaimRules(_Rules):
+    """Claim intent (DOMAIN.md "Compensation"): who claims and how they are paid when the contact does not say."""
+
+    categories: dict[ContactCategory, PayoutMethod] = Field(
+        description="Contact categories that ask for compensation -> the payout method by default"
+    )
+    after_sale_types: dict[AfterSaleType, PayoutMethod] = Field(
+        default_factory=dict, description="A platform's after-sale request types that ask for money -> payout method"
+    )
+    default_role: ClaimantRole = Field(description="Who claims when the contact does not say")
+
+
 class IntakeRules(_Rules):
     version: Annotated[str, Field(min_length=1, max_length=64)]
     exception_kinds: dict[ExceptionKind, CaseKind]
@@ -80,13 +102,23 @@ class IntakeRules(_Rules):
         default_factory=list, description="Categories whose kind the text keywords may refine"
     )
     keywords: list[KeywordRule] = Field(default_factory=list)
+    categories_over_sale_stage: list[ContactCategory] = Field(
+        default_factory=list, description="Categories whose kind stands whatever sale stage a platform names"
+    )
+    complaint: ComplaintRules
+    claims: ClaimRules
+    problem_codes: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
+        min_length=1, description="The network's problem-parcel types (问题件); an exception naming another is refused"
+    )
     problem_groups: dict[CaseKind, Annotated[str, Field(min_length=1, max_length=32)]] = Field(
         default_factory=dict, description="Kinds that are the same problem for merging; a kind's own name otherwise"
     )
     generic_contact_kinds: list[CaseKind] = Field(
         default_factory=list, description="Contact kinds that merge into any open case of their waybill or order"
     )
-    reopen_window_hours: int = Field(ge=0, le=24 * 365)
+    reopen_window_hours: int = Field(
+        ge=0, le=24 * 365, description="A contact this long after the close, by event times, opens a linked case"
+    )
     priority: PriorityRules
     fraud: FraudRules
     station_hints: dict[CaseKind, StationHintRule] = Field(default_factory=dict)
