@@ -196,6 +196,7 @@ def opened_events(n: int, rng: random.Random, stations: int) -> list[bytes]:
 async def handler_path(runtime: Runtime[Any, Any], values: list[bytes], batch: int) -> float:
     """The kit's consumer path (parse, de-duplicate, handle, one SQLite transaction per batch with the outbox);
     the outbox is written but not published (no broker in this part)."""
+    runtime.ownership.own_everything(1)  # no broker here: this process holds the one slot
     await runtime.start_dependencies()
 
     async def no_publish() -> int:
@@ -203,7 +204,8 @@ async def handler_path(runtime: Runtime[Any, Any], values: list[bytes], batch: i
 
     runtime.relay.flush = no_publish  # type: ignore[method-assign]
     consumer: GuardedConsumer = runtime.consumers[0]
-    records = [FakeRecord(consumer.topic, 0, i, b"k", v) for i, v in enumerate(values)]
+    # The record key must be the event's key (the catalog's key), as a producer sets it.
+    records = [FakeRecord(consumer.topic, 0, i, json.loads(v)["key"].encode(), v) for i, v in enumerate(values)]
     try:
         started = time.perf_counter()
         for first in range(0, len(records), batch):
@@ -259,7 +261,7 @@ async def bench_broker(directory_path: Path, tmp: Path, n: int, rng: random.Rand
     async def produce(bootstrap: str, topic: str, values: list[bytes]) -> None:
         producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
         await producer.start()
-        futures = [await producer.send(topic, v, key=str(i).encode()) for i, v in enumerate(values)]
+        futures = [await producer.send(topic, v, key=json.loads(v)["key"].encode()) for v in values]
         await asyncio.gather(*futures)
         await producer.stop()
 
