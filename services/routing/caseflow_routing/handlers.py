@@ -45,7 +45,8 @@ def _facts(ctx: Ctx) -> Facts:
 
 
 def _scrubbed(payload: P) -> P:
-    changes: dict[str, Any] = {k: scrub(v) for k in TEXT if isinstance(v := getattr(payload, k, None), str)}
+    # `type is str`: a resolution's `result` is an enum (a str too), a callback's is what the customer was told.
+    changes: dict[str, Any] = {k: scrub(v) for k in TEXT if type(v := getattr(payload, k, None)) is str}
     record = getattr(payload, "record", None)
     if record is not None and record.evaluation:
         changes["record"] = record.model_copy(update={"evaluation": scrub(record.evaluation)})

@@ -116,7 +116,8 @@ def _starting_point(
 ) -> tuple[str | None, str | None]:
     team, delivering, _ = _named(request, directory)
     if team is not None:
-        reasons.append(f"{request.kind} question from platform {request.platform or '(none)'}: service team {team}")
+        platform = (request.platform or "(none)").strip()
+        reasons.append(f"{request.kind} question from platform {platform}: service team {team}")
         return team, None
     if delivering in directory:
         reasons.append(f"{request.kind}: the delivering station {delivering} answers for it, wherever the address is")

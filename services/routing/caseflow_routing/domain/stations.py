@@ -274,7 +274,10 @@ def _asked(
     case.pending = request
     case.record(facts.received_at, kind, station=ask.station, reason_code=ask.reason_code, reason=ask.reason)
     rule = facts.policy.auto_rule(kind, request.reason_code)
-    target = covering_peer(facts.directory, case.holder, case.area, to_station) if rule else None
+    # By rule only when the directory agrees: the holder does not cover the area and a peer does.
+    area, directory = case.area, facts.directory
+    elsewhere = area is not None and not directory.covers(case.holder, area)
+    target = covering_peer(directory, case.holder, area, to_station) if rule and elsewhere else None
     if rule is None or target is None:
         return Outcome(case, note=f"the {kind} waits for HQ's ruling")
     ruling = HqRuling.TRANSFER_APPROVED if kind == "transfer" else HqRuling.REJECTION_UPHELD
