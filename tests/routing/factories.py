@@ -180,10 +180,12 @@ def opened(
     return CaseOpened.create(payload, key=cid, producer="intake", occurred_at=NOW)
 
 
-def merged(cid: str, *, repeat: bool = True, channel: Channel = Channel.PHONE, at: datetime = NOW) -> CaseMerged:
+def merged(
+    cid: str, *, repeat: bool = True, channel: Channel = Channel.PHONE, at: datetime = NOW, source: str | None = None
+) -> CaseMerged:
     payload = CaseMergedPayload(
         case_id=cid,
-        source_event_id="contact-" + uuid.uuid4().hex[:8],
+        source_event_id=source or "contact-" + uuid.uuid4().hex[:8],
         channel=channel,
         repeat_contacts=1,
         priority=Priority.HIGH,
