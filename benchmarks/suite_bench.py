@@ -66,6 +66,11 @@ def processes(stack: Stack) -> dict[str, int | None]:
     return {**named, "tansu": stack.broker.pid, "bench (clients, sinks)": os.getpid()}
 
 
+def python_processes(pids: dict[str, int | None]) -> dict[str, int | None]:
+    """What py-spy can sample: everything but the broker (Tansu is not a Python process)."""
+    return {name: pid for name, pid in pids.items() if name != "tansu"}
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
