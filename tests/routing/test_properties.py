@@ -176,9 +176,7 @@ def test_the_same_story_always_ends_the_same_way(story: list[tuple[Any, ...]]) -
                 emitted.append(refused.code)
                 continue
             case = outcome.case
-            emitted += [
-                (model.event_type(), payload.model_dump()) for model, payload in outcome.emits
-            ]
+            emitted += [(model.event_type(), payload.model_dump()) for model, payload in outcome.emits]
         return [case.holder, case.level, case.state, len(case.history), emitted]
 
     assert replay() == replay()
