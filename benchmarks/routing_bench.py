@@ -43,8 +43,9 @@ from caseflow_dev.rig import FakeRecord
 from caseflow_kit import KitSettings, Runtime
 from caseflow_kit.consumer import GuardedConsumer
 from caseflow_routing.app import SPEC as ROUTING
-from caseflow_routing.decision import Decision, RoutingRequest, decide, load_keys
-from caseflow_routing.directory import DirectoryHolder, StationDirectory
+from caseflow_routing.domain.decision import Decision, RoutingRequest, decide, load_keys
+from caseflow_routing.domain.directory import StationDirectory
+from caseflow_routing.rules import Directory
 from caseflow_routing.settings import RoutingSettings
 
 NOW = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)
@@ -85,11 +86,15 @@ def make_directory(n: int, rng: random.Random) -> dict[str, Any]:
                 "capacity": 500,
                 "languages": ["zh-CN", "en"] if english else ["zh-CN"],
                 "skills": ["cross_border"] if english else [],
-                "working_hours": {"start": "08:00", "end": "20:00"},
                 "active": rng.random() > 0.02,
             }
         )
-    return {"version": f"bench-{n}", "first_level": {"arbitration": "hq"}, "stations": stations}
+    day = {
+        "time_zone": "Asia/Shanghai",
+        "week": {d: ["08:00-20:00"] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")},
+    }
+    calendars = {"calendars": {"station-day": day}, "assignments": {"ST-*": "station-day"}}
+    return {"version": f"bench-{n}", "first_level": {"arbitration": "hq"}, "calendars": calendars, "stations": stations}
 
 
 def area_of(index: int) -> Area:
@@ -196,6 +201,7 @@ def opened_events(n: int, rng: random.Random, stations: int) -> list[bytes]:
 async def handler_path(runtime: Runtime[Any, Any], values: list[bytes], batch: int) -> float:
     """The kit's consumer path (parse, de-duplicate, handle, one SQLite transaction per batch with the outbox);
     the outbox is written but not published (no broker in this part)."""
+    runtime.ownership.own_everything(1)  # no broker here: this process holds the one slot
     await runtime.start_dependencies()
 
     async def no_publish() -> int:
@@ -203,7 +209,8 @@ async def handler_path(runtime: Runtime[Any, Any], values: list[bytes], batch: i
 
     runtime.relay.flush = no_publish  # type: ignore[method-assign]
     consumer: GuardedConsumer = runtime.consumers[0]
-    records = [FakeRecord(consumer.topic, 0, i, b"k", v) for i, v in enumerate(values)]
+    # The record key must be the event's key (the catalog's key), as a producer sets it.
+    records = [FakeRecord(consumer.topic, 0, i, json.loads(v)["key"].encode(), v) for i, v in enumerate(values)]
     try:
         started = time.perf_counter()
         for first in range(0, len(records), batch):
@@ -259,7 +266,7 @@ async def bench_broker(directory_path: Path, tmp: Path, n: int, rng: random.Rand
     async def produce(bootstrap: str, topic: str, values: list[bytes]) -> None:
         producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
         await producer.start()
-        futures = [await producer.send(topic, v, key=str(i).encode()) for i, v in enumerate(values)]
+        futures = [await producer.send(topic, v, key=json.loads(v)["key"].encode()) for v in values]
         await asyncio.gather(*futures)
         await producer.stop()
 
@@ -311,12 +318,12 @@ async def main(n: int, stations: int, broker: bool) -> None:
         path = tmp / "stations.yaml"
         path.write_text(yaml.safe_dump(make_directory(stations, rng), allow_unicode=True), encoding="utf-8")
         started = time.perf_counter()
-        holder = DirectoryHolder(path)
+        directory = Directory(path)
         print(
-            f"directory              {len(holder.current)} stations, loaded and indexed in {time.perf_counter() - started:.2f} s"
+            f"directory              {len(directory.index)} stations, loaded and indexed in {time.perf_counter() - started:.2f} s"
         )
         stations_only = stations - 1 - 8 - max(10, stations // 50)
-        bench_decision(holder.current, n, rng, stations_only)
+        bench_decision(directory.index, n, rng, stations_only)
         await bench_handler_path(path, tmp, n, rng, stations_only)
         if broker:
             await bench_broker(path, tmp, n, rng, stations_only)

@@ -14,6 +14,7 @@ from caseflow_contracts.topics import CASES_LIFECYCLE, STATIONS_UPDATES
 from caseflow_dev.rig import EPOCH, ServiceUnderTest, service_under_test
 from caseflow_kit import Context, KitSettings, Refusal, Runtime, ServiceSpec, Subscription
 from caseflow_kit.deadletters import BODIES
+from caseflow_kit.errors import RecordedRefusal
 from caseflow_kit.store import Collection, Replace, StoreUnavailableError
 
 CLASHES: list[int] = []
@@ -24,6 +25,9 @@ async def count_acks(event: StationAcknowledged, ctx: Context[None]) -> None:
     doc = await ctx.uow.get("counters", "acks")
     if event.payload.station == "REJECT":
         raise Refusal("not_holder", "no")
+    if event.payload.station == "RECORDED":  # the refusal is written down (here: counted) before it is raised
+        ctx.uow.put("counters", {"_id": "refused", "n": 1})
+        raise RecordedRefusal("forbidden_words", "reword it")
     if event.payload.station == "DOWN" and OUTAGES:
         OUTAGES.pop()
         raise StoreUnavailableError("primary stepped down")
@@ -98,6 +102,15 @@ async def test_bad_and_rejected_records_are_dead_lettered_without_spoiling_the_b
     assert all(m.topic == "stations.updates.dlq" for m in await rig.dead_letters())
     # The same offsets redelivered (a crash before the offset commit) are not dead-lettered twice.
     await rig.deliver_records(STATIONS_UPDATES, [oops])
+    assert len(await rig.dead_letters()) == 2
+
+
+async def test_a_recorded_refusal_commits_what_the_handler_wrote_with_the_dead_letter(rig: Rig) -> None:
+    refused = rig.record(ack("RECORDED"))
+    assert await rig.deliver_records(STATIONS_UPDATES, [refused, rig.record(ack("REJECT"))]) == ["dead_lettered"] * 2
+    assert await reasons(rig) == ["forbidden_words", "not_holder"]
+    assert await rig.runtime.store.get("counters", "refused") is not None  # kept, unlike a plain refusal's writes
+    assert await rig.deliver_records(STATIONS_UPDATES, [refused]) == ["duplicate"]  # redelivered: recorded once
     assert len(await rig.dead_letters()) == 2
 
 

@@ -6,10 +6,18 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from caseflow_contracts.cases import ParcelFacts
 from caseflow_contracts.common import Area, CaseKind, LadderLevel, Priority
-from caseflow_routing.decision import RoutingRequest, climb_target, decide, load_keys, transfer_target
+from caseflow_routing.domain.decision import (
+    RoutingRequest,
+    climb_target,
+    covering_peer,
+    decide,
+    load_keys,
+    transfer_target,
+)
 
-from .factories import CHAOYANG, HAIDIAN, MINHANG, NOW, NOWHERE, PUDONG, directory
+from .factories import CHAOYANG, HAIDIAN, MINHANG, NOW, NOWHERE, PUDONG, directory, opened
 
 
 @dataclass(frozen=True)
@@ -27,6 +35,8 @@ class Case:
     cross_border: bool = False
     loads: dict[str, int] = field(default_factory=dict)
     hour_utc: int = 3
+    platform: str | None = None
+    delivering: str | None = None
 
 
 CASES = [
@@ -99,6 +109,66 @@ CASES = [
     ),
     Case("normal after hours stays", "BJ-CY-01", CHAOYANG, "BJ-CY-01", LadderLevel.STATION, "named", hour_utc=14),
     Case(
+        "urgent at night: a unit without a calendar works around the clock",
+        "BJ-HD-01",
+        HAIDIAN,
+        "BJ-HD-01",
+        LadderLevel.STATION,
+        "named",
+        priority=Priority.URGENT,
+        hour_utc=14,
+    ),
+    Case(
+        "a platform's pre-sale question goes to its service team",
+        "BJ-CY-01",
+        CHAOYANG,
+        "PST-TAOBAO",
+        LadderLevel.STATION,
+        "pre_sale question from platform 淘宝: service team PST-TAOBAO",
+        kind=CaseKind.PRE_SALE,
+        platform=" 淘宝",
+    ),
+    Case(
+        "a platform without a team of its own: the default team",
+        None,
+        None,
+        "PST-OTHER",
+        LadderLevel.STATION,
+        "after_sale question from platform 京东: service team PST-OTHER",
+        kind=CaseKind.AFTER_SALE,
+        platform="京东",
+    ),
+    Case(
+        "a platform's name on a delivery case changes nothing",
+        "BJ-CY-01",
+        CHAOYANG,
+        "BJ-CY-01",
+        LadderLevel.STATION,
+        "named",
+        platform="淘宝",
+    ),
+    Case(
+        "signed but not received: the delivering station, even outside its coverage",
+        "BJ-CY-01",
+        PUDONG,
+        "BJ-HD-01",
+        LadderLevel.STATION,
+        "signed_not_received: the delivering station BJ-HD-01 answers for it",
+        kind=CaseKind.SIGNED_NOT_RECEIVED,
+        delivering="BJ-HD-01",
+    ),
+    Case(
+        "signed but not received, delivering station unknown: routed as any case",
+        "BJ-CY-01",
+        PUDONG,
+        "SH-PD-01",
+        LadderLevel.STATION,
+        "超区",
+        moved_from="BJ-CY-01",
+        kind=CaseKind.SIGNED_NOT_RECEIVED,
+        delivering="XX-GONE",
+    ),
+    Case(
         "inactive hub is skipped on overflow",
         "HZ-01",
         None,
@@ -121,11 +191,22 @@ def test_decide(case: Case) -> None:
         area=case.area,
         hint=case.hint,
         at=NOW.replace(hour=case.hour_utc),
+        platform=case.platform,
+        delivering_station=case.delivering,
     )
     decision = decide(request, d, case.loads)
     assert (decision.holder, decision.level) == (case.holder, case.level), decision.reason
     assert case.reason in decision.reason
     assert decision.transferred_from == case.moved_from
+
+
+def test_a_request_takes_the_delivering_station_from_the_parcel() -> None:
+    case = opened(kind=CaseKind.SIGNED_NOT_RECEIVED, parcel=ParcelFacts(destination_station="BJ-HD-01")).payload
+    request = RoutingRequest.of(case, NOW)
+    assert (request.delivering_station, request.hint, request.platform) == ("BJ-HD-01", "BJ-CY-01", None)
+    decision = decide(request, directory(), {})
+    assert decision.holder == "BJ-HD-01"
+    assert decision.transferred_from is None  # no out-of-area move: the delivering station answers
 
 
 def test_load_keys_are_the_capacity_limited_codes_on_the_candidate_chains() -> None:
@@ -164,3 +245,18 @@ def test_climb_target(holder: str, target: str | None, reason: str) -> None:
 def test_transfer_target(holder: str, area: Area | None, requested: str | None, expected: str | None) -> None:
     found = transfer_target(directory(), holder, area, requested)
     assert (found[0] if found else None) == expected
+
+
+@pytest.mark.parametrize(
+    ("area", "requested", "expected"),
+    [
+        (PUDONG, "SH-PD-02", "SH-PD-02"),
+        (PUDONG, "BJ-HD-01", "SH-PD-02"),  # asked for a peer that does not cover the area: coverage decides
+        (PUDONG, None, "SH-PD-02"),
+        (CHAOYANG, None, "BJ-CY-01"),
+        (MINHANG, None, None),  # its one station is inactive
+        (None, "SH-PD-02", None),  # no area: nothing is known to cover it
+    ],
+)
+def test_covering_peer(area: Area | None, requested: str | None, expected: str | None) -> None:
+    assert covering_peer(directory(), "SH-PD-01", area, requested) == expected

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from caseflow_routing.workflow import MOVES, OPEN, STAY, TRANSITIONS, Action, State, step
+from caseflow_routing.domain.workflow import OPEN, STAY, TRANSITIONS, Action, State, step
 
 states = st.sampled_from(list(State))
 actions = st.sampled_from(list(Action))
@@ -41,10 +41,12 @@ def test_every_action_has_a_row_and_every_target_is_a_state() -> None:
         (State.RESOLUTION_PENDING, Action.RESOLVE, "move", State.CLOSED),
         (State.ASSIGNED, Action.RESOLVE, "move", State.CLOSED),
         (State.CLOSED, Action.RESOLVE, "stay", State.CLOSED),  # a duplicate resolution
-        (State.CLOSED, Action.TRANSFER, "refuse", State.CLOSED),
-        (State.CLOSED, Action.SLA_BREACH, "stay", State.CLOSED),  # a breach that raced the resolution
-        (State.IN_PROGRESS, Action.SLA_BREACH, "move", State.ASSIGNED),
-        (State.AWAITING_CUSTOMER, Action.REJECT, "move", State.ASSIGNED),
+        (State.CLOSED, Action.REASSIGN, "refuse", State.CLOSED),
+        (State.IN_PROGRESS, Action.REASSIGN, "move", State.ASSIGNED),  # HQ's reassignment starts afresh
+        (State.CLOSED, Action.ESCALATE, "stay", State.CLOSED),  # a breach that raced the resolution
+        (State.IN_PROGRESS, Action.ESCALATE, "move", State.IN_PROGRESS),  # oversight keeps the holder's work
+        (State.AWAITING_CUSTOMER, Action.REQUEST, "move", State.AWAITING_CUSTOMER),
+        (State.CLOSED, Action.REQUEST, "refuse", State.CLOSED),
         (State.CLOSED, Action.REOPEN, "move", State.ASSIGNED),
         (State.IN_PROGRESS, Action.REOPEN, "stay", State.IN_PROGRESS),
     ],
@@ -91,10 +93,18 @@ def test_duplicating_updates_in_place_changes_nothing(sequence: list[Action], du
     assert run(State.ASSIGNED, with_dups) == run(State.ASSIGNED, sequence)
 
 
-@given(states, st.sampled_from(sorted(MOVES)))
-def test_moves_start_over_at_assigned_or_change_nothing(state: State, action: Action) -> None:
+@given(states, st.sampled_from([Action.ESCALATE, Action.REQUEST]))
+def test_oversight_and_requests_never_change_the_holders_work(state: State, action: Action) -> None:
     result = step(state, action)
-    assert result.outcome == "refuse" or result.state in (State.ASSIGNED, state)
+    assert result.state == state
+
+
+@given(states)
+def test_only_a_reassignment_or_a_reopening_starts_over(state: State) -> None:
+    for action in Action:
+        result = step(state, action)
+        if result.state is State.ASSIGNED and state is not State.ASSIGNED:
+            assert action in (Action.REASSIGN, Action.REOPEN)
 
 
 def test_open_is_every_state_but_closed() -> None:

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 from caseflow_contracts import ContractError, Event, Topic, parse_event
 
 from . import deadletters, logs
-from .errors import Refusal
+from .errors import RecordedRefusal, Refusal
 from .store import ConflictError, DuplicateKeyError, StoreUnavailableError
 from .uow import UnitOfWork
 
@@ -245,6 +245,8 @@ class GuardedConsumer:
             try:
                 await handler(event, ctx)
             except Refusal as exc:
+                if isinstance(exc, RecordedRefusal):
+                    parent.absorb(uow)  # the handler's record of the refusal commits with the dead letter
                 await self._dead_letter(parent, record, exc.code, exc.message)
                 return "dead_lettered", exc.code
             except StoreUnavailableError:

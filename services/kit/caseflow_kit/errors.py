@@ -5,4 +5,11 @@ from __future__ import annotations
 
 from caseflow_contracts.errors import CaseflowError, Refusal
 
-__all__ = ["CaseflowError", "Refusal"]
+
+class RecordedRefusal(Refusal):
+    """A refusal the handler has written down (a note on the aggregate, an event telling others what it
+    refused): the input is dead-lettered like any refusal, and what the handler wrote commits with the
+    dead letter instead of being discarded."""
+
+
+__all__ = ["CaseflowError", "RecordedRefusal", "Refusal"]

@@ -1,42 +1,57 @@
-"""What routing's handlers and endpoints need besides the unit of work, and how the directory is kept fresh."""
+"""What routing's handlers and endpoints need besides the unit of work: its rules files and its metrics."""
 
 from __future__ import annotations
 
 import asyncio
-import logging
 from dataclasses import dataclass
+from typing import Any
 
 from caseflow_kit import Runtime
+from caseflow_kit.rules import RulesError, RulesFile, load_rules
 
-from .directory import DirectoryHolder, ReloadResult
+from .domain.policy import HqRules
+from .metrics import RoutingMetrics
+from .rules import Directory, DirectoryFile, hq_rules
 from .settings import RoutingSettings
-from .store import seed_loads
-
-log = logging.getLogger("caseflow.routing.deps")
 
 
 @dataclass
 class RoutingDeps:
-    directory: DirectoryHolder
+    directory: Directory
+    hq_rules: RulesFile[HqRules]
+    metrics: RoutingMetrics
+
+    def rules_files(self) -> list[RulesFile[Any]]:
+        return [self.directory, self.hq_rules]
 
 
 RoutingRuntime = Runtime[RoutingSettings, RoutingDeps]
 
 
-async def reload_directory(runtime: RoutingRuntime, *, force: bool = False) -> ReloadResult:
-    """Swap in an edited directory (when valid) and give its new stations their open-case counters."""
-    # Reading and validating thousands of stations takes a moment: off the event loop.
-    result = await asyncio.to_thread(runtime.deps.directory.reload, force=force)
-    if result.changed:
-        await seed_loads(runtime.store, runtime.unit_of_work, runtime.deps.directory.current.by_code)
-    return result
+async def build_deps(runtime: RoutingRuntime) -> RoutingDeps:
+    settings = runtime.settings
+    return RoutingDeps(
+        directory=Directory(settings.directory_path),
+        hq_rules=hq_rules(settings.hq_rules_path),
+        metrics=RoutingMetrics(runtime.registry),
+    )
 
 
-async def poll_directory(runtime: RoutingRuntime) -> None:
-    """Background task: pick up directory edits without a restart (a bad file is refused and logged)."""
-    while True:
-        await asyncio.sleep(runtime.settings.directory_poll_seconds)
-        try:
-            await reload_directory(runtime)
-        except Exception:  # a store hiccup must not end the poller; the next round tries again
-            log.exception("directory reload failed")
+@dataclass(frozen=True)
+class ReloadResult:
+    changed: bool
+    version: str
+    stations: int
+    error: str | None = None
+
+
+async def reload_directory(deps: RoutingDeps) -> ReloadResult:
+    """Re-read the directory now (off the event loop: thousands of stations take a moment); a bad file is
+    refused with the reason and the directory in force stays."""
+    directory = deps.directory
+    try:
+        await asyncio.to_thread(load_rules, directory.path, DirectoryFile)
+    except RulesError as exc:
+        return ReloadResult(False, directory.index.version, len(directory.index), str(exc))
+    changed = await asyncio.to_thread(directory.reload, force=True)
+    return ReloadResult(changed, directory.index.version, len(directory.index))

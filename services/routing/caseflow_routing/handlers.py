@@ -1,188 +1,97 @@
-"""Events in → domain → events out. One handler per event type routing needs; it ignores the rest."""
+"""Events in -> domain -> events out: load the case, let the domain decide, save it and emit what it caused.
+
+Station text is scrubbed of phone, ID and e-mail patterns here, at the edge, before the domain sees it: it
+travels to every consumer of cases.lifecycle.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from caseflow_contracts import Event, deterministic_id
-from caseflow_contracts.cases import CaseMerged, CaseOpened, CaseReopened, EscalationTrigger
-from caseflow_contracts.sla import SlaBreached
-from caseflow_contracts.stations import (
-    EscalationRequested,
-    ResolutionResult,
-    StationAcknowledged,
-    StationCalledBack,
-    StationProgressNoted,
-    StationRejected,
-    StationResolutionProposed,
-    StationResolved,
-    StationTransferRequested,
-    StationUpdatePayload,
-)
-from caseflow_kit import Context, Refusal
+from caseflow_contracts import Event
+from caseflow_contracts.cases import CaseOpened
+from caseflow_contracts.common import Contract
+from caseflow_kit import Context
+from caseflow_kit.errors import RecordedRefusal
+from caseflow_kit.logs import scrub
 
-from .decision import RoutingRequest, decide, load_keys
 from .deps import RoutingDeps
-from .domain import (
-    CaseFile,
-    Outcome,
-    Report,
-    Trigger,
-    check_holder,
-    climb,
-    customer_contacted,
-    open_case,
-    sla_breached,
-    station_action,
-    transfer_requested,
-)
-from .store import Counters, load_case, read_counters, save_case
-from .workflow import Action
+from .domain import ladder, stations
+from .domain.case import CaseFile, Facts, Outcome
+from .domain.decision import RoutingRequest, decide, load_keys
+from .events import events_of
+from .store import Counters, Loaded, load_case, read_counters, save_case
 
-E = TypeVar("E", bound=Event)
+P = TypeVar("P", bound=Contract)
 Ctx = Context[RoutingDeps]
-Handler = Callable[[E, Ctx], Awaitable[None]]
+Handler = Callable[[Any, Ctx], Awaitable[None]]
+#: Free text of stations.updates payloads (the case record's evaluation included).
+TEXT = ("note", "result", "solution", "reason")
 
 
-async def _commit(ctx: Ctx, outcome: Outcome, read: dict[str, Any] | None, counters: Counters | None = None) -> None:
+async def _commit(ctx: Ctx, outcome: Outcome, read: Loaded | None, counters: Counters | None = None) -> None:
     await save_case(ctx.uow, outcome.case, read, counters)
-    for index, (model, payload) in enumerate(outcome.emits):
-        event_id = deterministic_id("routing", ctx.event.event_id, index)
-        ctx.uow.emit(ctx.new(model, payload, key=outcome.case.case_id, event_id=event_id))
+    for event in events_of(outcome, ctx):
+        ctx.uow.emit(event)
+    ctx.deps.metrics.count(outcome.tags)
+    if outcome.refusal is not None:  # saved and told; the input itself goes back to its sender
+        raise RecordedRefusal(outcome.refusal.code, outcome.refusal.message)
 
 
-async def _case(ctx: Ctx, case_id: str) -> tuple[CaseFile, dict[str, Any]]:
-    found = await load_case(ctx.uow, case_id)
-    if found is None:
-        raise Refusal("unknown_case", f"routing has no case {case_id}")
-    return found
+def _facts(ctx: Ctx) -> Facts:
+    deps = ctx.deps
+    return Facts(deps.directory.index, deps.hq_rules.current, ctx.event.event_id, ctx.arrived, ctx.now)
 
 
-# -- cases.lifecycle ------------------------------------------------------------------------------
+def _scrubbed(payload: P) -> P:
+    # `type is str`: a resolution's `result` is an enum (a str too), a callback's is what the customer was told.
+    changes: dict[str, Any] = {k: scrub(v) for k in TEXT if type(v := getattr(payload, k, None)) is str}
+    record = getattr(payload, "record", None)
+    if record is not None and record.evaluation:
+        changes["record"] = record.model_copy(update={"evaluation": scrub(record.evaluation)})
+    return payload.model_copy(update=changes) if changes else payload
+
+
+def on(decide_for: Callable[[CaseFile, P, Facts], Outcome]) -> Handler:
+    """A handler for an input about an existing case: load it, decide, save and emit."""
+
+    async def handle(event: Event, ctx: Ctx) -> None:
+        read = await load_case(ctx.uow, event.key)  # every topic routing reads is keyed by case id
+        payload = cast(P, event.payload)
+        await _commit(ctx, decide_for(read.case, _scrubbed(payload), _facts(ctx)), read)
+
+    return handle
 
 
 async def on_case_opened(event: CaseOpened, ctx: Ctx) -> None:
-    p = event.payload
-    directory = ctx.deps.directory.current
-    request = RoutingRequest(
-        kind=p.kind,
-        priority=p.priority,
-        language=p.language,
-        cross_border=p.cross_border,
-        area=p.area,
-        hint=p.station_hint.station,
-        at=ctx.now,
-    )
+    directory = ctx.deps.directory.index
+    request = RoutingRequest.of(event.payload, ctx.now)
     # No look-up of the case first: intake gives case.opened one event id per case, so the kit's
     # de-duplication catches every replay; a second case.opened under another id fails the insert
     # (duplicate key) and is dead-lettered with that reason. One store round trip less per case.
     counters = await read_counters(ctx.uow, load_keys(request, directory))
-    await _commit(ctx, open_case(p, decide(request, directory, counters.loads()), ctx.now), None, counters)
+    decision = decide(request, directory, counters.loads())
+    await _commit(ctx, ladder.open_case(event.payload, decision, ctx.now), None, counters)
 
 
-async def on_case_merged(event: CaseMerged, ctx: Ctx) -> None:
-    p = event.payload
-    case, read = await _case(ctx, p.case_id)
-    case.priority = p.priority
-    outcome = customer_contacted(case, ctx.deps.directory.current, p.source_event_id, ctx.now, repeat=p.repeat_contact)
-    await _commit(ctx, outcome, read)
-
-
-async def on_case_reopened(event: CaseReopened, ctx: Ctx) -> None:
-    p = event.payload
-    case, read = await _case(ctx, p.case_id)
-    case.priority = p.priority
-    case.reopen_count = max(case.reopen_count, p.reopen_count)
-    why = f"case reopened (reopen {p.reopen_count})"
-    cause = Trigger(EscalationTrigger.REOPENED, f"reopen-{p.reopen_count}", why)
-    outcome = climb(case, ctx.deps.directory.current, cause, ctx.now)
-    await _commit(ctx, outcome, read)
-
-
-# -- stations.updates -------------------------------------------------------------------------------
-
-
-async def _station(ctx: Ctx, update: StationUpdatePayload, action: Action, report: Report | None = None) -> None:
-    case, read = await _case(ctx, update.case_id)
-    outcome = station_action(case, action, update, ctx.deps.directory.current, report)
-    await _commit(ctx, outcome, read)
-
-
-async def on_acknowledged(event: StationAcknowledged, ctx: Ctx) -> None:
-    await _station(ctx, event.payload, Action.ACKNOWLEDGE)
-
-
-async def on_called_back(event: StationCalledBack, ctx: Ctx) -> None:
-    await _station(ctx, event.payload, Action.CALL_BACK, Report(outcome=event.payload.outcome))
-
-
-async def on_progress_noted(event: StationProgressNoted, ctx: Ctx) -> None:
-    await _station(
-        ctx, event.payload, Action.AWAIT_CUSTOMER if event.payload.awaiting_customer else Action.NOTE_PROGRESS
-    )
-
-
-async def on_resolution_proposed(event: StationResolutionProposed, ctx: Ctx) -> None:
-    await _station(ctx, event.payload, Action.PROPOSE_RESOLUTION, Report(solution=event.payload.solution))
-
-
-async def on_resolved(event: StationResolved, ctx: Ctx) -> None:
-    p = event.payload
-    action = Action.RESOLVE_PENDING if p.result is ResolutionResult.PENDING else Action.RESOLVE
-    report = Report(result=p.result, reason=p.reason, solution=p.solution, satisfaction=p.satisfaction)
-    await _station(ctx, p, action, report)
-
-
-async def on_transfer_requested(event: StationTransferRequested, ctx: Ctx) -> None:
-    p = event.payload
-    case, read = await _case(ctx, p.case_id)
-    outcome = transfer_requested(case, ctx.deps.directory.current, p, event.event_id)
-    await _commit(ctx, outcome, read)
-
-
-async def on_rejected(event: StationRejected, ctx: Ctx) -> None:
-    p = event.payload
-    case, read = await _case(ctx, p.case_id)
-    directory = ctx.deps.directory.current
-    check_holder(case, p.station, directory)
-    why = f"{p.station} rejected the case: {p.reason}"
-    cause = Trigger(EscalationTrigger.STATION_REJECTION, event.event_id, why)
-    await _commit(ctx, climb(case, directory, cause, ctx.now), read)
-
-
-async def on_escalation_requested(event: EscalationRequested, ctx: Ctx) -> None:
-    p = event.payload
-    case, read = await _case(ctx, p.case_id)
-    directory = ctx.deps.directory.current
-    check_holder(case, p.station, directory, supervisors=True)
-    why = f"{p.station} asked to escalate: {p.reason}"
-    cause = Trigger(EscalationTrigger.EXPLICIT_REQUEST, event.event_id, why)
-    await _commit(ctx, climb(case, directory, cause, ctx.now), read)
-
-
-# -- sla.breaches -----------------------------------------------------------------------------------
-
-
-async def on_sla_breached(event: SlaBreached, ctx: Ctx) -> None:
-    p = event.payload
-    case, read = await _case(ctx, p.case_id)
-    await _commit(ctx, sla_breached(case, ctx.deps.directory.current, p, ctx.now), read)
-
-
-LIFECYCLE_HANDLERS: dict[str, Any] = {
+LIFECYCLE_HANDLERS: dict[str, Handler] = {
     "case.opened": on_case_opened,
-    "case.merged": on_case_merged,
-    "case.reopened": on_case_reopened,
+    "case.merged": on(ladder.merged),
+    "case.reopened": on(ladder.reopened),
 }
-STATION_HANDLERS: dict[str, Any] = {
-    "station.acknowledged": on_acknowledged,
-    "station.called_back": on_called_back,
-    "station.progress_noted": on_progress_noted,
-    "station.resolution_proposed": on_resolution_proposed,
-    "station.resolved": on_resolved,
-    "station.transfer_requested": on_transfer_requested,
-    "station.rejected": on_rejected,
-    "station.escalation_requested": on_escalation_requested,
+STATION_HANDLERS: dict[str, Handler] = {
+    "station.acknowledged": on(stations.acknowledged),
+    "station.called_back": on(stations.called_back),
+    "station.progress_noted": on(stations.progress_noted),
+    "station.resolution_proposed": on(stations.resolution_proposed),
+    "station.resolved": on(stations.resolved),
+    "station.transfer_requested": on(stations.transfer_requested),
+    "station.rejected": on(stations.rejected),
+    "station.escalation_requested": on(stations.escalation_requested),
+    "station.hq_ruled": on(stations.hq_ruled),
 }
-SLA_HANDLERS: dict[str, Any] = {"sla.breached": on_sla_breached}
+SLA_HANDLERS: dict[str, Handler] = {
+    "sla.breached": on(ladder.sla_breached),
+    "sla.breach_withdrawn": on(ladder.breach_withdrawn),
+}

@@ -1,4 +1,4 @@
-"""Routing settings: the shared ones, plus the station directory file."""
+"""Routing settings: the shared ones, plus its two rules files (re-read every CASEFLOW_RULES_RELOAD_S)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,15 @@ from pydantic import Field
 
 from caseflow_kit import KitSettings
 
-DEFAULT_DIRECTORY = Path(__file__).parent / "data" / "stations.yaml"
+from .rules import DEFAULT_DIRECTORY, DEFAULT_HQ_RULES
 
 
 class RoutingSettings(KitSettings):
     directory_path: Path = Field(
-        default=DEFAULT_DIRECTORY, description="Station directory (YAML or JSON); env CASEFLOW_DIRECTORY_PATH"
+        default=DEFAULT_DIRECTORY,
+        description="Station directory with its units' calendars and platform teams (YAML or JSON)",
     )
-    directory_poll_seconds: float = Field(
-        default=10.0, gt=0, description="How often the directory file is checked for changes"
+    hq_rules_path: Path = Field(
+        default=DEFAULT_HQ_RULES,
+        description="HQ's rules: reason codes, requests decided by rule, forbidden words (YAML or JSON)",
     )

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from caseflow_contracts.cases import CaseOpenedPayload
 from caseflow_contracts.common import Area, CaseKind, LadderLevel, Priority
 
 from .directory import RANK, Station, StationDirectory, primary_language
@@ -22,6 +23,23 @@ class RoutingRequest:
     area: Area | None
     hint: str | None
     at: datetime
+    platform: str | None = None
+    delivering_station: str | None = None
+
+    @classmethod
+    def of(cls, case: CaseOpenedPayload, at: datetime) -> RoutingRequest:
+        parcel = case.parcel
+        return cls(
+            kind=case.kind,
+            priority=case.priority,
+            language=case.language,
+            cross_border=case.cross_border,
+            area=case.area,
+            hint=case.station_hint.station,
+            at=at,
+            platform=case.platform,
+            delivering_station=parcel.destination_station or parcel.current_station,
+        )
 
 
 @dataclass(frozen=True)
@@ -34,9 +52,7 @@ class Decision:
 
 def load_keys(request: RoutingRequest, directory: StationDirectory) -> set[str]:
     """Every code whose open-case count the decision may consult (so the caller can fetch them first)."""
-    starts: list[str] = []
-    if request.hint in directory:
-        starts.append(request.hint)  # type: ignore[arg-type]
+    starts = [code for code in _named(request, directory) if code is not None and code in directory]
     if request.area is not None:
         starts.extend(directory.covering(request.area))
     keys: set[str] = set()
@@ -63,9 +79,19 @@ def unfit(
         return f"has no {request.language} speaker"
     if request.cross_border and rules.cross_border_skill and rules.cross_border_skill not in station.skills:
         return f"lacks the {rules.cross_border_skill} skill"
-    if request.priority is Priority.URGENT and rules.urgent_needs_open_station and not station.is_open(request.at):
-        return "is closed now and the case is urgent"
+    if request.priority is Priority.URGENT and rules.urgent_needs_open_station:
+        calendar = directory.calendar(station.code)
+        if calendar is not None and not calendar.is_open(request.at.timestamp()):
+            return "is closed now and the case is urgent"
     return None
+
+
+def _named(request: RoutingRequest, directory: StationDirectory) -> list[str | None]:
+    """The units a case names before coverage: its platform's service team, its delivering station, the hint."""
+    rules = directory.rules
+    team = rules.platform_teams.team_for(request.platform) if request.kind in rules.platform_teams.kinds else None
+    delivering = request.delivering_station if request.kind in rules.delivering_station_kinds else None
+    return [team, delivering, request.hint]
 
 
 def decide(request: RoutingRequest, directory: StationDirectory, loads: Mapping[str, int]) -> Decision:
@@ -88,6 +114,14 @@ def decide(request: RoutingRequest, directory: StationDirectory, loads: Mapping[
 def _starting_point(
     request: RoutingRequest, directory: StationDirectory, loads: Mapping[str, int], reasons: list[str]
 ) -> tuple[str | None, str | None]:
+    team, delivering, _ = _named(request, directory)
+    if team is not None:
+        platform = (request.platform or "(none)").strip()
+        reasons.append(f"{request.kind} question from platform {platform}: service team {team}")
+        return team, None
+    if delivering in directory:
+        reasons.append(f"{request.kind}: the delivering station {delivering} answers for it, wherever the address is")
+        return delivering, None
     area = request.area
     covering = directory.covering(area) if area is not None else []
     where = f"{area.province}/{area.city}/{area.district or '*'}" if area is not None else ""
@@ -147,17 +181,28 @@ def climb_target(directory: StationDirectory, holder: str) -> tuple[str | None, 
 def transfer_target(
     directory: StationDirectory, holder: str, area: Area | None, requested: str | None
 ) -> tuple[str, str] | None:
-    """Where a station's transfer request sends the case sideways: the station it names when that one is an
-    active peer, else an active peer covering the delivery area; None when no peer is known (then it climbs).
-    A peer is at the holder's level: a transfer never moves a case down the ladder."""
+    """Where HQ sends a case sideways: the station asked for when that one is an active peer, else an active
+    peer covering the delivery area; None when no peer is known. A peer is at the holder's level: a transfer
+    never moves a case down the ladder."""
     level = directory.level(holder) if holder in directory else None
     if requested is not None and requested != holder and requested in directory:
         peer = directory.by_code[requested]
         if peer.active and peer.kind is level:
             return requested, f"transfer to {requested}, as requested by {holder}"
-    if area is not None:
-        for code in directory.covering(area):
-            station = directory.by_code[code]
-            if code != holder and station.active and station.kind is level:
-                return code, f"{holder} asked to transfer; {code} covers the delivery area"
-    return None
+    covering = covering_peer(directory, holder, area, None)
+    return (covering, f"{covering} covers the delivery area") if covering else None
+
+
+def covering_peer(directory: StationDirectory, holder: str, area: Area | None, requested: str | None) -> str | None:
+    """An active peer of the holder that covers the delivery area (the one asked for, if it does)."""
+    if area is None:
+        return None
+    level = directory.level(holder) if holder in directory else None
+    peers = [
+        code
+        for code in directory.covering(area)
+        if code != holder and directory.by_code[code].active and directory.by_code[code].kind is level
+    ]
+    if requested in peers:
+        return requested
+    return peers[0] if peers else None

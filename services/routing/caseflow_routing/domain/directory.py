@@ -1,29 +1,17 @@
-"""The station directory as data: the schema of `data/stations.yaml`, validated on load, plus its lookup index.
+"""The station directory as data: its schema (validated on load) and the index routing decides with.
 
-Operations edit the file; `DirectoryHolder.reload()` swaps in a new directory only
-when the new file is valid, so a bad edit never takes routing down.
+A unit's working calendar is not part of this schema: the rules file pairs the directory with a calendar
+book (`caseflow_routing.rules`), and the index takes it through `CalendarLookup`, a protocol of its own.
 """
 
 from __future__ import annotations
 
-import json
-import logging
-import threading
-from dataclasses import dataclass
-from datetime import datetime, time
 from functools import cached_property
-from pathlib import Path
-from typing import Annotated
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Annotated, Protocol
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from caseflow_contracts.common import Area, CaseKind, LadderLevel, LanguageTag, StationCode
-from caseflow_kit import logs
-from caseflow_kit.rules import RulesError
-
-log = logging.getLogger("caseflow.routing.directory")
 
 RANK: dict[LadderLevel, int] = {
     LadderLevel.STATION: 0,
@@ -32,6 +20,16 @@ RANK: dict[LadderLevel, int] = {
     LadderLevel.HQ: 3,
 }
 Name = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class WorkingCalendar(Protocol):
+    def is_open(self, instant: float) -> bool:
+        """Whether `instant` (epoch seconds) is working time."""
+
+
+class CalendarLookup(Protocol):
+    def for_unit(self, unit: str | None) -> WorkingCalendar | None:
+        """The calendar a unit keeps; None: around the clock."""
 
 
 class _Rules(BaseModel):
@@ -46,22 +44,8 @@ class Coverage(_Rules):
     district: Name | None = None
 
 
-class WorkingHours(_Rules):
-    """Local opening hours; `days` are ISO weekdays (1 = Monday)."""
-
-    start: time
-    end: time
-    days: list[Annotated[int, Field(ge=1, le=7)]] = Field(default_factory=lambda: [1, 2, 3, 4, 5, 6, 7])
-
-    @model_validator(mode="after")
-    def _ordered(self) -> WorkingHours:
-        if self.end <= self.start:
-            raise ValueError("end must be after start")
-        return self
-
-
 class Station(_Rules):
-    """A station (网点), hub (分拨中心), regional customer-service centre or the HQ desk."""
+    """A station (网点), a platform service team, a hub (分拨中心), a regional customer-service centre or HQ."""
 
     code: StationCode
     name: Name
@@ -73,42 +57,48 @@ class Station(_Rules):
     )
     languages: list[LanguageTag] = Field(default_factory=lambda: ["zh-CN"])
     skills: list[Name] = Field(default_factory=list)
-    working_hours: WorkingHours | None = Field(default=None, description="None: always open")
-    time_zone: Name = "Asia/Shanghai"
     active: bool = True
-
-    @field_validator("time_zone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r}") from None
-        return value
 
     @cached_property
     def language_codes(self) -> frozenset[str]:
         return frozenset(primary_language(tag) for tag in self.languages)
 
-    def is_open(self, at: datetime) -> bool:
-        if self.working_hours is None:
-            return True
-        local = at.astimezone(ZoneInfo(self.time_zone))
-        hours = self.working_hours
-        return local.isoweekday() in hours.days and hours.start <= local.time() < hours.end
+
+class PlatformTeams(_Rules):
+    """Where platforms' pre-, in- and after-sale questions go (seed 001 §2.2): a service team, not a station."""
+
+    kinds: list[CaseKind] = Field(
+        default_factory=lambda: [CaseKind.PRE_SALE, CaseKind.IN_SALE, CaseKind.AFTER_SALE],
+        description="Case kinds that go to a platform service team",
+    )
+    by_platform: dict[Name, StationCode] = Field(default_factory=dict, description="Platform name -> its team")
+    default: StationCode | None = Field(default=None, description="The team of platforms not listed")
+
+    def team_for(self, platform: str | None) -> str | None:
+        if platform is not None:
+            wanted = platform.strip().casefold()
+            for name, team in self.by_platform.items():
+                if name.strip().casefold() == wanted:
+                    return team
+        return self.default
 
 
 class DirectoryRules(_Rules):
-    """The whole directory file."""
+    """The directory file, calendars aside."""
 
     version: Name
     first_level: dict[CaseKind, LadderLevel] = Field(
         default_factory=dict, description="Kinds that start above station level, e.g. arbitration: hq"
     )
+    delivering_station_kinds: list[CaseKind] = Field(
+        default_factory=lambda: [CaseKind.SIGNED_NOT_RECEIVED],
+        description="Kinds the delivering station answers for, wherever the address is (签收争议)",
+    )
+    platform_teams: PlatformTeams = Field(default_factory=PlatformTeams)
     cross_border_skill: Name | None = Field(default="cross_border", description="Skill a cross-border case needs")
     home_language: Annotated[str, Field(pattern=r"^[a-z]{2,3}$")] = "zh"
     urgent_needs_open_station: bool = Field(
-        default=True, description="Urgent cases skip a station that is closed now (to its parent)"
+        default=True, description="Urgent cases skip a unit whose calendar says it is closed now (to its parent)"
     )
     stations: list[Station] = Field(min_length=1)
 
@@ -134,6 +124,10 @@ class DirectoryRules(_Rules):
                 raise ValueError(f"{s.code}: parent {s.parent} is not in the directory")
             if RANK[parent.kind] <= RANK[s.kind]:
                 raise ValueError(f"{s.code} ({s.kind}): parent {s.parent} ({parent.kind}) must be higher up the ladder")
+        teams = self.platform_teams
+        for team in [*teams.by_platform.values(), *([teams.default] if teams.default else [])]:
+            if team not in codes:
+                raise ValueError(f"platform team {team} is not in the directory")
         return self
 
 
@@ -146,13 +140,15 @@ def _area_key(province: str, city: str, district: str | None) -> tuple[str, str,
 
 
 class StationDirectory:
-    """The directory in force, indexed for routing: by code, by coverage, and each code's chain to HQ."""
+    """The directory in force, indexed for routing: by code, by coverage, each code's chain to HQ, calendars."""
 
-    def __init__(self, rules: DirectoryRules) -> None:
+    def __init__(self, rules: DirectoryRules, calendars: CalendarLookup) -> None:
         self.rules = rules
         self.version = rules.version
         self.by_code: dict[str, Station] = {s.code: s for s in rules.stations}
         self.hq = next(s.code for s in rules.stations if s.kind is LadderLevel.HQ)
+        self._calendars = calendars
+        self._calendar_of: dict[str, WorkingCalendar | None] = {}
         self._covering: dict[tuple[str, str, str | None], list[str]] = {}
         self._covered_by: dict[str, set[tuple[str, str, str | None]]] = {}
         for s in rules.stations:
@@ -188,6 +184,12 @@ class StationDirectory:
             found = self._chains[code] = tuple(links)
         return found
 
+    def calendar(self, code: str) -> WorkingCalendar | None:
+        """The unit's working calendar (looked up once per directory in force)."""
+        if code not in self._calendar_of:
+            self._calendar_of[code] = self._calendars.for_unit(code)
+        return self._calendar_of[code]
+
     def covering(self, area: Area) -> list[str]:
         """Stations covering the district, else the whole city; directory order."""
         if area.district:
@@ -204,68 +206,3 @@ class StationDirectory:
 
     def has_coverage(self, code: str) -> bool:
         return code in self._covered_by
-
-
-_YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-def load_directory(path: Path) -> DirectoryRules:
-    """Read and validate the directory file (as caseflow_kit.rules.load_rules does, with libyaml's C parser:
-    a 5,000-station file loads in about a second instead of ten)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-        data = json.loads(text) if path.suffix == ".json" else yaml.load(text, Loader=_YamlLoader)  # noqa: S506
-    except (OSError, ValueError, yaml.YAMLError) as exc:
-        raise RulesError(f"{path}: cannot read: {exc}") from None
-    try:
-        return DirectoryRules.model_validate(data)
-    except ValidationError as exc:
-        details = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}" for e in exc.errors(include_url=False)[:10]
-        )
-        raise RulesError(f"{path}: invalid: {details}") from None
-
-
-@dataclass(frozen=True)
-class ReloadResult:
-    changed: bool
-    version: str
-    stations: int
-    error: str | None = None
-
-
-class DirectoryHolder:
-    """The directory in force from one file; a reload swaps it only when the new file is valid."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.current = StationDirectory(load_directory(path))
-        self._mtime = path.stat().st_mtime_ns
-        self._lock = threading.Lock()
-
-    def reload(self, *, force: bool = False) -> ReloadResult:
-        """Re-read the file if it changed (or when forced); safe to call from several threads."""
-        with self._lock:
-            return self._reload(force=force)
-
-    def _reload(self, *, force: bool) -> ReloadResult:
-        try:
-            mtime = self.path.stat().st_mtime_ns
-        except OSError as exc:
-            return self._kept(f"{self.path}: cannot read: {exc}")
-        if mtime == self._mtime and not force:
-            return ReloadResult(False, self.current.version, len(self.current))
-        self._mtime = mtime
-        try:
-            directory = StationDirectory(load_directory(self.path))
-        except RulesError as exc:
-            return self._kept(str(exc))
-        self.current = directory
-        log.info(
-            "station directory reloaded", extra=logs.log_fields(version=directory.version, stations=len(directory))
-        )
-        return ReloadResult(True, directory.version, len(directory))
-
-    def _kept(self, error: str) -> ReloadResult:
-        log.error("station directory rejected; keeping the one in force", extra=logs.log_fields(error=error))
-        return ReloadResult(False, self.current.version, len(self.current), error)

@@ -4,6 +4,10 @@ For each action, `TRANSITIONS` maps the states it applies in to the state it
 leads to; `STAY` marks a late or repeated action that changes nothing (it is
 ignored, deterministically); a state missing from an action's row refuses it.
 Every action is idempotent: applying it twice leads where applying it once did.
+
+The state is the holder's work on the case. Oversight added up the ladder does not
+change it (the station keeps its case and its progress); only HQ's reassignment to
+another station and a reopening start over at "assigned".
 """
 
 from __future__ import annotations
@@ -32,11 +36,9 @@ class Action(StrEnum):
     RESOLVE_PENDING = "resolve_pending"
     RESOLVE = "resolve"  # result resolved or unresolved: the case closes
     CUSTOMER_RESPONDED = "customer_responded"
-    TRANSFER = "transfer"
-    REJECT = "reject"
-    REQUEST_ESCALATION = "request_escalation"
-    SLA_BREACH = "sla_breach"
-    REPEAT_CONTACT = "repeat_contact"
+    ESCALATE = "escalate"  # oversight added (breach, repeat contact, request, overturned rejection)
+    REQUEST = "request"  # the holder rejects the case or asks for a transfer: HQ rules on it
+    REASSIGN = "reassign"  # HQ gives the case to another station
     REOPEN = "reopen"
 
 
@@ -59,6 +61,10 @@ def _all_open(target: Target) -> dict[State, Target]:
     return dict.fromkeys(OPEN, target)
 
 
+def _unchanged() -> dict[State, Target]:
+    return {state: state for state in OPEN}
+
+
 TRANSITIONS: Final[dict[Action, dict[State, Target]]] = {
     Action.ACKNOWLEDGE: {A: K, K: STAY, P: STAY, W: STAY, R: STAY, N: STAY},
     Action.CALL_BACK: {A: P, K: P, P: P, W: P, R: R, N: N},
@@ -68,19 +74,12 @@ TRANSITIONS: Final[dict[Action, dict[State, Target]]] = {
     Action.RESOLVE_PENDING: {A: N, K: N, P: N, W: N, R: N, N: STAY},
     Action.RESOLVE: {**_all_open(C), C: STAY},
     Action.CUSTOMER_RESPONDED: {A: STAY, K: STAY, P: STAY, W: P, R: STAY, N: STAY},
-    # A move to another holder starts over at "assigned"; the holder check happens before.
-    Action.TRANSFER: _all_open(A),
-    Action.REJECT: _all_open(A),
-    Action.REQUEST_ESCALATION: _all_open(A),
-    Action.SLA_BREACH: {**_all_open(A), C: STAY},
-    Action.REPEAT_CONTACT: {**_all_open(A), C: STAY},
+    # Oversight and requests leave the holder's work where it is; a breach that raced the close is ignored.
+    Action.ESCALATE: {**_unchanged(), C: STAY},
+    Action.REQUEST: _unchanged(),
+    Action.REASSIGN: _all_open(A),
     Action.REOPEN: {**_all_open(STAY), C: A},
 }
-
-#: Actions that move the case to another holder (up the ladder or sideways).
-MOVES: Final = frozenset(
-    {Action.TRANSFER, Action.REJECT, Action.REQUEST_ESCALATION, Action.SLA_BREACH, Action.REPEAT_CONTACT, Action.REOPEN}
-)
 
 
 @dataclass(frozen=True)
