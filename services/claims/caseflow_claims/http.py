@@ -13,7 +13,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from caseflow_contracts import Money
 from caseflow_contracts.claims import ClaimKind, EvidenceRef
-from caseflow_contracts.common import Actor, CaseId, Claimant, Identifier, StationCode
+from caseflow_contracts.common import Actor, CaseId, Claimant, ClaimantRole, Identifier, PayoutMethod, StationCode
 from caseflow_contracts.errors import Refusal
 from caseflow_kit.auth import Principal, Role
 from caseflow_kit.http import Refused, caller, request_id
@@ -44,11 +44,19 @@ class FactsPatch(_Body):
         return self.model_dump(mode="json", exclude_unset=True)
 
 
+class ClaimantBody(_Body):
+    role: ClaimantRole = Field(description="The sender who paid the freight, or the recipient")
+    payout_method: PayoutMethod = PayoutMethod.ORIGINAL_PAYMENT
+
+    def claimant(self) -> Claimant:
+        return Claimant(role=self.role, payout_method=self.payout_method)
+
+
 class OpenBody(_Body):
     """A claimant asks for compensation for a case (recorded by a reviewer: the claimant is not a caller)."""
 
     case_id: CaseId
-    claimant: Claimant = Field(description="Who claims (sender or recipient) and how they want to be paid")
+    claimant: ClaimantBody = Field(description="Who claims and how they want to be paid")
     claim_kind: ClaimKind | None = Field(default=None, description="When the case does not say")
     facts: FactsPatch | None = Field(default=None, description="What the claimant showed: days late, extent, value")
     evidence: list[EvidenceRef] = Field(default_factory=list, max_length=20)
@@ -193,7 +201,7 @@ def claim_commands(runtime: Rt) -> APIRouter:
         body: OpenBody, request: Request, response: Response, who: Annotated[Principal, caller(Role.CLAIMS_REVIEWER)]
     ) -> dict[str, Any]:
         ask = ClaimRequest(
-            body.claimant,
+            body.claimant.claimant(),
             "api",
             stamp(request, who),
             body.claim_kind,
