@@ -14,16 +14,7 @@ from caseflow_kit.uow import UnitOfWork
 
 from . import store
 from .deps import ClaimsDeps
-from .domain import (
-    CaseCopy,
-    Claim,
-    ClaimRequest,
-    DeclarationRecord,
-    Effect,
-    OpenedCase,
-    ask,
-    request_on_opening,
-)
+from .domain import CaseCopy, Claim, ClaimRequest, DeclarationRecord, Effect, OpenedCase, ask, request_on_opening
 from .events import to_events
 from .settings import ClaimsSettings
 
@@ -78,10 +69,8 @@ async def on_case_resolved(event: CaseResolved, ctx: Ctx) -> None:
 
 
 async def on_arbitration_declared(event: ArbitrationDeclared, ctx: Ctx) -> None:
-    declaration, rules = DeclarationRecord.of(event), ctx.deps.rules
-    await _tell(
-        ctx, event, lambda claim: claim.declare(declaration, rules, ctx.now), lambda case: case.park(declaration)
-    )
+    said, rules = DeclarationRecord.of(event), ctx.deps.rules
+    await _tell(ctx, event, lambda claim: claim.declare(said, rules, ctx.now), lambda case: case.park(said))
 
 
 async def _tell(

@@ -8,7 +8,7 @@ ledger entries it adds, so one commit holds both and nothing is charged twice. T
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from ..rules import CompensationRules
 from .compensation import liable_by_custody
@@ -129,6 +129,27 @@ def _wanted(claim: Claim) -> dict[tuple[str, str], tuple[int, int]]:
     }
 
 
+def _book(claim: Claim, cb: ChargebackRecord, sign: int, at: str) -> None:
+    """Ledger entries of a chargeback (sign 1) or of its reversal (sign -1): its payout share and its penalty."""
+    suffix = "" if sign > 0 else "-REV"
+    parts: list[tuple[Literal["chargeback", "penalty"], str, int]] = [
+        ("chargeback", "", cb.payout_share_minor),
+        ("penalty", "-PEN", cb.penalty_minor),
+    ]
+    for kind, tag, amount in parts:
+        if kind == "chargeback" or amount:
+            claim.ledger.append(
+                LedgerEntry(
+                    entry_id=f"L-{cb.chargeback_id}{tag}{suffix}",
+                    kind=kind,
+                    amount_minor=sign * amount,
+                    station=cb.station,
+                    ref=cb.chargeback_id,
+                    at=at,
+                )
+            )
+
+
 def settle(claim: Claim, rules: CompensationRules, now: datetime) -> list[Effect]:
     """Bring chargebacks and absorption in line with the payouts and the liability in force."""
     effects = _custody_liability(claim, rules, now)
@@ -139,27 +160,7 @@ def settle(claim: Claim, rules: CompensationRules, now: datetime) -> list[Effect
         if cb.status == "reversed" or wanted.get((cb.payout_id, cb.station)) == (cb.share_bp, cb.payout_share_minor):
             continue  # already taken back, or still supported (an upheld appeal stays upheld)
         cb.status, cb.reversed_at = "reversed", at
-        claim.ledger.append(
-            LedgerEntry(
-                entry_id=f"L-{cb.chargeback_id}-REV",
-                kind="chargeback",
-                amount_minor=-cb.payout_share_minor,
-                station=cb.station,
-                ref=cb.chargeback_id,
-                at=at,
-            )
-        )
-        if cb.penalty_minor:
-            claim.ledger.append(
-                LedgerEntry(
-                    entry_id=f"L-{cb.chargeback_id}-PEN-REV",
-                    kind="penalty",
-                    amount_minor=-cb.penalty_minor,
-                    station=cb.station,
-                    ref=cb.chargeback_id,
-                    at=at,
-                )
-            )
+        _book(claim, cb, -1, at)
         effects.append(Reversed(cb, claim.liability.reason if claim.liability else "liability withdrawn"))
     # Charge what it supports and is not yet charged.
     if claim.liability is not None:
@@ -184,27 +185,7 @@ def settle(claim: Claim, rules: CompensationRules, now: datetime) -> list[Effect
                 )
                 claim.chargebacks.append(cb)
                 active.append(cb)
-                claim.ledger.append(
-                    LedgerEntry(
-                        entry_id=f"L-{cb.chargeback_id}",
-                        kind="chargeback",
-                        amount_minor=cb.payout_share_minor,
-                        station=cb.station,
-                        ref=cb.chargeback_id,
-                        at=at,
-                    )
-                )
-                if cb.penalty_minor:
-                    claim.ledger.append(
-                        LedgerEntry(
-                            entry_id=f"L-{cb.chargeback_id}-PEN",
-                            kind="penalty",
-                            amount_minor=cb.penalty_minor,
-                            station=cb.station,
-                            ref=cb.chargeback_id,
-                            at=at,
-                        )
-                    )
+                _book(claim, cb, 1, at)
                 effects.append(Charged(cb))
     # The network absorbs the rest: one adjusting entry whenever the split changes.
     gap = claim.ledger_total("payout") - claim.ledger_total("chargeback") - claim.ledger_total("absorption")
