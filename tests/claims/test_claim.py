@@ -16,6 +16,7 @@ from caseflow_claims.domain import (
     Decided,
     DeclarationRecord,
     Effect,
+    FactsUpdate,
     LiableShare,
     OpenedCase,
     Paid,
@@ -72,7 +73,7 @@ def opened(
     case: CaseCopy | None = None,
 ) -> tuple[Claim, list[Effect]]:
     """A claim the sender asks for, on the case's parcel facts (the kind and lost share as given)."""
-    request = ClaimRequest(SENDER, "case_opened", claim_kind=kind, facts={"loss_share_bp": share})
+    request = ClaimRequest(SENDER, "case_opened", claim_kind=kind, facts=FactsUpdate(loss_share_bp=share))
     return Claim.open(case or case_copy(actual=actual, freight=freight), request, rules, NOW)
 
 
@@ -180,7 +181,7 @@ def test_review_adjust_with_facts_recomputes_and_pays() -> None:
     claim, effects = opened(kind=ClaimKind.DAMAGE, share=None, actual=10_000, freight=5000)
     assert claim.status is Status.PENDING_REVIEW
     assert kinds(effects) == ["Opened", "Decided"]
-    facts = {"loss_share_bp": 3000}
+    facts = FactsUpdate(loss_share_bp=3000)
     with pytest.raises(ClaimRefused, match="reason_code"):
         claim.review(rv("adjust", code=None, facts=facts), RULES, NOW)
     effects = claim.review(rv("adjust", "photos show 30%", facts=facts, idempotency_key="q1"), RULES, NOW)
@@ -266,7 +267,7 @@ def test_reviewer_sets_the_kind_and_the_lost_share_follows_it() -> None:
     with pytest.raises(ClaimRefused, match="facts_missing"):
         # a refused command leaves the claim half-changed: callers (handlers.command) discard it
         claim.model_copy(deep=True).review(damage, RULES, NOW)  # no extent: not paid as a loss
-    facts = {"loss_share_bp": 2000}
+    facts = FactsUpdate(loss_share_bp=2000)
     effects = claim.review(rv("adjust", "20% broken", facts=facts, claim_kind=ClaimKind.DAMAGE), RULES, NOW)
     assert kinds(effects) == ["Decided", "Paid", "Arbitrated", "Charged", "Audited"]
     assert claim.claim_kind is ClaimKind.DAMAGE
@@ -415,7 +416,7 @@ def test_a_delay_with_days_late_unknown_is_never_paid_on_a_guess() -> None:
     assert claim.status is Status.PENDING_REVIEW
     assert any("days late" in m for m in claim.missing)
     assert (claim.paid_minor, claim.chargebacks) == (0, [])
-    request = ClaimRequest(SENDER, "api", STAMP, ClaimKind.DELAY, {"days_late": 2})
+    request = ClaimRequest(SENDER, "api", STAMP, ClaimKind.DELAY, FactsUpdate(days_late=2))
     known, effects = Claim.open(case_copy(actual=9000, freight=1200), request, RULES, NOW)
     assert kinds(effects) == ["Opened", "Decided", "Paid", "Arbitrated", "Charged"]
     assert known.paid_minor == 1200

@@ -4,12 +4,11 @@ who asks for compensation, which cases open claims, what the events say, command
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 import pytest
 
 from caseflow_claims import handlers, store
-from caseflow_claims.domain import CaseCopy, Claim, ClaimRefused, ClaimRequest, Review, Stamp, Status
+from caseflow_claims.domain import CaseCopy, Claim, ClaimRefused, ClaimRequest, FactsUpdate, Review, Stamp, Status
 from caseflow_contracts import Event
 from caseflow_contracts.cases import FraudFlag
 from caseflow_contracts.claims import ClaimKind
@@ -213,7 +212,8 @@ async def test_a_claim_opened_through_the_api(claims: Claims) -> None:
     cid = opened.payload.case_id
     stamp = Stamp(REVIEWER, "http-9")
 
-    def asked(key: str | None = "open-1", **facts: Any) -> ClaimRequest:
+    def asked(key: str | None = "open-1", days_late: int | None = None) -> ClaimRequest:
+        facts = FactsUpdate(days_late=days_late)
         return ClaimRequest(SENDER, "api", stamp, ClaimKind.DELAY, facts, idempotency_key=key)
 
     with pytest.raises(ClaimRefused, match="case_not_known_yet"):  # claims' copy lags behind intake

@@ -11,7 +11,6 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from caseflow_contracts import Money
 from caseflow_contracts.claims import ClaimKind, EvidenceRef
 from caseflow_contracts.common import Actor, CaseId, Claimant, ClaimantRole, Identifier, PayoutMethod, StationCode
 from caseflow_contracts.errors import Refusal
@@ -19,7 +18,7 @@ from caseflow_kit.auth import Principal, Role
 from caseflow_kit.http import Refused, caller, request_id
 
 from . import handlers, store
-from .domain import Approval, Claim, ClaimRequest, Effect, LiableShare, Review, Stamp, Status
+from .domain import Approval, Claim, ClaimRequest, Effect, FactsUpdate, LiableShare, Review, Stamp, Status
 from .handlers import Change, Rt
 from .rules import CompensationRules
 
@@ -31,17 +30,6 @@ _STATUS = {"not_found": 404, "self_approval": 403, "reason_code": 422, "above_ca
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class FactsPatch(_Body):
-    actual_value: Money | None = None
-    loss_share_bp: int | None = Field(default=None, ge=0, le=10_000)
-    days_late: int | None = Field(default=None, ge=0, le=3650)
-    service_scope: Literal["same_city", "domestic", "international"] | None = None
-    outer_box_intact: bool | None = None
-
-    def update(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", exclude_unset=True)
 
 
 class ClaimantBody(_Body):
@@ -58,7 +46,7 @@ class OpenBody(_Body):
     case_id: CaseId
     claimant: ClaimantBody = Field(description="Who claims and how they want to be paid")
     claim_kind: ClaimKind | None = Field(default=None, description="When the case does not say")
-    facts: FactsPatch | None = Field(default=None, description="What the claimant showed: days late, extent, value")
+    facts: FactsUpdate | None = Field(default=None, description="What the claimant showed: days late, extent, value")
     evidence: list[EvidenceRef] = Field(default_factory=list, max_length=20)
     request_id: Identifier | None = Field(default=None, description="Idempotency key of the request")
 
@@ -70,7 +58,7 @@ class ReviewBody(_Body):
     reason_code: Identifier | None = Field(default=None, description="From the rules' list; adjust and reject need one")
     reason: str = Field(default="", max_length=4000)
     amount_minor: int | None = Field(default=None, ge=0, le=10**12, description="Adjust: the amount, within the cap")
-    facts: FactsPatch | None = None
+    facts: FactsUpdate | None = None
     evidence: list[EvidenceRef] = Field(default_factory=list, max_length=20)
     request_id: Identifier | None = Field(default=None, description="Idempotency key of the request")
     claim_kind: ClaimKind | None = Field(default=None, description="Adjust: the kind, when the case did not say")
@@ -205,7 +193,7 @@ def claim_commands(runtime: Rt) -> APIRouter:
             "api",
             stamp(request, who),
             body.claim_kind,
-            body.facts.update() if body.facts else {},
+            body.facts,
             tuple(body.evidence),
             body.request_id,
         )
@@ -229,7 +217,7 @@ def claim_commands(runtime: Rt) -> APIRouter:
             body.reason_code,
             body.reason,
             body.amount_minor,
-            body.facts.update() if body.facts else None,
+            body.facts,
             body.request_id,
             body.claim_kind,
             tuple(body.evidence),

@@ -9,7 +9,7 @@
 """
 
 from .claim import Claim, ask, claim_id_for, request_on_opening
-from .commands import Approval, ClaimRequest, ClaimSource, Review, Signoff, Stamp
+from .commands import Approval, ClaimRequest, ClaimSource, FactsUpdate, Review, Signoff, Stamp
 from .compensation import claimant_without_asking, with_facts
 from .effects import (
     Appealed,
@@ -49,6 +49,7 @@ __all__ = [
     "Decided",
     "DeclarationRecord",
     "Effect",
+    "FactsUpdate",
     "LiableShare",
     "Opened",
     "OpenedCase",

@@ -2,16 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Literal
 
+from pydantic import BaseModel, ConfigDict, Field
+
+from caseflow_contracts import Money
 from caseflow_contracts.claims import ClaimKind, EvidenceRef
 from caseflow_contracts.common import Actor, Claimant
 
 #: How a claim came to be asked for: a contact intake took in (with the case, or merged into it later),
 #: the claims API, or the rules file's per-kind switch for bare parcel exceptions.
 ClaimSource = Literal["case_opened", "case_merged", "api", "rules"]
+
+
+class FactsUpdate(BaseModel):
+    """What a reviewer or a claimant established about the parcel; the fields not given stay as they are."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    actual_value: Money | None = None
+    loss_share_bp: int | None = Field(default=None, ge=0, le=10_000)
+    days_late: int | None = Field(default=None, ge=0, le=3650)
+    service_scope: Literal["same_city", "domestic", "international"] | None = None
+    outer_box_intact: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -40,7 +54,7 @@ class ClaimRequest:
     source: ClaimSource
     stamp: Stamp | None = None
     claim_kind: ClaimKind | None = None
-    facts: Mapping[str, Any] = field(default_factory=dict)
+    facts: FactsUpdate | None = None
     evidence: tuple[EvidenceRef, ...] = ()
     idempotency_key: str | None = None
 
@@ -52,7 +66,7 @@ class Review:
     reason_code: str | None = None
     reason: str = ""
     amount_minor: int | None = None
-    facts: Mapping[str, Any] | None = None
+    facts: FactsUpdate | None = None
     idempotency_key: str | None = None
     claim_kind: ClaimKind | None = None
     evidence: tuple[EvidenceRef, ...] = ()

@@ -4,10 +4,8 @@ liability by custody on the scan trail; the reviewers' cap and reason codes; the
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 from caseflow_contracts import Money
 from caseflow_contracts.cases import FraudFlag, ParcelFacts
@@ -16,6 +14,7 @@ from caseflow_contracts.common import CaseKind, Claimant, ClaimantRole
 from caseflow_contracts.upstream import ExceptionKind
 
 from ..rules import CompensationRules
+from .commands import FactsUpdate
 from .money import FULL, fmt, share_of
 from .records import ClaimRefused
 
@@ -313,6 +312,7 @@ def appeal_until(
     return decided_at + timedelta(days=rules.customer_appeal_days)
 
 
-def with_facts(facts: ClaimFacts, update: Mapping[str, Any]) -> ClaimFacts:
-    """The facts with what a reviewer or a claimant established (JSON values, validated as facts)."""
-    return ClaimFacts.model_validate({**facts.model_dump(mode="json"), **update}, strict=False)
+def with_facts(facts: ClaimFacts, update: FactsUpdate) -> ClaimFacts:
+    """The facts with what a reviewer or a claimant established (the fields they gave)."""
+    given = update.model_dump(mode="json", exclude_unset=True)
+    return ClaimFacts.model_validate({**facts.model_dump(mode="json"), **given}, strict=False)
