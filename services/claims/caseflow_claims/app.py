@@ -7,6 +7,7 @@ from caseflow_kit import ServiceSpec, Subscription
 
 from . import handlers
 from .deps import ClaimsDeps, build_deps, rules_files
+from .events import EMITS
 from .http import routers
 from .settings import ClaimsSettings
 from .store import COLLECTIONS
@@ -30,4 +31,5 @@ SPEC: ServiceSpec[ClaimsSettings, ClaimsDeps] = ServiceSpec(
     build_deps=build_deps,
     http=routers,
     rules_files=rules_files,
+    emits=EMITS,
 )

@@ -54,6 +54,9 @@ _MODELS: dict[type[Any], tuple[type[Event], type[Any]]] = {
     domain.Audited: (ClaimAudited, ClaimAuditedPayload),
 }
 
+#: Every event type claims publishes (declared in its ServiceSpec: the AsyncAPI document, and the kit's check).
+EMITS = tuple(model for model, _ in _MODELS.values())
+
 
 def to_events(
     claim: Claim, effects: list[Effect], *, now: datetime, cause: Event | None, actor: Actor | None
