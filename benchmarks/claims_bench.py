@@ -1,9 +1,10 @@
 """Claim decisions per second, with same-run baselines (the machine is shared: compare ratios).
 
-Every figure is one claim at a time on the same prebuilt case.opened events:
+Every figure is one claim at a time on the same prebuilt case.opened events, each with a claimant
+(a bare parcel exception opens no claim since issue 15: it would measure nothing):
   rules      the pure rules alone (facts -> assessment -> decision): the ceiling;
   handler    the real handler as the kit runs it (unit of work, idempotency marker, claim
-             document with its ledger, outbox events) on an in-memory store: claims' own cost;
+             document with its ledger, outbox events) on the kit's in-memory store: claims' own cost;
   sqlite     the same on the real SQLite store, one commit per claim (what one consumer does
              per record, minus the broker round trip);
   floor      the store alone: one get and one commit of a claim-sized document per record,
@@ -16,94 +17,35 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import random
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
 from pathlib import Path
+
+import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from caseflow_claims import store
 from caseflow_claims.deps import ClaimsDeps
-from caseflow_claims.domain import ClaimInput, assess, claim_kind_of, decide, facts_from_parcel
+from caseflow_claims.domain.compensation import ClaimInput, assess, claim_kind_of, decide, facts_from_parcel
 from caseflow_claims.handlers import on_case_opened
 from caseflow_claims.rules import CompensationRules
-from caseflow_claims.settings import DEFAULT_RULES, ClaimsSettings
+from caseflow_claims.settings import DEFAULT_RULES
 from caseflow_contracts.cases import CaseOpened, FraudFlag
 from caseflow_contracts.claims import ClaimKind
 from caseflow_contracts.common import CaseKind
 from caseflow_kit import Context
 from caseflow_kit.consumer import PROCESSED
 from caseflow_kit.rules import RulesFile
-from caseflow_kit.store import (
-    Collection,
-    Doc,
-    DuplicateKeyError,
-    Insert,
-    OutboxMessage,
-    OutboxRecord,
-    Put,
-    Query,
-    Replace,
-    Store,
-    Write,
-)
+from caseflow_kit.store import Collection, Insert, Query, Store
+from caseflow_kit.store.memory import MemoryStore
 from caseflow_kit.store.sqlite import SqliteStore
 from caseflow_kit.uow import UnitOfWork
 from tests.claims.factories import case_opened
 
 TARGET = 2000
-
-
-class MemoryStore(Store):
-    """A dict-backed store port (documents serialised as the SQLite adapter does, without disk or thread)."""
-
-    def __init__(self) -> None:
-        self.docs: dict[tuple[str, str], str] = {}
-        self.outbox: list[OutboxMessage] = []
-
-    async def open(self, collections: Sequence[Collection]) -> None:
-        return None
-
-    async def close(self) -> None:
-        return None
-
-    async def ping(self) -> None:
-        return None
-
-    async def get(self, collection: str, key: str) -> Doc | None:
-        raw = self.docs.get((collection, key))
-        return None if raw is None else json.loads(raw)
-
-    async def find(self, collection: str, query: Query) -> list[Doc]:
-        return [json.loads(v) for (c, _), v in self.docs.items() if c == collection]
-
-    async def count(self, collection: str, query: Query) -> int:
-        return sum(1 for c, _ in self.docs if c == collection)
-
-    async def commit(self, writes: Sequence[Write]) -> list[OutboxRecord]:
-        for w in writes:
-            if isinstance(w, OutboxMessage):
-                self.outbox.append(w)
-            elif isinstance(w, Insert):
-                if (w.collection, w.doc["_id"]) in self.docs:
-                    raise DuplicateKeyError(w.collection)
-                self.docs[(w.collection, w.doc["_id"])] = json.dumps({**w.doc, "_v": 1}, ensure_ascii=False)
-            elif isinstance(w, Replace | Put):
-                self.docs[(w.collection, w.doc["_id"])] = json.dumps(w.doc, ensure_ascii=False)
-        return []
-
-    async def delete_where(self, collection: str, query: Query) -> int:
-        return 0
-
-    async def outbox_pending(self, limit: int) -> list[OutboxRecord]:
-        return []
-
-    async def outbox_done(self, ids: Sequence[str]) -> None:
-        return None
 
 
 def make_events(n: int, seed: int = 7) -> list[CaseOpened]:
@@ -154,6 +96,15 @@ async def handler(events: list[CaseOpened], deps: ClaimsDeps, db: Store) -> floa
     return elapsed
 
 
+async def document_size(events: list[CaseOpened]) -> int:
+    """Bytes of a stored claim document, on average (the floor tier writes documents this size)."""
+    db = MemoryStore()
+    await handler(events[:200], ClaimsDeps(RulesFile(DEFAULT_RULES, CompensationRules)), db)
+    await db.open(store.COLLECTIONS)
+    docs = await db.find(store.CLAIMS, Query())
+    return sum(len(orjson.dumps(d)) for d in docs) // len(docs)
+
+
 async def floor(n: int, folder: Path, size: int) -> float:
     db = SqliteStore(folder / "floor.db")
     await db.open([Collection("docs")])
@@ -175,7 +126,7 @@ def main() -> None:
     events = make_events(args.claims)
     n = len(events)
     rules_file = RulesFile(DEFAULT_RULES, CompensationRules)
-    deps = ClaimsDeps(rules_file, ClaimsSettings())
+    deps = ClaimsDeps(rules_file)
 
     best: dict[str, float] = {}
 
@@ -188,7 +139,7 @@ def main() -> None:
         keep("rules", rules_s)
         memory = MemoryStore()
         keep("handler", asyncio.run(handler(events, deps, memory)))
-        size = sum(len(v) for (c, _), v in memory.docs.items() if c == store.CLAIMS) // n
+        size = asyncio.run(document_size(events))
         with tempfile.TemporaryDirectory() as folder:
             keep("sqlite", asyncio.run(handler(events, deps, SqliteStore(Path(folder) / "claims.db"))))
             keep("floor", asyncio.run(floor(n, Path(folder), size)))

@@ -44,13 +44,21 @@ class FakeRecord:
 
 
 class BrokerStandIn:
-    """Takes what the relay publishes, in order, as the broker would acknowledge it."""
+    """Takes what the relay publishes, in order, as the broker would acknowledge it.
+
+    `lose_acks`: the next N publishes reach the broker but their acknowledgement is lost (the relay died
+    between publishing and forgetting): the relay fails and publishes the same rows again later.
+    """
 
     def __init__(self) -> None:
         self.published: list[OutboxMessage] = []
+        self.lose_acks = 0
 
     async def publish(self, messages: Sequence[OutboxMessage]) -> Published:
         self.published.extend(messages)
+        if self.lose_acks > 0:
+            self.lose_acks -= 1
+            return Published(unsent=list(range(len(messages))), error=ConnectionError("acknowledgement lost"))
         return Published(sent=list(range(len(messages))))
 
 

@@ -7,11 +7,21 @@ from datetime import UTC, datetime
 from typing import Any
 
 from caseflow_contracts import Money
-from caseflow_contracts.cases import CaseOpened, CaseOpenedPayload, CaseResolved, CaseResolvedPayload, FraudFlag
-from caseflow_contracts.common import CaseKind
+from caseflow_contracts.cases import (
+    CaseMerged,
+    CaseMergedPayload,
+    CaseOpened,
+    CaseOpenedPayload,
+    CaseResolved,
+    CaseResolvedPayload,
+    FraudFlag,
+)
+from caseflow_contracts.common import CaseKind, Claimant, ClaimantRole
 from caseflow_contracts.stations import ArbitrationDeclared, ArbitrationDeclaredPayload
 
 NOW = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
+#: The sender who paid the freight asks for compensation (the contact intake took in had claim intent).
+SENDER = Claimant(role=ClaimantRole.SENDER)
 
 
 def cny(fen: int) -> Money:
@@ -37,7 +47,10 @@ def case_opened(
     destination: str | None = "BJ-003",
     fraud_flags: tuple[FraudFlag, ...] = (),
     event_id: str | None = None,
+    claimant: Claimant | None = SENDER,
+    at: datetime = NOW,
 ) -> CaseOpened:
+    """A case intake opened; by default someone asks for compensation (`claimant=None`: a bare exception)."""
     payload: dict[str, Any] = {
         "case_id": cid or case_id(),
         "kind": kind,
@@ -64,33 +77,56 @@ def case_opened(
             "freight": cny(freight) if freight is not None else None,
             "order_amount": cny(order_amount) if order_amount is not None else None,
         },
-        "opened_at": NOW,
+        "opened_at": at,
         "rules_version": "intake-test",
+        "claimant": claimant.model_dump(mode="json") if claimant else None,
     }
     return CaseOpened.create(
         CaseOpenedPayload.model_validate(payload, strict=False),
         key=payload["case_id"],
         producer="intake",
         event_id=event_id,
+        occurred_at=at,
     )
 
 
-def case_resolved(cid: str, *, kind: CaseKind = CaseKind.LOSS) -> CaseResolved:
-    payload = CaseResolvedPayload.model_validate(
-        {"case_id": cid, "station": "BJ-003", "level": "station", "at": NOW, "result": "resolved", "kind": kind},
+def case_merged(cid: str, *, claimant: Claimant | None = SENDER, at: datetime = NOW) -> CaseMerged:
+    """A customer's contact merged into the case; with a claimant when it asks for compensation."""
+    payload = CaseMergedPayload.model_validate(
+        {
+            "case_id": cid,
+            "source_event_id": "contact-" + uuid.uuid4().hex[:12],
+            "channel": "phone",
+            "repeat_contacts": 1,
+            "priority": "high",
+            "priority_raised": True,
+            "repeat_contact": True,
+            "merged_at": at,
+            "claimant": claimant.model_dump(mode="json") if claimant else None,
+        },
         strict=False,
     )
-    return CaseResolved.create(payload, key=cid, producer="routing")
+    return CaseMerged.create(payload, key=cid, producer="intake", occurred_at=at)
 
 
-def arbitration_declared(cid: str, *, station: str = "BJ-003", liable: str = "HZ-002") -> ArbitrationDeclared:
+def case_resolved(cid: str, *, kind: CaseKind = CaseKind.LOSS, at: datetime = NOW) -> CaseResolved:
+    payload = CaseResolvedPayload.model_validate(
+        {"case_id": cid, "station": "BJ-003", "level": "station", "at": at, "result": "resolved", "kind": kind},
+        strict=False,
+    )
+    return CaseResolved.create(payload, key=cid, producer="routing", occurred_at=at)
+
+
+def arbitration_declared(
+    cid: str, *, station: str = "BJ-003", liable: str = "HZ-002", at: datetime = NOW
+) -> ArbitrationDeclared:
     payload = ArbitrationDeclaredPayload(
         case_id=cid,
         station=station,
-        at=NOW,
+        at=at,
         waybill_no="YT0000000001",
         liable_station=liable,
         amount_claimed=cny(5000),
         proof_refs=["proof-1"],
     )
-    return ArbitrationDeclared.create(payload, key=cid, producer="stations")
+    return ArbitrationDeclared.create(payload, key=cid, producer="stations", occurred_at=at)

@@ -46,7 +46,9 @@ async def test_write_endpoints_refuse_bad_callers_and_change_nothing(kafka: Kafk
             before_events = await all_claims_events(kafka, 7)  # 2 opened, 2 decided, payout, arbitration, chargeback
             await wait_claim(http, b_id)
             cb = next(e for e in before_events if e.type == "chargeback.issued").payload
+            claimant = {"role": "sender", "payout_method": "original_payment"}
             calls: dict[str, tuple[str, dict[str, Any], tuple[Role, ...]]] = {
+                "open": ("/claims", {"case_id": big.payload.case_id, "claimant": claimant}, (REVIEWER,)),
                 "review": (f"/claims/{b_id}/review", {"action": "approve"}, (REVIEWER,)),
                 "approval": (f"/claims/{b_id}/approval", {"decision": "approve"}, (APPROVER,)),
                 "appeal": (f"/claims/{s_id}/appeal", {"reason": "more"}, (REVIEWER,)),

@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from caseflow_claims.domain import ClaimInput, assess, decide, liable_by_custody, share_of
+from caseflow_claims.domain.compensation import (
+    ClaimInput,
+    appeal_until,
+    assess,
+    claimant_without_asking,
+    decide,
+    liable_by_custody,
+)
+from caseflow_claims.domain.money import share_of, split
 from caseflow_claims.rules import CompensationRules
 from caseflow_claims.settings import DEFAULT_RULES
 from caseflow_contracts import Money
 from caseflow_contracts.cases import FraudFlag
 from caseflow_contracts.claims import ClaimDecision, ClaimFacts, ClaimKind
+from caseflow_contracts.common import Claimant, ClaimantRole
 from caseflow_kit.rules import RulesError, RulesFile, load_rules
 
 RULES = load_rules(DEFAULT_RULES, CompensationRules)
@@ -86,7 +96,6 @@ CASES = [
     ),
     ("shortage, uninsured, under cap", claim(S, actual=12_000, share=500, freight=800), 600, ["Actual loss"]),
     ("delay refunds the freight", claim(DL, freight=1500, late=2, actual=90_000), 1500, ["Freight refund"]),
-    ("delay, days unknown, refunds the freight", claim(DL, freight=1500), 1500, ["Freight refund"]),
     (
         "total delay domestic (7 days) is paid as lost",
         claim(DL, freight=1500, late=7, actual=2000),
@@ -137,6 +146,9 @@ MISSING = [
     ),
     ("insured loss without actual value", claim(L, insured=True, declared=5000, freight=100), "actual value"),
     ("delay without freight", claim(DL, late=1), "freight"),
+    # Issue 15: a delay whose days late are unknown was refunded (and charged back) on a guess.
+    ("delay, days late unknown", claim(DL, freight=1500), "days late"),
+    ("delay, days late unknown, no freight", claim(DL), "days late"),
 ]
 
 
@@ -181,10 +193,11 @@ def test_shares_round_half_up_in_integers(amount: int, share: int, expected: int
 
 DECISIONS = [
     ("small and clean: approved", claim(L, actual=2000, freight=1000), [], ClaimDecision.APPROVED),
-    ("just under 500 CNY: approved", claim(DL, freight=49_999), [], ClaimDecision.APPROVED),
-    ("500 CNY exactly: review", claim(DL, freight=50_000), [], ClaimDecision.PENDING_REVIEW),
+    ("just under 500 CNY: approved", claim(DL, freight=49_999, late=1), [], ClaimDecision.APPROVED),
+    ("500 CNY exactly: review", claim(DL, freight=50_000, late=1), [], ClaimDecision.PENDING_REVIEW),
     ("fraud flag: review", claim(L, actual=2000, freight=1000), [FraudFlag.SIGNED_FOR], ClaimDecision.PENDING_REVIEW),
-    ("nothing to pay: review", claim(DL, freight=0), [], ClaimDecision.PENDING_REVIEW),
+    ("nothing to pay: review", claim(DL, freight=0, late=1), [], ClaimDecision.PENDING_REVIEW),
+    ("a delay, days late unknown: review", claim(DL, freight=1200), [], ClaimDecision.PENDING_REVIEW),
     ("facts missing: review", claim(D, actual=100), [], ClaimDecision.PENDING_REVIEW),
 ]
 
@@ -198,7 +211,7 @@ def test_decision_table(name: str, case: ClaimInput, flags: list[FraudFlag], dec
 
 def test_auto_approval_limit_is_data() -> None:
     rules = RULES.model_copy(update={"auto_approve_below_minor": 1000})
-    assert decide(assess(claim(DL, freight=1500), rules), [], rules).decision is ClaimDecision.PENDING_REVIEW
+    assert decide(assess(claim(DL, freight=1500, late=1), rules), [], rules).decision is ClaimDecision.PENDING_REVIEW
 
 
 LIABILITY = [
@@ -255,9 +268,27 @@ def test_invalid_rules_are_rejected_and_the_old_ones_stay(tmp_path: Path, change
 
 
 def test_a_split_never_charges_more_than_the_whole() -> None:
-    from caseflow_claims.domain import split
-
     assert split(1, [5000, 5000]) == [1, 0]
     assert split(3000, [5000, 5000]) == [1500, 1500]
     assert split(1001, [3333, 3333, 3334]) == [334, 333, 334]
     assert sum(split(7, [2500, 2500, 2500])) == 5  # 75 % of 7 fen, rounded half up, shared out exactly
+
+
+def test_nobody_is_paid_for_a_bare_exception_unless_the_rules_say_so() -> None:
+    assert RULES.open_without_claimant == {}
+    assert all(claimant_without_asking(kind, RULES) is None for kind in ClaimKind)
+    assert claimant_without_asking(None, RULES) is None
+    rules = RULES.model_copy(update={"open_without_claimant": {DL: ClaimantRole.SENDER}})
+    assert claimant_without_asking(DL, rules) == Claimant(role=ClaimantRole.SENDER)
+    assert claimant_without_asking(L, rules) is None
+
+
+def test_the_appeal_window_told_is_the_one_the_rules_enforce() -> None:
+    decided = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
+    assert RULES.customer_appeal_days == 30
+    assert appeal_until(ClaimDecision.APPROVED, decided, 0, RULES) == decided + timedelta(days=30)
+    assert appeal_until(ClaimDecision.REJECTED, decided, 0, RULES) == decided + timedelta(days=30)
+    assert appeal_until(ClaimDecision.PENDING_REVIEW, decided, 0, RULES) is None
+    assert appeal_until(ClaimDecision.APPROVED, decided, 1, RULES) is None  # no appeal left
+    seven = RULES.model_copy(update={"customer_appeal_days": 7})
+    assert appeal_until(ClaimDecision.APPROVED, decided, 0, seven) == decided + timedelta(days=7)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -41,7 +42,7 @@ async def test_claims_service_end_to_end(kafka: KafkaTestKit) -> None:
     small = case_opened(order_amount=2000, freight=1000)  # 2,000 + freight 1,000: approved by the rules
     big = case_opened(order_amount=100_000, freight=20_000, insured=True, declared=90_000)  # 90,000 + 20,000: review
     damage = case_opened(kind=CaseKind.DAMAGE, order_amount=10_000, freight=5000)  # extent unknown: review
-    inquiry = case_opened(kind=CaseKind.INQUIRY)  # not a claim
+    inquiry = case_opened(kind=CaseKind.INQUIRY, claimant=None)  # nobody asks: not a claim
     contact = case_opened(kind=CaseKind.COMPLAINT, category="claim_request")  # claim request, kind unknown: review
     s_id, b_id, d_id, c_id = (claim_id_for(e.payload.case_id) for e in (small, big, damage, contact))
 
@@ -75,6 +76,8 @@ async def test_claims_service_end_to_end(kafka: KafkaTestKit) -> None:
         assert decided[s_id].decision == "approved"
         assert decided[s_id].automatic is True
         assert decided[s_id].amount.amount_minor == 3000
+        assert decided[s_id].appeal_until == decided[s_id].decided_at + timedelta(days=30)  # told from the rules
+        assert decided[b_id].appeal_until is None  # waits for review: nothing to appeal yet
         assert [line.label for line in decided[s_id].lines] == ["Actual loss", "Freight refund", "Compensation"]
         assert {decided[x].decision for x in (b_id, d_id, c_id)} == {"pending_review"}
         assert "auto-approval limit" in decided[b_id].reason
@@ -200,3 +203,55 @@ async def test_claims_service_end_to_end(kafka: KafkaTestKit) -> None:
     for personal in ("138****5678", "张*", "sealed-token", '"customer"'):
         assert personal.encode() not in raw
     assert await kafka.collect(CASES_LIFECYCLE, 1, dlq=True, timeout_s=1) == []
+
+
+async def test_a_reviewer_opens_a_claim_for_a_claimant(kafka: KafkaTestKit) -> None:
+    """A bare delay exception opens no claim; the customer asks; a reviewer records it with how they are paid."""
+    bare = case_opened(kind=CaseKind.DELAY, freight=1200, claimant=None)
+    case_id = bare.payload.case_id
+    claim_id = claim_id_for(case_id)
+    reviewer = kafka.auth(Role.CLAIMS_REVIEWER, subject="hq-7")
+    body = {
+        "case_id": case_id,
+        "claimant": {"role": "recipient", "payout_method": "bank_transfer"},
+        "facts": {"days_late": 2},
+        "request_id": "open-1",
+    }
+    async with (
+        run_in_process(SPEC, kafka.settings(ClaimsSettings)) as svc,
+        httpx.AsyncClient(base_url=svc.url, timeout=10, headers=reviewer) as client,
+    ):
+        unknown = await client.post("/claims", json={**body, "case_id": "CF-NOTYETKNOWN01"})
+        assert (unknown.status_code, unknown.json()["title"]) == (409, "case not known yet"), unknown.text
+        await kafka.publish(bare)
+        await kafka.publish(case_opened(kind=CaseKind.INQUIRY, claimant=None))
+        deadline = time.monotonic() + 30
+        while (opened := await client.post("/claims", json=body)).json().get("title") == "case not known yet":
+            assert time.monotonic() < deadline, opened.text  # claims has not consumed the case yet
+            await asyncio.sleep(0.1)
+        assert opened.status_code == 201, opened.text
+        view = opened.json()
+        assert (view["claimant"], view["source"], view["opened_by"]["subject"]) == (
+            {"role": "recipient", "payout_method": "bank_transfer"},
+            "api",
+            "hq-7",
+        )
+        assert view["status"] == "approved"
+        assert [p["amount_minor"] for p in view["payouts"]] == [1200]  # the freight back, the lateness known
+        retry = await client.post("/claims", json=body)
+        assert (retry.status_code, retry.json()["claim_id"]) == (200, claim_id)
+        other = await client.post("/claims", json={**body, "request_id": "open-2"})
+        assert (other.status_code, other.json()["title"]) == (409, "claim exists")
+        forbidden = await client.post("/claims", json=body, headers=kafka.auth(Role.CLAIMS_APPROVER))
+        assert forbidden.status_code == 403
+        events = await claims_events(kafka, 5)
+    assert [e.type for e in events] == [
+        "claim.opened",
+        "claim.decided",
+        "payout.issued",
+        "arbitration.decided",
+        "chargeback.issued",
+    ]
+    assert all(e.actor is not None and e.actor.subject == "hq-7" for e in events)
+    assert events[0].payload.claimant.role == "recipient"  # type: ignore[attr-defined]
+    assert len(await kafka.collect(CLAIMS_EVENTS, 6, timeout_s=2)) == 5  # nothing for the inquiry, nothing twice

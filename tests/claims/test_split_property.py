@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from caseflow_claims.domain import FULL, allocate, split
-from caseflow_claims.ledger import station_parts
-from caseflow_claims.records import LiableShare, PayoutRecord
+from caseflow_claims.domain.liability import station_parts
+from caseflow_claims.domain.money import FULL, allocate, split
+from caseflow_claims.domain.records import LiableShare, PayoutRecord
 
 amounts = st.integers(0, 10**12) | st.integers(0, 1000)
 weights = st.lists(st.integers(0, 10**6) | st.integers(0, 3), min_size=1, max_size=12).filter(lambda w: sum(w) > 0)

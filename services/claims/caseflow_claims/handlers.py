@@ -1,113 +1,118 @@
-"""Events in -> claim aggregate -> events out. The kit commits each handler's unit of work once."""
+"""Events and commands in -> the claim, or claims' copy of the case -> stored, events out. No decisions here."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from datetime import datetime
 
 from caseflow_contracts import Event
-from caseflow_contracts.cases import CaseOpened, CaseResolved
-from caseflow_contracts.claims import ClaimDecision, ClaimKind, EvidenceRef
+from caseflow_contracts.cases import CaseMerged, CaseOpened, CaseResolved
 from caseflow_contracts.common import Actor
 from caseflow_contracts.stations import ArbitrationDeclared
-from caseflow_kit import Context, Refusal
+from caseflow_kit import Context, Runtime
 from caseflow_kit.uow import UnitOfWork
 
-from . import model, store
+from . import store
 from .deps import ClaimsDeps
-from .domain import Verdict, assess, claim_kind_of, decide, facts_from_parcel, is_claim
+from .domain import CaseCopy, Claim, ClaimRequest, DeclarationRecord, Effect, OpenedCase, ask, request_on_opening
 from .events import to_events
-from .model import ClaimRecord, DeclarationRecord, Effect
+from .settings import ClaimsSettings
+
+Rt = Runtime[ClaimsSettings, ClaimsDeps]
+Ctx = Context[ClaimsDeps]
+Change = Callable[[Claim, datetime], list[Effect]]
 
 
-def publish(
-    uow: UnitOfWork, claim: ClaimRecord, effects: list[Effect], cause: Event | None, actor: Actor | None = None
+def _keep(
+    uow: UnitOfWork,
+    claim: Claim,
+    version: int | None,
+    effects: list[Effect],
+    *,
+    now: datetime,
+    cause: Event | None = None,
+    actor: Actor | None = None,
 ) -> None:
-    """Emit the effects as events; `actor` is the person whose command caused them (None for events)."""
-
-    def make(model_type: type[Event], payload: Any, event_id: str) -> Event:
-        return model_type.create(
-            payload, key=claim.case_id, producer="claims", cause=cause, event_id=event_id, actor=actor
-        )
-
-    for event in to_events(claim, effects, make):
+    """Store the claim with what its effects add, and emit their events (same commit: the outbox)."""
+    store.save(uow, claim, version, effects)
+    for event in to_events(claim, effects, now=now, cause=cause, actor=actor):
         uow.emit(event)
 
 
-async def on_case_opened(event: CaseOpened, ctx: Context[ClaimsDeps]) -> None:
+async def on_case_opened(event: CaseOpened, ctx: Ctx) -> None:
     p = event.payload
-    if not is_claim(p.kind, p.category.value if p.category else None):
+    found, version = await store.load(ctx.uow, p.case_id)
+    case = found or CaseCopy(case_id=p.case_id)
+    if isinstance(case, Claim) or not case.open_with(OpenedCase.of(p)):
+        return  # the same case opened again (a re-sent event)
+    request = request_on_opening(case, p.claimant, ctx.deps.rules)
+    if request is None:
+        store.save(ctx.uow, case, version)  # nobody asks (yet): claims keeps its copy of the case
         return
-    claim_id = store.claim_id_for(p.case_id)
-    slot = await ctx.uow.get(store.CLAIMS, claim_id)
-    if slot is not None and not store.is_placeholder(slot):
-        return  # the same case opened again (a re-sent event): the claim exists
-    rules = ctx.deps.rules
-    kind = claim_kind_of(p.kind, p.parcel)
-    evidence = [EvidenceRef(kind="scan_trail", ref=f"waybill:{p.waybill_no}")] if p.waybill_no else []
-    claim = model.new_claim(
-        claim_id=claim_id,
-        case_id=p.case_id,
-        claim_kind=kind or ClaimKind.LOSS,
-        case_kind=p.kind,
-        waybill_no=p.waybill_no,
-        insured=p.parcel.insured,
-        declared_value=p.parcel.declared_value,
-        freight=p.parcel.freight,
-        facts=facts_from_parcel(kind or ClaimKind.LOSS, p.parcel),
-        fraud_flags=list(p.fraud_flags),
-        evidence=evidence,
-        customer_ref=p.customer_ref,
-        rules=rules,
-        now=ctx.now,
-    )
-    claim.declarations = [DeclarationRecord.model_validate(d) for d in slot.get("declarations", [])] if slot else []
-    assessment = assess(claim.as_input(), rules)
-    verdict = decide(assessment, claim.fraud_flags, rules)
-    if kind is None:
-        verdict = Verdict(ClaimDecision.PENDING_REVIEW, "Claim kind not established from the case: a reviewer sets it")
-    effects = model.open_and_decide(claim, verdict, assessment, rules, ctx.now)
-    store.save(ctx.uow, claim, int(slot["_v"]) if slot else None, effects)
-    publish(ctx.uow, claim, effects, event)
+    claim, effects = Claim.open(case, request, ctx.deps.rules, ctx.now)
+    _keep(ctx.uow, claim, version, effects, now=ctx.now, cause=event)
 
 
-async def on_case_resolved(event: CaseResolved, ctx: Context[ClaimsDeps]) -> None:
-    loaded = await store.load(ctx.uow, store.claim_id_for(event.payload.case_id))
-    if loaded is None:
-        return  # most cases carry no claim
-    claim, version = loaded
-    effects = model.case_resolved(claim, event.payload.at, ctx.deps.rules, ctx.now)
-    store.save(ctx.uow, claim, version, effects)
-    publish(ctx.uow, claim, effects, event)
-
-
-async def on_arbitration_declared(event: ArbitrationDeclared, ctx: Context[ClaimsDeps]) -> None:
+async def on_case_merged(event: CaseMerged, ctx: Ctx) -> None:
     p = event.payload
-    if p.station == p.liable_station:
-        raise Refusal("self_declaration", f"station {p.station} declared itself liable")
-    declaration = DeclarationRecord(
-        event_id=event.event_id,
-        station=p.station,
-        liable_station=p.liable_station,
-        amount_claimed=p.amount_claimed,
-        proof_refs=list(p.proof_refs),
-        at=p.at.isoformat(),
-    )
-    claim_id = store.claim_id_for(p.case_id)
-    slot = await ctx.uow.get(store.CLAIMS, claim_id)
-    if slot is None or store.is_placeholder(slot):
-        # No claim yet: keep the declaration in the claim's slot for when the claim opens.
-        doc = slot or store.placeholder(claim_id, p.case_id)
-        if all(d["event_id"] != event.event_id for d in doc["declarations"]):
-            doc["declarations"].append(declaration.model_dump(mode="json"))
-        if slot is None:
-            ctx.uow.add(store.CLAIMS, doc)
-        else:
-            ctx.uow.update(store.CLAIMS, doc)
+    if p.claimant is None:
+        return  # a contact that asks for no compensation
+    found, version = await store.load(ctx.uow, p.case_id)
+    claim, effects = ask(found, p.case_id, ClaimRequest(p.claimant, "case_merged"), ctx.deps.rules, ctx.now)
+    if effects:
+        _keep(ctx.uow, claim, version, effects, now=ctx.now, cause=event)
+
+
+async def on_case_resolved(event: CaseResolved, ctx: Ctx) -> None:
+    at, rules = event.payload.at, ctx.deps.rules
+    await _tell(ctx, event, lambda claim: claim.case_resolved(at, rules, ctx.now), lambda case: case.resolve(at))
+
+
+async def on_arbitration_declared(event: ArbitrationDeclared, ctx: Ctx) -> None:
+    said, rules = DeclarationRecord.of(event), ctx.deps.rules
+    await _tell(ctx, event, lambda claim: claim.declare(said, rules, ctx.now), lambda case: case.park(said))
+
+
+async def _tell(
+    ctx: Ctx,
+    event: CaseResolved | ArbitrationDeclared,
+    to_claim: Callable[[Claim], list[Effect]],
+    to_copy: Callable[[CaseCopy], bool],
+) -> None:
+    """A fact from another service: to the claim if there is one, else kept in claims' copy of the case."""
+    found, version = await store.load(ctx.uow, event.payload.case_id)
+    if isinstance(found, Claim):
+        _keep(ctx.uow, found, version, to_claim(found), now=ctx.now, cause=event)
         return
-    claim, version = ClaimRecord.model_validate(slot), int(slot["_v"])
-    if any(d.event_id == event.event_id for d in claim.declarations):
-        return
-    claim.evidence += [EvidenceRef(kind="declaration", ref=ref) for ref in p.proof_refs][: 50 - len(claim.evidence)]
-    effects = model.declare(claim, declaration, ctx.deps.rules, ctx.now)
-    store.save(ctx.uow, claim, version, effects)
-    publish(ctx.uow, claim, effects, event)
+    case = found or CaseCopy(case_id=event.payload.case_id)
+    if to_copy(case):
+        store.save(ctx.uow, case, version)
+
+
+async def open_claim(runtime: Rt, case_id: str, request: ClaimRequest) -> tuple[Claim, bool]:
+    """A person asks through the API for a claimant (True: the claim opened now, False: this very request
+    opened it before); through the kit's command runner, re-run on a write clash."""
+
+    async def work(uow: UnitOfWork) -> tuple[Claim, bool]:
+        found, version = await store.load(uow, case_id)
+        now = runtime.clock.now()
+        claim, effects = ask(found, case_id, request, runtime.deps.rules, now)
+        if effects:
+            _keep(uow, claim, version, effects, now=now, actor=request.stamp.actor if request.stamp else None)
+        return claim, bool(effects)
+
+    return await runtime.commands.run(work)
+
+
+async def command(runtime: Rt, claim_id: str, actor: Actor, change: Change) -> Claim:
+    """A person's command on a claim; every event it causes carries them as its actor."""
+
+    async def work(uow: UnitOfWork) -> Claim:
+        claim, version = await store.load_claim(uow, claim_id)
+        now = runtime.clock.now()
+        effects = change(claim, now)
+        if effects:
+            _keep(uow, claim, version, effects, now=now, actor=actor)
+        return claim
+
+    return await runtime.commands.run(work)

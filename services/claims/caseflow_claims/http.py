@@ -1,33 +1,30 @@
-"""HTTP endpoints of claims: the reviewers' queue and a claim; review, second approval, appeals, arbitration;
-a station's chargeback statement; the audit trail for finance. Who may call which is declared per route."""
+"""HTTP endpoints of claims: open a claim for a claimant; the reviewers' and HQ's queues and a claim; review,
+second approval, appeals, arbitration; a station's chargeback statement; the audit trail for finance.
+Who may call which is declared per route; each command is one call into `handlers`."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from caseflow_contracts import Money
-from caseflow_contracts.claims import AuditAction, ClaimFacts, ClaimKind, EvidenceRef
-from caseflow_contracts.common import Actor, Identifier, StationCode
-from caseflow_kit import Runtime
+from caseflow_contracts.claims import ClaimKind, EvidenceRef
+from caseflow_contracts.common import Actor, CaseId, Claimant, ClaimantRole, Identifier, PayoutMethod, StationCode
+from caseflow_contracts.errors import Refusal
 from caseflow_kit.auth import Principal, Role
 from caseflow_kit.http import Refused, caller, request_id
-from caseflow_kit.store import Query as StoreQuery
 
-from . import model, store
-from .deps import ClaimsDeps
-from .model import ClaimError, ClaimRecord, LiableShare, Stamp
-from .service import CommandPort, Mutation, execute
-from .settings import ClaimsSettings
+from . import handlers, store
+from .domain import Approval, Claim, ClaimRequest, Effect, FactsUpdate, LiableShare, Review, Stamp, Status
+from .handlers import Change, Rt
+from .rules import CompensationRules
 
-Rt = Runtime[ClaimsSettings, ClaimsDeps]
 ClaimId = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}$", description="Claim id, CL-<case id>")]
 READERS = (Role.CLAIMS_REVIEWER, Role.CLAIMS_APPROVER, Role.CLAIMS_ARBITER, Role.FINANCE_AUDITOR)
-#: ClaimError codes that are the caller's fault in the request itself (the rest are conflicts with the claim's state).
+#: Refusal codes that are the caller's fault in the request itself (the rest conflict with the claim's state).
 _STATUS = {"not_found": 404, "self_approval": 403, "reason_code": 422, "above_cap": 422, "cap_unknown": 422}
 
 
@@ -35,12 +32,23 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class FactsPatch(_Body):
-    actual_value: Money | None = None
-    loss_share_bp: int | None = Field(default=None, ge=0, le=10_000)
-    days_late: int | None = Field(default=None, ge=0, le=3650)
-    service_scope: Literal["same_city", "domestic", "international"] | None = None
-    outer_box_intact: bool | None = None
+class ClaimantBody(_Body):
+    role: ClaimantRole = Field(description="The sender who paid the freight, or the recipient")
+    payout_method: PayoutMethod = PayoutMethod.ORIGINAL_PAYMENT
+
+    def claimant(self) -> Claimant:
+        return Claimant(role=self.role, payout_method=self.payout_method)
+
+
+class OpenBody(_Body):
+    """A claimant asks for compensation for a case (recorded by a reviewer: the claimant is not a caller)."""
+
+    case_id: CaseId
+    claimant: ClaimantBody = Field(description="Who claims and how they want to be paid")
+    claim_kind: ClaimKind | None = Field(default=None, description="When the case does not say")
+    facts: FactsUpdate | None = Field(default=None, description="What the claimant showed: days late, extent, value")
+    evidence: list[EvidenceRef] = Field(default_factory=list, max_length=20)
+    request_id: Identifier | None = Field(default=None, description="Idempotency key of the request")
 
 
 class ReviewBody(_Body):
@@ -50,7 +58,7 @@ class ReviewBody(_Body):
     reason_code: Identifier | None = Field(default=None, description="From the rules' list; adjust and reject need one")
     reason: str = Field(default="", max_length=4000)
     amount_minor: int | None = Field(default=None, ge=0, le=10**12, description="Adjust: the amount, within the cap")
-    facts: FactsPatch | None = None
+    facts: FactsUpdate | None = None
     evidence: list[EvidenceRef] = Field(default_factory=list, max_length=20)
     request_id: Identifier | None = Field(default=None, description="Idempotency key of the request")
     claim_kind: ClaimKind | None = Field(default=None, description="Adjust: the kind, when the case did not say")
@@ -77,16 +85,11 @@ class ArbitrationBody(_Body):
     reason: str = Field(min_length=1, max_length=4000)
 
 
-def merge_facts(facts: ClaimFacts, patch: FactsPatch) -> ClaimFacts:
-    data = facts.model_dump(mode="json")
-    data.update(patch.model_dump(mode="json", exclude_unset=True))
-    return ClaimFacts.model_validate(data, strict=False)
-
-
-def claim_view(claim: ClaimRecord) -> dict[str, Any]:
+def claim_view(claim: Claim) -> dict[str, Any]:
     data = claim.model_dump(
         mode="json", exclude={"customer_ref", "opened_ts", "lines", "missing", "ledger", "audit", "proposal"}
     )
+    data["disputed"] = claim.disputed
     data["computation"] = {
         "amount_minor": claim.assessed_amount_minor,
         "currency": claim.currency,
@@ -100,6 +103,22 @@ def claim_view(claim: ClaimRecord) -> dict[str, Any]:
     return data
 
 
+def queue_entry(c: Claim) -> dict[str, Any]:
+    return {
+        "claim_id": c.claim_id,
+        "case_id": c.case_id,
+        "claim_kind": c.claim_kind.value,
+        "status": c.status.value,
+        "opened_at": c.opened_at,
+        "assessed_amount_minor": c.assessed_amount_minor,
+        "proposed_amount_minor": c.proposal.amount_minor if c.proposal else None,
+        "currency": c.currency,
+        "missing": c.missing,
+        "fraud_flags": [f.value for f in c.fraud_flags],
+        "reason": c.decisions[-1].reason if c.decisions else "",
+    }
+
+
 def actor_of(principal: Principal) -> Actor:
     return Actor(subject=principal.subject, roles=sorted(principal.roles)[:20])
 
@@ -108,113 +127,102 @@ def stamp(request: Request, principal: Principal) -> Stamp:
     return Stamp(actor_of(principal), request_id(request))
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
+def refused(exc: Refusal) -> Refused:
+    return Refused(_STATUS.get(exc.code, 409), exc.code, exc.message, field=getattr(exc, "field", None))
 
 
-def refusal(exc: ClaimError) -> Refused:
-    return Refused(_STATUS.get(exc.code, 409), exc.code, exc.message, field=exc.field)
-
-
-async def run_command(runtime: Rt, claim_id: str, mutate: Mutation, principal: Principal) -> dict[str, Any]:
-    """Run one command on a claim (one unit of work, re-run on a conflict, then published)."""
-    port = CommandPort(runtime.unit_of_work, runtime.relay.flush, runtime.settings)
+async def answer(call: Awaitable[Claim]) -> dict[str, Any]:
+    """The claim after a command, or the domain's refusal as problem+json."""
     try:
-        claim, _ = await execute(port, claim_id, mutate, actor_of(principal))
-    except ClaimError as exc:
-        raise refusal(exc) from None
-    return claim_view(claim)
+        return claim_view(await call)
+    except Refusal as exc:
+        raise refused(exc) from None
 
 
 def routers(runtime: Rt) -> Sequence[APIRouter]:
-    return [claim_routes(runtime), station_routes(runtime)]
+    return [claim_reads(runtime), claim_commands(runtime), station_routes(runtime)]
 
 
-def claim_routes(runtime: Rt) -> APIRouter:
+def claim_reads(runtime: Rt) -> APIRouter:
     api = APIRouter(tags=["claims"])
 
-    async def command(claim_id: str, mutate: Mutation, principal: Principal) -> dict[str, Any]:
-        return await run_command(runtime, claim_id, mutate, principal)
-
-    async def load(claim_id: str) -> ClaimRecord:
-        claim = store.parse(await runtime.store.get(store.CLAIMS, claim_id))
+    async def load(claim_id: str) -> Claim:
+        claim = await store.claim(runtime.store, claim_id)
         if claim is None:
             raise Refused(404, "not_found", f"no claim {claim_id}")
         return claim
 
-    @api.get("/claims", summary="Claims by status, oldest first (the reviewers' and approvers' queues)")
+    @api.get("/claims", summary="Claims by status, or with a dispute HQ has not settled; oldest first (the queues)")
     async def queue(
         who: Annotated[Principal, caller(*READERS)],
-        status: model.Status = model.Status.PENDING_REVIEW,
+        status: Status = Status.PENDING_REVIEW,
+        disputed: Annotated[bool, Query(description="HQ's queue: declarations neither trail nor HQ settled")] = False,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> dict[str, Any]:
-        docs = await runtime.store.find(
-            store.CLAIMS, StoreQuery(where={"status": status.value}, order_by="opened_ts", limit=limit)
-        )
-        claims = [c for c in (store.parse(d) for d in docs) if c is not None]
-        return {
-            "status": status.value,
-            "claims": [
-                {
-                    "claim_id": c.claim_id,
-                    "case_id": c.case_id,
-                    "claim_kind": c.claim_kind.value,
-                    "opened_at": c.opened_at,
-                    "assessed_amount_minor": c.assessed_amount_minor,
-                    "proposed_amount_minor": c.proposal.amount_minor if c.proposal else None,
-                    "currency": c.currency,
-                    "missing": c.missing,
-                    "fraud_flags": [f.value for f in c.fraud_flags],
-                    "reason": c.decisions[-1].reason if c.decisions else "",
-                }
-                for c in claims
-            ],
-        }
+        claims = await store.queue(runtime.store, status=status, disputed=disputed, limit=limit)
+        return {"status": None if disputed else status.value, "claims": [queue_entry(c) for c in claims]}
 
-    @api.get("/claims/{claim_id}", summary="A claim: computation, decisions, payouts, liability, ledger")
+    @api.get("/claims/{claim_id}", summary="A claim: claimant, computation, decisions, payouts, liability, ledger")
     async def get_claim(claim_id: ClaimId, who: Annotated[Principal, caller(*READERS)]) -> dict[str, Any]:
         return claim_view(await load(claim_id))
 
     @api.get("/claims/{claim_id}/audit", summary="Every decision people took on a claim: who, when, what, amounts")
     async def get_audit(claim_id: ClaimId, who: Annotated[Principal, caller(Role.FINANCE_AUDITOR)]) -> dict[str, Any]:
         claim = await load(claim_id)
-        return {
-            "claim_id": claim.claim_id,
-            "currency": claim.currency,
-            "records": [r.model_dump(mode="json") for r in claim.audit],
-        }
+        records = [r.model_dump(mode="json") for r in claim.audit]
+        return {"claim_id": claim.claim_id, "currency": claim.currency, "records": records}
+
+    return api
+
+
+def claim_commands(runtime: Rt) -> APIRouter:
+    api = APIRouter(tags=["claims"])
+
+    def rules() -> CompensationRules:
+        return runtime.deps.rules  # the rules in force when the command runs
+
+    def run(claim_id: str, who: Principal, change: Change) -> Awaitable[dict[str, Any]]:
+        return answer(handlers.command(runtime, claim_id, actor_of(who), change))
+
+    @api.post("/claims", status_code=201, summary="Open a claim for a case: who claims and how they are paid")
+    async def open_claim(
+        body: OpenBody, request: Request, response: Response, who: Annotated[Principal, caller(Role.CLAIMS_REVIEWER)]
+    ) -> dict[str, Any]:
+        ask = ClaimRequest(
+            body.claimant.claimant(),
+            "api",
+            stamp(request, who),
+            body.claim_kind,
+            body.facts,
+            tuple(body.evidence),
+            body.request_id,
+        )
+        try:
+            claim, opened = await handlers.open_claim(runtime, body.case_id, ask)
+        except Refusal as exc:
+            raise refused(exc) from None
+        response.status_code = 201 if opened else 200  # 200: this very request opened it before (a retry)
+        return claim_view(claim)
 
     @api.post(
         "/claims/{claim_id}/review",
         summary="Approve, adjust (within the rules' cap) or reject a claim; above the threshold, propose",
     )
     async def review(
-        claim_id: ClaimId,
-        body: ReviewBody,
-        request: Request,
-        who: Annotated[Principal, caller(Role.CLAIMS_REVIEWER)],
+        claim_id: ClaimId, body: ReviewBody, request: Request, who: Annotated[Principal, caller(Role.CLAIMS_REVIEWER)]
     ) -> dict[str, Any]:
-        rules = runtime.deps.rules
-        by = stamp(request, who)
-
-        def mutate(claim: ClaimRecord) -> list[model.Effect]:
-            facts = merge_facts(claim.facts, body.facts) if body.facts else None
-            command = model.Review(
-                body.action,
-                by,
-                body.reason_code,
-                body.reason,
-                body.amount_minor,
-                facts,
-                body.request_id,
-                body.claim_kind,
-            )
-            effects = model.review(claim, command, rules, _now())
-            if effects:
-                claim.evidence += list(body.evidence)[: 50 - len(claim.evidence)]
-            return effects
-
-        return await command(claim_id, mutate, who)
+        command = Review(
+            body.action,
+            stamp(request, who),
+            body.reason_code,
+            body.reason,
+            body.amount_minor,
+            body.facts,
+            body.request_id,
+            body.claim_kind,
+            tuple(body.evidence),
+        )
+        return await run(claim_id, who, lambda claim, now: claim.review(command, rules(), now))
 
     @api.post("/claims/{claim_id}/approval", summary="Second approval of a proposal: a different approver decides")
     async def approval(
@@ -223,22 +231,15 @@ def claim_routes(runtime: Rt) -> APIRouter:
         request: Request,
         who: Annotated[Principal, caller(Role.CLAIMS_APPROVER)],
     ) -> dict[str, Any]:
-        rules = runtime.deps.rules
-        decision = model.Approval(body.decision, stamp(request, who), body.reason_code, body.reason)
-        return await command(claim_id, lambda c: model.second_approval(c, decision, rules, _now()), who)
+        decision = Approval(body.decision, stamp(request, who), body.reason_code, body.reason)
+        return await run(claim_id, who, lambda claim, now: claim.second_approval(decision, rules(), now))
 
     @api.post("/claims/{claim_id}/appeal", summary="Record the customer's appeal of a decision (back to review)")
     async def appeal(
         claim_id: ClaimId, body: AppealBody, request: Request, who: Annotated[Principal, caller(Role.CLAIMS_REVIEWER)]
     ) -> dict[str, Any]:
-        rules, by = runtime.deps.rules, stamp(request, who)
-
-        def mutate(claim: ClaimRecord) -> list[model.Effect]:
-            before, now = claim.granted_minor, _now()
-            effects = model.appeal(claim, body.reason, rules, now)
-            return model.audited(claim, effects, AuditAction.APPEALED, by, before_minor=before, now=now)
-
-        return await command(claim_id, mutate, who)
+        by = stamp(request, who)
+        return await run(claim_id, who, lambda claim, now: claim.appeal(body.reason, by, rules(), now))
 
     @api.post("/claims/{claim_id}/arbitration", summary="HQ decides which stations are liable, and for what share")
     async def arbitrate(
@@ -247,16 +248,9 @@ def claim_routes(runtime: Rt) -> APIRouter:
         request: Request,
         who: Annotated[Principal, caller(Role.CLAIMS_ARBITER)],
     ) -> dict[str, Any]:
-        rules, by = runtime.deps.rules, stamp(request, who)
+        by = stamp(request, who)
         liable = [LiableShare(station=x.station, share_bp=x.share_bp, reason=x.reason) for x in body.liable]
-        reason = f"HQ arbitration ({who.subject}): {body.reason}"
-
-        def mutate(claim: ClaimRecord) -> list[model.Effect]:
-            before, now = claim.granted_minor, _now()
-            effects = model.hq_decide(claim, liable, reason, rules, now)
-            return model.audited(claim, effects, AuditAction.ARBITRATED, by, before_minor=before, now=now)
-
-        return await command(claim_id, mutate, who)
+        return await run(claim_id, who, lambda claim, now: claim.arbitrate(liable, body.reason, by, rules(), now))
 
     return api
 
@@ -274,12 +268,8 @@ def station_routes(runtime: Rt) -> APIRouter:
         end: Annotated[AwareDatetime | None, Query(alias="to")] = None,
     ) -> dict[str, Any]:
         lo = start.timestamp() if start else 0.0
-        hi = end.timestamp() if end else _now().timestamp() + 86400
-        entries = await runtime.store.find(
-            store.STATION_ENTRIES,
-            StoreQuery(where={"station": code}, range_field="at_ts", gte=lo, lt=hi, order_by="at_ts", limit=10_000),
-        )
-        rows = [{k: v for k, v in e.items() if k not in ("_id", "_v", "at_ts")} for e in entries]
+        hi = end.timestamp() if end else runtime.clock.time() + 86400
+        rows = [e.model_dump(exclude_none=True) for e in await store.statement(runtime.store, code, lo, hi)]
         totals = {f: sum(int(r[f]) for r in rows) for f in ("payout_share_minor", "penalty_minor", "total_minor")}
         return {
             "station": code,
@@ -298,16 +288,14 @@ def station_routes(runtime: Rt) -> APIRouter:
         request: Request,
         who: Annotated[Principal, caller(Role.STATION_AGENT, station_param="code")],
     ) -> dict[str, Any]:
-        entry = await runtime.store.get(store.STATION_ENTRIES, chargeback_id)
-        if entry is None or entry.get("station") != code:
+        entry = await store.chargeback_entry(runtime.store, chargeback_id)
+        if entry is None or entry.station != code:
             raise Refused(404, "not_found", f"no chargeback {chargeback_id} of {code}")
-        rules, by = runtime.deps.rules, stamp(request, who)
+        by, rules = stamp(request, who), runtime.deps.rules
 
-        def mutate(claim: ClaimRecord) -> list[model.Effect]:
-            before, now = claim.granted_minor, _now()
-            effects = model.appeal_chargeback(claim, chargeback_id, code, body.reason, rules=rules, now=now)
-            return model.audited(claim, effects, AuditAction.CHARGEBACK_APPEALED, by, before_minor=before, now=now)
+        def change(claim: Claim, now: datetime) -> list[Effect]:
+            return claim.appeal_chargeback(chargeback_id, code, body.reason, by, rules=rules, now=now)
 
-        return await run_command(runtime, str(entry["claim_id"]), mutate, who)
+        return await answer(handlers.command(runtime, entry.claim_id, actor_of(who), change))
 
     return api

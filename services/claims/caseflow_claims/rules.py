@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from caseflow_contracts.claims import ClaimKind
+from caseflow_contracts.common import ClaimantRole
 
 Custody = Literal["origin", "last_scan", "destination"]
 
@@ -60,7 +61,9 @@ class CompensationRules(BaseModel):
     refund_freight_when_lost: bool
     total_delay_days: TotalDelayDays
     auto_approve_below_minor: int = Field(ge=0)
-    customer_appeal_days: int = Field(ge=0, le=3650)
+    customer_appeal_days: int = Field(
+        ge=0, le=3650, description="The customer may appeal within this many days: enforced, and told (appeal_until)"
+    )
     max_customer_appeals: int = Field(ge=0, le=10)
     station_appeal_days: int = Field(ge=0, le=3650)
     liability_by_custody: CustodyRules
@@ -70,6 +73,11 @@ class CompensationRules(BaseModel):
     penalty_point_value_minor: int = Field(ge=0)
     penalty_points: dict[ClaimKind, int]
     four_eyes: FourEyes
+    open_without_claimant: dict[ClaimKind, ClaimantRole] = Field(
+        default_factory=dict,
+        description="Kinds for which a bare parcel exception opens a claim nobody asked for, paying this party;"
+        " none by default (a claim needs a claimant)",
+    )
 
     @model_validator(mode="after")
     def _every_kind_has_a_penalty(self) -> CompensationRules:

@@ -1,4 +1,4 @@
-"""Claims settings: the shared ones, plus the rules file."""
+"""Claims settings: the shared ones, plus the rules file (re-read by the kit every CASEFLOW_RULES_RELOAD_S)."""
 
 from __future__ import annotations
 
@@ -13,4 +13,3 @@ DEFAULT_RULES = Path(__file__).parent / "data" / "compensation.yaml"
 
 class ClaimsSettings(KitSettings):
     claims_rules_path: Path = Field(default=DEFAULT_RULES, description="Compensation rules (YAML), validated on load")
-    claims_rules_reload_s: float = Field(default=30.0, gt=0, description="How often the rules file is re-read")

@@ -1,58 +1,41 @@
-"""Liability and chargebacks: the scan trail or HQ decides who pays back; the ledger always balances.
+"""Liability and chargebacks, inside the claim: the scan trail or HQ decides who pays back; the ledger balances.
 
-Every chargeback has a deterministic id (its idempotency key) and is recorded in the claim
-document with the ledger entries it adds, so one commit holds both and nothing is charged twice.
+Every chargeback has a deterministic id (its idempotency key) and is recorded in the claim with the
+ledger entries it adds, so one commit holds both and nothing is charged twice. The claim calls these
+(`Claim.declare`, `Claim.case_resolved`, `Claim.arbitrate`, and every approval); nothing else does.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Literal
 
-from .domain import FULL, liable_by_custody, split
+from ..rules import CompensationRules
+from .compensation import liable_by_custody
+from .effects import Arbitrated, ChargebackAppealed, Charged, Effect, Reversed
+from .money import FULL, split
 from .records import (
-    Arbitrated,
-    ChargebackAppealed,
     ChargebackRecord,
-    Charged,
-    ClaimError,
-    ClaimRecord,
-    DeclarationRecord,
-    Effect,
+    ClaimRefused,
     LedgerEntry,
     LiabilityRecord,
     LiableShare,
     PayoutRecord,
-    Reversed,
     iso,
 )
-from .rules import CompensationRules
 
-
-def case_resolved(claim: ClaimRecord, at: datetime, rules: CompensationRules, now: datetime) -> list[Effect]:
-    if claim.case_resolved_at is None:
-        claim.case_resolved_at = iso(at)
-    return settle(claim, rules, now)
-
-
-def declare(
-    claim: ClaimRecord, declaration: DeclarationRecord, rules: CompensationRules, now: datetime
-) -> list[Effect]:
-    """A station's arbitration declaration: settled with the scan trail when they agree, else by HQ."""
-    if all(d.event_id != declaration.event_id for d in claim.declarations):
-        claim.declarations.append(declaration)
-    return settle(claim, rules, now)
+if TYPE_CHECKING:
+    from .claim import Claim
 
 
 def hq_decide(
-    claim: ClaimRecord, liable: list[LiableShare], reason: str, rules: CompensationRules, now: datetime
+    claim: Claim, liable: list[LiableShare], reason: str, rules: CompensationRules, now: datetime
 ) -> list[Effect]:
     """HQ arbitration decides liability (有责 / 无责) with a reason; it replaces any earlier decision."""
-    if not reason.strip():
-        raise ClaimError("reason_required", "an arbitration decision needs a reason")
     if sum(x.share_bp for x in liable) > FULL:
-        raise ClaimError("shares_exceed_whole", "liable shares add up to more than 100%")
+        raise ClaimRefused("shares_exceed_whole", "liable shares add up to more than 100%")
     if len({x.station for x in liable}) != len(liable):
-        raise ClaimError("duplicate_station", "a station appears twice")
+        raise ClaimRefused("duplicate_station", "a station appears twice")
     seq = (claim.liability.seq if claim.liability else 0) + 1
     claim.liability = LiabilityRecord(seq=seq, decided_by="hq", liable=liable, reason=reason, decided_at=iso(now))
     for d in claim.declarations:
@@ -65,30 +48,37 @@ def hq_decide(
 
 
 def appeal_chargeback(
-    claim: ClaimRecord, chargeback_id: str, station: str, reason: str, *, rules: CompensationRules, now: datetime
+    claim: Claim, chargeback_id: str, station: str, reason: str, *, rules: CompensationRules, now: datetime
 ) -> list[Effect]:
     cb = next((c for c in claim.chargebacks if c.chargeback_id == chargeback_id), None)
     if cb is None or cb.station != station:
-        raise ClaimError("not_found", f"no chargeback {chargeback_id} for station {station}")
+        raise ClaimRefused("not_found", f"no chargeback {chargeback_id} for station {station}")
     if cb.status == "appealed":
         return []  # already under appeal (a retry)
     if cb.status != "issued":
-        raise ClaimError("not_appealable", f"chargeback is {cb.status}")
+        raise ClaimRefused("not_appealable", f"chargeback is {cb.status}")
     if not reason.strip():
-        raise ClaimError("reason_required", "an appeal needs a reason")
+        raise ClaimRefused("reason_required", "an appeal needs a reason")
     if now > datetime.fromisoformat(cb.issued_at) + timedelta(days=rules.station_appeal_days):
-        raise ClaimError("appeal_window_closed", f"appeals within {rules.station_appeal_days} days of the chargeback")
+        raise ClaimRefused("appeal_window_closed", f"appeals within {rules.station_appeal_days} days of the chargeback")
     cb.status, cb.appeal_reason, cb.appealed_at = "appealed", reason, iso(now)
     return [ChargebackAppealed(cb)]
 
 
-def _custody_liability(claim: ClaimRecord, rules: CompensationRules, now: datetime) -> list[Effect]:
+def _custody_liability(claim: Claim, rules: CompensationRules, now: datetime) -> list[Effect]:
     """Liability from the scan trail once the claim is paid (or the case resolved, if the rules wait for it).
 
     A station's declaration that names the same station is confirmed by the trail; one that
-    names another station is a dispute, and HQ decides.
+    names another station is a dispute, and HQ decides. A declaration that comes after liability was
+    settled (stations declare when they find out) is judged the same way: one naming a station already
+    liable confirms it, one naming another stays open and puts the claim before HQ (`Claim.disputed`).
     """
-    if claim.liability is not None or claim.paid_minor == 0:
+    if claim.liability is not None:
+        liable = {x.station for x in claim.liability.liable if x.share_bp}
+        for d in claim.declarations:
+            d.settled = d.settled or d.liable_station in liable
+        return []
+    if claim.paid_minor == 0:
         return []
     if rules.arbitrate_when == "case_resolved" and claim.case_resolved_at is None:
         return []
@@ -126,7 +116,7 @@ def station_parts(payout: PayoutRecord, liable: list[LiableShare]) -> dict[str, 
     return {x.station: part for x, part in zip(stations, parts, strict=True)}
 
 
-def _wanted(claim: ClaimRecord) -> dict[tuple[str, str], tuple[int, int]]:
+def _wanted(claim: Claim) -> dict[tuple[str, str], tuple[int, int]]:
     """(payout, station) -> (share, part) the liability in force charges back."""
     if claim.liability is None:
         return {}
@@ -139,7 +129,28 @@ def _wanted(claim: ClaimRecord) -> dict[tuple[str, str], tuple[int, int]]:
     }
 
 
-def settle(claim: ClaimRecord, rules: CompensationRules, now: datetime) -> list[Effect]:
+def _book(claim: Claim, cb: ChargebackRecord, sign: int, at: str) -> None:
+    """Ledger entries of a chargeback (sign 1) or of its reversal (sign -1): its payout share and its penalty."""
+    suffix = "" if sign > 0 else "-REV"
+    parts: list[tuple[Literal["chargeback", "penalty"], str, int]] = [
+        ("chargeback", "", cb.payout_share_minor),
+        ("penalty", "-PEN", cb.penalty_minor),
+    ]
+    for kind, tag, amount in parts:
+        if kind == "chargeback" or amount:
+            claim.ledger.append(
+                LedgerEntry(
+                    entry_id=f"L-{cb.chargeback_id}{tag}{suffix}",
+                    kind=kind,
+                    amount_minor=sign * amount,
+                    station=cb.station,
+                    ref=cb.chargeback_id,
+                    at=at,
+                )
+            )
+
+
+def settle(claim: Claim, rules: CompensationRules, now: datetime) -> list[Effect]:
     """Bring chargebacks and absorption in line with the payouts and the liability in force."""
     effects = _custody_liability(claim, rules, now)
     at = iso(now)
@@ -149,27 +160,7 @@ def settle(claim: ClaimRecord, rules: CompensationRules, now: datetime) -> list[
         if cb.status == "reversed" or wanted.get((cb.payout_id, cb.station)) == (cb.share_bp, cb.payout_share_minor):
             continue  # already taken back, or still supported (an upheld appeal stays upheld)
         cb.status, cb.reversed_at = "reversed", at
-        claim.ledger.append(
-            LedgerEntry(
-                entry_id=f"L-{cb.chargeback_id}-REV",
-                kind="chargeback",
-                amount_minor=-cb.payout_share_minor,
-                station=cb.station,
-                ref=cb.chargeback_id,
-                at=at,
-            )
-        )
-        if cb.penalty_minor:
-            claim.ledger.append(
-                LedgerEntry(
-                    entry_id=f"L-{cb.chargeback_id}-PEN-REV",
-                    kind="penalty",
-                    amount_minor=-cb.penalty_minor,
-                    station=cb.station,
-                    ref=cb.chargeback_id,
-                    at=at,
-                )
-            )
+        _book(claim, cb, -1, at)
         effects.append(Reversed(cb, claim.liability.reason if claim.liability else "liability withdrawn"))
     # Charge what it supports and is not yet charged.
     if claim.liability is not None:
@@ -194,27 +185,7 @@ def settle(claim: ClaimRecord, rules: CompensationRules, now: datetime) -> list[
                 )
                 claim.chargebacks.append(cb)
                 active.append(cb)
-                claim.ledger.append(
-                    LedgerEntry(
-                        entry_id=f"L-{cb.chargeback_id}",
-                        kind="chargeback",
-                        amount_minor=cb.payout_share_minor,
-                        station=cb.station,
-                        ref=cb.chargeback_id,
-                        at=at,
-                    )
-                )
-                if cb.penalty_minor:
-                    claim.ledger.append(
-                        LedgerEntry(
-                            entry_id=f"L-{cb.chargeback_id}-PEN",
-                            kind="penalty",
-                            amount_minor=cb.penalty_minor,
-                            station=cb.station,
-                            ref=cb.chargeback_id,
-                            at=at,
-                        )
-                    )
+                _book(claim, cb, 1, at)
                 effects.append(Charged(cb))
     # The network absorbs the rest: one adjusting entry whenever the split changes.
     gap = claim.ledger_total("payout") - claim.ledger_total("chargeback") - claim.ledger_total("absorption")

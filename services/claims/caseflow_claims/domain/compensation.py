@@ -1,24 +1,23 @@
-"""Pure compensation rules: facts in, an amount explained line by line out. No I/O.
-
-Money is integer minor units (fen) of the rules' currency; shares are basis points
-(1/10,000). One amount's share rounds half up; a split of an amount among parties is
-allocated so that the parts always add up to it. No float ever touches an amount.
+"""Pure compensation rules: facts in, an amount explained line by line out; the automatic decision;
+liability by custody on the scan trail; the reviewers' cap and reason codes; the appeal window. No I/O.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from caseflow_contracts import Money
 from caseflow_contracts.cases import FraudFlag, ParcelFacts
 from caseflow_contracts.claims import ClaimDecision, ClaimFacts, ClaimKind
-from caseflow_contracts.common import CaseKind
+from caseflow_contracts.common import CaseKind, Claimant, ClaimantRole
 from caseflow_contracts.upstream import ExceptionKind
 
-from .rules import CompensationRules
+from ..rules import CompensationRules
+from .commands import FactsUpdate
+from .money import FULL, fmt, share_of
+from .records import ClaimRefused
 
-FULL = 10_000
 CLAIM_CASE_KINDS = {
     CaseKind.LOSS: ClaimKind.LOSS,
     CaseKind.DAMAGE: ClaimKind.DAMAGE,
@@ -32,45 +31,6 @@ CLAIM_EXCEPTION_KINDS = {
     ExceptionKind.DELAY: ClaimKind.DELAY,
     ExceptionKind.WRONG_CONTENTS: ClaimKind.WRONG_CONTENTS,
 }
-
-
-def share_of(amount_minor: int, share_bp: int) -> int:
-    """amount x share / 10,000, rounded half up, in integers."""
-    return (amount_minor * share_bp + FULL // 2) // FULL
-
-
-def allocate(whole: int, weights: Sequence[int]) -> list[int]:
-    """`whole` in parts proportional to `weights` that add up to exactly `whole` (largest remainder).
-
-    Each part starts at the floor of its exact value whole x weight / sum(weights); the units still
-    missing go one each to the parts with the largest remainders, the earlier weight first among equal
-    ones. So every part is within one unit of its exact value, a zero weight gets nothing, and the same
-    input always splits the same way.
-    """
-    total = sum(weights)
-    if whole < 0 or total <= 0 or min(weights) < 0:
-        raise ValueError("allocate needs a non-negative whole and non-negative weights with a positive sum")
-    parts = [whole * weight // total for weight in weights]
-    missing = whole - sum(parts)
-    by_remainder = sorted(range(len(weights)), key=lambda i: (-(whole * weights[i] % total), i))
-    for i in by_remainder[:missing]:
-        parts[i] += 1
-    return parts
-
-
-def split(amount_minor: int, shares_bp: Sequence[int]) -> list[int]:
-    """Each share's part of an amount (shares in basis points, at most 100 % together): with the network's
-    own part (the share nobody holds, which it absorbs) the parts add up to the amount exactly, each within
-    one fen of its exact value. The network is first on a tie: in doubt a fen is absorbed, not charged.
-    (Half up per share charged 51 + 51 for 101 fen split 50/50.)"""
-    unassigned = FULL - sum(shares_bp)
-    if unassigned < 0:
-        raise ValueError("shares add up to more than the whole")
-    return allocate(amount_minor, [unassigned, *shares_bp])[1:]
-
-
-def fmt(amount_minor: int, currency: str) -> str:
-    return f"{amount_minor // 100}.{amount_minor % 100:02d} {currency}"
 
 
 @dataclass(frozen=True)
@@ -116,10 +76,6 @@ class _Work:
 
     def line(self, label: str, amount: int, basis: str) -> None:
         self.lines.append(Line(label, amount, basis))
-
-
-def is_claim(kind: CaseKind, category: str | None) -> bool:
-    return kind in CLAIM_CASE_KINDS or category == "claim_request"
 
 
 def claim_kind_of(kind: CaseKind, parcel: ParcelFacts) -> ClaimKind | None:
@@ -213,15 +169,17 @@ def assess(claim: ClaimInput, rules: CompensationRules) -> Assessment:
     total = 0
     if kind is ClaimKind.DELAY and not total_delay:
         freight = work.money(claim.freight, "freight")
+        if facts.days_late is None:
+            # Never paid on a guess (issue 15: a delay with days late unknown was refunded and charged back).
+            work.missing.append("days late (a delay is compensated only once it is known how late the parcel was)")
         if freight is None:
             work.missing.append("freight (a delay refunds the freight)")
-        else:
-            late = "days late unknown" if facts.days_late is None else f"{facts.days_late} days late"
+        if freight is not None and facts.days_late is not None:
             work.line(
                 "Freight refund",
                 freight,
-                f"Delayed ({late}, total delay from {limit} days): this shipment's freight is refunded; "
-                "insurance and add-on fees are not",
+                f"Delayed ({facts.days_late} days late, total delay from {limit} days): this shipment's freight "
+                "is refunded; insurance and add-on fees are not",
             )
             total = freight
     else:
@@ -324,10 +282,37 @@ def needs_second_approval(amount_minor: int, rules: CompensationRules) -> bool:
 
 
 def check_reason_code(code: str | None, rules: CompensationRules, *, required: bool) -> None:
-    """Raise ValueError (the message names the codes) unless the code is one of the rules' list."""
+    """Refuse (the message names the codes) unless the code is one of the rules' list."""
+    codes = ", ".join(sorted(rules.four_eyes.reason_codes))
     if code is None:
         if required:
-            raise ValueError("a reason code is required: " + ", ".join(sorted(rules.four_eyes.reason_codes)))
+            raise ClaimRefused("reason_code", f"a reason code is required: {codes}", field="reason_code")
         return
     if code not in rules.four_eyes.reason_codes:
-        raise ValueError(f"unknown reason code {code!r}: " + ", ".join(sorted(rules.four_eyes.reason_codes)))
+        raise ClaimRefused("reason_code", f"unknown reason code {code!r}: {codes}", field="reason_code")
+
+
+# -- who claims, and until when they may appeal ------------------------------------------------------
+
+
+def claimant_without_asking(kind: ClaimKind | None, rules: CompensationRules) -> Claimant | None:
+    """The party the rules pay when nobody asked (a bare parcel exception): none unless the rules file
+    enables the kind (off by default; DOMAIN.md "Compensation")."""
+    role: ClaimantRole | None = rules.open_without_claimant.get(kind) if kind is not None else None
+    return None if role is None else Claimant(role=role)
+
+
+def appeal_until(
+    decision: ClaimDecision, decided_at: datetime, appeals_made: int, rules: CompensationRules
+) -> datetime | None:
+    """Until when the customer may appeal a decision: what claim.decided tells them and what `appeal`
+    enforces, from the same rules (none while the claim waits for review or when no appeal is left)."""
+    if decision is ClaimDecision.PENDING_REVIEW or appeals_made >= rules.max_customer_appeals:
+        return None
+    return decided_at + timedelta(days=rules.customer_appeal_days)
+
+
+def with_facts(facts: ClaimFacts, update: FactsUpdate) -> ClaimFacts:
+    """The facts with what a reviewer or a claimant established (the fields they gave)."""
+    given = update.model_dump(mode="json", exclude_unset=True)
+    return ClaimFacts.model_validate({**facts.model_dump(mode="json"), **given}, strict=False)
