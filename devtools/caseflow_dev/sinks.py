@@ -13,6 +13,7 @@ import ipaddress
 import json
 import ssl
 import uuid
+import warnings
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -73,8 +74,9 @@ class SmtpSink:
         if context is not None and not implicit_tls:
             kwargs.update(tls_context=context, require_starttls=True)
         if login is not None:
-            kwargs.update(authenticator=self._authenticate, auth_required=True, auth_require_tls=tls is not None)
-        self._controller = Controller(
+            # aiosmtpd sees STARTTLS only: on implicit TLS the connection is encrypted from the first byte anyway
+            kwargs.update(authenticator=self._authenticate, auth_required=True, auth_require_tls=not implicit_tls)
+        self._controller = _Controller(
             self,
             hostname="127.0.0.1",
             port=self.port,
@@ -147,6 +149,14 @@ class SmtpSink:
     async def handle_QUIT(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
         self.quits += 1
         return "221 Bye"
+
+
+class _Controller(Controller):
+    def factory(self) -> Any:
+        with warnings.catch_warnings():
+            # "AUTH without requiring TLS": aiosmtpd knows only STARTTLS; implicit TLS is encrypted throughout
+            warnings.filterwarnings("ignore", "Requiring AUTH while not requiring TLS", UserWarning)
+            return super().factory()  # type: ignore[no-untyped-call]
 
 
 class HttpSink:
@@ -289,7 +299,7 @@ class TlsFiles:
         from cryptography import x509
         from cryptography.hazmat.primitives import hashes, serialization
         from cryptography.hazmat.primitives.asymmetric import ec
-        from cryptography.x509.oid import NameOID
+        from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
         now = datetime.datetime.now(datetime.UTC)
         valid = (now - datetime.timedelta(days=1), now + datetime.timedelta(days=1))
@@ -321,10 +331,8 @@ class TlsFiles:
             .not_valid_after(valid[1])
             .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.ExtendedKeyUsage([x509.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-            .add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
-            )
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
             .sign(ca_key, hashes.SHA256())
         )
         files = cls(folder / "ca.pem", folder / "relay.pem", folder / "relay.key")

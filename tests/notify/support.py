@@ -40,7 +40,13 @@ from caseflow_contracts.claims import (
     PayoutIssuedPayload,
 )
 from caseflow_contracts.common import CaseKind, Channel, LadderLevel, MaskedContact, Money, Priority, SealedContact
-from caseflow_contracts.sla import SlaBreached, SlaBreachWithdrawn, SlaBreachWithdrawnPayload, SlaClockPayload, SlaMetric
+from caseflow_contracts.sla import (
+    SlaBreached,
+    SlaBreachWithdrawn,
+    SlaBreachWithdrawnPayload,
+    SlaClockPayload,
+    SlaMetric,
+)
 from caseflow_contracts.stations import ResolutionResult
 from caseflow_dev.sinks import DUPLICATE, HttpSink, SmtpSink, WebhookCheck
 from caseflow_kit.privacy import Sealer, mask_email, mask_name, mask_phone
@@ -154,9 +160,7 @@ def progress(cid: str, note: str = "包裹已找到，今日派送。", *, at: d
     return CaseProgressNoted.create(payload, key=cid, producer="routing", occurred_at=at)
 
 
-def resolved(
-    cid: str, result: ResolutionResult = ResolutionResult.RESOLVED, *, at: datetime = NOW
-) -> CaseResolved:
+def resolved(cid: str, result: ResolutionResult = ResolutionResult.RESOLVED, *, at: datetime = NOW) -> CaseResolved:
     payload = CaseResolvedPayload(
         case_id=cid,
         station=STATION,
@@ -177,7 +181,11 @@ def closed(cid: str, *, at: datetime = NOW) -> CaseClosed:
 
 def reopened(cid: str, *, at: datetime = NOW) -> CaseReopened:
     payload = CaseReopenedPayload(
-        case_id=cid, source_event_id="ct-" + uuid.uuid4().hex[:8], reopen_count=1, priority=Priority.HIGH, reopened_at=at
+        case_id=cid,
+        source_event_id="ct-" + uuid.uuid4().hex[:8],
+        reopen_count=1,
+        priority=Priority.HIGH,
+        reopened_at=at,
     )
     return CaseReopened.create(payload, key=cid, producer="intake", occurred_at=at)
 
