@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from caseflow_contracts import Event, Topic
@@ -182,7 +182,7 @@ def add_delivery(uow: UnitOfWork, d: Delivery) -> None:
 def save_delivery(uow: UnitOfWork, d: Delivery) -> Delivery:
     """Compare-and-set on the version read; returns the delivery as it will be stored (next version)."""
     uow.update(DELIVERIES, delivery_to_doc(d))
-    return replace(d, version=d.version + 1)
+    return d.with_changes(version=d.version + 1)
 
 
 async def of_held_slots(store: Store, moment: str, slots: Sequence[int], now: float, limit: int) -> list[Delivery]:

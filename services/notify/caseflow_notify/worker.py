@@ -24,7 +24,7 @@ import random
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from caseflow_contracts.notify import NotifyChannel
@@ -270,7 +270,7 @@ class DeliveryWorker:
         key = self._guard_key(channel, case)
         cp = self.deps.policy.channel(channel)
         guard = self._guards.get(key)
-        if guard is None or guard.made_from != cp:  # new, or the policy changed it
+        if guard is None or (guard.made_from is not cp and guard.made_from != cp):  # new, or the policy changed
             breaker = CircuitBreaker(cp.breaker_failures, cp.breaker_reset_s)
             guard = self._guards[key] = Guard(TokenBucket(cp.rate_per_s, cp.burst), breaker, cp)
         return guard
@@ -359,7 +359,7 @@ class DeliveryWorker:
                 if current is None or current.state is not State.SENDING or current.attempts != item.delivery.attempts:
                     continue  # settled meanwhile by someone else (reclaimed as interrupted)
                 cp = self.deps.policy.channel(current.any_channel)
-                after = replace(current.settled(outcome, cp, now, draw), locale=item.locale or current.locale)
+                after = current.settled(outcome, cp, now, draw, locale=item.locale)
                 settled.append(await self._settle(uow, after, now))
             return settled
 
