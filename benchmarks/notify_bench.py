@@ -146,19 +146,15 @@ class Result:
         )
 
 
-async def baseline(url: str, n: int) -> Result:
-    """The worker's own webhook adapter (sign + POST, same connection pool) with no store and no worker."""
-    sender = WebhookSender({"shop-bench": [SECRET.encode()]}, timeout_s=5)
-    rendered = Rendered("case_acknowledged", "zh-CN", "subject", "【百世快递】您的服务单已受理", "body")
+async def adapter_run(sender: Any, n: int, message: Callable[[int], Message]) -> Result:
+    """N sends through a channel adapter alone (no store, no worker), at most its concurrency at once."""
     latencies: list[float] = []
-    sem = asyncio.Semaphore(sender.concurrency)  # as the worker: never more sends than pooled connections
+    gate = asyncio.Semaphore(sender.concurrency)  # as the worker: never more sends than pooled connections
 
     async def one(i: int) -> None:
-        async with sem:
-            data = {"case_id": "CF-BASELINE1"}
-            message = Message(f"b-{i}", "CF-BASELINE1", "case.opened", url, rendered, data, target="shop-bench")
+        async with gate:
             started = time.perf_counter()
-            await sender.send(message)
+            await sender.send(message(i))
             latencies.append(time.perf_counter() - started)
 
     cpu, started = time.process_time(), time.perf_counter()
@@ -166,6 +162,16 @@ async def baseline(url: str, n: int) -> Result:
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     await sender.close()
     return Result(n / elapsed, latencies, cpu / n * 1e6)
+
+
+async def baseline(url: str, n: int) -> Result:
+    """The worker's own webhook adapter (sign + POST, same connection pool) with no store and no worker."""
+    sender = WebhookSender({"shop-bench": [SECRET.encode()]}, timeout_s=5)
+    rendered = Rendered("case_acknowledged", "zh-CN", "subject", "【百世快递】您的服务单已受理", "body")
+    data = {"case_id": "CF-BASELINE1"}
+    return await adapter_run(
+        sender, n, lambda i: Message(f"b-{i}", "CF-BASELINE1", "case.opened", url, rendered, data, target="shop-bench")
+    )
 
 
 async def open_runtime(tmp: Path, url: str, concurrency: int) -> Runtime[NotifySettings, Deps]:
@@ -413,26 +419,13 @@ class ThreadedSmtplibSender:
 
 
 async def mail_run(sender: Any, n: int) -> Result:
-    rendered = Rendered(
-        "case_acknowledged", "zh-CN", "您的服务单已受理", "sms", "您好，百世快递客户服务中心工号9500。\n\n正文\n"
+    body = "您好，百世快递客户服务中心工号9500。\n\n正文\n"
+    rendered = Rendered("case_acknowledged", "zh-CN", "您的服务单已受理", "sms", body)
+    return await adapter_run(
+        sender,
+        n,
+        lambda i: Message(f"m-{i}-{uuid.uuid4().hex}", "CF-BENCHMAIL01", "case.opened", "li.lei@example.org", rendered),
     )
-    latencies: list[float] = []
-    gate = asyncio.Semaphore(sender.concurrency)  # as the worker: never more sends than sessions
-
-    async def one(i: int) -> None:
-        async with gate:
-            message = Message(
-                f"m-{i}-{uuid.uuid4().hex}", "CF-BENCHMAIL01", "case.opened", "li.lei@example.org", rendered
-            )
-            started = time.perf_counter()
-            await sender.send(message)
-            latencies.append(time.perf_counter() - started)
-
-    cpu, started = time.process_time(), time.perf_counter()
-    await asyncio.gather(*(one(i) for i in range(n)))
-    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
-    await sender.close()
-    return Result(n / elapsed, latencies, cpu / n * 1e6)
 
 
 async def mails(n: int) -> None:

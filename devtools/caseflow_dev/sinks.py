@@ -205,9 +205,13 @@ class HttpSink:
 
     async def start(self) -> HttpSink:
         self._task = asyncio.create_task(self._server.serve())
-        while not self._server.started:  # noqa: ASYNC110 - uvicorn offers no event to await
+        for _ in range(1000):  # uvicorn offers no event to await: poll, bounded
+            if self._server.started:
+                return self
+            if self._task.done():
+                break
             await asyncio.sleep(0.01)
-        return self
+        raise RuntimeError(f"the HTTP sink did not start on port {self.port}")
 
     async def stop(self) -> None:
         self._server.should_exit = True

@@ -540,3 +540,15 @@ def test_webhook_secrets_rotate_two_at_once_and_are_never_shared_or_empty() -> N
     ):
         with pytest.raises(ValueError, match=why):
             check_webhook_secrets(targets, secrets_)
+
+
+def test_the_domain_imports_no_kit_broker_or_store() -> None:
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, caseflow_notify.domain; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('caseflow_kit', 'faststream', 'aiokafka', 'pymongo')))"
+    )
+    found = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip()
+    assert found == "[]"

@@ -8,11 +8,12 @@ customer-service centre speaks.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from caseflow_contracts import Event
 from caseflow_contracts.cases import (
     CaseEscalatedPayload,
     CaseOpenedPayload,
@@ -112,6 +113,24 @@ def claim_decided(p: ClaimDecidedPayload) -> Says:
 def payout_issued(p: PayoutIssuedPayload) -> Says:
     variables = {"case_id": p.case_id, "claim_id": p.claim_id, "amount": p.amount.model_dump(mode="json")}
     return Says({**variables, **_speaker()})
+
+
+#: What each step says, from the event alone.
+_SAYS: dict[str, Callable[[Any, DeliveryPolicy, Scrub], Says]] = {
+    "case.opened": lambda e, policy, scrub: opened(e.payload, policy),
+    "case.escalated": lambda e, policy, scrub: escalated(e.payload, policy),
+    "case.transferred": lambda e, policy, scrub: transferred(e.payload, policy),
+    "case.progress_noted": lambda e, policy, scrub: progress(e.payload, scrub),
+    "case.resolved": lambda e, policy, scrub: resolved(e.payload, e.event_id, policy, scrub),
+    "sla.breached": lambda e, policy, scrub: breached(e.payload),
+    "claim.decided": lambda e, policy, scrub: claim_decided(e.payload),
+    "payout.issued": lambda e, policy, scrub: payout_issued(e.payload),
+}
+
+
+def says(event: Event, policy: DeliveryPolicy, scrub: Scrub) -> Says:
+    """What `event` tells the customer; KeyError for an event that tells nothing."""
+    return _SAYS[event.type](event, policy, scrub)
 
 
 # -- which deliveries an event causes --------------------------------------------------------------
