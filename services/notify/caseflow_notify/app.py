@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from caseflow_contracts.notify import NotificationFailed, NotificationSent
 from caseflow_contracts.topics import CASES_LIFECYCLE, CLAIMS_EVENTS, SLA_BREACHES
 from caseflow_kit import ServiceSpec, Subscription
 
@@ -33,4 +34,5 @@ SPEC: ServiceSpec[NotifySettings, Deps] = ServiceSpec(
     background=[run_worker],
     close_deps=close_deps,
     rules_files=lambda deps: [deps.policy_file],
+    emits=[NotificationSent, NotificationFailed],
 )
