@@ -56,7 +56,7 @@ def fast_policy(target: Path) -> Path:
     for channel in policy["channels"].values():
         channel["rate_per_s"] = 100_000
         channel["burst"] = 100_000
-    policy.pop("quiet_hours", None)
+    policy.pop("sending_hours", None)
     target.write_text(yaml.safe_dump(policy, allow_unicode=True), encoding="utf-8")
     return target
 

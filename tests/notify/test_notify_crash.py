@@ -12,6 +12,7 @@ import httpx
 from caseflow_contracts import parse_event
 from caseflow_contracts.topics import NOTIFY_DELIVERIES
 from caseflow_dev.harness import ServiceProcess
+from caseflow_dev.sinks import SmtpSink
 from caseflow_dev.testing import KafkaTestKit
 from caseflow_kit import Context, Runtime
 from caseflow_kit.auth import Role
@@ -21,13 +22,11 @@ from caseflow_notify.settings import NotifySettings
 from .support import (
     SMS_GATEWAY_TOKEN,
     TEST_KEY,
-    HttpReceiver,
-    SmtpReceiver,
     case_id,
     notify_overrides,
     opened,
-    serve_http,
-    serve_smtp,
+    sms_gateway,
+    webhook_receiver,
     write_policy,
 )
 
@@ -40,10 +39,9 @@ async def until(condition: object, timeout_s: float = 60) -> None:
 
 
 async def test_sigkill_mid_send_then_restart_delivers_once(kafka: KafkaTestKit, tmp_path: Path) -> None:
-    smtp = SmtpReceiver()
-    with serve_smtp(smtp):
-        async with serve_http(HttpReceiver(hang_s=60)) as web, serve_http(HttpReceiver()) as sms:
-            policy = write_policy(tmp_path)
+    with SmtpSink() as smtp:
+        async with webhook_receiver(hang_s=60) as web, sms_gateway() as sms:
+            policy = write_policy(tmp_path, fan_out="all")
             overrides = notify_overrides(policy, web, sms, smtp)
             # What the handler records for a case.opened (done here, so the process needs no consumer-group join).
             runtime = Runtime(SPEC, kafka.settings(NotifySettings, **overrides))
@@ -76,7 +74,7 @@ async def test_sigkill_mid_send_then_restart_delivers_once(kafka: KafkaTestKit, 
             first_env = {**env, "CASEFLOW_GROUP_ID": kafka.prefix + "notify-1"}
             first = ServiceProcess("notify", first_env, log_file=tmp_path / "notify-1.log").start()
             try:
-                await until(lambda: web.requests >= 1 and smtp.messages)  # the receiver has the webhook...
+                await until(lambda: web.requests and smtp.messages)  # the receiver has the webhook...
                 assert len(web.accepted) == 1
             finally:
                 first.kill()  # ...and the process dies before it hears back

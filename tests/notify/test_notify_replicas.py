@@ -14,19 +14,19 @@ from pathlib import Path
 from caseflow_contracts import parse_event
 from caseflow_contracts.topics import NOTIFY_DELIVERIES
 from caseflow_dev.harness import run_in_process
+from caseflow_dev.sinks import SmtpSink
 from caseflow_dev.testing import KafkaTestKit
 from caseflow_notify.app import SPEC
 from caseflow_notify.settings import NotifySettings
 
-from .support import HttpReceiver, SmtpReceiver, case_id, notify_overrides, opened, serve_http, serve_smtp, write_policy
+from .support import case_id, notify_overrides, opened, sms_gateway, webhook_receiver, write_policy
 
 CASES = 48
 
 
 async def test_two_replicas_and_a_slow_relay_send_each_email_once(kafka: KafkaTestKit, tmp_path: Path) -> None:
-    smtp = SmtpReceiver(slow_s=0.9)
-    with serve_smtp(smtp):
-        async with serve_http(HttpReceiver()) as web, serve_http(HttpReceiver()) as sms:
+    with SmtpSink(slow_s=0.9) as smtp:
+        async with webhook_receiver() as web, sms_gateway() as sms:
             # leases of 2.5 s; 48 e-mails at 0.9 s each over eight SMTP sessions: a replica that took them all
             # would keep the last ones waiting for a session longer than their lease
             policy = write_policy(tmp_path)

@@ -9,6 +9,7 @@ import httpx
 from caseflow_contracts import parse_event
 from caseflow_contracts.topics import CASES_LIFECYCLE, NOTIFY_DELIVERIES
 from caseflow_dev.harness import run_in_process
+from caseflow_dev.sinks import HttpSink, SmtpSink
 from caseflow_dev.testing import KafkaTestKit
 from caseflow_kit.auth import Role
 from caseflow_notify.app import SPEC
@@ -16,8 +17,6 @@ from caseflow_notify.settings import NotifySettings
 
 from .support import (
     WEBHOOK_SECRET,
-    HttpReceiver,
-    SmtpReceiver,
     breached,
     case_id,
     claim_decided,
@@ -27,21 +26,21 @@ from .support import (
     payout,
     progress,
     resolved,
-    serve_http,
-    serve_smtp,
+    sms_gateway,
+    webhook_receiver,
     write_policy,
 )
 
 
 async def test_notify_through_the_broker(kafka: KafkaTestKit, tmp_path: Path) -> None:
-    smtp = SmtpReceiver(fail_next=1)
-    with serve_smtp(smtp):
+    with SmtpSink(fail_next=1) as smtp:
         async with (
-            serve_http(HttpReceiver(fail_next=2)) as web,
-            serve_http(HttpReceiver(fail_next=10_000, fail_status=500)) as dead,
-            serve_http(HttpReceiver()) as sms,
+            webhook_receiver(fail_next=2) as web,
+            HttpSink(fail_next=10_000, fail_status=500) as dead,
+            sms_gateway() as sms,
         ):
-            overrides = notify_overrides(write_policy(tmp_path), web, sms, smtp)
+            # the old fan-out (every channel at once), so that every channel is exercised through the broker
+            overrides = notify_overrides(write_policy(tmp_path, fan_out="all"), web, sms, smtp)
             overrides["webhook_targets"] = {**overrides["webhook_targets"], "shop-b": f"{dead.url}/hooks"}
             overrides["webhook_secrets"] = {**overrides["webhook_secrets"], "shop-b": "shop-b-" + WEBHOOK_SECRET}
             settings = kafka.settings(NotifySettings, **overrides)
@@ -53,21 +52,25 @@ async def test_notify_through_the_broker(kafka: KafkaTestKit, tmp_path: Path) ->
                     first,  # redelivered: changes nothing
                     escalated(story),
                     progress(story),
-                    resolved(story),
                     breached(story),
                     claim_decided(story),
                     payout(story),
                     opened(other, platform="shop-b", language="en"),
                 ):
                     await kafka.publish(event)
+                # the updates go out while the case is open (once it is resolved, those not yet sent lapse)
+                early = await kafka.collect(NOTIFY_DELIVERIES, 19, timeout_s=90)
+                await kafka.publish(resolved(story))
 
-                # 3 + 2 + 2 + 3 + 2 + 3 + 3 for the story; sms + e-mail sent and the webhook failed for the other
-                records = await kafka.collect(NOTIFY_DELIVERIES, 21, timeout_s=90)
+                # 3 + 3 + 2 + 2 + 3 + 3, then 3 for the resolution; sms + e-mail sent and the webhook failed
+                # for the other
+                records = await kafka.collect(NOTIFY_DELIVERIES, 22, timeout_s=90)
+                assert len(early) == 19
                 events = [parse_event(r.value) for r in records]
                 sent = [e for e in events if e.type == "notification.sent"]
                 failed = [e for e in events if e.type == "notification.failed"]
-                assert len(sent) == 20
-                assert len({e.payload.notification_id for e in sent}) == 20  # type: ignore[attr-defined]
+                assert len(sent) == 21
+                assert len({e.payload.notification_id for e in sent}) == 21  # type: ignore[attr-defined]
                 assert len(failed) == 1
                 assert failed[0].payload.case_id == other  # type: ignore[attr-defined]
                 assert failed[0].payload.channel == "webhook"  # type: ignore[attr-defined]
@@ -85,9 +88,9 @@ async def test_notify_through_the_broker(kafka: KafkaTestKit, tmp_path: Path) ->
                     ["case.opened", "case.escalated", "case.resolved", "claim.decided", "payout.issued"]
                 )
                 assert web.refused == []
-                assert dead.requests == 3
+                assert len(dead.requests) == 3
                 story_mails = [m for m in smtp.messages if m["X-Caseflow-Case"] == story]
-                assert len(story_mails) == 6
+                assert len(story_mails) == 7
                 assert all(m["To"] == "xiaoming.wang@example.com" for m in story_mails)
                 assert sum(1 for m in sms.accepted if story in m["text"]) == 7
                 assert all(m["to"] == "13812345678" for m in sms.accepted)
@@ -100,7 +103,7 @@ async def test_notify_through_the_broker(kafka: KafkaTestKit, tmp_path: Path) ->
                     answer = await client.get(f"/cases/{story}/notifications")
                     assert answer.status_code == 200
                     body = answer.json()
-                    assert len(body["notifications"]) == 18
+                    assert len(body["notifications"]) == 19
                     assert {n["state"] for n in body["notifications"]} == {"sent"}
                     assert body["contact"]["masked"]["phone"] == "138****5678"
                     assert "13812345678" not in answer.text
@@ -112,3 +115,4 @@ async def test_notify_through_the_broker(kafka: KafkaTestKit, tmp_path: Path) ->
                     assert 'caseflow_notify_outcomes_total{channel="webhook",outcome="failed"} 1.0' in metrics
                     assert 'caseflow_notify_outcomes_total{channel="email",outcome="retry"} 1.0' in metrics
                     assert 'caseflow_notify_outcomes_total{channel="sms",outcome="sent"} 8.0' in metrics
+                    assert body["contact"]["status"] == "resolved"

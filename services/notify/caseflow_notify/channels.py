@@ -6,30 +6,27 @@ timeouts, retries, rate limits and circuit breakers are the worker's business.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hashlib
 import hmac
 import json
-import smtplib
 import ssl
-import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Mapping, MutableMapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from email.header import Header
 from email.mime.text import MIMEText
 from email.utils import formatdate, parseaddr
-from typing import TYPE_CHECKING, Any, Protocol
+from pathlib import Path
+from typing import Any, Protocol
 
 import aiohttp
+import aiosmtplib
+
+from caseflow_kit.clock import Clock, SystemClock
 
 from .templates import Rendered
-
-if TYPE_CHECKING:
-    from _typeshed import ReadableBuffer
 
 SIGNATURE_HEADER = "X-Caseflow-Signature"
 TIMESTAMP_HEADER = "X-Caseflow-Timestamp"
@@ -37,12 +34,14 @@ DELIVERY_HEADER = "X-Caseflow-Delivery"
 
 
 class DeliveryError(Exception):
-    """A send that did not go through; `permanent` ones are not retried."""
+    """A send that did not go through; `permanent` ones are not retried, `uncertain` ones may have arrived
+    (the channel's on_uncertain decides)."""
 
-    def __init__(self, reason: str, *, permanent: bool = False) -> None:
+    def __init__(self, reason: str, *, permanent: bool = False, uncertain: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
         self.permanent = permanent
+        self.uncertain = uncertain
 
 
 @dataclass(frozen=True)
@@ -151,8 +150,11 @@ class WebhookSender:
     a signature by each, so the receiver can switch at its own pace.
     """
 
-    def __init__(self, secrets: Mapping[str, Sequence[bytes]], timeout_s: float, pool: int = 64) -> None:
+    def __init__(
+        self, secrets: Mapping[str, Sequence[bytes]], timeout_s: float, pool: int = 64, clock: Clock | None = None
+    ) -> None:
         self._secrets = secrets
+        self._clock = clock or SystemClock()
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
         self._pool = pool
         self.concurrency = pool
@@ -179,7 +181,7 @@ class WebhookSender:
 
     async def send(self, message: Message) -> None:
         body = self.body(message)
-        timestamp = str(int(time.time()))
+        timestamp = str(int(self._clock.time()))
         secrets = self._secrets.get(message.target)
         if not secrets:
             raise DeliveryError(f"no webhook secret for {message.target}", permanent=True)
@@ -251,6 +253,7 @@ class SmtpConfig:
     starttls: bool = False
     implicit_tls: bool = False
     allow_plaintext_auth: bool = False
+    ca_file: Path | None = None  # a private CA the relay's certificate is signed by; else the system's
 
     def check(self) -> None:
         """Refuse to start with credentials that would cross the network in the clear."""
@@ -263,63 +266,50 @@ class SmtpConfig:
                 "(CASEFLOW_SMTP_ALLOW_PLAINTEXT_AUTH only for a relay on this host)"
             )
 
-
-@dataclass(frozen=True)
-class _Mail:
-    to: str
-    raw: bytes
-
-
-class _Session(smtplib.SMTP):
-    """One persistent SMTP connection, used by one thread at a time."""
-
-    idle_since = 0.0  # time.monotonic() when it last went back to the pool
-    reused = False  # taken from the pool: the server may have dropped it meanwhile
-    data_begun = False  # from DATA on the server may have the message: a failure is no longer safe to retry
-
-    def data(self, msg: ReadableBuffer | str) -> tuple[int, bytes]:
-        self.data_begun = True
-        return super().data(msg)
+    def tls_context(self) -> ssl.SSLContext | None:
+        if not (self.starttls or self.implicit_tls):
+            return None
+        return ssl.create_default_context(cafile=str(self.ca_file) if self.ca_file else None)
 
 
-class _TlsSession(_Session, smtplib.SMTP_SSL):
-    """A session over implicit TLS (SMTPS)."""
+@dataclass
+class _Session:
+    """One persistent SMTP connection (aiosmtplib), used by one send at a time."""
+
+    smtp: aiosmtplib.SMTP
+    idle_since: float = 0.0  # time.monotonic() when it last went back to the pool
+    reused: bool = False  # taken from the pool: the server may have dropped it meanwhile
+    data_begun: bool = False  # from DATA on the server may have the message: a failure is no longer safe to retry
 
 
-def _quit(sessions: Iterable[_Session]) -> None:
-    for session in sessions:
-        with contextlib.suppress(smtplib.SMTPException, OSError):
-            session.quit()
-        session.close()
-
-
-def _dropped_while_idle(session: _Session, exc: smtplib.SMTPException) -> bool:
+def _dropped_while_idle(session: _Session, exc: aiosmtplib.SMTPException) -> bool:
     """Did a reused session fail because the server had closed it, before any of the message went out?"""
     if not session.reused or session.data_begun:
         return False  # a fresh connection failing is real news; after DATA began a retry could send twice
-    if isinstance(exc, smtplib.SMTPSenderRefused):
-        return exc.smtp_code == 421  # "closing channel", what servers like Postfix say before an idle hang-up
+    if isinstance(exc, aiosmtplib.SMTPSenderRefused):
+        return exc.code == 421  # "closing channel", what servers like Postfix say before an idle hang-up
     # A server that stopped answering did not drop us: a retry would only double the wait.
-    return isinstance(exc, smtplib.SMTPServerDisconnected) and not isinstance(exc.__context__, TimeoutError)
+    return isinstance(exc, aiosmtplib.SMTPServerDisconnected)
 
 
 class SmtpSender:
-    """Plain-text UTF-8 e-mail; Message-ID is the notification id, so mail clients can de-duplicate.
+    """Plain-text UTF-8 e-mail over asyncio (aiosmtplib); Message-ID is the notification id.
 
-    Sends go over up to `concurrency` persistent sessions (connect, EHLO, STARTTLS and LOGIN once each).
-    The sender's own threads, one per session, bound how many are open: a send beyond that waits for a
-    thread. A session that errs is closed, never reused; idle ones older than `max_idle_s` are closed
-    rather than reused, since servers hang up on idle connections.
+    Sends go over up to `concurrency` persistent sessions (connect, TLS, LOGIN once each), on the event
+    loop: no thread per session. A session that errs is closed, never reused; idle ones older than
+    `max_idle_s` are closed rather than reused, since servers hang up on idle connections.
     """
 
-    def __init__(self, config: SmtpConfig, concurrency: int = 8, max_idle_s: float = 30.0) -> None:
+    def __init__(
+        self, config: SmtpConfig, concurrency: int = 8, max_idle_s: float = 30.0, clock: Clock | None = None
+    ) -> None:
         self._config = config
         self.concurrency = concurrency
         self.max_idle_s = max_idle_s
+        self._clock = clock or SystemClock()
+        self._tls = config.tls_context()
         self._idle: deque[_Session] = deque()  # oldest first
-        self._lock = threading.Lock()  # guards _idle and _closed
         self._closed = False
-        self._threads = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="caseflow-smtp")
 
     def build(self, message: Message) -> bytes:
         """The message as sent: UTF-8 text, base64 body, RFC 2047 subject.
@@ -331,100 +321,106 @@ class SmtpSender:
         mail["From"] = self._config.sender
         mail["To"] = message.address
         mail["Subject"] = Header(message.rendered.subject, "utf-8").encode()
-        mail["Date"] = formatdate(localtime=False)
+        mail["Date"] = formatdate(self._clock.time(), localtime=False)
         mail["Message-ID"] = f"<{message.notification_id}@caseflow>"
         mail["X-Caseflow-Case"] = message.case_id
         mail["Content-Language"] = message.rendered.locale
         return mail.as_bytes()
 
     async def send(self, message: Message) -> None:
-        mail = _Mail(message.address, self.build(message))
+        raw = self.build(message)
+        session: _Session | None = None
         try:
-            await asyncio.get_running_loop().run_in_executor(self._threads, self._send_blocking, mail)
-        except smtplib.SMTPRecipientsRefused as exc:
-            codes = [code for code, _ in exc.recipients.values()]
-            raise DeliveryError(f"SMTP recipient refused {codes}", permanent=all(c >= 500 for c in codes)) from None
-        except smtplib.SMTPResponseException as exc:
-            raise DeliveryError(f"SMTP {exc.smtp_code}", permanent=exc.smtp_code >= 500) from None
-        except (smtplib.SMTPException, OSError) as exc:
-            raise DeliveryError(f"SMTP unreachable: {type(exc).__name__}") from None
+            session = await self._take()
+            try:
+                await self._send_on(session, message.address, raw)
+            except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPSenderRefused) as exc:
+                if not _dropped_while_idle(session, exc):
+                    raise
+                session = await self._open()
+                await self._send_on(session, message.address, raw)  # once, on a fresh connection
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            raise _delivery_error(exc, session) from None
 
     async def close(self) -> None:
         """QUIT the idle sessions; those still sending are closed as they come back. Final."""
-        with self._lock:
-            self._closed = True
-            idle, self._idle = list(self._idle), deque()
-        await asyncio.to_thread(_quit, idle)
-        self._threads.shutdown(wait=False)
+        self._closed = True
+        idle, self._idle = list(self._idle), deque()
+        for session in idle:
+            await _quit(session)
 
-    # -- in the sender's threads ----------------------------------------------------------------------
-
-    def _send_blocking(self, mail: _Mail) -> None:
-        session = self._take()
-        try:
-            self._send_on(session, mail)
-        except (smtplib.SMTPServerDisconnected, smtplib.SMTPSenderRefused) as exc:
-            if not _dropped_while_idle(session, exc):
-                raise
-            self._send_on(self._open(), mail)  # once, on a fresh connection
-
-    def _send_on(self, session: _Session, mail: _Mail) -> None:
+    async def _send_on(self, session: _Session, to: str, raw: bytes) -> None:
         session.data_begun = False
+        smtp = session.smtp
         try:
-            session.sendmail(parseaddr(self._config.sender)[1], [mail.to], mail.raw)
-        except (smtplib.SMTPRecipientsRefused, smtplib.SMTPResponseException):
-            # Refused on MAIL, RCPT or DATA: the conversation itself is fine once reset. smtplib has sent
-            # an RSET already but ignores a dead connection; this one proves the session still answers.
+            await smtp.mail(parseaddr(self._config.sender)[1])
+            await smtp.rcpt(to)
+            session.data_begun = True
+            await smtp.data(raw)
+        except aiosmtplib.SMTPResponseException:
+            # Refused on MAIL, RCPT or DATA: the conversation itself is fine once reset; RSET proves it answers.
             try:
-                usable = session.rset()[0] == 250
-            except (smtplib.SMTPException, OSError):
+                usable = (await smtp.rset()).code == 250
+            except (aiosmtplib.SMTPException, OSError):
                 usable = False
             if usable:
                 self._give_back(session)
             else:
-                session.close()
+                smtp.close()
             raise
-        except Exception:
-            session.close()  # broken, or in a state we cannot tell
+        except BaseException:
+            smtp.close()  # broken, cut off, or in a state we cannot tell
             raise
         self._give_back(session)
 
-    def _take(self) -> _Session:
+    async def _take(self) -> _Session:
         """The most recently used idle session (the likeliest alive; the surplus ages out), else a new one."""
-        with self._lock:
-            too_old = time.monotonic() - self.max_idle_s
-            expired = []
-            while self._idle and self._idle[0].idle_since < too_old:
-                expired.append(self._idle.popleft())
-            session = self._idle.pop() if self._idle else None
-        _quit(expired)
-        if session is None:
-            return self._open()
-        session.reused = True
-        return session
+        too_old = time.monotonic() - self.max_idle_s
+        while self._idle and (self._idle[0].idle_since < too_old or not self._idle[0].smtp.is_connected):
+            await _quit(self._idle.popleft())
+        while self._idle:
+            session = self._idle.pop()
+            if session.smtp.is_connected:  # the server may have hung up while it waited, and we noticed
+                session.reused = True
+                return session
+        return await self._open()
 
     def _give_back(self, session: _Session) -> None:
         session.idle_since = time.monotonic()
-        with self._lock:
-            if not self._closed:
-                self._idle.append(session)
-                return
-        _quit([session])
+        if self._closed:
+            session.smtp.close()
+        else:
+            self._idle.append(session)
 
-    def _open(self) -> _Session:
+    async def _open(self) -> _Session:
         cfg = self._config
-        session = (
-            _TlsSession(cfg.host, cfg.port, timeout=cfg.timeout_s, context=ssl.create_default_context())
-            if cfg.implicit_tls
-            else _Session(cfg.host, cfg.port, timeout=cfg.timeout_s)
+        smtp = aiosmtplib.SMTP(
+            hostname=cfg.host,
+            port=cfg.port,
+            timeout=cfg.timeout_s,
+            use_tls=cfg.implicit_tls,
+            start_tls=cfg.starttls,
+            tls_context=self._tls,
+            username=cfg.username if cfg.password else None,
+            password=cfg.password if cfg.username else None,
         )
-        try:
-            if cfg.starttls:
-                session.starttls(context=ssl.create_default_context())
-            if cfg.username and cfg.password:
-                session.login(cfg.username, cfg.password)
-            session.ehlo_or_helo_if_needed()  # now, so that a send on this session is only MAIL, RCPT, DATA
-        except Exception:
-            session.close()
-            raise
-        return session
+        await smtp.connect()  # TLS (implicit or STARTTLS) and LOGIN happen here, once per session
+        return _Session(smtp)
+
+
+def _delivery_error(exc: BaseException, session: _Session | None) -> DeliveryError:
+    if isinstance(exc, aiosmtplib.SMTPRecipientRefused):
+        return DeliveryError(f"SMTP recipient refused [{exc.code}]", permanent=exc.code >= 500)
+    if isinstance(exc, aiosmtplib.SMTPResponseException):
+        return DeliveryError(f"SMTP {exc.code}", permanent=exc.code >= 500)
+    # Cut off after DATA began: the relay may have the message, and SMTP has no key to de-duplicate on.
+    return DeliveryError(
+        f"SMTP unreachable: {type(exc).__name__}", uncertain=session is not None and session.data_begun
+    )
+
+
+async def _quit(session: _Session) -> None:
+    with contextlib.suppress(aiosmtplib.SMTPException, OSError, TimeoutError):
+        if session.smtp.is_connected:
+            await session.smtp.quit()
+    session.smtp.close()

@@ -1,94 +1,60 @@
-"""The notification policy as data: which event tells whom what, on which channel, and how hard to try."""
+"""The notification policy file (data/policy.yaml): the domain's rules plus each channel's sending hours.
+
+Sending hours are a working calendar (caseflow_kit.calendar, the one model every service uses) read in
+the customer's own time zone: SMS 08:00-21:00 means 08:00-21:00 where the customer lives.
+"""
 
 from __future__ import annotations
 
-import re
-from datetime import time
-from typing import Literal
-
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator
 
 from caseflow_contracts.notify import NotifyChannel
+from caseflow_kit.calendar import Calendar, CalendarSpec, known_zone
+from caseflow_kit.rules import RulesFile
 
-_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+from .domain import DeliveryPolicy
+
+#: Where a customer whose zone is unknown is taken to live.
+DEFAULT_ZONE = "Asia/Shanghai"
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class ChannelPolicy(_Strict):
-    """Timeouts, retries, rate limit and circuit breaker of one channel."""
-
-    timeout_s: float = Field(default=5.0, gt=0, le=120, description="Per send; the worker cuts off at twice this")
-    max_attempts: int = Field(default=5, ge=1, le=50)
-    backoff_base_s: float = Field(default=1.0, ge=0)
-    backoff_max_s: float = Field(default=300.0, ge=0)
-    jitter: float = Field(default=0.5, ge=0, le=1, description="Share of each delay drawn at random")
-    rate_per_s: float = Field(default=100.0, gt=0, description="Sustained sends per second (token bucket)")
-    burst: int = Field(default=100, ge=1)
-    breaker_failures: int = Field(default=5, ge=1, description="Consecutive failures that open the breaker")
-    breaker_reset_s: float = Field(default=30.0, gt=0, description="Open time before one trial send")
-    lease_s: float = Field(default=60.0, gt=0, description="How long a claimed send may take before it is in doubt")
-    on_uncertain: Literal["retry", "give_up"] = Field(
-        default="retry",
-        description="A send interrupted by a crash: retry with the same idempotency key, or fail it for a person",
+class Policy(DeliveryPolicy):
+    sending_hours: dict[NotifyChannel, CalendarSpec] = Field(
+        default_factory=dict,
+        description="When each channel may speak to a customer, in the customer's zone; a channel not listed: any"
+        " time; urgent cases: any time",
     )
 
-    @model_validator(mode="after")
-    def _lease_covers_timeout(self) -> ChannelPolicy:
-        if self.lease_s <= 2 * self.timeout_s:
-            raise ValueError("lease_s must exceed twice timeout_s (the worker's backstop on a send)")
-        return self
-
-
-class QuietHours(_Strict):
-    """Local-time window (in the customer's zone) in which a channel stays silent; may wrap midnight."""
-
-    start: str
-    end: str
-
-    @field_validator("start", "end")
+    @field_validator("sending_hours")
     @classmethod
-    def _hhmm(cls, value: str) -> str:
-        if not _HHMM.match(value):
-            raise ValueError("use HH:MM, 24-hour")
+    def _customers_zone(cls, value: dict[NotifyChannel, CalendarSpec]) -> dict[NotifyChannel, CalendarSpec]:
+        for channel, spec in value.items():
+            if "time_zone" in spec.model_fields_set:
+                raise ValueError(f"{channel.value}: sending hours follow the customer's zone; leave time_zone out")
         return value
 
-    @property
-    def start_time(self) -> time:
-        return time.fromisoformat(self.start)
 
-    @property
-    def end_time(self) -> time:
-        return time.fromisoformat(self.end)
+class SendingHoursBook:
+    """A channel's sending hours in a customer's zone, built once per (channel, zone) for the policy in force."""
+
+    def __init__(self, policy_file: RulesFile[Policy]) -> None:
+        self._file = policy_file
+        self._policy: Policy | None = None
+        self._built: dict[tuple[NotifyChannel, str], Calendar | None] = {}
+
+    def __call__(self, channel: NotifyChannel, time_zone: str) -> Calendar | None:
+        policy = self._file.current
+        if policy is not self._policy:  # reloaded: build again from the new file
+            self._policy, self._built = policy, {}
+        key = (channel, time_zone)
+        if key not in self._built:
+            spec = policy.sending_hours.get(channel)
+            self._built[key] = None if spec is None else spec.model_copy(update={"time_zone": _zone(time_zone)}).build()
+        return self._built[key]
 
 
-class Rule(_Strict):
-    """When `event` arrives (and its payload matches `when`), send `template` on each of `channels`."""
-
-    event: str = Field(min_length=3)
-    template: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
-    channels: list[NotifyChannel] = Field(min_length=1)
-    when: dict[str, list[str]] = Field(default_factory=dict, description="Payload field -> accepted values")
-    urgent: bool = Field(default=False, description="Always urgent: ignores quiet hours")
-
-
-class Policy(_Strict):
-    version: str = Field(min_length=1, max_length=64)
-    default_locale: str = "zh-CN"
-    callback_hours: float = Field(default=2.0, gt=0, description="Promised callback time after a case is opened")
-    urgent_priorities: list[str] = Field(default_factory=lambda: ["urgent"])
-    contact_wait_s: float = Field(
-        default=3600.0, ge=0, description="How long a delivery waits for the case's contact details to arrive"
-    )
-    contact_recheck_s: float = Field(
-        default=2.0, gt=0, le=300, description="How often a delivery waiting for its case's contact looks again"
-    )
-    forbidden_words: list[str] = Field(default_factory=list, description="Words no template may contain")
-    quiet_hours: dict[NotifyChannel, QuietHours] = Field(default_factory=dict)
-    channels: dict[NotifyChannel, ChannelPolicy] = Field(default_factory=dict)
-    rules: list[Rule] = Field(min_length=1)
-
-    def channel(self, channel: NotifyChannel) -> ChannelPolicy:
-        return self.channels.get(channel) or ChannelPolicy()
+def _zone(name: str) -> str:
+    try:
+        return known_zone(name)
+    except ValueError:
+        return DEFAULT_ZONE

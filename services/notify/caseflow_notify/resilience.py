@@ -58,6 +58,12 @@ class CircuitBreaker:
             return None
         return self.opened_at + self.reset_s if self.state is BreakerState.OPEN else now + self.reset_s / 4
 
+    def open_until(self, now: float) -> float | None:
+        """While open (not yet due for a trial): when it may let a trial through; else None. Changes nothing."""
+        if self.state is BreakerState.OPEN and now < self.opened_at + self.reset_s:
+            return self.opened_at + self.reset_s
+        return None
+
     def success(self) -> None:
         self.state = BreakerState.CLOSED
         self.consecutive = 0

@@ -32,6 +32,9 @@ class NotifySettings(KitSettings, PiiSettings):
     smtp_allow_plaintext_auth: bool = Field(
         default=False, description="Send SMTP credentials without TLS: only for a relay on this host or pod"
     )
+    smtp_ca_file: Path | None = Field(
+        default=None, description="A private CA bundle the relay's TLS certificate is checked against"
+    )
 
     sms_gateway_url: str = Field(default="http://127.0.0.1:8099/sms", description="HTTP SMS gateway endpoint")
     sms_gateway_token: SecretStr = Field(default=SecretStr(""), description="Bearer token of the SMS gateway")
