@@ -173,9 +173,7 @@ class Lifecycle:
         }
         return self._make(CaseTransferred, case_id, at, payload, "routing")
 
-    def _action(
-        self, model: type[Event], case_id: str, at: float, station: str, level: str, **extra: Any
-    ) -> Event:
+    def _action(self, model: type[Event], case_id: str, at: float, station: str, level: str, **extra: Any) -> Event:
         payload = {"case_id": case_id, "station": station, "level": level, "at": utc(at), **extra}
         return self._make(model, case_id, at, payload, "routing")
 
@@ -212,7 +210,9 @@ class Lifecycle:
         return self._action(CaseResolved, case_id, at, station, level, result=result, kind="delay")
 
     def closed(self, case_id: str, at: float) -> Event:
-        return self._make(CaseClosed, case_id, at, {"case_id": case_id, "closed_at": utc(at), "reason": "done"}, "routing")
+        return self._make(
+            CaseClosed, case_id, at, {"case_id": case_id, "closed_at": utc(at), "reason": "done"}, "routing"
+        )
 
     def note_refused(self, case_id: str, at: float, *, station: str = "SH-PUDONG-01") -> Event:
         payload = {
