@@ -36,7 +36,8 @@ from caseflow_kit.store.sqlite import SqliteStore
 from caseflow_kit.topics import ensure_topics
 from caseflow_ops.tokens import LocalIssuer
 from caseflow_sla.app import SPEC
-from caseflow_sla.domain import Clock, start_clock
+from caseflow_sla.domain import WALL, Clock
+from caseflow_sla.store import clock_doc
 
 BATCH = 20_000
 #: sla's slots on the catalog's partition counts: a clock is fired by the replica holding its case's slot.
@@ -60,7 +61,8 @@ def make_clock(i: int, deadline: float) -> dict[str, Any]:
         started_at=deadline - 7200,
         warned=True,
     )
-    return {**start_clock(clock, None, deadline - 7200).to_doc(), "slot": slot_of_key(clock.case_id, SLOTS)}
+    clock.start(WALL, deadline - 7200)
+    return clock_doc(clock, slot_of_key(clock.case_id, SLOTS))
 
 
 async def fill(path: Path, first: int, count: int, deadline: Callable[[int], float]) -> float:

@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from caseflow_kit.store import Collection, Query, Store
@@ -30,13 +30,11 @@ COLLECTIONS = [
 ]
 
 
-def _compact(values: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in values.items() if v is not None}
-
-
 # clocks ---------------------------------------------------------------------------------------------
 
-_CLOCK_FIELDS = frozenset(f.name for f in fields(Clock))
+_CLOCK_NAMES = tuple(f.name for f in fields(Clock))
+_MARK_NAMES = tuple(f.name for f in fields(QaMark))
+_CLOCK_FIELDS = frozenset(_CLOCK_NAMES)
 
 
 def timer_key(slot: int, due_at: float) -> str:
@@ -44,8 +42,15 @@ def timer_key(slot: int, due_at: float) -> str:
     return f"{slot:04d}|{due_at:020.6f}"
 
 
+def _fields_of(record: Any, names: tuple[str, ...]) -> dict[str, Any]:
+    """A record's fields, shallow (dataclasses.asdict deep-copies every value: most of the timers' time)."""
+    return {name: value for name in names if (value := getattr(record, name)) is not None}
+
+
 def clock_doc(clock: Clock, slot: int, version: int | None = None) -> dict[str, Any]:
-    doc = _compact(asdict(clock))
+    doc = _fields_of(clock, _CLOCK_NAMES)
+    if clock.qa is not None:
+        doc["qa"] = _fields_of(clock.qa, _MARK_NAMES)
     doc["_id"] = clock.id
     if clock.due_at is not None:
         doc["timer"] = timer_key(slot, clock.due_at)
@@ -101,12 +106,14 @@ async def next_due(store: Store, now: float, slots: frozenset[int]) -> float | N
 
 # cases ----------------------------------------------------------------------------------------------
 
-_FACT_FIELDS = frozenset(f.name for f in fields(CaseFacts))
+_FACT_NAMES = tuple(f.name for f in fields(CaseFacts))
+_FACT_FIELDS = frozenset(_FACT_NAMES)
 
 
 def facts_doc(facts: CaseFacts) -> dict[str, Any]:
-    doc = _compact(asdict(facts))
+    doc = _fields_of(facts, _FACT_NAMES)
     doc["payouts"] = {k: list(v) for k, v in facts.payouts.items()}
+    doc["clock_ids"] = list(facts.clock_ids)
     doc["_id"] = facts.case_id
     return doc
 
@@ -167,19 +174,23 @@ def save_case(uow: UnitOfWork, stored: StoredCase, case: CaseClocks) -> list[Clo
         uow.update(CASES, {**doc, "_v": old_case["_v"]})
     put_entries(uow, [*case.charges, *case.reversals])
     for chargeback in case.chargebacks:
-        uow.put(CHARGEBACKS, {"_id": chargeback.entry_id, **asdict(chargeback)})
+        uow.put(CHARGEBACKS, {"_id": chargeback.entry_id, **_fields_of(chargeback, _CHARGEBACK_NAMES)})
     return written
+
+
+_CHARGEBACK_NAMES = tuple(f.name for f in fields(Chargeback))
 
 
 # the QA scorecard ---------------------------------------------------------------------------------
 
-_ENTRY_FIELDS = frozenset(f.name for f in fields(QaEntry))
+_ENTRY_NAMES = tuple(f.name for f in fields(QaEntry))
+_ENTRY_FIELDS = frozenset(_ENTRY_NAMES)
 
 
 def put_entries(uow: UnitOfWork, entries: list[QaEntry]) -> None:
     """Scorecard lines are a projection of the charges and reversals: written whole, idempotently."""
     for entry in entries:
-        uow.put(QA, {"_id": entry.entry_id, **_compact(asdict(entry))})
+        uow.put(QA, {"_id": entry.entry_id, **_fields_of(entry, _ENTRY_NAMES)})
 
 
 def entry_of(doc: dict[str, Any]) -> QaEntry:

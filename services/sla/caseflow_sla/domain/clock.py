@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 from typing import Protocol
 
 from caseflow_contracts import deterministic_id
@@ -88,6 +89,11 @@ class QaMark:
     at: float  # when the duty was missed: the deadline
 
 
+@lru_cache(maxsize=4096)  # a breach's id is asked for by its event, its QA line and the line's cause
+def _event_id(case_id: str, metric: str, level: str, episode: int, signal: str) -> str:
+    return deterministic_id(case_id, metric, level, *((f"e{episode}",) if episode else ()), signal)
+
+
 def clock_id(case_id: str, metric: str, level: str, episode: int = 0) -> str:
     """Episode 0 keeps the key (and event ids) clocks had before episodes existed."""
     base = f"{case_id}|{metric}|{level}"
@@ -138,8 +144,7 @@ class Clock:
 
     def event_id(self, signal: Signal | str) -> str:
         """One id per (case, metric, level, episode, signal): a re-emission is recognisably the same event."""
-        episode = (f"e{self.episode}",) if self.episode else ()
-        return deterministic_id(self.case_id, self.metric, self.level, *episode, str(signal))
+        return _event_id(self.case_id, self.metric, self.level, self.episode, str(signal))
 
     @property
     def live(self) -> bool:

@@ -4,6 +4,7 @@ they are given back. Pure: the prices come from sla's QA table through the `QaPr
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Protocol
 
 from caseflow_contracts import deterministic_id
@@ -42,12 +43,12 @@ class QaEntry:
     metric: str | None = None
     reversed_at: float | None = None
 
-    @property
+    @cached_property
     def entry_id(self) -> str:
         """The id of the entry and of its qa.points_charged event: one charge per cause and duty."""
         return deterministic_id("qa", self.case_id, self.cause_event_id, self.duty)
 
-    @property
+    @cached_property
     def reversal_id(self) -> str:
         return deterministic_id("qa-reversed", self.entry_id)
 
