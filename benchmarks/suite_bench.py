@@ -1,6 +1,6 @@
 """N cases through the whole suite: sustained cases/s and latency from upstream event to customer notification.
 
-    .venv/bin/python benchmarks/suite_bench.py [-n 5000] [--rate 1000]
+    .venv/bin/python benchmarks/suite_bench.py [-n 5000] [--rate 1000] [--profile] [--against REV]
 
 Starts Tansu, the five services as processes (SQLite), a local SMTP server and
 HTTP receiver, then publishes N parcel exceptions at --rate per second and
@@ -9,6 +9,12 @@ follows notify.deliveries: a case is through when its first notification.sent
 and, measured in the same run on the same broker, the raw produce→consume rate
 and round trip, so the figures can be compared across machines as ratios.
 Notify's channel rate limits are raised for the run (the receivers are local).
+
+--profile records every process with py-spy while the cases flow (flame graphs under benchmarks/profiles/)
+and prints, per process, the frames with the most self time and the share of CPU by library.
+--against REV first runs the same benchmark from commit REV (its own checkout and virtual environment under
+benchmarks/baseline/, both git-ignored), then this one: the two sets of figures are measured back to back
+on the same machine.
 """
 
 from __future__ import annotations
@@ -19,12 +25,14 @@ import contextlib
 import os
 import random
 import statistics
+import subprocess
 import tempfile
 import time
 import uuid
 from pathlib import Path
 from typing import Any
 
+import profiles
 import yaml
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -56,6 +64,11 @@ def fast_policy(target: Path) -> Path:
 def processes(stack: Stack) -> dict[str, int | None]:
     named = {s.name: (s.process.pid if s.process else None) for s in stack.services}
     return {**named, "tansu": stack.broker.pid, "bench (clients, sinks)": os.getpid()}
+
+
+def python_processes(pids: dict[str, int | None]) -> dict[str, int | None]:
+    """What py-spy can sample: everything but the broker (Tansu is not a Python process)."""
+    return {name: pid for name, pid in pids.items() if name != "tansu"}
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -142,7 +155,7 @@ async def publish(bootstrap: str, events: list[Any], rate: float) -> dict[str, f
     return sent
 
 
-async def main(n: int, rate: float) -> None:
+async def main(n: int, rate: float, *, profile: bool = False) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp)
         smtp = SmtpSink().start()
@@ -164,6 +177,7 @@ async def main(n: int, rate: float) -> None:
             pids = processes(stack)
             cpu_spent = cpu_meter(pids)
             started = time.perf_counter()
+            profiling = asyncio.create_task(profiles.record(pids, max(5.0, min(30.0, n / rate)))) if profile else None
             sent = await publish(stack.broker.bootstrap, events, rate)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(following, timeout=max(120, n / 50))
@@ -172,6 +186,8 @@ async def main(n: int, rate: float) -> None:
             await follower.consumer.stop()
             report(n, rate, started, sent=sent, follower=follower, raw_rate=raw_rate, raw_p99=raw_p99)
             report_cpu(cpu, len(follower.notified), rate)
+            if profiling is not None:
+                print(profiles.report(await profiling))
             cases = max(len(follower.notified), 1)
             print(
                 f"per case, all services       {events['published'] / cases:.1f} events published, "
@@ -226,9 +242,25 @@ def report_cpu(cpu: dict[str, float], cases: int, rate: float) -> None:
     print(f"    {'all':24} {total * 1000:8.2f} ms  -> at most {cores / total:.0f} cases/s with every core busy")
 
 
+def run_baseline(rev: str, argv: list[str]) -> None:
+    """The same benchmark at commit `rev`, from its own checkout and environment, before this one."""
+    root = Path(__file__).resolve().parents[1]
+    folder = root / "benchmarks" / "baseline" / rev
+    if not folder.exists():
+        subprocess.run(["git", "-C", str(root), "worktree", "add", "--detach", str(folder), rev], check=True)
+    subprocess.run(["make", "-C", str(folder), "venv"], check=True)
+    print(f"=== baseline: {rev} ===", flush=True)
+    subprocess.run([str(folder / ".venv/bin/python"), str(folder / "benchmarks/suite_bench.py"), *argv], check=True)
+    print("=== this checkout ===", flush=True)
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("-n", type=int, default=5000)
     parser.add_argument("--rate", type=float, default=1000)
+    parser.add_argument("--profile", action="store_true", help="py-spy every process while the cases flow")
+    parser.add_argument("--against", metavar="REV", help="run the benchmark at commit REV first, back to back")
     args = parser.parse_args()
-    asyncio.run(main(args.n, args.rate))
+    if args.against:
+        run_baseline(args.against, ["-n", str(args.n), "--rate", str(args.rate)])
+    asyncio.run(main(args.n, args.rate, profile=args.profile))

@@ -12,6 +12,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +22,7 @@ from pydantic.json_schema import models_json_schema
 from . import __name__ as package_name
 from .envelope import Event
 from .registry import EVENT_MODELS
-from .topics import DAY_MS, DLQ_RETENTION_DAYS, TOPICS
+from .topics import DAY_MS, DLQ_RETENTION_DAYS, TOPICS, Topic
 
 HERE = Path(__file__).parent
 SCHEMA_DIR = HERE / "schemas"
@@ -48,11 +50,38 @@ def event_schema(model: type[Event]) -> dict[str, Any]:
     }
 
 
-def asyncapi_document() -> dict[str, Any]:
-    """AsyncAPI 3.0: one channel per topic (and its dead-letter topic), one message per event type."""
+@dataclass(frozen=True)
+class Role:
+    """One party's use of one topic: the event types it receives from it or sends to it."""
+
+    party: str
+    topic: Topic
+    events: tuple[type[Event], ...]
+
+
+def catalog_roles() -> list[tuple[str, Role]]:
+    """Every producer and consumer the catalog names, with every event type of the topic."""
+    roles = []
+    for topic in TOPICS:
+        roles += [("send", Role(producer, topic, topic.events)) for producer in topic.producers]
+        roles += [("receive", Role(consumer, topic, topic.events)) for consumer in topic.consumers]
+    return roles
+
+
+def asyncapi_document(
+    roles: Sequence[tuple[str, Role]] | None = None,
+    *,
+    title: str = "caseflow events",
+    description: str = "Events of the caseflow customer-service case pipeline. "
+    "Every event travels in the same envelope; consumers accept any minor version of a major they know.",
+) -> dict[str, Any]:
+    """AsyncAPI 3.0: a channel per topic used (and its dead-letter topic), a message per event type used, and
+    an operation per (party, action, topic). Without `roles`, the whole catalog."""
+    roles = list(roles) if roles is not None else catalog_roles()
+    used = {model for _, role in roles for model in role.events}
+    models = [model for model in EVENT_MODELS if model in used]
     _, defs = models_json_schema(
-        [(model, "validation") for model in EVENT_MODELS],
-        ref_template="#/components/schemas/{model}",
+        [(model, "validation") for model in models], ref_template="#/components/schemas/{model}"
     )
     messages = {
         model.event_type(): {
@@ -62,64 +91,63 @@ def asyncapi_document() -> dict[str, Any]:
             "contentType": "application/json",
             "payload": {"$ref": f"#/components/schemas/{model.__name__}"},
         }
-        for model in EVENT_MODELS
+        for model in models
     }
     channels: dict[str, Any] = {}
     operations: dict[str, Any] = {}
-    for topic in TOPICS:
+    for action, role in roles:
+        topic = role.topic
         channel_id = topic.name.replace(".", "-")
-        channels[channel_id] = {
-            "address": topic.name,
-            "description": f"{topic.description}. Key: {topic.key}.",
-            "messages": {m.event_type(): {"$ref": f"#/components/messages/{m.event_type()}"} for m in topic.events},
-            "bindings": {
-                "kafka": {
-                    "topic": topic.name,
-                    "partitions": topic.partitions,
-                    "replicas": topic.replication_factor,
-                    "topicConfiguration": {"retention.ms": topic.retention_ms, "cleanup.policy": ["delete"]},
-                    "bindingVersion": "0.5.0",
-                }
-            },
+        described = channels.setdefault(channel_id, _channel(topic))
+        for model in role.events:
+            described["messages"][model.event_type()] = {"$ref": f"#/components/messages/{model.event_type()}"}
+        channels.setdefault(channel_id + "-dlq", _dlq_channel(topic))
+        operations[f"{_slug(role.party)}-{action}s-{channel_id}"] = {
+            "action": action,
+            "channel": {"$ref": f"#/channels/{channel_id}"},
+            "title": f"{role.party} {'publishes' if action == 'send' else 'consumes'}",
+            "messages": [{"$ref": f"#/channels/{channel_id}/messages/{model.event_type()}"} for model in role.events],
         }
-        channels[channel_id + "-dlq"] = {
-            "address": topic.dlq,
-            "description": f"Dead letters of {topic.name}: original bytes and headers, plus x-dlq-* headers with the reason.",
-            "bindings": {
-                "kafka": {
-                    "topic": topic.dlq,
-                    "partitions": 1,
-                    "topicConfiguration": {"retention.ms": DLQ_RETENTION_DAYS * DAY_MS},
-                    "bindingVersion": "0.5.0",
-                }
-            },
-        }
-        ref = {"$ref": f"#/channels/{channel_id}"}
-        for producer in topic.producers:
-            operations[f"{_slug(producer)}-sends-{channel_id}"] = {
-                "action": "send",
-                "channel": ref,
-                "title": f"{producer} publishes",
-            }
-        for consumer in topic.consumers:
-            operations[f"{_slug(consumer)}-receives-{channel_id}"] = {
-                "action": "receive",
-                "channel": ref,
-                "title": f"{consumer} consumes",
-            }
     return {
         "asyncapi": "3.0.0",
-        "info": {
-            "title": "caseflow events",
-            "version": VERSION,
-            "description": "Events of the caseflow customer-service case pipeline. "
-            "Every event travels in the same envelope; consumers accept any minor version of a major they know.",
-        },
+        "info": {"title": title, "version": VERSION, "description": description},
         "defaultContentType": "application/json",
         "servers": {"kafka": {"host": "kafka:9092", "protocol": "kafka", "description": "KAFKA_BOOTSTRAP_SERVERS"}},
         "channels": channels,
         "operations": operations,
-        "components": {"messages": messages, "schemas": defs["$defs"]},
+        "components": {"messages": messages, "schemas": defs.get("$defs", {})},
+    }
+
+
+def _channel(topic: Topic) -> dict[str, Any]:
+    return {
+        "address": topic.name,
+        "description": f"{topic.description}. Key: {topic.key}.",
+        "messages": {},
+        "bindings": {
+            "kafka": {
+                "topic": topic.name,
+                "partitions": topic.partitions,
+                "replicas": topic.replication_factor,
+                "topicConfiguration": {"retention.ms": topic.retention_ms, "cleanup.policy": ["delete"]},
+                "bindingVersion": "0.5.0",
+            }
+        },
+    }
+
+
+def _dlq_channel(topic: Topic) -> dict[str, Any]:
+    return {
+        "address": topic.dlq,
+        "description": f"Dead letters of {topic.name}: original bytes and headers, plus x-dlq-* headers with the reason.",
+        "bindings": {
+            "kafka": {
+                "topic": topic.dlq,
+                "partitions": 1,
+                "topicConfiguration": {"retention.ms": DLQ_RETENTION_DAYS * DAY_MS},
+                "bindingVersion": "0.5.0",
+            }
+        },
     }
 
 

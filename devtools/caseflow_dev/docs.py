@@ -1,5 +1,5 @@
-"""Keep the README's generated tables (topics, configuration) and each service's OpenAPI document
-(`services/<service>/openapi.json`) in step with the code.
+"""Keep the README's generated tables (topics, configuration) and each service's OpenAPI and AsyncAPI
+documents (`services/<service>/openapi.json`, `asyncapi.json`) in step with the code.
 
 python -m caseflow_dev.docs          rewrite them
 python -m caseflow_dev.docs --check  exit 1 when they are stale
@@ -20,6 +20,7 @@ from pydantic_settings import BaseSettings
 from caseflow_contracts import TOPICS
 from caseflow_contracts.topics import DLQ_RETENTION_DAYS
 from caseflow_kit import Runtime
+from caseflow_kit.asyncapi import service_document
 from caseflow_kit.privacy import PiiSettings, PseudonymSettings
 from caseflow_kit.settings import KitSettings
 
@@ -111,9 +112,20 @@ def openapi_document(service: str) -> str:
     return json.dumps(runtime.asgi().openapi(), indent=2, ensure_ascii=False, sort_keys=True) + "\n"
 
 
+def asyncapi_file(service: str) -> Path:
+    return README.parent / "services" / service / "asyncapi.json"
+
+
+def asyncapi_text(service: str) -> str:
+    """The service's AsyncAPI document, as it serves it at /docs/asyncapi.json."""
+    spec = importlib.import_module(f"caseflow_{service}.app").SPEC
+    return json.dumps(service_document(spec), indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+
+
 def expected_files() -> dict[Path, str]:
     files = {README: render(README.read_text(encoding="utf-8"))}
     files |= {openapi_file(s): openapi_document(s) for s in SERVICES}
+    files |= {asyncapi_file(s): asyncapi_text(s) for s in SERVICES}
     return files
 
 

@@ -9,6 +9,8 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import BaseModel, Field
 
 from caseflow_kit import logs
@@ -150,3 +152,14 @@ def test_rules_reload_keeps_the_rules_in_force_when_the_new_file_is_bad(tmp_path
     path.write_text("version: '3'\nauto_approve_minor: 100\n", encoding="utf-8")
     assert rules.reload(force=True) is True
     assert rules.current.auto_approve_minor == 100
+
+
+@given(st.text(alphabet=st.sampled_from("0123456789Xx@.ab- 中"), max_size=60))
+def test_scrubbing_skips_only_text_nothing_could_mask(text: str) -> None:
+    """The quick look before the three patterns never lets anything through that they would mask."""
+    from caseflow_kit.logs import _SCRUBBERS
+
+    full = text
+    for pattern, replacement in _SCRUBBERS:
+        full = pattern.sub(replacement, full)
+    assert logs.scrub(text) == full

@@ -25,6 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from . import logs
+from .asyncapi import page
 from .auth import Forbidden, KeysUnavailable, Principal, Role, TokenVerifier, Unauthenticated, authorize
 
 log = logging.getLogger("caseflow.http")
@@ -220,7 +221,7 @@ def build_app(
     lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]] | None,
     ready: Callable[[], Awaitable[dict[str, bool]]],
     registry: CollectorRegistry,
-    asyncapi_html: Callable[[], str],
+    asyncapi: Callable[[], dict[str, Any]],
     max_body_bytes: int,
     description: str = "",
 ) -> FastAPI:
@@ -266,9 +267,17 @@ def build_app(
     async def metrics() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
+    asyncapi_page: list[str] = []
+
     @ops.get("/docs/asyncapi", summary="The service's AsyncAPI page", response_class=HTMLResponse)
-    async def asyncapi() -> HTMLResponse:
-        return HTMLResponse(asyncapi_html())
+    async def asyncapi_html() -> HTMLResponse:
+        if not asyncapi_page:
+            asyncapi_page.append(page(asyncapi()))
+        return HTMLResponse(asyncapi_page[0])
+
+    @ops.get("/docs/asyncapi.json", summary="The service's AsyncAPI document: its channels and messages")
+    async def asyncapi_json() -> dict[str, Any]:
+        return asyncapi()
 
     app.include_router(ops)
     for router in routers:

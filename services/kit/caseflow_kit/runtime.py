@@ -20,14 +20,13 @@ from faststream.kafka.annotations import KafkaMessage
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from faststream.message import StreamMessage
 from faststream.middlewares import AckPolicy
-from faststream.specification import AsyncAPI
-from faststream.specification.asyncapi.site import get_asyncapi_html
 from prometheus_client import CollectorRegistry
 
-from caseflow_contracts import Topic
+from caseflow_contracts import Event, Topic
 from caseflow_contracts.topics import DAY_MS
 
 from . import deadletters, logs
+from .asyncapi import service_document
 from .clock import Clock, SystemClock
 from .commands import CommandRunner
 from .consumer import PROCESSED, GuardedConsumer, Record, Subscription
@@ -58,7 +57,9 @@ class ServiceSpec(Generic[S, D]):
     the store is open; `background` tasks run while the service is up (e.g. timers);
     `http` builds the service's FastAPI routers (its `http` module) from the runtime;
     `rules_files` names the rules files among the deps, which the kit re-reads every
-    CASEFLOW_RULES_RELOAD_S (a changed, valid file takes effect; an invalid one is refused).
+    CASEFLOW_RULES_RELOAD_S (a changed, valid file takes effect; an invalid one is refused);
+    `emits` declares the event types the service publishes (its AsyncAPI document says so, and
+    emitting anything else is an error); none declared: what the catalog lets it produce.
     """
 
     name: str
@@ -71,6 +72,7 @@ class ServiceSpec(Generic[S, D]):
     background: Sequence[Callable[[Runtime[S, D]], Coroutine[Any, Any, None]]] = ()
     close_deps: Callable[[D], Awaitable[None]] | None = None
     rules_files: Callable[[D], Sequence[RulesFile[Any]]] = field(default=lambda deps: ())
+    emits: Sequence[type[Event]] = ()
 
 
 def open_store(settings: KitSettings, service: str) -> Store:
@@ -147,6 +149,7 @@ class Runtime(Generic[S, D]):
         )
         self.commands = CommandRunner(self.unit_of_work)
         self.consumers = [GuardedConsumer(self, s) for s in spec.subscriptions]
+        self._may_emit = frozenset(model.event_type() for model in spec.emits) or None
         self._handling = asyncio.Lock()  # held while a batch is handled: a rebalance waits for it
         self._discovering = asyncio.Lock()
         #: Work outside the consumer that must settle a slot before it moves (e.g. sends in flight).
@@ -183,6 +186,7 @@ class Runtime(Generic[S, D]):
             on_commit=self._committed,
             behind=behind,
             slot_of=self.ownership.slot_of_key,
+            may_emit=self._may_emit,
         )
 
     # ownership of slots ---------------------------------------------------------
@@ -376,15 +380,7 @@ class Runtime(Generic[S, D]):
             on_shutdown=[self.stop_consuming],
             after_shutdown=[self.close],
             logger=logging.getLogger(f"caseflow.{self.service}.app"),
-            specification=AsyncAPI(title=f"caseflow {self.service}", version="1.0.0"),
         )
-        asyncapi_page: list[str] = []
-
-        def asyncapi_html() -> str:
-            # No "try it out": that would let any HTTP caller publish to the broker.
-            if not asyncapi_page:
-                asyncapi_page.append(get_asyncapi_html(stream.schema.to_specification(), try_it_out_path=None))
-            return asyncapi_page[0]
 
         @contextlib.asynccontextmanager
         async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -400,7 +396,7 @@ class Runtime(Generic[S, D]):
             lifespan=lifespan,
             ready=self.readiness,
             registry=self.registry,
-            asyncapi_html=asyncapi_html,
+            asyncapi=lambda: service_document(self.spec),
             max_body_bytes=self.settings.http_max_body_bytes,
         )
 
@@ -440,4 +436,5 @@ def serve(spec: ServiceSpec[Any, Any], argv: Sequence[str] | None = None) -> Non
         access_log=False,
         timeout_graceful_shutdown=30,
         lifespan="on",
+        loop=settings.event_loop,
     )

@@ -133,6 +133,9 @@ class KitSettings(BaseSettings):
     auto_offset_reset: Literal["earliest", "latest"] = Field(
         default="earliest", description="Where a new consumer group starts"
     )
+    event_loop: Literal["auto", "uvloop", "asyncio"] = Field(
+        default="auto", description="The event loop: uvloop (libuv) when installed under auto, or the standard one"
+    )
     rules_reload_s: float = Field(
         default=10.0,
         ge=0,

@@ -48,6 +48,7 @@ class UnitOfWork:
         behind: UnitOfWork | None = None,
         slot: int | None = None,
         slot_of: SlotOf | None = None,
+        may_emit: frozenset[str] | None = None,
     ) -> None:
         self._store = store
         self._topic_name = topic_name
@@ -55,6 +56,7 @@ class UnitOfWork:
         self._on_commit = on_commit
         self._slot = slot
         self._slot_of = slot_of
+        self._may_emit = may_emit
         # A unit still committing when this one started: reads see its writes until they are in the store.
         self._behind = behind
         self._writes: list[Write] = []
@@ -69,6 +71,7 @@ class UnitOfWork:
             self,
             slot=self._slot if slot is None else slot,
             slot_of=self._slot_of,
+            may_emit=self._may_emit,
         )
 
     def absorb(self, child: UnitOfWork) -> None:
@@ -113,6 +116,8 @@ class UnitOfWork:
 
     def emit(self, event: Event) -> None:
         """Publish the event once this unit commits (transactional outbox)."""
+        if self._may_emit is not None and event.type not in self._may_emit:
+            raise RuntimeError(f"{event.type} is not among the events this service declares it emits")
         topic = self._topic_name(topic_for(type(event)))
         message = OutboxMessage(topic, event.key, event.to_bytes(), event_headers(event), slot=self._owner(event.key))
         self._writes.append(message)

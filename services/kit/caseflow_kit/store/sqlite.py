@@ -141,14 +141,18 @@ class SqliteStore(Store):
     async def get(self, collection: str, key: str) -> Doc | None:
         table = self._table(collection)
         sql = f"SELECT id, v, doc FROM {table} WHERE id = ?"
-        if self._reader is not None:
-            try:
-                row = self._reader.execute(sql, (key,)).fetchone()
-            except _UNAVAILABLE as exc:
-                raise StoreUnavailableError(f"{type(exc).__name__}: {exc}") from exc
-        else:
-            row = await self._run(lambda db: db.execute(sql, (key,)).fetchone())
+        row = await self._read(lambda db: db.execute(sql, (key,)).fetchone())
         return _row_to_doc(row) if row else None
+
+    async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Reads run on the event loop through the reading connection (WAL lets it read while the writer
+        writes): a query takes microseconds, a hop to the writer's thread and back costs more than that."""
+        if self._reader is None:
+            return await self._run(fn)
+        try:
+            return fn(self._reader)
+        except _UNAVAILABLE as exc:
+            raise StoreUnavailableError(f"{type(exc).__name__}: {exc}") from exc
 
     def _table(self, collection: str) -> str:
         if collection not in self._collections:
@@ -182,15 +186,15 @@ class SqliteStore(Store):
         if query.limit is not None:
             sql += " LIMIT ?"
             args.append(query.limit)
-        rows = await self._run(lambda db: db.execute(sql, args).fetchall())
+        rows = await self._read(lambda db: db.execute(sql, args).fetchall())
         return [_row_to_doc(r) for r in rows]
 
     async def count(self, collection: str, query: Query) -> int:
         if collection == OUTBOX:
-            return int((await self._run(lambda db: db.execute(f"SELECT count(*) FROM {OUTBOX}").fetchone()))[0])
+            return int((await self._read(lambda db: db.execute(f"SELECT count(*) FROM {OUTBOX}").fetchone()))[0])
         table = self._table(collection)
         where, args = self._where(query)
-        row = await self._run(lambda db: db.execute(f"SELECT count(*) FROM {table}{where}", args).fetchone())
+        row = await self._read(lambda db: db.execute(f"SELECT count(*) FROM {table}{where}", args).fetchone())
         return int(row[0])
 
     async def delete_where(self, collection: str, query: Query) -> int:
@@ -264,7 +268,7 @@ class SqliteStore(Store):
             where = f" WHERE slot IN ({','.join('?' * len(slots))})"
             args = sorted(slots)
         sql = f"SELECT seq, topic, key, value, headers, slot FROM {OUTBOX}{where} ORDER BY seq LIMIT ?"
-        rows = await self._run(lambda db: db.execute(sql, [*args, limit]).fetchall())
+        rows = await self._read(lambda db: db.execute(sql, [*args, limit]).fetchall())
         return [
             OutboxRecord(str(r[0]), OutboxMessage(r[1], r[2], bytes(r[3]), json.loads(r[4]), slot=r[5])) for r in rows
         ]
