@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from caseflow_contracts.qa import QaPointsCharged, QaPointsReversed
+from caseflow_contracts.sla import SlaBreached, SlaBreachWithdrawn, SlaMet, SlaWarning
 from caseflow_contracts.topics import CASES_LIFECYCLE, CLAIMS_EVENTS, NOTIFY_DELIVERIES
 from caseflow_kit import ServiceSpec, Subscription
 
@@ -26,4 +28,5 @@ SPEC: ServiceSpec[SlaSettings, SlaDeps] = ServiceSpec(
     http=routers,
     background=[run_timers],
     rules_files=rules_files,
+    emits=(SlaWarning, SlaMet, SlaBreached, SlaBreachWithdrawn, QaPointsCharged, QaPointsReversed),
 )
