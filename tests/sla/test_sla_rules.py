@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from caseflow_contracts import deterministic_id
+from caseflow_contracts import Event, deterministic_id
 from caseflow_sla.domain import Outcome, State
 
 from .conftest import HOLD, T0, H, Lifecycle, Sla, new_case_id
@@ -22,17 +22,20 @@ def types(events: list[Any]) -> list[str]:
     return [e.type for e in events]
 
 
+def climbed(lifecycle: Lifecycle, case: str, at: float) -> Event:
+    """routing's answer to the station's callback breach: the hub now supervises the case."""
+    return lifecycle.escalated(
+        case, at, level="hub", supervisor="HUB-SH", trigger="sla_breach", trigger_ref="callback:station"
+    )
+
+
 async def test_an_escalation_adds_the_supervisors_follow_up_and_leaves_the_stations_clocks_running(
     sla: Sla, lifecycle: Lifecycle
 ) -> None:
     case = new_case_id()
     await sla.feed(lifecycle.escalated(case, T0))
     [breach, _charge] = [e for e in await sla.tick(2 * H + HOLD) if e.type != "sla.warning"]
-    await sla.feed(
-        lifecycle.escalated(
-            case, T0 + 2.1 * H, level="hub", supervisor="HUB-SH", trigger="sla_breach", trigger_ref="callback:station"
-        )
-    )
+    await sla.feed(climbed(lifecycle, case, T0 + 2.1 * H))
     clocks = await sla.clocks(case)
     assert {k: c["state"] for k, c in clocks.items()} == {
         "callback@station": State.RUNNING,  # breached, still owed: the station's late callback is accepted
@@ -190,16 +193,7 @@ async def test_a_breach_disproved_after_it_went_out_is_withdrawn_with_its_points
     await sla.feed(lifecycle.escalated(case, T0))
     breach, charge = [e for e in await sla.tick(2 * H + HOLD) if e.type != "sla.warning"]
     # routing climbed for the breach; its escalation reaches sla before the late callback does
-    await sla.feed(
-        lifecycle.escalated(
-            case,
-            T0 + 2 * H + HOLD,
-            level="hub",
-            supervisor="HUB-SH",
-            trigger="sla_breach",
-            trigger_ref="callback:station",
-        )
-    )
+    await sla.feed(climbed(lifecycle, case, T0 + 2 * H + HOLD))
     sla.clock.advance(10 * 60)
     withdrawn, reversed_ = await sla.feed(lifecycle.callback(case, T0 + 2 * H - 1, level="hub"))
     assert withdrawn.type == "sla.breach_withdrawn"
@@ -223,14 +217,7 @@ async def test_an_escalation_for_a_breach_already_withdrawn_owes_no_follow_up(sl
     await sla.tick(2 * H + HOLD)
     await sla.feed(
         lifecycle.callback(case, T0 + H),
-        lifecycle.escalated(
-            case,
-            T0 + 2 * H + HOLD,
-            level="hub",
-            supervisor="HUB-SH",
-            trigger="sla_breach",
-            trigger_ref="callback:station",
-        ),
+        climbed(lifecycle, case, T0 + 2 * H + HOLD),
     )
     assert types(sla.of(case, "sla.breach_withdrawn")) == ["sla.breach_withdrawn"]
     assert "escalation_follow_up@hub" not in await sla.clocks(case)

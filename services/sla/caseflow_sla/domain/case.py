@@ -201,28 +201,25 @@ class CaseClocks:
 
     def escalated(self, p: CaseEscalatedPayload) -> None:
         """The first assignment starts the station's clocks; an escalation adds the supervisor's follow-up."""
-        f, at = self.facts, _ts(p.escalated_at)
-        if at < f.assigned_at:
-            return  # older than the latest assignment known: a late replay
-        self._learn(p.kind.value, p.priority.value, p.channel.value)
-        if f.holder is None:
-            self._receive(p.holder, p.level.value, at)
-        elif p.holder != f.holder:
-            self._reassign(p.holder, p.level.value, at)
-        f.assigned_at = at
-        if p.trigger is not EscalationTrigger.INITIAL_ASSIGNMENT:
+        at = _ts(p.escalated_at)
+        if self._assigned(p, p.holder, at) and p.trigger is not EscalationTrigger.INITIAL_ASSIGNMENT:
             self._oversee(p.supervisor or p.holder, p.level.value, at, p.trigger, p.trigger_ref)
 
     def transferred(self, p: CaseTransferredPayload) -> None:
-        f, at = self.facts, _ts(p.transferred_at)
+        self._assigned(p, p.to_station, _ts(p.transferred_at))
+
+    def _assigned(self, p: CaseEscalatedPayload | CaseTransferredPayload, holder: str, at: float) -> bool:
+        """The case is (still) the holder's as of `at`: received, or reassigned by HQ. False for a stale one."""
+        f = self.facts
         if at < f.assigned_at:
-            return
+            return False  # older than the latest assignment known: a late replay
         self._learn(p.kind.value, p.priority.value, p.channel.value)
         if f.holder is None:
-            self._receive(p.to_station, p.level.value, at)
-        elif p.to_station != f.holder:
-            self._reassign(p.to_station, p.level.value, at)
+            self._receive(holder, p.level.value, at)
+        elif holder != f.holder:
+            self._reassign(holder, p.level.value, at)
         f.assigned_at = at
+        return True
 
     def callback_logged(self, p: CaseCallbackLoggedPayload) -> None:
         """Only a callback that reached the customer and told the result is the 2-hour response."""
