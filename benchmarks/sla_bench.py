@@ -30,14 +30,18 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from caseflow_dev.broker import EmbeddedBroker
 from caseflow_dev.harness import ServiceProcess, cpu_seconds
-from caseflow_kit.lease import LEASE_COLLECTION
+from caseflow_kit.ownership import slot_count, slot_of_key
 from caseflow_kit.store import Insert
 from caseflow_kit.store.sqlite import SqliteStore
 from caseflow_kit.topics import ensure_topics
+from caseflow_ops.tokens import LocalIssuer
 from caseflow_sla.app import SPEC
-from caseflow_sla.domain import Clock, start_clock
+from caseflow_sla.domain import WALL, Clock
+from caseflow_sla.store import clock_doc
 
 BATCH = 20_000
+#: sla's slots on the catalog's partition counts: a clock is fired by the replica holding its case's slot.
+SLOTS = slot_count(s.topic.partitions for s in SPEC.subscriptions)
 
 
 def make_clock(i: int, deadline: float) -> dict[str, Any]:
@@ -57,13 +61,14 @@ def make_clock(i: int, deadline: float) -> dict[str, Any]:
         started_at=deadline - 7200,
         warned=True,
     )
-    return start_clock(clock, None, deadline - 7200).to_doc()
+    clock.start(WALL, deadline - 7200)
+    return clock_doc(clock, slot_of_key(clock.case_id, SLOTS))
 
 
 async def fill(path: Path, first: int, count: int, deadline: Callable[[int], float]) -> float:
     """Insert clocks `first` .. `first + count - 1`; clock i is due at `deadline(i)`."""
     store = SqliteStore(path)
-    await store.open([*SPEC.collections, LEASE_COLLECTION])
+    await store.open(SPEC.collections)
     started = time.perf_counter()
     for start in range(first, first + count, BATCH):
         writes = [
@@ -142,6 +147,7 @@ async def main() -> None:
             "CASEFLOW_LOG_FORMAT": "json",
             "CASEFLOW_LOG_LEVEL": "WARNING",
             "CASEFLOW_GROUP_ID": f"{prefix}sla",
+            **LocalIssuer.ensure(data).env(),  # the service refuses to start without a token issuer
         }
         service = ServiceProcess("sla", env, log_file=data / "sla.log").start()
         assert service.process is not None

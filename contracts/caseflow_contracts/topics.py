@@ -138,7 +138,7 @@ CLAIMS_EVENTS = Topic(
     partitions=6,
     retention_days=90,
     producers=("claims",),
-    consumers=("notify", "finance"),
+    consumers=("notify", "sla", "finance"),
     events=(
         claims.ClaimOpened,
         claims.ClaimDecided,

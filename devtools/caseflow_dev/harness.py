@@ -19,6 +19,7 @@ import httpx
 import uvicorn
 
 from caseflow_kit import Runtime, ServiceSpec
+from caseflow_kit.clock import Clock
 
 from .broker import free_port
 
@@ -61,10 +62,11 @@ class InProcessService:
 
 @asynccontextmanager
 async def run_in_process(
-    spec: ServiceSpec[Any, Any], settings: Any, *, store: Any = None
+    spec: ServiceSpec[Any, Any], settings: Any, *, store: Any = None, clock: Clock | None = None
 ) -> AsyncIterator[InProcessService]:
-    """Serve one service in this event loop, on a free port, through its real ASGI lifespan."""
-    runtime = Runtime(spec, settings, store)
+    """Serve one service in this event loop, on a free port, through its real ASGI lifespan (on `clock`, e.g. a
+    ManualClock a test advances, else the system clock)."""
+    runtime = Runtime(spec, settings, store, clock=clock)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(runtime.asgi(), host="127.0.0.1", port=port, log_config=None, lifespan="on"))
     task = asyncio.create_task(server.serve())

@@ -1,20 +1,32 @@
-"""SLA policies as data: targets per kind / priority / channel / ladder level, calendars, warning fraction.
-
-The YAML file (package data `data/policies.yaml` by default) is validated on
-load; `resolve()` is the pure lookup the clocks use.
+"""sla's rules files as data: the SLA policies (targets, calendars, allowed lateness, regions) and the QA
+table (points per missed duty). Validated on load; the kit's one reload job swaps them when a changed
+file validates. `PolicyBook` and `QaTable` are what the domain's `Rules` and `QaPrices` protocols ask for.
 """
 
 from __future__ import annotations
 
 import re
-from enum import StrEnum
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from caseflow_contracts.common import CaseKind, Channel, LadderLevel, Priority
+from caseflow_contracts.qa import QaDuty
 from caseflow_contracts.sla import SlaMetric
-from caseflow_kit.calendar import Calendar, CalendarSpec
+from caseflow_kit.calendar import (
+    Calendar,
+    CalendarBook,
+    Calendars,
+    CalendarSpec,
+    add_counted,
+    counted_seconds,
+    known_zone,
+)
+
+from .domain import WALL, Subject, Target, WorkingTime
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)\s*$")
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -39,119 +51,154 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class Reassignment(StrEnum):
-    RESTART = "restart"
-    CONTINUE = "continue"
-
-
 class Match(Strict):
-    """Which cases a rule applies to; an empty list matches everything."""
+    """Which clocks a rule applies to; an empty list (or no flag) matches everything."""
 
     kind: list[CaseKind] = Field(default_factory=list)
     priority: list[Priority] = Field(default_factory=list)
     channel: list[Channel] = Field(default_factory=list)
     level: list[LadderLevel] = Field(default_factory=list)
+    complaint: bool | None = Field(default=None, description="The case is a complaint (whatever its kind)")
+    customer_contact: bool | None = Field(
+        default=None, description="A customer has contacted about the case (false: a system-detected exception)"
+    )
 
-    def matches(self, kind: CaseKind, priority: Priority, channel: Channel | None, level: LadderLevel) -> bool:
+    def matches(self, subject: Subject, level: str) -> bool:
         return (
-            (not self.kind or kind in self.kind)
-            and (not self.priority or priority in self.priority)
-            and (not self.channel or (channel is not None and channel in self.channel))
+            (not self.kind or subject.kind in self.kind)
+            and (not self.priority or subject.priority in self.priority)
+            and (not self.channel or subject.channel in self.channel)
             and (not self.level or level in self.level)
+            and self.complaint in (None, subject.complaint)
+            and self.customer_contact in (None, subject.customer_contact)
         )
 
 
 class TargetRule(Strict):
-    """Targets for the cases the rule matches; later rules override earlier ones metric by metric."""
+    """Targets for the clocks the rule matches; later rules override earlier ones metric by metric."""
 
     match: Match = Field(default_factory=Match)
     targets: dict[SlaMetric, Duration]
 
 
 class MetricOptions(Strict):
-    reassignment: Reassignment = Reassignment.CONTINUE
-    working_time: bool = Field(default=False, description="Count only the holder's business hours, if it has any")
+    working_time: bool = Field(default=False, description="Count only the unit's working hours (its calendar)")
     pauses: bool = Field(default=True, description="Whether the clock pauses while the case waits on the customer")
 
 
 class Policies(Strict):
     version: str = Field(min_length=1, max_length=64)
     warning_fraction: float = Field(default=0.8, gt=0, lt=1)
+    allowed_lateness: Annotated[int, BeforeValidator(_seconds), Field(ge=0, le=3600)] = Field(
+        default=120,
+        description="How long a breach is held after its deadline for a stop stamped before it to arrive (at most 1h)",
+    )
+    allowed_lateness_share: float = Field(
+        default=0.05, gt=0, le=0.5, description="The hold never exceeds this share of the clock's target"
+    )
     rules: list[TargetRule] = Field(min_length=1)
     metrics: dict[SlaMetric, MetricOptions] = Field(default_factory=dict)
     calendars: dict[str, CalendarSpec] = Field(default_factory=dict)
     station_calendars: dict[str, str] = Field(
-        default_factory=dict, description="Station code, or a code prefix ending in '*', → calendar name"
+        default_factory=dict, description="Station code, or a region's code prefix ending in '*', → calendar name"
     )
-    default_calendar: str | None = Field(default=None, description="Calendar of holders not listed; none = 24/7")
+    default_calendar: str | None = Field(default=None, description="Calendar of stations not listed; none = 24/7")
+    regions: dict[str, str] = Field(
+        default_factory=dict, description="Station code, or a code prefix ending in '*', → region (for the KPIs)"
+    )
 
     @model_validator(mode="after")
     def _calendars_exist(self) -> Policies:
-        names = set(self.calendars)
-        for station, name in self.station_calendars.items():
-            if name not in names:
-                raise ValueError(f"station {station} uses unknown calendar {name!r}")
-        if self.default_calendar is not None and self.default_calendar not in names:
-            raise ValueError(f"unknown default calendar {self.default_calendar!r}")
+        self.calendar_book()
         return self
 
+    def calendar_book(self) -> CalendarBook:
+        return CalendarBook(calendars=self.calendars, assignments=self.station_calendars, default=self.default_calendar)
 
-class Target:
-    """What one clock must meet: resolved from the policies for one case, metric and level."""
 
-    __slots__ = ("business_hours", "calendar", "reassignment", "seconds", "warning_seconds")
+@dataclass(frozen=True)
+class CalendarTime:
+    """A unit's working hours as the domain counts time (the kit's calendar arithmetic)."""
 
-    def __init__(
-        self, seconds: int, warning_seconds: int, calendar: Calendar | None, reassignment: Reassignment
-    ) -> None:
-        self.seconds = seconds
-        self.warning_seconds = warning_seconds
-        self.calendar = calendar
-        self.business_hours = calendar is not None
-        self.reassignment = reassignment
+    calendar: Calendar
+
+    def counted(self, start: float, end: float) -> float:
+        return counted_seconds(self.calendar, start, end)
+
+    def add(self, start: float, seconds: float) -> float:
+        return add_counted(self.calendar, start, seconds)
 
 
 class PolicyBook:
-    """Validated policies with their calendars built once."""
+    """The policies in force with their calendars built once: the domain's `Rules`."""
 
     def __init__(self, policies: Policies) -> None:
         self.policies = policies
-        self.version = policies.version
-        self._calendars = {name: spec.build() for name, spec in policies.calendars.items()}
+        self._calendars = Calendars(policies.calendar_book())
+        self._times: dict[str, WorkingTime] = {}
 
-    def options(self, metric: SlaMetric) -> MetricOptions:
-        return self.policies.metrics.get(metric, MetricOptions())
+    @property
+    def version(self) -> str:
+        return self.policies.version
 
-    def calendar_name(self, holder: str | None) -> str | None:
-        if holder is not None:
-            if holder in self.policies.station_calendars:
-                return self.policies.station_calendars[holder]
-            prefixes = [p for p in self.policies.station_calendars if p.endswith("*") and holder.startswith(p[:-1])]
-            if prefixes:
-                return self.policies.station_calendars[max(prefixes, key=len)]
-        return self.policies.default_calendar
+    def options(self, metric: str) -> MetricOptions:
+        return self.policies.metrics.get(SlaMetric(metric), MetricOptions())
 
-    def calendar(self, name: str | None) -> Calendar | None:
-        return self._calendars.get(name) if name else None
+    def pauses(self, metric: str) -> bool:
+        return self.options(metric).pauses
 
-    def resolve(
-        self,
-        metric: SlaMetric,
-        *,
-        kind: CaseKind,
-        priority: Priority,
-        channel: Channel | None,
-        level: LadderLevel,
-        holder: str | None,
-    ) -> Target | None:
-        """The target for this clock, or None when the policies switch the metric off for such cases."""
+    def calendar_name(self, unit: str | None) -> str | None:
+        return self._calendars.book.name_for(unit)
+
+    def working_time(self, calendar: str | None) -> WorkingTime:
+        if calendar is None or calendar not in self.policies.calendars:
+            return WALL  # none, or a calendar a newer policy file no longer has: wall-clock time
+        if calendar not in self._times:
+            self._times[calendar] = CalendarTime(self._calendars.named(calendar))  # type: ignore[arg-type]
+        return self._times[calendar]
+
+    def target(self, metric: str, subject: Subject, level: str, unit: str | None) -> Target | None:
         seconds = 0
         for rule in self.policies.rules:
-            if metric in rule.targets and rule.match.matches(kind, priority, channel, level):
-                seconds = rule.targets[metric]
+            if metric in rule.targets and rule.match.matches(subject, level):
+                seconds = rule.targets[SlaMetric(metric)]
         if seconds <= 0:
             return None
-        options = self.options(metric)
-        calendar = self.calendar(self.calendar_name(holder)) if options.working_time else None
-        warning = max(1, int(seconds * self.policies.warning_fraction))
-        return Target(seconds, warning, calendar, options.reassignment)
+        p = self.policies
+        lateness = min(p.allowed_lateness, int(seconds * p.allowed_lateness_share))
+        calendar = self.calendar_name(unit) if self.options(metric).working_time else None
+        return Target(seconds, max(1, int(seconds * p.warning_fraction)), lateness, calendar)
+
+    def region(self, unit: str | None) -> str | None:
+        """A station's region: its own entry, else the longest matching prefix."""
+        regions = self.policies.regions
+        if unit is None:
+            return None
+        if unit in regions:
+            return regions[unit]
+        prefixes = [p for p in regions if p.endswith("*") and unit.startswith(p[:-1])]
+        return regions[max(prefixes, key=len)] if prefixes else None
+
+
+class QaTable(Strict):
+    """The QA table (seed 000, "未执行处罚"): points per missed duty, and which breaches miss which duty."""
+
+    version: str = Field(min_length=1, max_length=64)
+    time_zone: str = Field(default="Asia/Shanghai", description="Periods (YYYY-MM) are months in this zone")
+    points: dict[QaDuty, Annotated[int, Field(ge=0, le=1000)]]
+    breaches: dict[SlaMetric, QaDuty] = Field(description="A breach of this clock misses this duty")
+
+    @field_validator("time_zone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        return known_zone(value)
+
+    def breach_duty(self, metric: str) -> str | None:
+        duty = self.breaches.get(SlaMetric(metric))
+        return None if duty is None else duty.value
+
+    def price(self, duty: str) -> int:
+        return self.points.get(QaDuty(duty), 0)
+
+    def period(self, at: float) -> str:
+        return datetime.fromtimestamp(at, UTC).astimezone(ZoneInfo(self.time_zone)).strftime("%Y-%m")

@@ -11,6 +11,9 @@ class SlaSettings(KitSettings):
     policies_file: Path | None = Field(
         default=None, description="SLA policies YAML; the packaged data/policies.yaml when unset"
     )
+    qa_table_file: Path | None = Field(
+        default=None, description="QA points per missed duty (YAML); the packaged data/qa_table.yaml when unset"
+    )
     timer_poll_ms: int = Field(
         default=200, ge=10, le=10_000, description="Longest sleep of the timer loop (other replicas arm timers too)"
     )

@@ -1,10 +1,11 @@
 """The timer loop: fire due clocks from the store, once, by the replica that holds the case's slot.
 
-Timers are the clocks' `due_at` field (indexed). Each replica fires the clocks of the
-slots it holds (caseflow_kit.ownership), so a case's breaches leave in order with the
-rest of its events; firing is a compare-and-set on the clock's version inside one unit
-of work with the outgoing events, so a handler racing the timer never makes it publish
-twice, and a replica that takes over slots fires at once whatever came due meanwhile.
+Timers are the clocks' `timer` index (slot, due time). Each replica fires the clocks of the slots it
+holds (caseflow_kit.ownership), so a case's breaches leave in order with the rest of its events. One
+batch is one command of the kit's runner: found, fired and committed with its events in one unit of
+work; when another writer (a handler, or a replica that held the slot a moment ago) changed one of the
+clocks first, the runner runs the batch again from a fresh look at what is due, where that clock is
+decided already.
 """
 
 from __future__ import annotations
@@ -12,70 +13,64 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Any
+from dataclasses import dataclass, field
 
 from caseflow_kit import Runtime
 from caseflow_kit.logs import log_fields
-from caseflow_kit.store import ConflictError, Doc
+from caseflow_kit.uow import UnitOfWork
 
 from . import domain
-from .domain import Clock
-from .events import sla_event
-from .handlers import SlaDeps
+from .deps import SlaDeps
+from .domain import Emitted, QaEntry
+from .events import emit
 from .settings import SlaSettings
-from .store import CLOCKS, clock_doc, due_clocks, next_due
+from .store import clock_of, due_clocks, next_due, put_entries, save_clock
 
 log = logging.getLogger("caseflow.sla.timers")
-
 
 #: A timer due within this many seconds counts as due (no spinning on float equality).
 EPSILON = 0.001
 
 
-def _fire_into(uow: Any, deps: SlaDeps, doc: Doc, now: float) -> int:
-    clock = Clock.from_doc(doc)
-    now = max(now, float(doc.get("due_at") or now))
-    book = deps.book
-    decisions = domain.fire(clock, book.calendar(clock.calendar), now)
-    uow.update(CLOCKS, clock_doc(uow, clock, int(doc["_v"])))
-    for decision in decisions:
-        uow.emit(sla_event(clock, decision, at=now, producer=deps.producer, cause=None))
-    return len(decisions)
+@dataclass
+class Fired:
+    looked: int
+    signals: list[Emitted] = field(default_factory=list)
+    charges: list[QaEntry] = field(default_factory=list)
 
 
 async def fire_due(runtime: Runtime[SlaSettings, SlaDeps], *, limit: int | None = None) -> int:
     """Fire one batch of due timers; return how many clocks were looked at."""
     deps = runtime.deps
-    deps.policies()
-    now = deps.now()
-    held = runtime.ownership.owned
-    docs = await due_clocks(runtime.store, now + EPSILON, limit or runtime.settings.timer_batch, held)
-    if not docs:
-        return 0
-    uow = runtime.unit_of_work()
-    emitted = sum(_fire_into(uow, deps, doc, now) for doc in docs)
-    try:
-        await uow.commit()
-    except ConflictError:
-        # Another replica (or a handler) changed some of them: one at a time, re-reading each.
-        emitted = 0
+    now = runtime.clock.time()
+    batch = limit or runtime.settings.timer_batch
+
+    async def work(uow: UnitOfWork) -> Fired:
+        docs = await due_clocks(runtime.store, now + EPSILON, batch, runtime.ownership.owned)
+        fired = Fired(len(docs))
+        book, prices = deps.book, deps.prices
         for doc in docs:
-            fresh = await runtime.store.get(CLOCKS, doc["_id"])
-            if fresh is None or fresh.get("due_at") is None or float(fresh["due_at"]) >= now + EPSILON:
-                continue
-            single = runtime.unit_of_work()
-            count = _fire_into(single, deps, fresh, now)
-            with contextlib.suppress(ConflictError):
-                await single.commit()
-                emitted += count
-    if emitted:
+            clock = clock_of(doc)
+            at = max(now, clock.due_at or now)
+            decisions, charges = domain.fire(clock, book.working_time(clock.calendar), prices, at)
+            save_clock(uow, clock, int(doc["_v"]))
+            signals = [Emitted(clock, decision, at) for decision in decisions]
+            emit(uow, signals, charges, producer=runtime.service, cause=None, at=at)
+            put_entries(uow, charges)
+            fired.signals += signals
+            fired.charges += charges
+        return fired
+
+    fired = await runtime.commands.run(work)
+    deps.metrics.count(fired.signals, fired.charges, now)
+    if fired.signals:
         await runtime.relay.flush()
-    return len(docs)
+    return fired.looked
 
 
 async def run_timers(runtime: Runtime[SlaSettings, SlaDeps]) -> None:
     """Background task: fire what is due, then sleep until the next timer (or a wake-up), at most timer_poll_ms."""
-    deps = runtime.deps
+    deps, clock = runtime.deps, runtime.clock
     longest = runtime.settings.timer_poll_ms / 1000
     while True:
         deps.wake.clear()
@@ -84,11 +79,11 @@ async def run_timers(runtime: Runtime[SlaSettings, SlaDeps]) -> None:
             if looked >= runtime.settings.timer_batch:
                 await asyncio.sleep(0)
                 continue
-            upcoming = await next_due(runtime.store, deps.now(), runtime.ownership.owned)
+            upcoming = await next_due(runtime.store, clock.time(), runtime.ownership.owned)
         except Exception as exc:  # noqa: BLE001 - a store hiccup must not end the timer loop
             log.warning("timer loop failed; retrying", extra=log_fields(error=type(exc).__name__))
             await asyncio.sleep(longest)
             continue
-        delay = longest if upcoming is None else min(longest, max(0.0, upcoming - deps.now()))
+        delay = longest if upcoming is None else min(longest, max(0.0, upcoming - clock.time()))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(deps.wake.wait(), timeout=delay)
