@@ -30,7 +30,9 @@ from .simulator import PLATFORMS, Stats, simulate
 from .sinks import HttpSink, SmtpSink
 from .stack import CURL_HINT, Stack, status_table, until_stopped
 
-SLA_POLICIES = Path(__file__).resolve().parents[2] / "services/sla/caseflow_sla/data/policies.yaml"
+SERVICES_DIR = Path(__file__).resolve().parents[2] / "services"
+SLA_POLICIES = SERVICES_DIR / "sla/caseflow_sla/data/policies.yaml"
+NOTIFY_POLICY = SERVICES_DIR / "notify/caseflow_notify/data/policy.yaml"
 console = Console()
 _DURATION = re.compile(r"^(\d+)([smhd])$")
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -57,12 +59,25 @@ def scaled_policies(speed: float) -> dict[str, Any]:
     return policies
 
 
+def scaled_notify_policy(speed: float) -> dict[str, Any]:
+    """The packaged notify policy on compressed time: no sending hours (a compressed day has no night, and
+    a real night would hold every SMS of a demo or test run for hours). The wait for a case's contact
+    stays as it is: it covers events overtaking each other, which compressing time does not speed up."""
+    policy: dict[str, Any] = yaml.safe_load(NOTIFY_POLICY.read_text(encoding="utf-8"))
+    policy["sending_hours"] = {}
+    policy["version"] = f"{policy['version']}-demo-x{speed:g}"
+    return policy
+
+
 def demo_env(data_dir: Path, speed: float, smtp: SmtpSink, http: HttpSink) -> dict[str, str]:
     policies = data_dir / "demo-sla-policies.yaml"
     policies.write_text(yaml.safe_dump(scaled_policies(speed), allow_unicode=True), encoding="utf-8")
+    notify_policy = data_dir / "demo-notify-policy.yaml"
+    notify_policy.write_text(yaml.safe_dump(scaled_notify_policy(speed), allow_unicode=True), encoding="utf-8")
     hooks = {platform: f"{http.url}/webhooks/{i}" for i, platform in enumerate(PLATFORMS)}
     return {
         "CASEFLOW_POLICIES_FILE": str(policies.resolve()),
+        "CASEFLOW_NOTIFY_POLICY_PATH": str(notify_policy.resolve()),
         "CASEFLOW_SMTP_HOST": "127.0.0.1",
         "CASEFLOW_SMTP_PORT": str(smtp.port),
         "CASEFLOW_SMS_GATEWAY_URL": f"{http.url}/sms",

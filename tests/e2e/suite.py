@@ -14,7 +14,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from caseflow_contracts import TOPICS, ContractError, Event, Money, parse_event
-from caseflow_contracts.common import Area, Channel
+from caseflow_contracts.common import Area, Channel, Claimant, ClaimantRole
 from caseflow_contracts.upstream import (
     Address,
     ContactCategory,
@@ -193,7 +193,9 @@ def exception(
     return ParcelExceptionReported.create(payload, key=waybill_no, producer="oms")
 
 
-def contact(waybill_no: str, category: ContactCategory, text: str = "我的快递怎么还没到？") -> CustomerContacted:
+def contact(
+    waybill_no: str, category: ContactCategory, text: str = "我的快递怎么还没到？", claimant: Claimant | None = None
+) -> CustomerContacted:
     payload = CustomerContactPayload(
         source_system="callcentre",
         source_id="ct-" + uuid.uuid4().hex[:12],
@@ -203,5 +205,11 @@ def contact(waybill_no: str, category: ContactCategory, text: str = "我的快�
         waybill_no=waybill_no,
         text=text,
         received_at=datetime.now(UTC),
+        claimant=claimant,
     )
     return CustomerContacted.create(payload, key=waybill_no, producer="callcentre")
+
+
+def claim_request(waybill_no: str, text: str, role: ClaimantRole) -> CustomerContacted:
+    """The customer asks for compensation: who claims (sender or recipient) and how to be paid."""
+    return contact(waybill_no, ContactCategory.CLAIM_REQUEST, text, Claimant(role=role))

@@ -8,6 +8,7 @@ policies are the packaged ones scaled by SPEED, so 2 hours last 4 seconds.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
@@ -17,6 +18,7 @@ import pytest_asyncio
 
 from caseflow_contracts import Money
 from caseflow_contracts.cases import CaseEscalated, CaseOpened
+from caseflow_contracts.common import ClaimantRole
 from caseflow_contracts.stations import (
     ArbitrationDeclared,
     ArbitrationDeclaredPayload,
@@ -34,7 +36,7 @@ from caseflow_dev.broker import EmbeddedBroker
 from caseflow_dev.testing import KafkaTestKit
 from caseflow_kit.auth import Role
 
-from .suite import CHAOYANG, Suite, contact, exception, start_suite, waybill
+from .suite import CHAOYANG, Suite, claim_request, contact, exception, start_suite, waybill
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -62,14 +64,15 @@ def base(case_id: str, station: str) -> dict[str, object]:
     return {"case_id": case_id, "station": station, "agent_id": "A1024", "at": datetime.now(UTC)}
 
 
-async def emails_about(suite: Suite, case_id: str, timeout_s: float = 30) -> list[str]:
-    for _ in range(int(timeout_s / 0.1)):
-        bodies = [m.as_string() for m in suite.smtp.messages]
-        found = [b for b in bodies if case_id in b]
-        if found:
+async def sms_about(suite: Suite, case_id: str, timeout_s: float = 30) -> list[str]:
+    """The SMS texts the gateway accepted that name the case (notify records `sent` once the gateway said so)."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        texts = [json.dumps(body, ensure_ascii=False) for body in suite.http.accepted]
+        found = [t for t in texts if case_id in t]
+        if found or asyncio.get_running_loop().time() > deadline:
             return found
         await asyncio.sleep(0.1)
-    return []
 
 
 async def test_a_delay_complaint_is_called_back_within_two_hours(suite: Suite) -> None:
@@ -92,7 +95,9 @@ async def test_a_delay_complaint_is_called_back_within_two_hours(suite: Suite) -
     await station_says(
         suite,
         StationCalledBack,
-        CallbackPayload(**base(case_id, "SH-PD-01"), outcome=CallbackOutcome.REACHED),
+        CallbackPayload(
+            **base(case_id, "SH-PD-01"), outcome=CallbackOutcome.REACHED, result="已告知客户：明日改派，上午送达"
+        ),
         case_id,
         "SH-PD-01",
     )
@@ -109,12 +114,18 @@ async def test_a_delay_complaint_is_called_back_within_two_hours(suite: Suite) -
         "SH-PD-01",
     )
     await suite.log.case_event(case_id, "case.resolved")
-    sent = await suite.log.case_event(case_id, "notification.sent", channel="email")
-    assert "@" in sent.payload.recipient
-    assert "***" in sent.payload.recipient
-    assert await emails_about(suite, case_id)
+    # Told once, on the channel the network reaches them by (a scan opened the case: SMS first), never twice.
+    sent = await suite.log.case_event(case_id, "notification.sent", channel="sms", trigger_type="case.resolved")
+    assert "13812345678" not in sent.payload.recipient  # type: ignore[attr-defined]
+    assert "5678" in sent.payload.recipient  # type: ignore[attr-defined]
+    assert await sms_about(suite, case_id)
+    resolved_told = [
+        e for e in suite.log.of_case(case_id, "notification.sent") if e.payload.trigger_type == "case.resolved"
+    ]  # type: ignore[attr-defined]
+    assert len(resolved_told) == 1
     breaches = [e for e in suite.log.of_case(case_id, "sla.breached") if str(e.payload.metric) == "callback"]  # type: ignore[attr-defined]
     assert breaches == []
+    assert suite.log.of_case(case_id, "qa.points_charged") == []
     async with httpx.AsyncClient(headers=suite.kit.auth(Role.CASES_READER)) as http:
         record = (await http.get(f"{suite.url('routing')}/cases/{case_id}")).json()
         history = (await http.get(f"{suite.url('notify')}/cases/{case_id}/notifications")).json()
@@ -129,20 +140,31 @@ async def test_a_station_that_never_calls_back_breaches_and_the_case_climbs_the_
     )
     case_id = (await suite.log.case_opened_for(wb)).payload.case_id  # type: ignore[attr-defined]
     await suite.log.case_event(case_id, "case.escalated", holder="BJ-CY-01")
+    # A scan alone calls nobody back; the customer's complaint starts the station's 2-hour clock.
+    await suite.kit.publish(contact(wb, ContactCategory.COMPLAINT, "快递三天没动了，也没人联系我"))
     breach = await suite.log.case_event(case_id, "sla.breached", timeout_s=40, metric="callback", level="station")
     assert breach.payload.station == "BJ-CY-01"  # type: ignore[attr-defined]
     assert breach.payload.elapsed_seconds >= breach.payload.target_seconds  # type: ignore[attr-defined]
+    charged = await suite.log.case_event(case_id, "qa.points_charged", metric="callback")
+    assert (charged.payload.station, charged.payload.points) == ("BJ-CY-01", 100)  # type: ignore[attr-defined]
+    # Oversight climbs to the hub; the station keeps its case and its duties (DOMAIN.md, seed 000).
     climbed = await suite.log.case_event(case_id, "case.escalated", trigger="sla_breach")
-    assert climbed.payload.holder == "HUB-BJ"  # type: ignore[attr-defined]
+    assert climbed.payload.holder == "BJ-CY-01"  # type: ignore[attr-defined]
+    assert climbed.payload.supervisor == "HUB-BJ"  # type: ignore[attr-defined]
     assert climbed.payload.level.value == "hub"  # type: ignore[attr-defined]
-    await asyncio.sleep(2)
+    # The hub's own follow-up deadline passes later than the station's: by then a second station breach
+    # would have come, and none did.
+    await suite.log.case_event(case_id, "sla.breached", timeout_s=40, metric="escalation_follow_up", level="hub")
     same = [
         e
         for e in suite.log.of_case(case_id, "sla.breached")
-        if str(e.payload.metric) == "callback" and str(e.payload.level) == "station"
-    ]  # type: ignore[attr-defined]
+        if str(e.payload.metric) == "callback" and str(e.payload.level) == "station"  # type: ignore[attr-defined]
+    ]
     assert len(same) == 1
     await suite.log.case_event(case_id, "notification.sent", trigger_type="sla.breached")
+    async with httpx.AsyncClient(headers=suite.kit.auth(Role.CASES_READER)) as http:
+        record = (await http.get(f"{suite.url('routing')}/cases/{case_id}")).json()
+    assert record["holder"] == "BJ-CY-01"
 
 
 async def test_a_regulator_appeal_is_handled_as_urgent_at_hq(suite: Suite) -> None:
@@ -180,6 +202,8 @@ async def test_a_lost_uninsured_parcel_is_paid_at_most_three_times_the_freight(s
     wb = waybill()
     await suite.kit.publish(exception(wb, ExceptionKind.LOSS, declared=100000, order_amount=100000, freight=1000))
     case_id = (await suite.log.case_opened_for(wb)).payload.case_id  # type: ignore[attr-defined]
+    # Nobody is paid unasked: the sender, who paid the freight, claims.
+    await suite.kit.publish(claim_request(wb, "包裹丢了，申请赔偿", ClaimantRole.SENDER))
     decided = await suite.log.case_event(case_id, "claim.decided")
     assert decided.payload.decision.value == "approved"  # type: ignore[attr-defined]
     # Actual loss 1,000.00 capped at 3 × freight 10.00 = 30.00, plus the freight refunded: 40.00.
@@ -194,6 +218,7 @@ async def test_a_damaged_parcel_claim_is_paid_and_charged_back_to_the_liable_sta
     wb = waybill()
     await suite.kit.publish(exception(wb, ExceptionKind.DAMAGE, insured=True, declared=30000, order_amount=30000))
     case_id = (await suite.log.case_opened_for(wb)).payload.case_id  # type: ignore[attr-defined]
+    await suite.kit.publish(claim_request(wb, "收到时内件全部摔坏，申请保价赔偿", ClaimantRole.SENDER))
     claim = await suite.log.case_event(case_id, "claim.opened")
     claim_id = claim.payload.claim_id  # type: ignore[attr-defined]
     await suite.kit.publish(

@@ -25,11 +25,12 @@ CASES = 48
 
 
 async def test_two_replicas_and_a_slow_relay_send_each_email_once(kafka: KafkaTestKit, tmp_path: Path) -> None:
-    with SmtpSink(slow_s=0.9) as smtp:
+    with SmtpSink(slow_s=1.2) as smtp:
         async with webhook_receiver() as web, sms_gateway() as sms:
-            # leases of 2.5 s; 48 e-mails at 0.9 s each over eight SMTP sessions: a replica that took them all
-            # would keep the last ones waiting for a session longer than their lease
-            policy = write_policy(tmp_path)
+            # leases of 6.5 s; 48 e-mails at 1.2 s each over eight SMTP sessions: a replica that took them all
+            # would keep the last ones waiting for a session (7.2 s) longer than their lease. The SMTP timeout
+            # (3 s) stays well above the relay's 1.2 s: a busy machine must not turn slowness into failures.
+            policy = write_policy(tmp_path, channels={"email": {"timeout_s": 3.0, "lease_s": 6.5}})
             overrides = notify_overrides(policy, web, sms, smtp)
             group = {"group_id": kafka.prefix + "notify", "session_timeout_ms": 6000, "heartbeat_interval_ms": 1000}
             first = kafka.settings(NotifySettings, **overrides, **group, data_dir=tmp_path / "a")

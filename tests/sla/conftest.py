@@ -104,9 +104,16 @@ class Lifecycle:
         return self._make(CaseOpened, case_id, at, payload, "intake")
 
     def merged(
-        self, case_id: str, at: float, *, channel: str = "phone", repeat: bool = True, complaint: bool = False
+        self,
+        case_id: str,
+        at: float,
+        *,
+        channel: str = "phone",
+        repeat: bool = True,
+        complaint: bool = False,
+        contact_at: float | None = None,
     ) -> Event:
-        payload = {
+        payload: dict[str, Any] = {
             "case_id": case_id,
             "source_event_id": uuid.uuid4().hex,
             "channel": channel,
@@ -117,6 +124,8 @@ class Lifecycle:
             "merged_at": utc(at),
             "complaint": complaint,
         }
+        if contact_at is not None:
+            payload["contact_at"] = utc(contact_at)
         return self._make(CaseMerged, case_id, at, payload, "intake")
 
     def reopened(self, case_id: str, at: float, *, count: int = 1) -> Event:

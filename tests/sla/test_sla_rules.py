@@ -148,6 +148,20 @@ async def test_a_system_detected_exception_has_a_resolution_clock_and_no_callbac
     assert repeat["repeat_contacts"] == 1
 
 
+async def test_a_callback_made_after_the_customers_call_answers_it_though_the_merge_reached_sla_later(
+    sla: Sla, lifecycle: Lifecycle
+) -> None:
+    """Event time, not arrival order: the station called back 10 minutes after the customer's call; routing's
+    record of the callback reached sla before intake's merge of the call (another topic)."""
+    case = new_case_id()
+    await sla.feed(lifecycle.opened(case, T0, channel="upstream"), lifecycle.escalated(case, T0, channel="upstream"))
+    await sla.feed(lifecycle.callback(case, T0 + 3 * H + 600))
+    await sla.feed(lifecycle.merged(case, T0 + 3 * H + 900, channel="phone", contact_at=T0 + 3 * H))
+    [met] = sla.of(case, "sla.met")
+    assert (payload(met).metric, payload(met).elapsed_seconds) == ("callback", 600)
+    assert sla.of(case, "sla.breached") == []
+
+
 async def test_every_complaint_carries_the_7_day_clock_and_a_regulator_appeal_its_10_days(
     sla: Sla, lifecycle: Lifecycle
 ) -> None:

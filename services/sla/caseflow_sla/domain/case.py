@@ -179,8 +179,10 @@ class CaseClocks:
             f.complaint = True
             self._begin("complaint_answer", CASE_LEVEL, None, at, episode=0)
         if p.channel is not Channel.UPSTREAM and not f.customer_contact and f.resolved_at is None:
+            # From when the customer called, not when intake merged it: a callback the station made after the
+            # call answers it even when routing's record of it reached sla before intake's merge.
             f.customer_contact = True
-            self._start_station_clocks(_ts(p.merged_at))
+            self._start_station_clocks(at)
 
     def reopened(self, p: CaseReopenedPayload) -> None:
         """A contact after closure reopened the case: back to its station with new clocks."""
