@@ -49,7 +49,7 @@ from caseflow_contracts.stations import (
     StationUpdatePayload,
 )
 from caseflow_contracts.topics import CASES_LIFECYCLE, UPSTREAM_CUSTOMER_CONTACTS, UPSTREAM_PARCEL_EXCEPTIONS
-from caseflow_contracts.upstream import ExceptionKind
+from caseflow_contracts.upstream import ContactCategory, ExceptionKind
 from caseflow_kit.auth import Role
 from caseflow_kit.outbox import COMMIT_SEQ_HEADER
 from caseflow_kit.store import Collection, Query
@@ -85,6 +85,10 @@ class Traffic:
         return self.first + self.repeats
 
 
+#: Parcel faults a customer claims compensation for in the scenario.
+CLAIMABLE = frozenset({ExceptionKind.LOSS, ExceptionKind.DAMAGE, ExceptionKind.SHORTAGE})
+
+
 def scenario(cases: int, seed: int = 11) -> Traffic:
     """Exceptions, contacts about new parcels, duplicates and bad bytes; then repeat contacts."""
     rng = random.Random(seed)
@@ -108,6 +112,9 @@ def scenario(cases: int, seed: int = 11) -> Traffic:
         if i % 5 == 1:
             contact = upstream.contact(repeat=True)
             repeats.append((UPSTREAM_CUSTOMER_CONTACTS.name, contact.key.encode(), contact.to_bytes()))
+        if event.payload.exception_kind in CLAIMABLE:  # money moves only when someone asks
+            claim = upstream.contact(about=event.payload.waybill_no, category=ContactCategory.CLAIM_REQUEST)
+            repeats.append((UPSTREAM_CUSTOMER_CONTACTS.name, claim.key.encode(), claim.to_bytes()))
     return Traffic(first, repeats)
 
 
@@ -204,13 +211,15 @@ class StationBot:
     """Every case handed to a station is acknowledged, called back and resolved, once per hand-over.
 
     The stations answer only once the upstream traffic is in (`drain`), so that a repeat contact can never
-    race a resolution: both runs then see the same interleaving, faults or not.
+    race a resolution: both runs then see the same interleaving, faults or not. From then on a hand-over
+    is answered as it comes (faults can delay one past the drain).
     """
 
     def __init__(self, kit: KafkaTestKit) -> None:
         self.kit = kit
         self.handled: set[str] = set()
         self.pending: list[Event] = []
+        self.answering = False
 
     async def listen(self, stop: asyncio.Event) -> None:
         consumer = AIOKafkaConsumer(
@@ -226,6 +235,8 @@ class StationBot:
                 for records in (await consumer.getmany(timeout_ms=100)).values():
                     for r in records:
                         self.react(r.value or b"")
+                if self.answering:
+                    await self.drain()
         finally:
             await consumer.stop()
 
@@ -247,7 +258,7 @@ class StationBot:
                 StationUpdatePayload(**base), key=key, producer=station, event_id=f"ack-{event.event_id}"
             ),
             StationCalledBack.create(
-                CallbackPayload(**base, outcome=CallbackOutcome.REACHED),
+                CallbackPayload(**base, outcome=CallbackOutcome.REACHED, result="已告知客户处理结果"),
                 key=key,
                 producer=station,
                 event_id=f"cb-{event.event_id}",
@@ -261,7 +272,8 @@ class StationBot:
         ]
 
     async def drain(self) -> int:
-        """Publish what the stations have to say, in order."""
+        """Publish what the stations have to say, in order; answer every later hand-over as it comes."""
+        self.answering = True
         sent = 0
         while self.pending:
             batch, self.pending = self.pending, []

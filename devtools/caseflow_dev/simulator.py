@@ -32,7 +32,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from caseflow_contracts import Event, Money, parse_event, topic_for
 from caseflow_contracts.cases import CaseEscalated, CaseOpened
-from caseflow_contracts.common import Area, CaseKind, Channel, LadderLevel
+from caseflow_contracts.common import Area, CaseKind, Channel, Claimant, ClaimantRole, LadderLevel
 from caseflow_contracts.stations import (
     ArbitrationDeclared,
     ArbitrationDeclaredPayload,
@@ -193,21 +193,33 @@ class Upstream:
         )
         return ParcelExceptionReported.create(payload, key=waybill, producer="oms")
 
-    def contact(self, repeat: bool | None = None) -> CustomerContacted:
-        """A contact about an earlier waybill (`repeat`), a new one, or either (35 % repeats) when not said."""
+    def contact(
+        self, repeat: bool | None = None, *, about: str | None = None, category: ContactCategory | None = None
+    ) -> CustomerContacted:
+        """A contact about an earlier waybill (`repeat`, or the one named `about`), a new one, or either (35 %
+        repeats) when not said. A claim request says who claims (the sender who paid, or the recipient)."""
         rng = self.rng
         if repeat is None:
             repeat = bool(self.waybills) and rng.random() < 0.35
-        waybill, place = rng.choice(self.waybills[-500:]) if repeat else self._waybill()
-        category = rng.choices(
-            [
-                ContactCategory.INQUIRY,
-                ContactCategory.COMPLAINT,
-                ContactCategory.CLAIM_REQUEST,
-                ContactCategory.REGULATOR_APPEAL,
-            ],
-            weights=[45, 30, 18, 7],
-        )[0]
+        if about is not None:
+            waybill, place = next((w, p) for w, p in reversed(self.waybills) if w == about)
+        else:
+            waybill, place = rng.choice(self.waybills[-500:]) if repeat else self._waybill()
+        category = (
+            category
+            or rng.choices(
+                [
+                    ContactCategory.INQUIRY,
+                    ContactCategory.COMPLAINT,
+                    ContactCategory.CLAIM_REQUEST,
+                    ContactCategory.REGULATOR_APPEAL,
+                ],
+                weights=[45, 30, 18, 7],
+            )[0]
+        )
+        claimant = None
+        if category is ContactCategory.CLAIM_REQUEST:
+            claimant = Claimant(role=rng.choice([ClaimantRole.SENDER, ClaimantRole.RECIPIENT]))
         platform = rng.random() < 0.15
         payload = CustomerContactPayload(
             source_system="callcentre",
@@ -224,6 +236,7 @@ class Upstream:
                 ["我的快递怎么还没到？", "包裹破了，里面东西坏了", "请尽快联系我", "已经第二次打电话了", "要求赔偿"]
             ),
             received_at=datetime.now(UTC),
+            claimant=claimant,
         )
         return CustomerContacted.create(payload, key=waybill, producer="callcentre")
 

@@ -20,6 +20,7 @@ async def test_kills_rebalances_and_a_broker_freeze_change_nothing(broker: Embed
     assert len(chaotic.faults) >= 5, chaotic.faults
     assert any("froze" in f for f in chaotic.faults)
     assert chaotic.stories > 50  # the order check had stories to check
-    assert problems(clean, chaotic) == []
+    found = problems(clean, chaotic)
+    assert found == [], "\n".join(found)
     assert sum(clean.dead.values()) == sum(chaotic.dead.values()) > 0
     assert chaotic.counts["payout.issued"] == clean.counts["payout.issued"] > 0
