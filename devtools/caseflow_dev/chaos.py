@@ -439,6 +439,9 @@ async def run(
                 await intake_caught_up(observed, upstream_ids(traffic.first))
             await producer.send_and_wait(kit.prefix + topic, value, key=key)
             await asyncio.sleep(pace_s)
+        # Every contact taken in before a station resolves anything: otherwise a contact that a fault held up
+        # meets a closed case and (rightly) reopens it, and the runs would differ by timing, not by a fault.
+        await intake_caught_up(observed, upstream_ids(traffic.all))
         await asyncio.sleep(settle_s / 2)
         await bot.drain()
         calm.set()  # the monkey stops; every replica comes back before the run is judged
