@@ -1,4 +1,4 @@
-"""Keep the README's generated tables (topics, configuration) and each service's OpenAPI and AsyncAPI
+"""Keep the README's generated tables (topics, metrics, configuration) and each service's OpenAPI and AsyncAPI
 documents (`services/<service>/openapi.json`, `asyncapi.json`) in step with the code.
 
 python -m caseflow_dev.docs          rewrite them
@@ -8,11 +8,16 @@ python -m caseflow_dev.docs --check  exit 1 when they are stale
 from __future__ import annotations
 
 import argparse
+import asyncio
+import base64
 import importlib
 import json
 import sys
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
+from prometheus_client import CollectorRegistry
 from pydantic import AliasChoices
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings
@@ -42,6 +47,63 @@ def topic_table() -> str:
     rows.append(
         f"\nEvery topic has a dead-letter twin `<topic>.dlq` (1 partition, {DLQ_RETENTION_DAYS} d): the original "
         "bytes, key and headers, plus `x-dlq-reason`, `x-dlq-detail`, `x-dlq-original-topic/partition/offset`."
+    )
+    return "\n".join(rows)
+
+
+#: Registered by FastStream's Prometheus middleware but never counted: events are published by the outbox relay's
+#: own producer, not through FastStream (its publishes are `caseflow_events_published_total`).
+NEVER_COUNTED_PREFIX = "faststream_published_"
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str  # as exported: a counter's name ends in _total
+    kind: str
+    meaning: str
+
+
+async def _registered(service: str, registry_dir: Path) -> CollectorRegistry:
+    """The registry a service serves at /metrics: its runtime's (kit, edge, FastStream) plus what its deps add."""
+    spec = importlib.import_module(f"caseflow_{service}.app").SPEC
+    # Throwaway keys: the deps are built only to see what they register, nothing is sealed with them.
+    keys = {name: base64.b64encode(bytes([n]) * 32).decode() for n, name in enumerate(("pii_key", "pseudonym_key"))}
+    settings = spec.settings_type.model_validate({**keys, "data_dir": registry_dir})
+    runtime = Runtime(spec, settings)
+    deps = await spec.build_deps(runtime)
+    if spec.close_deps is not None:
+        await spec.close_deps(deps)
+    await runtime.store.close()
+    return runtime.registry
+
+
+def exported_metrics() -> dict[str, tuple[Metric, list[str]]]:
+    """Every metric a service exports, with the services that export it."""
+    found: dict[str, tuple[Metric, list[str]]] = {}
+    for service in SERVICES:
+        with tempfile.TemporaryDirectory() as data_dir:
+            registry = asyncio.run(_registered(service, Path(data_dir)))
+        for family in registry.collect():
+            name = f"{family.name}_total" if family.type == "counter" else family.name
+            metric = Metric(name, family.type, family.documentation)
+            found.setdefault(name, (metric, []))[1].append(service)
+    return found
+
+
+def metrics_table() -> str:
+    rows = ["| metric | type | exported by | meaning |", "|---|---|---|---|"]
+    never_counted = []
+    for name, (metric, services) in sorted(exported_metrics().items()):
+        if name.startswith(NEVER_COUNTED_PREFIX):
+            never_counted.append(f"`{name}`")
+            continue
+        who = "all services" if len(services) == len(SERVICES) else ", ".join(services)
+        meaning = metric.meaning.replace("|", "\\|").replace("<", "&lt;")
+        rows.append(f"| `{name}` | {metric.kind} | {who} | {meaning} |")
+    rows.append(
+        f"\nFastStream's middleware also registers {', '.join(never_counted)}: they stay empty, because events are "
+        "published by the outbox relay's own producer, not through FastStream (`caseflow_events_published_total` "
+        "counts them)."
     )
     return "\n".join(rows)
 
@@ -92,7 +154,11 @@ def config_table() -> str:
 
 
 def render(text: str) -> str:
-    for marker, body in (("topics", topic_table()), ("config", config_table())):
+    for marker, body in (
+        ("topics", topic_table()),
+        ("metrics", metrics_table()),
+        ("config", config_table()),
+    ):
         start, end = f"<!-- {marker}:start -->", f"<!-- {marker}:end -->"
         head, rest = text.split(start, 1)
         _, tail = rest.split(end, 1)

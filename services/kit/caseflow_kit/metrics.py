@@ -1,4 +1,4 @@
-"""Prometheus metrics of the shared runtime; FastStream's middleware adds consume/publish metrics."""
+"""Prometheus metrics of the shared runtime; FastStream's middleware adds consume metrics (publishing bypasses it)."""
 
 from __future__ import annotations
 
