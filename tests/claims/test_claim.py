@@ -265,7 +265,7 @@ def test_reviewer_sets_the_kind_and_the_lost_share_follows_it() -> None:
     claim.ledger.clear()
     damage = rv("adjust", "it was broken, not lost", claim_kind=ClaimKind.DAMAGE)
     with pytest.raises(ClaimRefused, match="facts_missing"):
-        # a refused command leaves the claim half-changed: callers (handlers.command) discard it
+        # a refused command leaves the claim half-changed: callers (commands.command) discard it
         claim.model_copy(deep=True).review(damage, RULES, NOW)  # no extent: not paid as a loss
     facts = FactsUpdate(loss_share_bp=2000)
     effects = claim.review(rv("adjust", "20% broken", facts=facts, claim_kind=ClaimKind.DAMAGE), RULES, NOW)

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from caseflow_claims import handlers, store
+from caseflow_claims import commands, store
 from caseflow_claims.domain import CaseCopy, Claim, ClaimRefused, ClaimRequest, FactsUpdate, Review, Stamp, Status
 from caseflow_contracts import Event
 from caseflow_contracts.cases import FraudFlag
@@ -135,7 +135,7 @@ async def test_a_decision_tells_the_customer_the_appeal_window_claims_enforces(c
     rules = claims.deps.rules
     claims.clock.set(NOW + timedelta(days=days, seconds=1))
     with pytest.raises(ClaimRefused, match="appeal_window_closed"):
-        await handlers.command(claims.runtime, claim_id, REVIEWER, lambda c, now: c.appeal("late", stamp, rules, now))
+        await commands.command(claims.runtime, claim_id, REVIEWER, lambda c, now: c.appeal("late", stamp, rules, now))
 
 
 async def test_fraud_flag_sends_a_small_claim_to_review(claims: Claims) -> None:
@@ -186,7 +186,7 @@ async def test_a_command_is_committed_once_with_its_actor_on_every_event(claims:
     claims.clock.advance(60)
 
     async def approve() -> Claim:
-        return await handlers.command(claims.runtime, claim_id, REVIEWER, lambda c, now: c.review(review, rules, now))
+        return await commands.command(claims.runtime, claim_id, REVIEWER, lambda c, now: c.review(review, rules, now))
 
     assert (await approve()).paid_minor == 110_000
     assert (await approve()).paid_minor == 110_000  # a retried request: nothing new
@@ -201,9 +201,9 @@ async def test_a_command_is_committed_once_with_its_actor_on_every_event(claims:
     assert all(e.actor == REVIEWER and e.occurred_at == NOW + timedelta(seconds=60) for e in emitted)
     other = Review("approve", review.stamp)  # a different request on a decided claim
     with pytest.raises(ClaimRefused, match="not_reviewable"):
-        await handlers.command(claims.runtime, claim_id, REVIEWER, lambda c, now: c.review(other, rules, now))
+        await commands.command(claims.runtime, claim_id, REVIEWER, lambda c, now: c.review(other, rules, now))
     with pytest.raises(ClaimRefused, match="not_found"):
-        await handlers.command(claims.runtime, "CL-NOSUCH", REVIEWER, lambda c, now: [])
+        await commands.command(claims.runtime, "CL-NOSUCH", REVIEWER, lambda c, now: [])
     assert await claims.emitted() == []  # refusals write nothing
 
 
@@ -217,15 +217,15 @@ async def test_a_claim_opened_through_the_api(claims: Claims) -> None:
         return ClaimRequest(SENDER, "api", stamp, ClaimKind.DELAY, facts, idempotency_key=key)
 
     with pytest.raises(ClaimRefused, match="case_not_known_yet"):  # claims' copy lags behind intake
-        await handlers.open_claim(claims.runtime, cid, asked(days_late=2))
+        await commands.open_claim(claims.runtime, cid, asked(days_late=2))
     assert await stored(claims, cid) is None
     await claims.deliver(opened)
-    claim, created = await handlers.open_claim(claims.runtime, cid, asked(days_late=2))
+    claim, created = await commands.open_claim(claims.runtime, cid, asked(days_late=2))
     assert created
     assert (claim.opened_by, claim.source, claim.paid_minor) == (REVIEWER, "api", 1200)
-    assert (await handlers.open_claim(claims.runtime, cid, asked(days_late=2)))[1] is False  # the same request
+    assert (await commands.open_claim(claims.runtime, cid, asked(days_late=2)))[1] is False  # the same request
     with pytest.raises(ClaimRefused, match="claim_exists"):
-        await handlers.open_claim(claims.runtime, cid, asked("open-2"))
+        await commands.open_claim(claims.runtime, cid, asked("open-2"))
     emitted = [event for _, event in await claims.emitted()]
     assert types(emitted)[:3] == ["claim.opened", "claim.decided", "payout.issued"]
     assert all(e.actor == REVIEWER for e in emitted)

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from caseflow_claims import handlers, store
+from caseflow_claims import commands, store
 from caseflow_claims.domain import CaseCopy, Claim, DeclarationRecord, LiableShare, Stamp
 from caseflow_contracts import Event
 from caseflow_contracts.common import Actor
@@ -111,7 +111,7 @@ async def outcome(claims: Claims, order: tuple[str, ...], arbitrate_when: str, n
         def arbitrate(c: Claim, now: Any) -> Any:
             return c.arbitrate(decision, "packed badly at origin", stamp, claims.deps.rules, now)
 
-        claim = await handlers.command(claims.runtime, claim.claim_id, ARBITER, arbitrate)
+        claim = await commands.command(claims.runtime, claim.claim_id, ARBITER, arbitrate)
     net = {c.station: c.payout_share_minor + c.penalty_minor for c in claim.chargebacks if c.status != "reversed"}
     return net, claim.ledger_summary(), claim.disputed, sorted((e.kind, e.ref.split(":")[0]) for e in claim.evidence)
 

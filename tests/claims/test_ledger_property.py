@@ -21,7 +21,7 @@ from typing import Any
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from caseflow_claims import handlers, store
+from caseflow_claims import commands, store
 from caseflow_claims.app import SPEC
 from caseflow_claims.domain import Claim, Effect, LiableShare, Review, Stamp
 from caseflow_claims.settings import ClaimsSettings
@@ -118,7 +118,7 @@ async def check(claims: Claims, claim_id: str) -> None:
 async def command(claims: Claims, claim_id: str, change: Any) -> None:
     # not applicable in the claim's present state: refused, nothing written
     with contextlib.suppress(Exception):
-        await handlers.command(claims.runtime, claim_id, REVIEWER, change)
+        await commands.command(claims.runtime, claim_id, REVIEWER, change)
 
 
 async def run(facts: dict[str, Any], steps: list[tuple[Any, ...]], open_at: int, folder: Path) -> None:

@@ -1,6 +1,6 @@
 """HTTP endpoints of claims: open a claim for a claimant; the reviewers' and HQ's queues and a claim; review,
 second approval, appeals, arbitration; a station's chargeback statement; the audit trail for finance.
-Who may call which is declared per route; each command is one call into `handlers`."""
+Who may call which is declared per route; each command is one call into `commands`."""
 
 from __future__ import annotations
 
@@ -17,9 +17,9 @@ from caseflow_contracts.errors import Refusal
 from caseflow_kit.auth import Principal, Role
 from caseflow_kit.http import Refused, caller, request_id
 
-from . import handlers, store
+from . import commands, store
+from .commands import Change, Rt
 from .domain import Approval, Claim, ClaimRequest, Effect, FactsUpdate, LiableShare, Review, Stamp, Status
-from .handlers import Change, Rt
 from .rules import CompensationRules
 
 ClaimId = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}$", description="Claim id, CL-<case id>")]
@@ -182,7 +182,7 @@ def claim_commands(runtime: Rt) -> APIRouter:
         return runtime.deps.rules  # the rules in force when the command runs
 
     def run(claim_id: str, who: Principal, change: Change) -> Awaitable[dict[str, Any]]:
-        return answer(handlers.command(runtime, claim_id, actor_of(who), change))
+        return answer(commands.command(runtime, claim_id, actor_of(who), change))
 
     @api.post("/claims", status_code=201, summary="Open a claim for a case: who claims and how they are paid")
     async def open_claim(
@@ -198,7 +198,7 @@ def claim_commands(runtime: Rt) -> APIRouter:
             body.request_id,
         )
         try:
-            claim, opened = await handlers.open_claim(runtime, body.case_id, ask)
+            claim, opened = await commands.open_claim(runtime, body.case_id, ask)
         except Refusal as exc:
             raise refused(exc) from None
         response.status_code = 201 if opened else 200  # 200: this very request opened it before (a retry)
@@ -296,6 +296,6 @@ def station_routes(runtime: Rt) -> APIRouter:
         def change(claim: Claim, now: datetime) -> list[Effect]:
             return claim.appeal_chargeback(chargeback_id, code, body.reason, by, rules=rules, now=now)
 
-        return await answer(handlers.command(runtime, entry.claim_id, actor_of(who), change))
+        return await answer(commands.command(runtime, entry.claim_id, actor_of(who), change))
 
     return api

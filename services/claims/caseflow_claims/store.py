@@ -16,6 +16,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from caseflow_contracts import Event
+from caseflow_contracts.common import Actor
 from caseflow_kit.store import Collection, Doc, Query, Store
 from caseflow_kit.uow import UnitOfWork
 
@@ -33,6 +35,7 @@ from .domain import (
     Status,
     claim_id_for,
 )
+from .events import to_events
 
 CLAIMS = "claims"
 PAYOUTS = "payouts"
@@ -112,6 +115,22 @@ def save(uow: UnitOfWork, item: Stored, version: int | None, effects: Sequence[E
         uow.update(CLAIMS, {**doc, "_v": version})
     if isinstance(item, Claim):
         _side_records(uow, item, effects)
+
+
+def keep(
+    uow: UnitOfWork,
+    claim: Claim,
+    version: int | None,
+    effects: list[Effect],
+    *,
+    now: datetime,
+    cause: Event | None = None,
+    actor: Actor | None = None,
+) -> None:
+    """Store the claim with what its effects add, and emit their events (same commit: the outbox)."""
+    save(uow, claim, version, effects)
+    for event in to_events(claim, effects, now=now, cause=cause, actor=actor):
+        uow.emit(event)
 
 
 def _side_records(uow: UnitOfWork, claim: Claim, effects: Sequence[Effect]) -> None:

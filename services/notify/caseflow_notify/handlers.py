@@ -8,7 +8,6 @@ from caseflow_contracts.cases import CaseOpened, CaseResolved
 from caseflow_contracts.notify import NotifyChannel
 from caseflow_contracts.sla import SlaBreachWithdrawn
 from caseflow_kit import Context
-from caseflow_kit.consumer import Handler
 from caseflow_kit.logs import scrub
 
 from . import store
@@ -93,16 +92,3 @@ async def on_breach_withdrawn(event: SlaBreachWithdrawn, ctx: Context[Deps]) -> 
     p = event.payload
     ids = tuple(notification_id(p.case_id, p.breach_event_id, k) for k in (CUSTOMER, *NotifyChannel))
     await lapse(ctx, ids, "breach withdrawn")
-
-
-LIFECYCLE_HANDLERS: dict[str, Handler] = {
-    "case.opened": on_case_opened,
-    "case.escalated": on_step,
-    "case.transferred": on_step,
-    "case.progress_noted": on_step,
-    "case.resolved": on_case_resolved,
-    "case.closed": on_case_closed,
-    "case.reopened": on_case_reopened,
-}
-SLA_HANDLERS: dict[str, Handler] = {"sla.breached": on_step, "sla.breach_withdrawn": on_breach_withdrawn}
-CLAIMS_HANDLERS: dict[str, Handler] = {"claim.decided": on_step, "payout.issued": on_step}
