@@ -121,6 +121,7 @@ def test_a_declaration_the_scan_trail_confirms_is_settled_by_it() -> None:
     assert kinds(effects) == ["Arbitrated", "Charged"]
     assert claim.liability is not None
     assert "confirms the arbitration declaration of BJ-003" in claim.liability.reason
+    assert len(claim.declarations) == 1
     assert all(d.settled for d in claim.declarations)
 
 
@@ -138,6 +139,7 @@ def test_a_disputed_declaration_leaves_liability_to_hq() -> None:
     assert kinds(effects) == ["Arbitrated", "Charged", "Charged", "Audited"]
     assert sorted(c.payout_share_minor for c in claim.chargebacks) == [1200, 1800]
     assert claim.balances()
+    assert len(claim.declarations) == 1
     assert all(d.settled for d in claim.declarations)
 
 

@@ -110,6 +110,7 @@ async def check(claims: Claims, claim_id: str) -> None:
         if e.type in ("payout.issued", "chargeback.issued"):
             ref = getattr(e.payload, "payout_id", None) or e.payload.chargeback_id  # type: ignore[attr-defined]
             event_ids[ref].add(e.event_id)
+    assert set(event_ids) == {p.payout_id for p in claim.payouts} | {c.chargeback_id for c in claim.chargebacks}
     assert all(len(v) == 1 for v in event_ids.values())
     issued = {e.payload.payout_id for e in sent if e.type == "payout.issued"}  # type: ignore[attr-defined]
     assert issued <= {p.payout_id for p in claim.payouts}

@@ -76,7 +76,9 @@ def test_no_secret_is_written_inline(overlay: str) -> None:
     objects = render(overlay)
     assert of_kind(objects, "Secret") == []
     env_maps = {unhashed(c["metadata"]["name"]): c.get("data", {}) for c in of_kind(objects, "ConfigMap")}
-    for name, spec in pod_specs(objects):
+    specs = pod_specs(objects)
+    assert {f"caseflow-{s}" for s in SERVICES} <= {name for name, _ in specs}
+    for name, spec in specs:
         for container in spec["containers"]:
             for var in container.get("env", []):
                 if SECRETISH.search(var["name"]):
@@ -236,7 +238,9 @@ def test_write_routes_are_reachable_only_through_the_gateway(overlay: str) -> No
 def test_every_config_map_a_pod_mounts_exists(overlay: str) -> None:
     objects = render(overlay)
     config_maps = {c["metadata"]["name"]: c for c in of_kind(objects, "ConfigMap")}
-    for name, spec in service_pod_specs(objects):
+    specs = service_pod_specs(objects)
+    assert len(specs) == len(SERVICES)
+    for name, spec in specs:
         for volume in spec["volumes"]:
             sources = [volume] if "configMap" in volume else volume.get("projected", {}).get("sources", [])
             for source in sources:

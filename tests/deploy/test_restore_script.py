@@ -55,7 +55,9 @@ def test_a_failed_restore_leaves_the_services_stopped(tmp_path: Path) -> None:
     done, calls = restore(tmp_path, "latest", job_state="/1")
     assert done.returncode == 1
     assert "the restore failed" in done.stderr
-    assert all(c.endswith("--replicas=0") for c in calls if " scale " in f" {c} ")
+    scaled = [c for c in calls if " scale " in f" {c} "]
+    assert len(scaled) == 5  # the five services stopped, none started again
+    assert all(c.endswith("--replicas=0") for c in scaled)
 
 
 @pytest.mark.parametrize("args", [[], ["../../etc/passwd"], ["-n"], ["a", "b"], ["--bogus", "latest"]])
@@ -68,5 +70,6 @@ def test_bad_arguments_change_nothing(tmp_path: Path, args: list[str]) -> None:
 def test_dry_run_only_asks(tmp_path: Path) -> None:
     done, calls = restore(tmp_path, "--dry-run", "latest")
     assert done.returncode == 0
+    assert calls, "a dry run asks the cluster what it would stop"
     assert all(" get deployment " in f" {c} " for c in calls)
     assert "scale deployment caseflow-intake --replicas=0" in done.stdout

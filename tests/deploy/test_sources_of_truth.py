@@ -268,6 +268,7 @@ def test_dashboard_is_a_grafana_dashboard_with_unique_panels() -> None:
     dashboard = json.loads((DEPLOY / "monitoring" / "dashboard.json").read_text())
     assert dashboard["uid"] == "caseflow-suite"
     ids = [p["id"] for p in dashboard["panels"]]
+    assert ids
     assert len(ids) == len(set(ids))
     assert all(p["targets"] and p["datasource"]["uid"] == "${datasource}" for p in dashboard["panels"])
     (config_map,) = [c for c in of_kind(render("prod"), "ConfigMap") if c["metadata"]["name"] == "caseflow-dashboard"]
@@ -287,6 +288,7 @@ def test_image_is_multi_stage_non_root_and_runs_any_service() -> None:
     for service in SERVICES:
         assert service in entrypoint
     copied = re.findall(r"^COPY (?!--from)(\S+)", dockerfile, re.M)
+    assert copied
     assert all((ROOT / path.rstrip("/")).exists() for path in copied), copied
 
 

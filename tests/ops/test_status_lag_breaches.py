@@ -143,7 +143,9 @@ async def test_lag_of_a_service_that_never_committed_is_everything_retained(kafk
     assert {UPSTREAM_PARCEL_EXCEPTIONS.name, UPSTREAM_CUSTOMER_CONTACTS.name} <= set(by_topic)
     assert {r["group"] for r in rows} == {kafka.prefix + "caseflow-intake"}
     assert by_topic[UPSTREAM_PARCEL_EXCEPTIONS.name]["lag"] == 3
-    assert all(p["committed"] is None for p in by_topic[UPSTREAM_PARCEL_EXCEPTIONS.name]["partitions"])
+    partitions = by_topic[UPSTREAM_PARCEL_EXCEPTIONS.name]["partitions"]
+    assert partitions
+    assert all(p["committed"] is None for p in partitions)
     assert by_topic[UPSTREAM_CUSTOMER_CONTACTS.name]["lag"] == 0
     code, text = await ctl(kafka, "lag", "--service", "intake", "--partitions", as_json=False)
     assert "(no commit yet)" in text

@@ -27,6 +27,7 @@ def test_the_shipped_directory_is_valid_and_names_its_platform_teams_and_calenda
     assert d.level(d.hq) is LadderLevel.HQ
     teams = d.rules.platform_teams
     assert teams.default in d
+    assert teams.by_platform
     assert all(team in d for team in teams.by_platform.values())
     assert d.calendar("BJ-CY-01") is not None  # a station keeps working hours
     assert d.calendar("SH-PD-01") is None  # one no assignment names works around the clock
