@@ -25,7 +25,7 @@ from typing import Any
 
 import uvicorn
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, LoginPassword
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
 from .broker import free_port
 
@@ -67,6 +67,7 @@ class SmtpSink:
         self.messages: list[EmailMessage] = []
         self.connections = 0
         self.quits = 0
+        self.disconnections = 0  # clients' connections that ended, whoever ended them
         self.logins: list[str] = []
         self._login = login
         kwargs: dict[str, Any] = {}
@@ -151,12 +152,20 @@ class SmtpSink:
         return "221 Bye"
 
 
+class _Session(SMTP):  # type: ignore[misc]
+    def connection_lost(self, error: Exception | None) -> None:
+        # Only clients' sessions (they greeted): the controller's own probe at start-up connects and leaves.
+        if self.session is not None and self.session.host_name:
+            self.event_handler.disconnections += 1
+        super().connection_lost(error)
+
+
 class _Controller(Controller):
     def factory(self) -> Any:
         with warnings.catch_warnings():
             # "AUTH without requiring TLS": aiosmtpd knows only STARTTLS; implicit TLS is encrypted throughout
             warnings.filterwarnings("ignore", "Requiring AUTH while not requiring TLS", UserWarning)
-            return super().factory()  # type: ignore[no-untyped-call]
+            return _Session(self.handler, **self.SMTP_kwargs)
 
 
 class HttpSink:

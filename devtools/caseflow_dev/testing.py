@@ -9,7 +9,7 @@ import hmac
 import json
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
@@ -27,6 +27,16 @@ from caseflow_kit.uow import event_headers
 from caseflow_ops.tokens import LocalIssuer
 
 S = TypeVar("S", bound=KitSettings)
+
+
+async def until(condition: Callable[[], object], timeout_s: float = 60, what: str = "the condition") -> None:
+    """Poll, bounded, for something real I/O brings about (a server's own timer, another process): never a
+    fixed sleep that hopes it was long enough."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} did not come about within {timeout_s} s")
+        await asyncio.sleep(0.02)
 
 
 @dataclass
@@ -108,8 +118,11 @@ class KafkaTestKit:
         consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False, fetch_max_wait_ms=50)
         await consumer.start()
         try:
+            deadline = time.monotonic() + timeout_s
             partitions = consumer.partitions_for_topic(name)
             while partitions is None:
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"topic {name} unknown to the broker after {timeout_s} s")
                 await consumer.topics()
                 partitions = consumer.partitions_for_topic(name)
                 await asyncio.sleep(0.05)
@@ -117,7 +130,6 @@ class KafkaTestKit:
             consumer.assign(assigned)
             await consumer.seek_to_beginning(*assigned)
             records: list[ConsumerRecord[bytes, bytes]] = []
-            deadline = time.monotonic() + timeout_s
             while len(records) < count and time.monotonic() < deadline:
                 batch = await consumer.getmany(timeout_ms=100)
                 for part in batch.values():

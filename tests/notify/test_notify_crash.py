@@ -13,7 +13,7 @@ from caseflow_contracts import parse_event
 from caseflow_contracts.topics import NOTIFY_DELIVERIES
 from caseflow_dev.harness import ServiceProcess
 from caseflow_dev.sinks import SmtpSink
-from caseflow_dev.testing import KafkaTestKit
+from caseflow_dev.testing import KafkaTestKit, until
 from caseflow_kit import Context, Runtime
 from caseflow_kit.auth import Role
 from caseflow_notify.app import SPEC
@@ -29,13 +29,6 @@ from .support import (
     webhook_receiver,
     write_policy,
 )
-
-
-async def until(condition: object, timeout_s: float = 60) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.05)
 
 
 async def test_sigkill_mid_send_then_restart_delivers_once(kafka: KafkaTestKit, tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from caseflow_dev.sinks import SmtpSink, TlsFiles
+from caseflow_dev.testing import until
 from caseflow_notify.channels import DeliveryError, Message, SmtpConfig, SmtpSender
 from caseflow_notify.templates import Rendered
 
@@ -73,7 +74,7 @@ async def test_a_connection_the_server_dropped_while_idle_is_replaced_and_the_ma
     smtp: SmtpSink, sender: SmtpSender
 ) -> None:
     await sender.send(mail_to())
-    await asyncio.sleep(0.6)  # real idle time on a real connection: what the server's own timer measures
+    await until(lambda: smtp.disconnections == 1, what="the server hanging up the idle connection")
     second = mail_to()
     await sender.send(second)
 

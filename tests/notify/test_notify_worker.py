@@ -14,6 +14,7 @@ import pytest
 
 from caseflow_contracts import parse_event
 from caseflow_contracts.common import Channel, Priority
+from caseflow_dev.testing import until
 
 from .rig import Rig, notify_rig
 from .support import NOW, case_id, claim_decided, opened
@@ -201,10 +202,7 @@ async def test_a_restart_in_the_middle_of_a_send_does_not_deliver_twice(rig: Rig
     rig.web.hang_s = 30  # the receiver processes it, the sender never hears back
     await rig.handle(opened(cid, phone=None))
     task = asyncio.create_task(rig.worker.run_once())
-    for _ in range(500):  # poll, bounded, for the receivers to have it (real I/O)
-        if rig.web.requests and rig.smtp.messages:
-            break
-        await asyncio.sleep(0.01)
+    await until(lambda: rig.web.requests and rig.smtp.messages, what="the receivers having it")  # real I/O
     task.cancel()  # the process dies mid-send
     with pytest.raises(asyncio.CancelledError):
         await task
@@ -241,10 +239,7 @@ async def test_a_graceful_stop_lets_sends_in_flight_finish_and_records_them(rig:
     cid = case_id()
     await rig.handle(opened(cid, phone=None, email=None))
     task = asyncio.create_task(rig.worker.run())
-    for _ in range(500):  # poll, bounded, for the send to be on its way (real I/O)
-        if rig.web.requests:
-            break
-        await asyncio.sleep(0.01)
+    await until(lambda: rig.web.requests, what="the send on its way")  # real I/O
     task.cancel()  # SIGTERM: the kit cancels background jobs
     with contextlib.suppress(asyncio.CancelledError):
         await task
