@@ -10,7 +10,7 @@ UV     := .uv/bin/uv
 PACKAGES := contracts services/kit services/intake services/routing services/sla services/claims services/notify devtools ops
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: venv lock run stack test test-unit test-service test-e2e lint typecheck pytest kubectl promtool schemas publish-schemas docs dist clean
+.PHONY: venv lock run stack test test-unit test-service test-e2e test-stress lint typecheck pytest kubectl promtool schemas publish-schemas docs dist clean
 
 $(UV):
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "caseflow needs Python 3.11 or newer")'
@@ -59,8 +59,9 @@ promtool: venv
 	  { apt-get download prometheus 2>/dev/null || { apt-get update -qq && apt-get download prometheus; }; } && \
 	  dpkg -x prometheus_*.deb root && ln -sf "$$PWD/root/usr/bin/promtool" "$(CURDIR)/$(BIN)/promtool"; }
 
+PYTEST_ARGS ?=
 pytest: venv kubectl promtool
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The tiers one at a time (see tests/conftest.py): unit needs nothing running, service one service
 # against the real broker or an outside tool, e2e the whole suite as processes.
@@ -72,6 +73,12 @@ test-service: venv kubectl promtool
 
 test-e2e: venv
 	$(BIN)/python -m pytest -m e2e
+
+# CI must hold on a busy machine: the suite N times in a row (stop at the first failure) beside two CPU-bound
+# processes, each run's result and duration printed; e.g. make test-stress N=1 PYTEST_ARGS=tests/kit
+N ?= 3
+test-stress: venv kubectl promtool
+	$(BIN)/python -m caseflow_dev.stress --runs $(N) --hogs 2 -- $(PYTEST_ARGS)
 
 schemas: venv
 	$(BIN)/python -m caseflow_contracts.generate
