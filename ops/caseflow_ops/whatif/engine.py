@@ -133,6 +133,7 @@ class Timeline:
     def __init__(self, records: Sequence[Recorded]) -> None:
         self.handled_at: dict[tuple[str, str], float] = {}
         self.broker_at: dict[str, float] = {}
+        self.recorded = frozenset(r.event.event_id for r in records)
         self.end = max((r.timestamp for r in records), default=0.0)
         lags: dict[str, list[float]] = defaultdict(list)
         fired: dict[tuple[str, int, str], list[tuple[int, float]]] = defaultdict(list)
@@ -165,6 +166,10 @@ class Timeline:
             if before:
                 key = (r.event.producer, r.event.causation_id or "")
                 self.handled_at[key] = max(self.handled_at[key], run[before - 1][1])
+
+    def silent(self, service: str, event_id: str) -> bool:
+        """Whether the service handled this recorded event live without emitting anything."""
+        return event_id in self.recorded and (service, event_id) not in self.handled_at
 
 
 @dataclass
@@ -208,8 +213,17 @@ class Replay:
 
     emitted: list[Emitted] = field(default_factory=list)
     refused: list[Refused] = field(default_factory=list)
+    #: (service, record id) -> the record after which the service handled it (see Simulation._try)
+    order: dict[tuple[str, str], str] = field(default_factory=dict)
     inputs: int = 0
     handled: int = 0
+
+
+@dataclass(frozen=True)
+class _Pending:
+    handler: Handler
+    event: Event
+    broker_at: float
 
 
 @dataclass(order=True)
@@ -222,8 +236,20 @@ class _Work:
 class Simulation:
     """One replay of a period under one set of policies."""
 
-    def __init__(self, records: Sequence[Recorded], policies: PolicySet, timeline: Timeline | None = None) -> None:
+    def __init__(
+        self,
+        records: Sequence[Recorded],
+        policies: PolicySet,
+        timeline: Timeline | None = None,
+        order: dict[tuple[str, str], str] | None = None,
+    ) -> None:
+        """`order`: the handling order a replay under the recorded policies found (see `_try`); without it, this
+        replay finds it."""
         self.records = records
+        self.learning = order is None
+        self.order: dict[tuple[str, str], str] = {} if order is None else order
+        self._parked: dict[tuple[str, str], list[_Pending]] = defaultdict(list)
+        self._waiting: dict[tuple[str, str], list[_Pending]] = defaultdict(list)
         self.timeline = timeline or Timeline(records)
         deps = build_deps(policies)
         self.services = {
@@ -236,7 +262,7 @@ class Simulation:
             )
             for spec in SPECS
         }
-        self.result = Replay()
+        self.result = Replay(order=self.order)
         self._queue: list[_Work] = []
         self._seq = itertools.count()
         self._timers: set[float] = set()
@@ -259,6 +285,11 @@ class Simulation:
             if work.at > self.timeline.end:
                 break  # the recording ends here: what would happen later was not recorded either
             await work.run()
+        # Records still waiting for a turn that never came: handled at the end, what they cause shows.
+        for name, left in [*self._parked.items(), *self._waiting.items()]:
+            service = self.services[name[0]]
+            for pending in left:
+                await self._try(service, pending, self.timeline.end, parkable=False)
         return self.result
 
     def _deliver(self, event: Event, topic: str, broker_at: float, *, sent_at: float) -> None:
@@ -282,21 +313,58 @@ class Simulation:
     async def _handle(self, service: Service, handler: Handler, event: Event, at: float, broker_at: float) -> None:
         if event.event_id in service.seen:
             return
-        service.seen.add(event.event_id)
+        pending = _Pending(handler, event, broker_at)
+        waits_for = None if self.learning else self.order.get((service.name, event.event_id))
+        if waits_for is not None and waits_for not in service.seen:
+            self._waiting[(service.name, waits_for)].append(pending)
+            return
+        parkable = self.learning and self.timeline.silent(service.name, event.event_id)
+        if not await self._try(service, pending, at, parkable=parkable):
+            self._parked[(service.name, event.key)].append(pending)
+            return
+        await self._after(service, event, at)
+
+    async def _after(self, service: Service, event: Event, at: float) -> None:
+        """The records that wait for this one, and the records parked on its case, get their turn now."""
+        for pending in self._waiting.pop((service.name, event.event_id), []):
+            await self._handle(service, pending.handler, pending.event, at, pending.broker_at)
+        for pending in self._parked.pop((service.name, event.key), []):
+            if await self._try(service, pending, at, parkable=True):
+                self.order[(service.name, pending.event.event_id)] = event.event_id
+                await self._after(service, pending.event, at)
+            else:
+                self._parked[(service.name, event.key)].append(pending)
+
+    async def _try(self, service: Service, pending: _Pending, at: float, *, parkable: bool) -> bool:
+        """Handle the record and keep what it did; unless it is `parkable` and would emit events: then keep
+        nothing and say so (False).
+
+        A record that caused nothing live but causes events here was handled live at another point in its
+        case's story: a consumer reads its topics at their own pace, so a breach can reach routing after the
+        station's resolution that came later. Such a record waits for the next record of its case the service
+        handles, and is tried again after it; the order found is kept for the candidate replay.
+        """
+        event = pending.event
         uow = service.unit()
         now = datetime.fromtimestamp(at, UTC)
-        ctx = Context(uow, service.deps, event, service.name, now, datetime.fromtimestamp(broker_at, UTC))
-        self.result.handled += 1
+        ctx = Context(uow, service.deps, event, service.name, now, datetime.fromtimestamp(pending.broker_at, UTC))
         try:
-            await handler(event, ctx)
+            await pending.handler(event, ctx)
         except Refusal as exc:
             self.result.refused.append(Refused(service.name, event, exc.code))
             if not isinstance(exc, RecordedRefusal):
-                return
+                service.seen.add(event.event_id)
+                return True
         except Exception as exc:  # noqa: BLE001 - live, the kit dead-letters it after its retries; so does this
             self.result.refused.append(Refused(service.name, event, f"{type(exc).__name__}: {exc}"))
-            return
+            service.seen.add(event.event_id)
+            return True
+        if parkable and uow.events:
+            return False
+        service.seen.add(event.event_id)
+        self.result.handled += 1
         await self._commit(service, uow, at)
+        return True
 
     async def _commit(self, service: Service, uow: UnitOfWork, at: float) -> None:
         await uow.commit()
@@ -330,5 +398,10 @@ def _bind(fn: Callable[..., Any], *args: Any) -> Callable[[], Any]:
     return lambda: fn(*args)
 
 
-async def replay(records: Iterable[Recorded], policies: PolicySet, timeline: Timeline | None = None) -> Replay:
-    return await Simulation(list(in_order(records)), policies, timeline).run()
+async def replay(
+    records: Iterable[Recorded],
+    policies: PolicySet,
+    timeline: Timeline | None = None,
+    order: dict[tuple[str, str], str] | None = None,
+) -> Replay:
+    return await Simulation(list(in_order(records)), policies, timeline, order).run()
