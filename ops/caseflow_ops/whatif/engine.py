@@ -46,6 +46,7 @@ from caseflow_kit.errors import RecordedRefusal, Refusal
 from caseflow_kit.privacy import Pseudonymiser, Sealer
 from caseflow_kit.rules import RulesFile
 from caseflow_kit.store.memory import MemoryStore
+from caseflow_kit.store.port import Insert, Replace
 from caseflow_kit.uow import UnitOfWork
 from caseflow_routing.app import SPEC as ROUTING
 from caseflow_routing.deps import RoutingDeps
@@ -54,7 +55,7 @@ from caseflow_routing.rules import Directory, DirectoryFile, index
 from caseflow_sla.app import SPEC as SLA
 from caseflow_sla.deps import SlaDeps
 from caseflow_sla.metrics import SlaMetrics
-from caseflow_sla.store import due_clocks, next_due
+from caseflow_sla.store import CLOCKS
 from caseflow_sla.timers import EPSILON, fire_clocks
 
 from .period import Recorded, in_order
@@ -265,7 +266,6 @@ class Simulation:
         self.result = Replay(order=self.order)
         self._queue: list[_Work] = []
         self._seq = itertools.count()
-        self._timers: set[float] = set()
         self._last: dict[tuple[str, str, str], float] = {}
 
     def _at(self, at: float, run: Callable[[], Any]) -> None:
@@ -367,11 +367,11 @@ class Simulation:
         return True
 
     async def _commit(self, service: Service, uow: UnitOfWork, at: float) -> None:
+        if service.name == SLA.name:
+            self._arm(service, uow, at)
         await uow.commit()
         for event in uow.events:
             self._emitted(event, at)
-        if service.name == SLA.name:
-            await self._arm(service, at)
 
     def _emitted(self, event: Event, at: float) -> None:
         self.result.emitted.append(Emitted(at, event))
@@ -380,17 +380,21 @@ class Simulation:
         broker_at = max(recorded, at) if recorded is not None else at + self.timeline.lag.get(topic, 0.0)
         self._deliver(event, topic, broker_at, sent_at=at)
 
-    async def _arm(self, sla: Service, now: float) -> None:
-        due = await next_due(sla.store, 0.0, frozenset({SLOT}))
-        if due is not None and due not in self._timers:
-            self._timers.add(due)
-            self._at(max(due, now), _bind(self._fire, sla, due))
+    def _arm(self, sla: Service, uow: UnitOfWork, now: float) -> None:
+        """A timer for every clock this unit armed (its `timer` index set), at its due time. Looked up from the
+        unit's writes, not with sla's range query: a query per record over every clock grows with the period."""
+        for write in uow.writes:
+            if isinstance(write, Insert | Replace) and write.collection == CLOCKS and write.doc.get("timer"):
+                due, clock_id = float(write.doc["due_at"]), str(write.doc["_id"])
+                self._at(max(due, now), _bind(self._fire, sla, clock_id, due))
 
-    async def _fire(self, sla: Service, due: float) -> None:
-        self._timers.discard(due)
+    async def _fire(self, sla: Service, clock_id: str, due: float) -> None:
+        """Fire the clock if it is still armed for this time (a later record may have stopped or re-armed it)."""
+        doc = await sla.store.get(CLOCKS, clock_id)
+        if doc is None or not doc.get("timer") or abs(float(doc["due_at"]) - due) > EPSILON:
+            return
         uow = sla.unit()
-        docs = await due_clocks(sla.store, due + EPSILON, 10_000, frozenset({SLOT}))
-        fire_clocks(uow, docs, sla.deps, due, producer=sla.name)
+        fire_clocks(uow, [doc], sla.deps, due, producer=sla.name)
         await self._commit(sla, uow, due)
 
 
