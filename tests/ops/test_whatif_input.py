@@ -92,3 +92,26 @@ def main_exit(argv: list[str]) -> int:
         return main(argv)
     except SystemExit as exc:  # argparse's own exit
         return int(exc.code or 0)
+
+
+def test_candidate_files_replace_only_what_they_name(tmp_path: Path) -> None:
+    from caseflow_ops.whatif import policies
+
+    calendars = tmp_path / "calendars.yaml"
+    calendars.write_text(
+        'calendars:\n  office:\n    week:\n      mon: ["09:00-18:00"]\n    holidays: [2026-12-25]\n'
+        'assignments:\n  "SH-*": office\ndefault: office\n',
+        encoding="utf-8",
+    )
+    recorded = policies.in_force()
+    candidate = policies.with_candidates(recorded, calendars=calendars)
+    assert candidate.sla.default_calendar == "office"
+    assert candidate.sla.station_calendars == {"SH-*": "office"}
+    assert str(candidate.sla.calendars["office"].holidays[0]) == "2026-12-25"
+    assert candidate.sla.rules == recorded.sla.rules  # the targets stay
+    assert (candidate.compensation, candidate.directory, candidate.qa) == (
+        recorded.compensation,
+        recorded.directory,
+        recorded.qa,
+    )
+    assert candidate.sources["calendars"] == str(calendars)
