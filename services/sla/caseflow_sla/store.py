@@ -120,7 +120,7 @@ def facts_doc(facts: CaseFacts) -> dict[str, Any]:
 
 def facts_of(doc: dict[str, Any]) -> CaseFacts:
     # Lists copied: the aggregate appends to them, and the document read must stay as read (change detection).
-    values = {k: list(v) if isinstance(v, list) else v for k, v in doc.items() if k in _FACT_FIELDS}
+    values: dict[str, Any] = {k: list(v) if isinstance(v, list) else v for k, v in doc.items() if k in _FACT_FIELDS}
     values["payouts"] = {k: (int(v[0]), str(v[1])) for k, v in values.get("payouts", {}).items()}
     return CaseFacts(**values)
 
