@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 
 from caseflow_ops.cli import main
+from caseflow_ops.cli import run as caseflowctl
 from tests.contracts.examples import example
 
 
@@ -115,3 +117,36 @@ def test_candidate_files_replace_only_what_they_name(tmp_path: Path) -> None:
         recorded.qa,
     )
     assert candidate.sources["calendars"] == str(calendars)
+
+
+async def test_a_version_kept_in_a_folder_is_found(tmp_path: Path) -> None:
+    import yaml
+
+    from caseflow_kit.rules import load_rules
+    from caseflow_ops.whatif import policies
+    from caseflow_sla.deps import packaged
+    from caseflow_sla.policy import Policies
+
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    earlier = yaml.safe_load(packaged("policies.yaml").read_text(encoding="utf-8"))
+    earlier["version"] = "2019-kept"
+    (kept / "sla-2019.yaml").write_text(yaml.safe_dump(earlier, allow_unicode=True), encoding="utf-8")
+    period = recorded_period(tmp_path, "2019-kept")
+    found = policies.recorded(period_records(period), policies.in_force(), policies.kept_in(kept))
+    assert found.sla.version == "2019-kept"
+    assert found.sources["sla_policies"] == str(kept / "sla-2019.yaml")
+    assert found.qa == load_rules(packaged("qa_table.yaml"), type(found.qa))
+    assert Policies.model_validate(earlier) == found.sla
+    out = io.StringIO()
+    assert await caseflowctl(["policies", str(period), "--kept", str(kept)], out) == 0
+    assert "2019-kept" in out.getvalue()
+    out = io.StringIO()
+    assert await caseflowctl(["policies", str(recorded_period(tmp_path, "2018-gone"))], out) == 1
+    assert "MISSING" in out.getvalue()
+
+
+def period_records(path: Path) -> list[Any]:
+    from caseflow_ops.whatif.period import read_file
+
+    return read_file(path)

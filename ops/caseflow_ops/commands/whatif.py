@@ -14,6 +14,7 @@ from ..whatif import outcomes
 from ..whatif.period import Recorded
 from .common import BadInput, emit
 from .period import add_period, read_period
+from .policies import add_kept
 
 CANDIDATES = ("sla_policies", "compensation_rules", "calendars", "directory")
 
@@ -30,6 +31,7 @@ def add(commands: Any, common: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--directory", type=Path, help="Candidate station directory (YAML, routing's format)")
     parser.add_argument("--report", type=Path, help="Also write one self-contained HTML page here")
+    add_kept(parser)
     parser.set_defaults(run=run)
 
 
@@ -47,8 +49,7 @@ async def answer_for(records: list[Recorded], args: argparse.Namespace) -> dict[
     from ..whatif import engine, policies, summary
 
     try:
-        recorded = policies.in_force()
-        policies.check_recorded(recorded, records)
+        recorded = policies.recorded(records, policies.in_force(), policies.kept_in(args.kept))
         given = {name: getattr(args, name) for name in CANDIDATES if getattr(args, name) is not None}
         candidate = policies.with_candidates(recorded, **given) if given else None
     except policies.PolicyError as exc:

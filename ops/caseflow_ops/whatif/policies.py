@@ -59,6 +59,7 @@ class PolicySet:
     def versions(self) -> dict[str, str]:
         return {
             "intake_rules": self.intake.version,
+            "hq_rules": self.hq.version,
             "directory": self.directory.version,
             "sla_policies": self.sla.version,
             "qa_table": self.qa.version,
@@ -144,9 +145,54 @@ def recorded_versions(records: Iterable[Recorded]) -> dict[str, set[str]]:
     return found
 
 
-def check_recorded(policies: PolicySet, records: Iterable[Recorded]) -> None:
-    """The period must have been decided by exactly these versions, else the replay would not be faithful."""
-    have = policies.versions()
+#: kind -> (the PolicySet field, the service's model, what an operator calls it)
+KINDS: dict[str, tuple[str, type[BaseModel], str]] = {
+    "intake_rules": ("intake", IntakeRules, "intake rules"),
+    "hq_rules": ("hq", HqRules, "HQ rules"),
+    "directory": ("directory", DirectoryFile, "station directory"),
+    "sla_policies": ("sla", Policies, "SLA policies"),
+    "qa_table": ("qa", QaTable, "QA table"),
+    "compensation_rules": ("compensation", CompensationRules, "compensation rules"),
+}
+
+
+@dataclass(frozen=True)
+class Kept:
+    """A rules file kept for replays: its kind, its version, where it is."""
+
+    kind: str
+    version: str
+    path: Path
+    rules: BaseModel
+
+
+def kept_in(folder: Path | None) -> list[Kept]:
+    """Every rules file in `folder` (YAML or JSON), each recognised by the service model it validates against."""
+    if folder is None:
+        return []
+    if not folder.is_dir():
+        raise PolicyError(f"--kept {folder}: not a folder")
+    found = []
+    for path in sorted(folder.iterdir()):
+        if path.suffix not in (".yaml", ".yml", ".json"):
+            continue
+        for kind, (_, model, _) in KINDS.items():
+            try:
+                rules = load_rules(path, model)
+            except RulesError:
+                continue
+            found.append(Kept(kind, str(getattr(rules, "version", "")), path, rules))
+            break
+        else:
+            raise PolicyError(f"{path}: not a rules file of any kind the services load ({', '.join(KINDS)})")
+    return found
+
+
+def recorded(records: Iterable[Recorded], in_force: PolicySet, kept: list[Kept]) -> PolicySet:
+    """The rules that decided the period, by the versions its events name: the files in force, else kept ones."""
+    changes: dict[str, Any] = {}
+    sources = dict(in_force.sources)
+    have = in_force.versions()
     for kind, versions in sorted(recorded_versions(records).items()):
         if len(versions) > 1:
             raise PolicyError(
@@ -154,8 +200,16 @@ def check_recorded(policies: PolicySet, records: Iterable[Recorded]) -> None:
                 " replay each part separately (--since/--until)"
             )
         (version,) = versions
-        if version != have[kind]:
+        if version == have[kind]:
+            continue
+        match = next((k for k in kept if k.kind == kind and k.version == version), None)
+        if match is None:
+            where = f"{in_force.sources.get(kind)} is version {have[kind]!r}"
+            others = sorted(k.version for k in kept if k.kind == kind)
             raise PolicyError(
-                f"{kind} version {version!r} decided the period, but {policies.sources.get(kind)} is version"
-                f" {have[kind]!r}, and version {version!r} is not kept"
+                f"{kind} version {version!r} decided the period, but {where}, and version {version!r} is not kept"
+                + (f" (kept: {', '.join(others)})" if others else " (give the folder of kept versions: --kept)")
             )
+        changes[KINDS[kind][0]] = match.rules
+        sources[kind] = str(match.path)
+    return replace(in_force, **changes, sources=sources)
