@@ -17,6 +17,7 @@ import pytest
 import pytest_asyncio
 import yaml
 
+from caseflow_contracts.common import ClaimantRole
 from caseflow_contracts.stations import (
     CallbackOutcome,
     CallbackPayload,
@@ -30,7 +31,7 @@ from caseflow_dev.simulator import simulate
 from caseflow_dev.testing import KafkaTestKit
 from caseflow_ops.cli import run as caseflowctl
 
-from .suite import SPEED, Suite, contact, exception, start_suite, waybill
+from .suite import SPEED, Suite, claim_request, contact, exception, start_suite, waybill
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -69,7 +70,7 @@ async def recorded(
 async def called_back_in_three_of_four_seconds(suite: Suite) -> None:
     """A complaint the station calls back about, telling the result, 3 s into its 4 s target (2 hours at SPEED):
     met under the recorded policies, late under half the target. The simulator's stations never tell a
-    result, so this story is the one a halved target must turn."""
+    result, so this story is the one a halved target must turn. Its sender claims compensation too."""
     wb = waybill()
     await suite.kit.publish(exception(wb, ExceptionKind.DELAY))
     case_id = (await suite.log.case_opened_for(wb)).payload.case_id  # type: ignore[attr-defined]
@@ -77,6 +78,9 @@ async def called_back_in_three_of_four_seconds(suite: Suite) -> None:
     complaint = contact(wb, ContactCategory.COMPLAINT, "快递延误三天了，我要投诉")
     await suite.kit.publish(complaint)
     await suite.log.case_event(case_id, "case.merged")
+    # The sender asks for compensation: claims opens and decides a claim (the simulator's claims may come too late).
+    await suite.kit.publish(claim_request(wb, "延误太久，要求赔偿运费", ClaimantRole.SENDER))
+    await suite.log.case_event(case_id, "claim.decided")
     said = {"case_id": case_id, "station": "SH-PD-01", "agent_id": "A1024"}
     ack = StationUpdatePayload(**said, at=datetime.now(UTC))
     await suite.kit.publish(StationAcknowledged.create(ack, key=case_id, producer="SH-PD-01"))
