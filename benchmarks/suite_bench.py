@@ -1,6 +1,6 @@
 """N cases through the whole suite: sustained cases/s and latency from upstream event to customer notification.
 
-    .venv/bin/python benchmarks/suite_bench.py [-n 5000] [--rate 1000] [--profile] [--against REV]
+    .venv/bin/python benchmarks/suite_bench.py [-n 5000] [--rate 1000] [--profile] [--against REV] [--whatif]
 
 Starts Tansu, the five services as processes (SQLite), a local SMTP server and
 HTTP receiver, then publishes N parcel exceptions at --rate per second and
@@ -10,6 +10,9 @@ and, measured in the same run on the same broker, the raw produce→consume rate
 and round trip, so the figures can be compared across machines as ratios.
 Notify's channel rate limits are raised for the run (the receivers are local).
 
+--whatif then exports the period the cases made from the same broker and replays it with `caseflowctl whatif`'s
+engine under the recorded policies: recorded events/s replayed (one process, one core), next to the suite's
+cases/s of the same run, and whether the replay agreed with the recording.
 --profile records every process with py-spy while the cases flow (flame graphs under benchmarks/profiles/)
 and prints, per process, the frames with the most self time and the share of CPU by library.
 --against REV first runs the same benchmark from commit REV (its own checkout and virtual environment under
@@ -155,7 +158,33 @@ async def publish(bootstrap: str, events: list[Any], rate: float) -> dict[str, f
     return sent
 
 
-async def main(n: int, rate: float, *, profile: bool = False) -> None:
+async def whatif(bootstrap: str, env: dict[str, str], cases_per_s: float) -> None:
+    """Replay the period just recorded, in this process, and compare with the recording."""
+    from caseflow_ops.commands.whatif import recorded_outcomes
+    from caseflow_ops.kafka import Cluster
+    from caseflow_ops.whatif import engine, outcomes, policies
+    from caseflow_ops.whatif.period import read_kafka
+
+    os.environ["CASEFLOW_POLICIES_FILE"] = env["CASEFLOW_POLICIES_FILE"]  # the SLA policies the suite ran on
+    records, _ = await read_kafka(Cluster(bootstrap), None, None)
+    recorded = policies.in_force()
+    started = time.process_time()
+    replayed = await engine.replay(records, recorded)
+    seconds = time.process_time() - started
+    differences = outcomes.compare(
+        recorded_outcomes(records), outcomes.timed((e.at, e.event) for e in replayed.emitted)
+    )
+    rate = len(records) / seconds
+    print(
+        f"whatif replay               {rate:10.0f} recorded events/s per core ({len(records)} records, {seconds:.2f} CPU s)"
+    )
+    print(
+        f"ratio replay / suite        {rate / cases_per_s:10.1f} recorded events replayed per second per case/s of the suite"
+    )
+    print(f"replay faithful             {not differences} ({len(differences)} cases differ)")
+
+
+async def main(n: int, rate: float, *, profile: bool = False, replay: bool = False) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp)
         smtp = SmtpSink().start()
@@ -184,7 +213,7 @@ async def main(n: int, rate: float, *, profile: bool = False) -> None:
             cpu = cpu_spent()
             events = {k: v - events_before.get(k, 0.0) for k, v in (await event_totals(urls)).items()}
             await follower.consumer.stop()
-            report(n, rate, started, sent=sent, follower=follower, raw_rate=raw_rate, raw_p99=raw_p99)
+            sustained = report(n, rate, started, sent=sent, follower=follower, raw_rate=raw_rate, raw_p99=raw_p99)
             report_cpu(cpu, len(follower.notified), rate)
             if profiling is not None:
                 print(profiles.report(await profiling))
@@ -194,6 +223,8 @@ async def main(n: int, rate: float, *, profile: bool = False) -> None:
                 f"{events['handled'] / cases:.1f} handled, {events['skipped'] / cases:.1f} read and skipped "
                 "(types a service does not handle)"
             )
+            if replay:
+                await whatif(stack.broker.bootstrap, env, sustained)
         finally:
             stack.stop()
             await http.stop()
@@ -202,7 +233,7 @@ async def main(n: int, rate: float, *, profile: bool = False) -> None:
 
 def report(
     n: int, rate: float, started: float, *, sent: dict[str, float], follower: Follower, raw_rate: float, raw_p99: float
-) -> None:
+) -> float:
     latencies = [
         follower.notified[c] - sent[w] for c, w in follower.case_of.items() if c in follower.notified and w in sent
     ]
@@ -218,6 +249,7 @@ def report(
         f"raw broker, same run        {raw_rate:10.0f} msgs/s (produce+consume, no processing); round trip p99 {raw_p99 * 1000:.1f} ms"
     )
     print(f"ratio suite / raw           {sustained / raw_rate:10.3f}")
+    return sustained
 
 
 async def event_totals(urls: dict[str, str]) -> dict[str, float]:
@@ -260,7 +292,8 @@ if __name__ == "__main__":
     parser.add_argument("--rate", type=float, default=1000)
     parser.add_argument("--profile", action="store_true", help="py-spy every process while the cases flow")
     parser.add_argument("--against", metavar="REV", help="run the benchmark at commit REV first, back to back")
+    parser.add_argument("--whatif", action="store_true", help="then replay the recorded period (caseflowctl whatif)")
     args = parser.parse_args()
     if args.against:
         run_baseline(args.against, ["-n", str(args.n), "--rate", str(args.rate)])
-    asyncio.run(main(args.n, args.rate, profile=args.profile))
+    asyncio.run(main(args.n, args.rate, profile=args.profile, replay=args.whatif))

@@ -1,8 +1,9 @@
 """Build one wheel of caseflowctl that installs on its own: `make dist` (or `python ops/build_dist.py OUT_DIR`).
 
-caseflowctl runs on the kit's settings and the contracts' topic catalog, and neither is on a package
-index: `pip install ./ops` alone cannot resolve them. This wheel carries the three packages
-(caseflow_ops, caseflow_kit, caseflow_contracts) with the union of their dependencies, so
+caseflowctl runs on the kit's settings and the contracts' topic catalog, and `whatif` on the handlers of
+intake, routing, sla and claims; none is on a package index: `pip install ./ops` alone cannot resolve them.
+This wheel carries those packages (caseflow_ops, caseflow_kit, caseflow_contracts and the four services')
+with the union of their dependencies, so
 `pip install dist/caseflowctl-<version>-py3-none-any.whl` (or pipx) is all an operator needs.
 It provides the same import packages as the workspace's own: install it in its own environment.
 """
@@ -20,8 +21,14 @@ import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-#: The projects bundled, in dependency order.
-PROJECTS = (ROOT / "contracts", ROOT / "services" / "kit", ROOT / "ops")
+#: The projects bundled, in dependency order (ops last). `caseflowctl whatif` replays periods through the
+#: services' own handlers, so intake, routing, sla and claims come along.
+PROJECTS = (
+    ROOT / "contracts",
+    ROOT / "services" / "kit",
+    *(ROOT / "services" / name for name in ("intake", "routing", "sla", "claims")),
+    ROOT / "ops",
+)
 
 
 def bundled_pyproject() -> str:
@@ -67,7 +74,7 @@ def bundled_pyproject() -> str:
 
 
 def build(out: Path, uv: str) -> Path:
-    """Stage the three packages and build the wheel into `out`; return its path."""
+    """Stage the bundled packages and build the wheel into `out`; return its path."""
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="caseflowctl-") as staging:
         stage = Path(staging)

@@ -10,6 +10,12 @@
     caseflowctl dlq replay cases.lifecycle   re-publish it to cases.lifecycle after a fix
     caseflowctl token --role claims.reviewer --station SH-PD-01
                                              a short-lived token of the embedded stack's local issuer
+    caseflowctl export --since T --until T --out week.jsonl
+                                             a period of the topics as JSON lines
+    caseflowctl whatif week.jsonl --sla-policies new.yaml --report week.html
+                                             replay a period under the recorded policies and candidate ones
+    caseflowctl policies week.jsonl --kept DIR
+                                             the rules versions a replay can find, and those the period needs
 
 The broker comes from the same environment variables as the services
 (KAFKA_BOOTSTRAP_SERVERS, KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_*, KAFKA_SSL_*,

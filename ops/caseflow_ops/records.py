@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from typing import TypeAlias
 
@@ -18,7 +19,13 @@ async def read_range(
     *,
     poll_ms: int = 200,
 ) -> AsyncIterator[Record]:
-    """Every record from `start` up to each partition's end offset as it was when called, in partition order."""
+    """Every record from `start` up to each partition's end as it was when called, in partition order.
+
+    The end offsets the broker gives are a floor, not the end: Tansu (0.6) answers a partition whose last
+    batch holds several records with that batch's first offset + 1. So a partition ends when a fetch past
+    that offset brings nothing more, or a record the broker took after this call began.
+    """
+    called_ms = time.time() * 1000
     ends = await consumer.end_offsets(parts)
     pending = {tp for tp in parts if start[tp] < ends[tp]}
     if not pending:
@@ -30,12 +37,12 @@ async def read_range(
         batch = await consumer.getmany(*pending, timeout_ms=poll_ms)
         for tp, records in sorted(batch.items(), key=lambda item: item[0].partition):
             for record in records:
-                if record.offset >= ends[tp]:
+                if record.offset >= ends[tp] and record.timestamp > called_ms:
                     pending.discard(tp)
                     break
                 yield record
         for tp in list(pending):  # gaps (transaction markers, compaction) end a partition too
-            if await consumer.position(tp) >= ends[tp]:
+            if not batch.get(tp) and await consumer.position(tp) >= ends[tp]:
                 pending.discard(tp)
 
 

@@ -9,6 +9,6 @@ is a new module here and one line in `MODULES`.
 
 from __future__ import annotations
 
-from . import breaches, dlq, doctor, lag, status, token, topics
+from . import breaches, dlq, doctor, export, lag, policies, status, token, topics, whatif
 
-MODULES = (status, doctor, lag, breaches, topics, dlq, token)
+MODULES = (status, doctor, lag, breaches, topics, dlq, token, export, whatif, policies)

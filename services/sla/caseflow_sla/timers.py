@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 
 from caseflow_kit import Runtime
 from caseflow_kit.logs import log_fields
@@ -39,6 +40,24 @@ class Fired:
     charges: list[QaEntry] = field(default_factory=list)
 
 
+def fire_clocks(uow: UnitOfWork, docs: list[dict[str, Any]], deps: SlaDeps, now: float, *, producer: str) -> Fired:
+    """Fire these due clocks at `now` into `uow`: their decisions and charges saved and emitted (the live timer
+    loop and the what-if replay share this, so a replay fires clocks exactly as the service does)."""
+    fired = Fired(len(docs))
+    book, prices = deps.book, deps.prices
+    for doc in docs:
+        clock = clock_of(doc)
+        at = max(now, clock.due_at or now)
+        decisions, charges = domain.fire(clock, book.working_time(clock.calendar), prices, at)
+        save_clock(uow, clock, int(doc["_v"]))
+        signals = [Emitted(clock, decision, at) for decision in decisions]
+        emit(uow, signals, charges, producer=producer, cause=None, at=at)
+        put_entries(uow, charges)
+        fired.signals += signals
+        fired.charges += charges
+    return fired
+
+
 async def fire_due(runtime: Runtime[SlaSettings, SlaDeps], *, limit: int | None = None) -> int:
     """Fire one batch of due timers; return how many clocks were looked at."""
     deps = runtime.deps
@@ -47,19 +66,7 @@ async def fire_due(runtime: Runtime[SlaSettings, SlaDeps], *, limit: int | None 
 
     async def work(uow: UnitOfWork) -> Fired:
         docs = await due_clocks(runtime.store, now + EPSILON, batch, runtime.ownership.owned)
-        fired = Fired(len(docs))
-        book, prices = deps.book, deps.prices
-        for doc in docs:
-            clock = clock_of(doc)
-            at = max(now, clock.due_at or now)
-            decisions, charges = domain.fire(clock, book.working_time(clock.calendar), prices, at)
-            save_clock(uow, clock, int(doc["_v"]))
-            signals = [Emitted(clock, decision, at) for decision in decisions]
-            emit(uow, signals, charges, producer=runtime.service, cause=None, at=at)
-            put_entries(uow, charges)
-            fired.signals += signals
-            fired.charges += charges
-        return fired
+        return fire_clocks(uow, docs, deps, now, producer=runtime.service)
 
     fired = await runtime.commands.run(work)
     deps.metrics.count(fired.signals, fired.charges, now)

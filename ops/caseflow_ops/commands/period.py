@@ -1,0 +1,51 @@
+"""The period a command works on: an export file, or the topics between --since and --until."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import datetime
+from pathlib import Path
+
+from ..whatif.period import PeriodError, Recorded, read_file, read_kafka
+from .common import BadInput, cluster
+
+
+def moment(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 time (e.g. 2026-05-01T08:00:00+08:00)") from None
+    if value.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} has no UTC offset (e.g. +08:00 or Z)")
+    return value
+
+
+def add_period(parser: argparse.ArgumentParser, *, from_file: bool) -> None:
+    if from_file:
+        parser.add_argument("file", nargs="?", default=None, help="A file written by `caseflowctl export` (else Kafka)")
+    parser.add_argument("--since", type=moment, default=None, help="First broker time of the period (ISO 8601)")
+    parser.add_argument("--until", type=moment, default=None, help="End of the period, excluded (ISO 8601)")
+
+
+async def read_period(args: argparse.Namespace) -> list[Recorded]:
+    """The period's records; none at all is bad input (a wrong prefix, a wrong period)."""
+    file = getattr(args, "file", None)
+    try:
+        if file is not None:
+            records = read_file(Path(file))
+            where = file
+        else:
+            records, skipped = await read_kafka(cluster(args), args.since, args.until)
+            where = "the topics in that period"
+            for why, count in sorted(skipped.items()):  # the services dead-lettered them: the replay cannot use them
+                sys.stderr.write(f"skipped {count} records that are not events ({why})\n")
+    except PeriodError as exc:
+        raise BadInput(str(exc)) from None
+    if file is not None and (args.since or args.until):
+        low = args.since.timestamp() if args.since else float("-inf")
+        high = args.until.timestamp() if args.until else float("inf")
+        records = [r for r in records if low <= r.timestamp < high]
+    if not records:
+        raise BadInput(f"no events in {where}")
+    return records

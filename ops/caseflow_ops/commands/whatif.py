@@ -1,0 +1,123 @@
+"""caseflowctl whatif: replay a period under the recorded policies (it must agree with the recording) and show
+what candidate policies would have changed."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+from rich.console import Console
+
+from ..whatif import outcomes
+from ..whatif.period import Recorded
+from .common import BadInput, emit
+from .period import add_period, read_period
+from .policies import add_kept
+
+CANDIDATES = ("sla_policies", "compensation_rules", "calendars", "directory")
+
+
+def add(commands: Any, common: argparse.ArgumentParser) -> None:
+    parser = commands.add_parser(
+        "whatif", parents=[common], help="replay a period under the recorded policies and candidate ones"
+    )
+    add_period(parser, from_file=True)
+    parser.add_argument("--sla-policies", type=Path, help="Candidate SLA policies (YAML, sla's format)")
+    parser.add_argument("--compensation-rules", type=Path, help="Candidate compensation rules (YAML, claims' format)")
+    parser.add_argument(
+        "--calendars", type=Path, help="Candidate calendars (calendars, assignments, default) for the SLA policies"
+    )
+    parser.add_argument("--directory", type=Path, help="Candidate station directory (YAML, routing's format)")
+    parser.add_argument("--report", type=Path, help="Also write one self-contained HTML page here")
+    add_kept(parser)
+    parser.set_defaults(run=run)
+
+
+def recorded_outcomes(records: list[Recorded]) -> list[tuple[float, outcomes.Outcome]]:
+    from ..whatif import engine
+
+    return outcomes.timed(
+        (r.event.occurred_at.timestamp(), r.event) for r in records if r.event.producer in engine.REPLAYED
+    )
+
+
+async def answer_for(records: list[Recorded], args: argparse.Namespace) -> dict[str, Any]:
+    """The whole answer, as `--json` prints it (the schema is in deploy/README.md, "What if")."""
+    # The services' code is imported only by the command that runs it: every other command starts fast.
+    from ..whatif import engine, policies, summary
+
+    try:
+        recorded = policies.recorded(records, policies.in_force(), policies.kept_in(args.kept))
+        given = {name: getattr(args, name) for name in CANDIDATES if getattr(args, name) is not None}
+        candidate = policies.with_candidates(recorded, **given) if given else None
+    except policies.PolicyError as exc:
+        raise BadInput(str(exc)) from None
+    started = time.perf_counter()
+    timeline = engine.Timeline(records)
+    baseline = await engine.replay(records, recorded, timeline)
+    after = await engine.replay(records, candidate, timeline, baseline.order) if candidate else None
+    seconds = time.perf_counter() - started
+    differences = outcomes.compare(
+        recorded_outcomes(records), outcomes.timed((e.at, e.event) for e in baseline.emitted)
+    )
+    before_sum = summary.summarise(e.event for e in baseline.emitted)
+    after_sum = summary.summarise(e.event for e in after.emitted) if after else None
+    known = {(r.service, r.event.event_id) for r in baseline.refused}
+    return {
+        "faithful": not differences,
+        "records": len(records),
+        "replays": 2 if after else 1,
+        "seconds": round(seconds, 3),
+        "events_per_second": round(len(records) * (2 if after else 1) / seconds) if seconds else None,
+        "policies": {"baseline": recorded.versions(), "candidate": candidate.versions() if candidate else None},
+        "differences": [
+            {"case_id": d.case_id, "side": d.side, "first": d.outcome.text(), "count": d.count} for d in differences
+        ],
+        "baseline": before_sum.to_json(),
+        "candidate": after_sum.to_json() if after_sum else None,
+        "changed_cases": summary.changed_cases(before_sum, after_sum) if after_sum else [],
+        "impossible_actions": [
+            {
+                "case_id": getattr(r.event.payload, "case_id", r.event.key),
+                "event_type": r.event.type,
+                "reason": r.reason,
+            }
+            for r in (after.refused if after else [])
+            if (r.service, r.event.event_id) not in known
+        ],
+    }
+
+
+async def run(args: argparse.Namespace, out: TextIO) -> int:
+    records = await read_period(args)
+    answer = await answer_for(records, args)
+    if args.report is not None:
+        from ..whatif.report import page
+
+        try:
+            args.report.write_text(page(answer), encoding="utf-8")
+        except OSError as exc:
+            raise BadInput(f"--report {args.report}: {exc.strerror or exc}") from None
+    if args.json:
+        emit(out, args, answer, "")
+    else:
+        from ..whatif.report import print_tables
+
+        console = Console(file=out, width=140)
+        print_tables(answer, console)
+        for d in answer["differences"]:
+            console.print(
+                f"[red]differs[/red] {d['case_id']}: {d['first']} (only {d['side']}; {d['count']} in the case)"
+            )
+        verdict = (
+            "faithful: 0 differences"
+            if answer["faithful"]
+            else f"NOT faithful: {len(answer['differences'])} cases differ"
+        )
+        console.print(
+            f"{answer['records']} records replayed {answer['replays']}x in {answer['seconds']} s "
+            f"({answer['events_per_second']} events/s); {verdict}"
+        )
+    return 0 if answer["faithful"] else 1

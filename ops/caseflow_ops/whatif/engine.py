@@ -1,0 +1,411 @@
+"""The replay: intake, routing, sla and claims run on their own handlers, in this process, as a discrete-event
+simulation (one queue of work ordered by time; sla's timers are entries in it). No broker, no store file: each
+service has an in-memory store, and the events one emits are handed to the others through the queue.
+
+Time follows the recording (the lead's analysis, checked against the kit's consumer):
+- an input from outside (upstream, stations, notify's deliveries, a person's command) arrives at its recorded
+  broker time, in recorded order per partition;
+- a service handles a record at the time it did live: every event a handler emits carries that `ctx.now` as its
+  `occurred_at` and the record's id as its `causation_id`, so the first recorded event a service caused with the
+  record gives the time; a record that caused nothing is handled at its broker time (any time in between is
+  equivalent: nothing came of it);
+- an event the replay re-derives reaches the broker at the recorded broker time of the event with the same id
+  (ids are deterministic), and a new one (only under candidate policies) at its producing time plus the median
+  recorded lag of its topic;
+- sla fires a clock when it is due, through the same code as its timer loop.
+"""
+
+from __future__ import annotations
+
+import base64
+import bisect
+import heapq
+import itertools
+import math
+import secrets
+import statistics
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from prometheus_client import CollectorRegistry
+from pydantic import BaseModel
+
+from caseflow_claims.app import SPEC as CLAIMS
+from caseflow_claims.deps import ClaimsDeps
+from caseflow_contracts import Event, Topic, topic_for
+from caseflow_intake.app import SPEC as INTAKE
+from caseflow_intake.deps import IntakeDeps, IntakeMetrics
+from caseflow_intake.pii import Guard
+from caseflow_kit import Context, ServiceSpec
+from caseflow_kit.consumer import Handler
+from caseflow_kit.errors import RecordedRefusal, Refusal
+from caseflow_kit.privacy import Pseudonymiser, Sealer
+from caseflow_kit.rules import RulesFile
+from caseflow_kit.store.memory import MemoryStore
+from caseflow_kit.store.port import Insert, Replace
+from caseflow_kit.uow import UnitOfWork
+from caseflow_routing.app import SPEC as ROUTING
+from caseflow_routing.deps import RoutingDeps
+from caseflow_routing.metrics import RoutingMetrics
+from caseflow_routing.rules import Directory, DirectoryFile, index
+from caseflow_sla.app import SPEC as SLA
+from caseflow_sla.deps import SlaDeps
+from caseflow_sla.metrics import SlaMetrics
+from caseflow_sla.store import CLOCKS
+from caseflow_sla.timers import EPSILON, fire_clocks
+
+from .period import Recorded, in_order
+from .policies import PolicySet
+
+M = TypeVar("M", bound=BaseModel)
+#: The services the replay runs; notify's deliveries are replayed as recorded (what customers were told).
+SPECS: tuple[ServiceSpec[Any, Any], ...] = (INTAKE, ROUTING, SLA, CLAIMS)
+REPLAYED = frozenset(spec.name for spec in SPECS)
+#: The replay is one process: every aggregate lives in one ownership slot.
+SLOT = 0
+_NO_FILE = Path("-")
+
+
+class Fixed(RulesFile[M]):
+    """Rules loaded and validated already: a replay never reloads."""
+
+    def __init__(self, model: M) -> None:
+        self.path = _NO_FILE
+        self.model = type(model)
+        self.current = model
+        self._mtime = 0
+
+    def reload(self, *, force: bool = False) -> bool:
+        return False
+
+
+class FixedDirectory(Directory):
+    def __init__(self, model: DirectoryFile) -> None:
+        self.path = _NO_FILE
+        self.model = DirectoryFile
+        self.current = model
+        self._mtime = 0
+        self.index = index(model)
+
+    def reload(self, *, force: bool = False) -> bool:
+        return False
+
+
+def _fresh_key() -> str:
+    return base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def build_deps(policies: PolicySet) -> dict[str, Any]:
+    """Each service's dependencies on these rules. intake seals personal data under keys of its own, made for
+    this replay: the replay compares outcomes, never the sealed text."""
+    sealer = Sealer("replay", base64.b64decode(_fresh_key()))
+    return {
+        INTAKE.name: IntakeDeps(
+            Fixed(policies.intake),
+            Guard(sealer, Pseudonymiser(base64.b64decode(_fresh_key()))),
+            IntakeMetrics(CollectorRegistry()),
+        ),
+        ROUTING.name: RoutingDeps(FixedDirectory(policies.directory), Fixed(policies.hq), RoutingMetrics()),
+        SLA.name: SlaDeps(Fixed(policies.sla), Fixed(policies.qa), SlaMetrics(CollectorRegistry())),
+        CLAIMS.name: ClaimsDeps(Fixed(policies.compensation)),
+    }
+
+
+def is_command(event: Event) -> bool:
+    """An event a person caused (an endpoint, not a consumed event): the replay takes it as recorded.
+    sla's timer events have no cause either, and are re-derived."""
+    if event.producer not in REPLAYED:
+        return False
+    return event.actor is not None or (event.causation_id is None and event.producer != SLA.name)
+
+
+def is_input(record: Recorded) -> bool:
+    return record.event.producer not in REPLAYED or is_command(record.event)
+
+
+class Timeline:
+    """What the recording says about time: when each service handled each record, when the broker took
+    each event, and each topic's usual lag between an event happening and the broker taking it."""
+
+    def __init__(self, records: Sequence[Recorded]) -> None:
+        self.handled_at: dict[tuple[str, str], float] = {}
+        self.broker_at: dict[str, float] = {}
+        self.recorded = frozenset(r.event.event_id for r in records)
+        self.end = max((r.timestamp for r in records), default=0.0)
+        lags: dict[str, list[float]] = defaultdict(list)
+        fired: dict[tuple[str, int, str], list[tuple[int, float]]] = defaultdict(list)
+        caused: list[Recorded] = []
+        for r in records:
+            e = r.event
+            if e.producer not in REPLAYED:
+                continue
+            self.broker_at[e.event_id] = r.timestamp
+            at = e.occurred_at.timestamp()
+            lags[r.topic].append(max(0.0, r.timestamp - at))
+            if e.causation_id is None:
+                if not is_command(e):
+                    fired[(r.topic, r.partition, e.key)].append((r.offset, at))
+                continue
+            caused.append(r)
+            key = (e.producer, e.causation_id)
+            self.handled_at[key] = min(at, self.handled_at.get(key, at))
+        self.lag = {topic: statistics.median(values) for topic, values in lags.items()}
+        for runs in fired.values():
+            runs.sort()
+        for r in caused:
+            # Some events carry the time of what they are about, not the time the service handled the record
+            # (sla.met: when the clock stopped). A timer event committed before such an event, in the same
+            # partition, shows the service handled the record after that timer fired: not before.
+            run = fired.get((r.topic, r.partition, r.event.key))
+            if not run:
+                continue
+            before = bisect.bisect_left(run, (r.offset, -math.inf))
+            if before:
+                key = (r.event.producer, r.event.causation_id or "")
+                self.handled_at[key] = max(self.handled_at[key], run[before - 1][1])
+
+    def silent(self, service: str, event_id: str) -> bool:
+        """Whether the service handled this recorded event live without emitting anything."""
+        return event_id in self.recorded and (service, event_id) not in self.handled_at
+
+
+@dataclass
+class Service:
+    name: str
+    store: MemoryStore
+    deps: Any
+    handlers: dict[tuple[str, str], Handler]
+    may_emit: frozenset[str]
+    #: Event ids handled: a redelivered event changes nothing, as the kit's de-duplication makes sure live.
+    seen: set[str] = field(default_factory=set)
+
+    def unit(self) -> UnitOfWork:
+        return UnitOfWork(self.store, _topic_name, slot=SLOT, may_emit=self.may_emit)
+
+
+def _topic_name(topic: Topic) -> str:
+    return topic.name
+
+
+@dataclass(frozen=True)
+class Emitted:
+    """An event the replay produced, when and by which service."""
+
+    at: float
+    event: Event
+
+
+@dataclass(frozen=True)
+class Refused:
+    """A record a service refused or failed on in the replay (live, it would have been dead-lettered)."""
+
+    service: str
+    event: Event
+    reason: str
+
+
+@dataclass
+class Replay:
+    """What came out of one replay."""
+
+    emitted: list[Emitted] = field(default_factory=list)
+    refused: list[Refused] = field(default_factory=list)
+    #: (service, record id) -> the record after which the service handled it (see Simulation._try)
+    order: dict[tuple[str, str], str] = field(default_factory=dict)
+    inputs: int = 0
+    handled: int = 0
+
+
+@dataclass(frozen=True)
+class _Pending:
+    handler: Handler
+    event: Event
+    broker_at: float
+
+
+@dataclass(order=True)
+class _Work:
+    at: float
+    seq: int
+    run: Callable[[], Any] = field(compare=False)
+
+
+class Simulation:
+    """One replay of a period under one set of policies."""
+
+    def __init__(
+        self,
+        records: Sequence[Recorded],
+        policies: PolicySet,
+        timeline: Timeline | None = None,
+        order: dict[tuple[str, str], str] | None = None,
+    ) -> None:
+        """`order`: the handling order a replay under the recorded policies found (see `_try`); without it, this
+        replay finds it."""
+        self.records = records
+        self.learning = order is None
+        self.order: dict[tuple[str, str], str] = {} if order is None else order
+        self._parked: dict[tuple[str, str], list[_Pending]] = defaultdict(list)
+        self._waiting: dict[tuple[str, str], list[_Pending]] = defaultdict(list)
+        self.timeline = timeline or Timeline(records)
+        deps = build_deps(policies)
+        self.services = {
+            spec.name: Service(
+                spec.name,
+                MemoryStore(),
+                deps[spec.name],
+                {(s.topic.name, kind): h for s in spec.subscriptions for kind, h in s.handlers.items()},
+                frozenset(model.event_type() for model in spec.emits),
+            )
+            for spec in SPECS
+        }
+        self.result = Replay(order=self.order)
+        self._queue: list[_Work] = []
+        self._seq = itertools.count()
+        self._last: dict[tuple[str, str, str], float] = {}
+
+    def _at(self, at: float, run: Callable[[], Any]) -> None:
+        heapq.heappush(self._queue, _Work(at, next(self._seq), run))
+
+    async def run(self) -> Replay:
+        for spec in SPECS:
+            await self.services[spec.name].store.open(spec.collections)
+        for record in self.records:
+            if is_input(record):
+                self.result.inputs += 1
+                if is_command(record.event):  # a person's command: its events are outcomes as recorded
+                    self.result.emitted.append(Emitted(record.timestamp, record.event))
+                self._deliver(record.event, record.topic, record.timestamp, sent_at=record.timestamp)
+        while self._queue:
+            work = heapq.heappop(self._queue)
+            if work.at > self.timeline.end:
+                break  # the recording ends here: what would happen later was not recorded either
+            await work.run()
+        # Records still waiting for a turn that never came: handled at the end, what they cause shows.
+        for name, left in [*self._parked.items(), *self._waiting.items()]:
+            service = self.services[name[0]]
+            for pending in left:
+                await self._try(service, pending, self.timeline.end, parkable=False)
+        return self.result
+
+    def _deliver(self, event: Event, topic: str, broker_at: float, *, sent_at: float) -> None:
+        """Hand the event to every replayed service that consumes it, each at the time it handled it live."""
+        for service in self.services.values():
+            handler = service.handlers.get((topic, event.type))
+            if handler is None:
+                continue
+            # Never before the broker had it, nor before the replay produced it, nor before the record before
+            # it in its partition (a consumer handles a partition in order).
+            order = (service.name, topic, event.key)
+            at = max(
+                self.timeline.handled_at.get((service.name, event.event_id), broker_at),
+                broker_at,
+                sent_at,
+                self._last.get(order, sent_at),
+            )
+            self._last[order] = at
+            self._at(at, _bind(self._handle, service, handler, event, at, broker_at))
+
+    async def _handle(self, service: Service, handler: Handler, event: Event, at: float, broker_at: float) -> None:
+        if event.event_id in service.seen:
+            return
+        pending = _Pending(handler, event, broker_at)
+        waits_for = None if self.learning else self.order.get((service.name, event.event_id))
+        if waits_for is not None and waits_for not in service.seen:
+            self._waiting[(service.name, waits_for)].append(pending)
+            return
+        parkable = self.learning and self.timeline.silent(service.name, event.event_id)
+        if not await self._try(service, pending, at, parkable=parkable):
+            self._parked[(service.name, event.key)].append(pending)
+            return
+        await self._after(service, event, at)
+
+    async def _after(self, service: Service, event: Event, at: float) -> None:
+        """The records that wait for this one, and the records parked on its case, get their turn now."""
+        for pending in self._waiting.pop((service.name, event.event_id), []):
+            await self._handle(service, pending.handler, pending.event, at, pending.broker_at)
+        for pending in self._parked.pop((service.name, event.key), []):
+            if await self._try(service, pending, at, parkable=True):
+                self.order[(service.name, pending.event.event_id)] = event.event_id
+                await self._after(service, pending.event, at)
+            else:
+                self._parked[(service.name, event.key)].append(pending)
+
+    async def _try(self, service: Service, pending: _Pending, at: float, *, parkable: bool) -> bool:
+        """Handle the record and keep what it did; unless it is `parkable` and would emit events: then keep
+        nothing and say so (False).
+
+        A record that caused nothing live but causes events here was handled live at another point in its
+        case's story: a consumer reads its topics at their own pace, so a breach can reach routing after the
+        station's resolution that came later. Such a record waits for the next record of its case the service
+        handles, and is tried again after it; the order found is kept for the candidate replay.
+        """
+        event = pending.event
+        uow = service.unit()
+        now = datetime.fromtimestamp(at, UTC)
+        ctx = Context(uow, service.deps, event, service.name, now, datetime.fromtimestamp(pending.broker_at, UTC))
+        try:
+            await pending.handler(event, ctx)
+        except Refusal as exc:
+            self.result.refused.append(Refused(service.name, event, exc.code))
+            if not isinstance(exc, RecordedRefusal):
+                service.seen.add(event.event_id)
+                return True
+        except Exception as exc:  # noqa: BLE001 - live, the kit dead-letters it after its retries; so does this
+            self.result.refused.append(Refused(service.name, event, f"{type(exc).__name__}: {exc}"))
+            service.seen.add(event.event_id)
+            return True
+        if parkable and uow.events:
+            return False
+        service.seen.add(event.event_id)
+        self.result.handled += 1
+        await self._commit(service, uow, at)
+        return True
+
+    async def _commit(self, service: Service, uow: UnitOfWork, at: float) -> None:
+        if service.name == SLA.name:
+            self._arm(service, uow, at)
+        await uow.commit()
+        for event in uow.events:
+            self._emitted(event, at)
+
+    def _emitted(self, event: Event, at: float) -> None:
+        self.result.emitted.append(Emitted(at, event))
+        topic = topic_for(type(event)).name
+        recorded = self.timeline.broker_at.get(event.event_id)
+        broker_at = max(recorded, at) if recorded is not None else at + self.timeline.lag.get(topic, 0.0)
+        self._deliver(event, topic, broker_at, sent_at=at)
+
+    def _arm(self, sla: Service, uow: UnitOfWork, now: float) -> None:
+        """A timer for every clock this unit armed (its `timer` index set), at its due time. Looked up from the
+        unit's writes, not with sla's range query: a query per record over every clock grows with the period."""
+        for write in uow.writes:
+            if isinstance(write, Insert | Replace) and write.collection == CLOCKS and write.doc.get("timer"):
+                due, clock_id = float(write.doc["due_at"]), str(write.doc["_id"])
+                self._at(max(due, now), _bind(self._fire, sla, clock_id, due))
+
+    async def _fire(self, sla: Service, clock_id: str, due: float) -> None:
+        """Fire the clock if it is still armed for this time (a later record may have stopped or re-armed it)."""
+        doc = await sla.store.get(CLOCKS, clock_id)
+        if doc is None or not doc.get("timer") or abs(float(doc["due_at"]) - due) > EPSILON:
+            return
+        uow = sla.unit()
+        fire_clocks(uow, [doc], sla.deps, due, producer=sla.name)
+        await self._commit(sla, uow, due)
+
+
+def _bind(fn: Callable[..., Any], *args: Any) -> Callable[[], Any]:
+    return lambda: fn(*args)
+
+
+async def replay(
+    records: Iterable[Recorded],
+    policies: PolicySet,
+    timeline: Timeline | None = None,
+    order: dict[tuple[str, str], str] | None = None,
+) -> Replay:
+    return await Simulation(list(in_order(records)), policies, timeline, order).run()

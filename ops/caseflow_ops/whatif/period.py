@@ -1,0 +1,133 @@
+"""A recorded period: the suite's records as the broker kept them, read from Kafka or from an export file.
+
+An export file has one JSON object per line: `topic` (the catalog's name, without prefix), `partition`,
+`offset`, `timestamp_ms` (the broker's timestamp) and `event` (the event's envelope, as on the topic).
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TextIO
+
+import orjson
+from aiokafka import TopicPartition
+
+from caseflow_contracts import TOPICS, ContractError, Event, parse_event
+
+from ..kafka import Cluster, partitions_of
+from ..records import read_range
+
+TOPIC_NAMES = frozenset(topic.name for topic in TOPICS)
+
+
+class PeriodError(ValueError):
+    """A period the replay cannot use: what is wrong and where (exit status 2)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """One record of the period: where it was, when the broker took it, and its event."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp: float  # broker time, seconds since the epoch
+    event: Event
+
+    def line(self) -> bytes:
+        head = orjson.dumps(
+            {"topic": self.topic, "partition": self.partition, "offset": self.offset, "timestamp_ms": self.stamp_ms}
+        )
+        return head[:-1] + b',"event":' + self.event.to_bytes() + b"}\n"
+
+    @property
+    def stamp_ms(self) -> int:
+        return round(self.timestamp * 1000)
+
+
+def _parse(raw: bytes, where: str) -> Recorded:
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise PeriodError(f"{where}: not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise PeriodError(f"{where}: expected a JSON object, got {type(data).__name__}")
+    topic = data.get("topic")
+    if topic not in TOPIC_NAMES:
+        raise PeriodError(f"{where}: unknown topic {topic!r}")
+    partition, offset, stamp = (data.get(k) for k in ("partition", "offset", "timestamp_ms"))
+    if (
+        not (isinstance(partition, int) and isinstance(offset, int) and isinstance(stamp, int))
+        or min(partition, offset, stamp) < 0
+    ):
+        raise PeriodError(f"{where}: partition, offset and timestamp_ms must be whole numbers of 0 or more")
+    if not isinstance(data.get("event"), dict):
+        raise PeriodError(f"{where}: no event")
+    accept = next(t for t in TOPICS if t.name == topic).event_types
+    try:
+        event = parse_event(orjson.dumps(data["event"]), accept=accept)
+    except ContractError as exc:
+        raise PeriodError(f"{where}: {exc.message}") from None
+    return Recorded(topic, partition, offset, stamp / 1000, event)
+
+
+def read_file(path: Path) -> list[Recorded]:
+    """Every record of an export file; the first bad line stops it with its line number."""
+    try:
+        with path.open("rb") as lines:
+            return [_parse(raw, f"{path}:{n}") for n, raw in enumerate(lines, 1) if raw.strip()]
+    except OSError as exc:
+        raise PeriodError(f"{path}: cannot read: {exc.strerror or exc}") from None
+
+
+async def read_kafka(
+    cluster: Cluster, since: datetime | None, until: datetime | None
+) -> tuple[list[Recorded], Counter[str]]:
+    """Every record of the catalog's topics whose broker time is in [since, until), and the records that were
+    not events the services could handle, by topic and why (bad bytes, a wrong key: they dead-lettered them,
+    the replay skips them)."""
+    low = since.timestamp() if since else float("-inf")
+    high = until.timestamp() if until else float("inf")
+    found: list[Recorded] = []
+    skipped: Counter[str] = Counter()
+    async with cluster.consumer() as consumer:
+        parts: list[TopicPartition] = []
+        for topic in TOPICS:
+            parts += await partitions_of(consumer, cluster.name(topic.name))
+        starts = await consumer.beginning_offsets(parts)
+        async for record in read_range(consumer, parts, starts):
+            stamp = record.timestamp / 1000
+            if not low <= stamp < high:
+                continue
+            try:
+                event = parse_event(record.value or b"")
+            except ContractError as exc:
+                skipped[f"{cluster.unprefixed(record.topic)}: {exc.code}"] += 1
+                continue
+            if (record.key or b"") != event.key.encode() or event.key != event.partition_key():
+                skipped[f"{cluster.unprefixed(record.topic)}: key_mismatch"] += 1
+                continue
+            found.append(Recorded(cluster.unprefixed(record.topic), record.partition, record.offset, stamp, event))
+    return found, skipped
+
+
+def in_order(records: Iterable[Recorded]) -> Iterator[Recorded]:
+    """Every partition in offset order, partitions merged by broker time (ties: topic, partition)."""
+    by_partition: dict[tuple[str, int], list[Recorded]] = defaultdict(list)
+    for r in records:
+        by_partition[(r.topic, r.partition)].append(r)
+    runs = [sorted(run, key=lambda r: r.offset) for _, run in sorted(by_partition.items())]
+    return heapq.merge(*runs, key=lambda r: r.timestamp)
+
+
+def write_lines(records: Iterable[Recorded], out: TextIO) -> int:
+    count = 0
+    for r in in_order(records):
+        out.write(r.line().decode())
+        count += 1
+    return count

@@ -1,0 +1,167 @@
+"""What if, end to end: a simulated period recorded through the real broker by the five services as processes,
+exported with `caseflowctl export`, replayed with `caseflowctl whatif`: under the recorded policies the replay
+agrees with the recording (0 differences)."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+import yaml
+
+from caseflow_contracts.common import ClaimantRole
+from caseflow_contracts.stations import (
+    CallbackOutcome,
+    CallbackPayload,
+    StationAcknowledged,
+    StationCalledBack,
+    StationUpdatePayload,
+)
+from caseflow_contracts.upstream import ContactCategory, ExceptionKind
+from caseflow_dev.broker import EmbeddedBroker
+from caseflow_dev.simulator import simulate
+from caseflow_dev.testing import KafkaTestKit
+from caseflow_ops.cli import run as caseflowctl
+
+from .suite import SPEED, Suite, claim_request, contact, exception, start_suite, waybill
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def recorded(
+    broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[tuple[Suite, Path]]:
+    """A simulated period through the suite, the suite left quiet, and the period exported."""
+    data = tmp_path_factory.mktemp("whatif")
+    kit = KafkaTestKit(broker.bootstrap, data)
+    await kit.create_topics()
+    suite, follower = await start_suite(kit, data)
+    try:
+        await called_back_in_three_of_four_seconds(suite)
+        await simulate(kit.bootstrap, rate=4, speed=SPEED, duration=20, prefix=kit.prefix, bad_share=0.05)
+        await quiet(suite, for_s=2.5, within_s=60)
+        export = data / "period.jsonl"
+        out = io.StringIO()
+        assert (
+            await caseflowctl(
+                ["export", "--bootstrap", kit.bootstrap, "--topic-prefix", kit.prefix, "--out", str(export)], out
+            )
+            == 0
+        )
+        yield suite, export
+    finally:
+        follower.cancel()
+        for process in suite.processes.values():
+            process.terminate()
+        await suite.http.stop()
+        suite.smtp.stop()
+        await kit.close()
+
+
+async def called_back_in_three_of_four_seconds(suite: Suite) -> None:
+    """A complaint the station calls back about, telling the result, 3 s into its 4 s target (2 hours at SPEED):
+    met under the recorded policies, late under half the target. The simulator's stations never tell a
+    result, so this story is the one a halved target must turn. Its sender claims compensation too."""
+    wb = waybill()
+    await suite.kit.publish(exception(wb, ExceptionKind.DELAY))
+    case_id = (await suite.log.case_opened_for(wb)).payload.case_id  # type: ignore[attr-defined]
+    await suite.log.case_event(case_id, "case.escalated")
+    complaint = contact(wb, ContactCategory.COMPLAINT, "快递延误三天了，我要投诉")
+    await suite.kit.publish(complaint)
+    await suite.log.case_event(case_id, "case.merged")
+    # The sender asks for compensation: claims opens and decides a claim (the simulator's claims may come too late).
+    await suite.kit.publish(claim_request(wb, "延误太久，要求赔偿运费", ClaimantRole.SENDER))
+    await suite.log.case_event(case_id, "claim.decided")
+    said = {"case_id": case_id, "station": "SH-PD-01", "agent_id": "A1024"}
+    ack = StationUpdatePayload(**said, at=datetime.now(UTC))
+    await suite.kit.publish(StationAcknowledged.create(ack, key=case_id, producer="SH-PD-01"))
+    # The story's pace (the station takes 3 s of its 4), not a wait for the suite.
+    await asyncio.sleep(
+        max(0.0, (complaint.payload.received_at + timedelta(seconds=3) - datetime.now(UTC)).total_seconds())
+    )
+    told = CallbackPayload(**said, at=datetime.now(UTC), outcome=CallbackOutcome.REACHED, result="已告知客户：明日改派")
+    await suite.kit.publish(StationCalledBack.create(told, key=case_id, producer="SH-PD-01"))
+    await suite.log.case_event(case_id, "sla.met", metric="callback")
+
+
+async def quiet(suite: Suite, *, for_s: float, within_s: float) -> None:
+    """Until no event has reached the log for `for_s` (the clocks still armed are due later than that)."""
+    deadline = time.monotonic() + within_s
+    seen, since = len(suite.log.events), time.monotonic()
+    while time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+        if len(suite.log.events) != seen:
+            seen, since = len(suite.log.events), time.monotonic()
+        elif time.monotonic() - since >= for_s:
+            return
+    raise AssertionError(f"the suite never went quiet for {for_s} s within {within_s} s")
+
+
+@pytest.fixture
+def recorded_policies(recorded: tuple[Suite, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """caseflowctl finds the rules files the suite ran on the way the services did: their settings."""
+    suite, _ = recorded
+    monkeypatch.setenv("CASEFLOW_POLICIES_FILE", str(suite.data / "demo-sla-policies.yaml"))
+
+
+async def test_the_replay_under_the_recorded_policies_agrees_with_the_recording(
+    recorded: tuple[Suite, Path], recorded_policies: None
+) -> None:
+    _, export = recorded
+    lines = export.read_text(encoding="utf-8").splitlines()
+    types = {json.loads(line)["event"]["type"] for line in lines}
+    assert {"case.opened", "case.escalated", "sla.breached", "qa.points_charged", "claim.decided"} <= types, types
+    out = io.StringIO()
+    code = await caseflowctl(["whatif", str(export), "--json"], out)
+    answer = json.loads(out.getvalue())
+    assert answer["differences"] == [], answer["differences"][:5]
+    assert answer["faithful"] is True
+    assert code == 0
+
+
+def halved_callback(policies: Path, to: Path) -> Path:
+    """The recorded SLA policies with every callback target halved (a new version)."""
+    data = yaml.safe_load(policies.read_text(encoding="utf-8"))
+    for rule in data["rules"]:
+        target = rule.get("targets", {}).get("callback")
+        if target and target != "off":
+            rule["targets"]["callback"] = f"{max(1, int(target.removesuffix('s')) // 2)}s"
+    data["version"] += "-callback-halved"
+    to.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return to
+
+
+async def test_a_halved_callback_target_costs_more_callback_breaches_and_qa_points(
+    recorded: tuple[Suite, Path], recorded_policies: None, tmp_path: Path
+) -> None:
+    suite, export = recorded
+    candidate = halved_callback(suite.data / "demo-sla-policies.yaml", tmp_path / "halved.yaml")
+    report = tmp_path / "whatif.html"
+    out = io.StringIO()
+    args = ["whatif", str(export), "--sla-policies", str(candidate), "--json", "--report", str(report)]
+    assert await caseflowctl(args, out) == 0
+    answer = json.loads(out.getvalue())
+    assert answer["faithful"] is True
+    assert answer["policies"]["candidate"]["sla_policies"].endswith("-callback-halved")
+
+    def callback_breaches(side: dict[str, Any]) -> int:
+        return sum(row["count"] for row in side["breaches"] if row["metric"] == "callback")
+
+    before, after = answer["baseline"], answer["candidate"]
+    assert callback_breaches(after) > callback_breaches(before)
+    assert after["qa_points_total"] > before["qa_points_total"]
+    assert answer["changed_cases"], "no case changed"
+    assert all(c["before"] != c["after"] for c in answer["changed_cases"])
+    page = report.read_text(encoding="utf-8")
+    assert "<svg" in page
+    assert "QA points per station" in page
+    assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")  # readable offline
