@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sqlite3
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -32,7 +33,7 @@ from caseflow_kit.store.mongo import MongoStore
 from caseflow_kit.store.sqlite import SqliteStore
 
 COLLECTIONS = [
-    Collection("cases", indexes=("status", "due_at", "station"), unique=("dedupe_key",)),
+    Collection("cases", indexes=("status", "due_at", "station", ("station", "due_at")), unique=("dedupe_key",)),
     Collection("ledger", indexes=("claim_id",)),
 ]
 
@@ -272,3 +273,16 @@ async def test_data_survives_reopening(tmp_path: Path) -> None:
     assert await second.get("cases", "c1") is not None
     assert len(await second.outbox_pending(10)) == 1
     await second.close()
+
+
+async def test_a_compound_index_serves_equality_then_range(tmp_path: Path) -> None:
+    """Equality on station and a range on due_at read one index range, not every case of the station."""
+    db = SqliteStore(tmp_path / "plan.db")
+    await db.open(COLLECTIONS)
+    sql = (
+        "EXPLAIN QUERY PLAN SELECT id FROM cases WHERE json_extract(doc, '$.station') = ?"
+        " AND json_extract(doc, '$.due_at') < ? ORDER BY json_extract(doc, '$.due_at')"
+    )
+    plan = " ".join(str(row[-1]) for row in sqlite3.connect(tmp_path / "plan.db").execute(sql, ("S1", 5)))
+    await db.close()
+    assert "USING INDEX ix_cases_station_due_at (<expr>=? AND <expr><?)" in plan

@@ -26,8 +26,10 @@ TRIGGERS = "notify_triggers"
 COLLECTIONS = [
     Collection(CASES),
     Collection(TRIGGERS),
-    # due_at is set only while pending, lease_until only while sending: each index holds just the live work
-    Collection(DELIVERIES, indexes=("state", "due_at", "case_id", "lease_until", "slot")),
+    # The worker asks per held slot for what is due (due_at, set only while pending) or whose lease ran out
+    # (lease_until, only while sending): one index range each. With an index on slot alone every round
+    # read every delivery the slot ever had, sent ones included.
+    Collection(DELIVERIES, indexes=("state", "case_id", ("slot", "due_at"), ("slot", "lease_until"))),
 ]
 
 

@@ -95,8 +95,8 @@ class MongoStore(Store):
                 self._transactions = bool(hello.get("setName") or hello.get("msg") == "isdbgrid")
             await self._db[OUTBOX].create_index([("slot", ASCENDING), ("_id", ASCENDING)])
             for c in collections:
-                for f in c.indexes:
-                    await self._db[c.name].create_index([(f, ASCENDING)])
+                for fields in c.index_fields():
+                    await self._db[c.name].create_index([(f, ASCENDING) for f in fields])
                 for f in c.unique:
                     # Unique fields hold strings; documents without one (absent or null) never collide.
                     await self._db[c.name].create_index(

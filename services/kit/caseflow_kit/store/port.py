@@ -50,11 +50,20 @@ class StoreUnavailableError(StoreError):
 
 @dataclass(frozen=True)
 class Collection:
-    """A collection and the top-level fields it is queried by; unique fields hold strings (absent or null never collide)."""
+    """A collection and the top-level fields it is queried by; unique fields hold strings (absent or null never collide).
+
+    An index is one field, or a tuple of fields for a query with equality on the first ones and a range
+    or order on the last (`("slot", "due_at")`): without it a store picks one single-field index and
+    filters every document that index finds.
+    """
 
     name: str
-    indexes: tuple[str, ...] = ()
+    indexes: tuple[str | tuple[str, ...], ...] = ()
     unique: tuple[str, ...] = ()
+
+    def index_fields(self) -> list[tuple[str, ...]]:
+        """Each index as its tuple of fields."""
+        return [(f,) if isinstance(f, str) else f for f in self.indexes]
 
 
 @dataclass(frozen=True)

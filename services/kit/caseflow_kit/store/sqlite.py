@@ -118,8 +118,9 @@ class SqliteStore(Store):
             db.execute(
                 f"CREATE TABLE IF NOT EXISTS {table} (id TEXT PRIMARY KEY, v INTEGER NOT NULL, doc TEXT NOT NULL)"
             )
-            for f in c.indexes:
-                db.execute(f"CREATE INDEX IF NOT EXISTS ix_{table}_{_name(f)} ON {table}({_field(f)})")
+            for fields in c.index_fields():
+                index, expressions = "_".join(map(_name, fields)), ", ".join(map(_field, fields))
+                db.execute(f"CREATE INDEX IF NOT EXISTS ix_{table}_{index} ON {table}({expressions})")
             for f in c.unique:
                 db.execute(
                     f"CREATE UNIQUE INDEX IF NOT EXISTS ux_{table}_{_name(f)} ON {table}({_field(f)})"
