@@ -19,6 +19,7 @@ import pytest_asyncio
 
 from caseflow_contracts import Event, Money
 from caseflow_contracts.cases import CaseEscalated, CaseOpened
+from caseflow_contracts.claims import ChargebackIssued
 from caseflow_contracts.common import Channel, ClaimantRole
 from caseflow_contracts.stations import (
     ArbitrationDeclared,
@@ -324,7 +325,8 @@ async def test_a_lost_uninsured_parcel_is_paid_at_most_three_times_the_freight(s
     assert liable == [("SH-PD-01", 10000)]
     # Charged the whole payout, 40.00, plus the loss penalty: 100 points at 1.00 each.
     chargeback = await suite.log.case_event(case_id, "chargeback.issued")
-    charged = chargeback.payload  # type: ignore[attr-defined]
+    assert isinstance(chargeback, ChargebackIssued)
+    charged = chargeback.payload
     assert (charged.station, charged.payout_share.amount_minor, charged.penalty.amount_minor) == (
         "SH-PD-01",
         4000,
@@ -382,7 +384,8 @@ async def test_a_damaged_parcel_claim_is_paid_and_charged_back_to_the_liable_sta
         ruled = await suite.log.case_event(case_id, "arbitration.decided")
         assert ruled.payload.decided_by == "hq"  # type: ignore[attr-defined]
         chargeback = await suite.log.case_event(case_id, "chargeback.issued")
-        charged = chargeback.payload  # type: ignore[attr-defined]
+        assert isinstance(chargeback, ChargebackIssued)
+        charged = chargeback.payload
         # The whole payout, 312.00, plus the damage penalty: 50 points at 1.00 each; nothing to the declarer.
         assert (charged.station, charged.payout_share.amount_minor, charged.penalty.amount_minor) == (
             "HZ-XH-01",
