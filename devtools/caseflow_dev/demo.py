@@ -96,7 +96,13 @@ def summary(tally: Tally, stats: Stats, smtp: SmtpSink, http: HttpSink) -> str:
         f"receivers got: {len(smtp.messages)} e-mails, {sms} SMS, {hooks} webhooks\n"
         "suite: "
         + ", ".join(f"{k} {v}" for k, v in sorted(tally.counts.items()))
-        + f"; dead-lettered {sum(tally.dead.values())}"
+        + f"; dead-lettered {sum(tally.dead.values())}\n"
+        + "dead letters by reason: "
+        + (", ".join(f"{k} {v}" for k, v in sorted(tally.dead.items())) or "none")
+        + "\nbreaches by metric: "
+        + ", ".join(f"{k} {v}" for k, v in sorted(tally.breaches.items()))
+        + f"; QA points {sum(tally.qa_points.values())}; "
+        + ", ".join(f"{k} {'–' if v is None else f'{v:.1%}'}" for k, v in tally.kpis().items())
     )
 
 

@@ -14,6 +14,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from rich.console import Group
@@ -36,7 +37,11 @@ ROWS = [
     ("resolved", "case.resolved"),
     ("SLA warnings", "sla.warning"),
     ("SLA breaches", "sla.breached"),
+    ("breaches withdrawn (suite's lag)", "sla.breach_withdrawn"),
     ("SLA met", "sla.met"),
+    ("contacts after closure", "case.contact_after_closure"),
+    ("customers' satisfaction answers", "case.satisfaction_recorded"),
+    ("QA points charged (events)", "qa.points_charged"),
     ("claims opened", "claim.opened"),
     ("claims decided", "claim.decided"),
     ("payouts issued", "payout.issued"),
@@ -52,6 +57,35 @@ class Tally:
     dead: Counter[str] = field(default_factory=Counter)
     recent: deque[str] = field(default_factory=lambda: deque(maxlen=8))
     started: float = field(default_factory=time.monotonic)
+    breaches: Counter[str] = field(default_factory=Counter)  # per metric, net of withdrawals
+    qa_points: Counter[str] = field(default_factory=Counter)  # per station, net of reversals
+    scores: Counter[int] = field(default_factory=Counter)  # the customers' own satisfaction answers
+    follow_ups: int = 0  # contacts after closure that opened a linked case
+
+    def _figures(self, event: Event) -> None:
+        p: Any = event.payload
+        match event.type:
+            case "sla.breached":
+                self.breaches[str(p.metric)] += 1
+            case "sla.breach_withdrawn":
+                self.breaches[str(p.metric)] -= 1
+            case "qa.points_charged":
+                self.qa_points[p.station] += p.points
+            case "qa.points_reversed":
+                self.qa_points[p.station] -= p.points
+            case "case.satisfaction_recorded":
+                self.scores[p.score] += 1
+            case "case.opened" if p.linked_case_id:
+                self.follow_ups += 1
+
+    def kpis(self) -> dict[str, float | None]:
+        """CSAT (share of 4-5 among the customers' answers) and reopen rate (reopened among closed cases)."""
+        answers = sum(self.scores.values())
+        closed = self.counts["case.closed"]
+        return {
+            "csat": (self.scores[4] + self.scores[5]) / answers if answers else None,
+            "reopen_rate": self.counts["case.reopened"] / closed if closed else None,
+        }
 
     def add(self, topic: str, value: bytes, headers: dict[str, bytes]) -> None:
         if topic.endswith(".dlq"):
@@ -64,6 +98,7 @@ class Tally:
         except ContractError:
             return
         self.counts[event.type] += 1
+        self._figures(event)
         if line := _notable(event):
             self.recent.appendleft(line)
 
@@ -78,7 +113,20 @@ class Tally:
             table.add_row(label, str(n), f"{n / elapsed:.1f}")
         table.add_row("[red]dead-lettered[/]", str(sum(self.dead.values())), f"{sum(self.dead.values()) / elapsed:.1f}")
         recent = "\n".join(self.recent) or "waiting for events…"
-        return Group(table, Panel(recent, title="latest"))
+        return Group(table, self._quality(), Panel(recent, title="latest"))
+
+    def _quality(self) -> Table:
+        kpis = self.kpis()
+        table = Table(title="quality", expand=False)
+        table.add_column("figure")
+        table.add_column("value", justify="right")
+        for name, value in kpis.items():
+            table.add_row(name.replace("_", " "), "–" if value is None else f"{value:.1%}")
+        table.add_row("reopens / follow-up cases", f"{self.counts['case.reopened']} / {self.follow_ups}")
+        table.add_row("breaches by metric", ", ".join(f"{m} {n}" for m, n in sorted(self.breaches.items())) or "–")
+        worst = ", ".join(f"{s} {n}" for s, n in self.qa_points.most_common(5) if n)
+        table.add_row("QA points lost (most)", worst or "–")
+        return table
 
 
 def _notable(event: Event) -> str | None:

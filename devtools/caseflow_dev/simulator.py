@@ -3,13 +3,18 @@
     python -m caseflow_dev.simulator --bootstrap 127.0.0.1:9092 --rate 20 --speed 600 --duration 120
 
 Upstream: parcel exceptions (delay, damage, loss, shortage, out-of-area, problem
-parcels) and customer contacts (inquiries, complaints, claim requests, regulator
-appeals, platform pre-/in-/after-sale), with repeat contacts, duplicates and a
-share of bad events. Stations: each case handed to a station is acknowledged,
-called back on time, late or never, resolved with a satisfaction score, or sent
-back as out of area; hubs file arbitration declarations for damaged and lost
-parcels. `--speed` compresses the day: at 600, ten simulated minutes pass per
-second (pair it with SLA policies scaled the same way, as `make run` does).
+parcels) and customer contacts (inquiries, complaints, claim requests with their
+claimant, signed-but-not-received disputes with evidence, regulator appeals,
+platform pre-/in-/after-sale questions) in the customers' own languages, with
+repeat contacts, duplicates and a share of deliberately bad events; customers
+answer the satisfaction question now and then. Stations: each case handed to a
+station is acknowledged, called back telling the result (on time, late or never),
+kept informed and resolved, rarely rejected or sent on as out of area with a
+reason code; supervisors an escalation adds follow up; HQ's desk rules on
+requests; stations file arbitration declarations against the sending station.
+How often each happens is data (`BEHAVIOUR`). `--speed` compresses the day: at
+600, ten simulated minutes pass per second (pair it with SLA policies scaled the
+same way, as `make run` does).
 """
 
 from __future__ import annotations
@@ -31,17 +36,24 @@ import yaml
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from caseflow_contracts import Event, Money, parse_event, topic_for
-from caseflow_contracts.cases import CaseEscalated, CaseOpened
-from caseflow_contracts.common import Area, CaseKind, Channel, Claimant, ClaimantRole, LadderLevel
+from caseflow_contracts.cases import CaseEscalated, CaseOpened, CaseResolved, CaseTransferred, EscalationTrigger
+from caseflow_contracts.common import Area, CaseKind, Channel, Claimant, ClaimantRole
 from caseflow_contracts.stations import (
     ArbitrationDeclared,
     ArbitrationDeclaredPayload,
     CallbackOutcome,
     CallbackPayload,
+    HqRuling,
+    HqRulingPayload,
+    ProgressPayload,
+    RejectedPayload,
     ResolutionResult,
     ResolvedPayload,
     StationAcknowledged,
     StationCalledBack,
+    StationHqRuled,
+    StationProgressNoted,
+    StationRejected,
     StationResolved,
     StationTransferRequested,
     StationUpdatePayload,
@@ -58,6 +70,8 @@ from caseflow_contracts.upstream import (
     ParcelExceptionPayload,
     ParcelExceptionReported,
     SaleStage,
+    SatisfactionAnswered,
+    SatisfactionAnswerPayload,
 )
 from caseflow_kit.uow import event_headers
 
@@ -88,6 +102,43 @@ GIVEN = [
 STREETS = ["建国路", "中山路", "人民路", "解放路", "南京西路", "世纪大道", "文三路", "长安街", "滨江大道", "学院路"]
 PROBLEM_CODES = ["地址不详", "联系不上收件人", "客户拒收", "面单破损", "超区件", "分拣差错"]
 PLATFORMS = ["淘宝", "京东", "拼多多", "抖音电商"]
+HQ_RULES = DIRECTORY.parent / "hq_rules.yaml"
+HQ_DESK = "HQ-CS"
+
+#: How the simulated day behaves: shares (0..1) and times in simulated seconds. Tuned so the demo looks like a
+#: network on an ordinary day (README "A simulated day"): most stations call back on time and tell the result.
+BEHAVIOUR: dict[str, Any] = {
+    "station_profiles": {"on_time": 0.82, "late": 0.13, "never": 0.05},  # per case, stable per case id
+    "acknowledge_s": (120, 600),
+    "callback_s": {"on_time": (600, 5400), "late": (8000, 15000)},  # the target is 2 h
+    "resolve_after_callback_s": {"on_time": (3000, 28000), "late": (50000, 140000)},  # the target is 48 h
+    "progress_every_s": 72000,  # a late station keeps the customer informed (the update target is 24 h)
+    "rejection_share": 0.02,  # stations reject a case rarely, with a reason code from HQ's list (hq_rules.yaml)
+    "hq_ruling_s": (1200, 5400),  # HQ's desk rules on a rejection (overturns it: shirking) or a transfer request
+    "supervisor_follow_up_s": (300, 3000),  # the hub or centre an escalation adds pushes the station
+    "arbitration_s": 1800,
+    "satisfaction_answer_share": 0.3,  # customers who answer the satisfaction question
+    "satisfaction_answer_s": (600, 7200),
+    "satisfaction_scores": {5: 50, 4: 25, 3: 12, 2: 7, 1: 6},
+    "languages": {"zh-CN": 86, "en": 4, "zh-TW": 3, "ja": 2, "ko": 2, "ru": 1.5, "fr": 1.5},
+    "contact_categories": {
+        "inquiry": 42,
+        "complaint": 26,
+        "claim_request": 16,
+        "signed_not_received": 6,
+        "regulator_appeal": 4,
+    },
+    "platform_question_share": 0.12,  # pre-, in- and after-sale questions a platform forwards
+}
+TEXTS = {
+    "zh-CN": ["我的快递怎么还没到？", "包裹破了，里面东西坏了", "请尽快联系我", "已经第二次打电话了", "要求赔偿"],
+    "zh-TW": ["我的包裹怎麼還沒到？", "請盡快聯絡我"],
+    "en": ["Where is my parcel?", "The box arrived broken, please call me"],
+    "ja": ["荷物がまだ届きません", "箱が壊れていました。連絡をください"],
+    "ko": ["택배가 아직 도착하지 않았어요", "빨리 연락 주세요"],
+    "ru": ["Где моя посылка?", "Посылка пришла повреждённой"],
+    "fr": ["Mon colis n'est toujours pas arrivé", "Le colis est arrivé abîmé"],
+}
 
 
 @dataclass(frozen=True)
@@ -127,9 +178,10 @@ class Upstream:
         self.places = places
         self.speed = speed
         self.waybills: list[tuple[str, Place]] = []
+        self.covering: dict[str, str] = {}  # waybill -> the station covering the customer's address
         self.serial = 0
 
-    def _customer(self, place: Place) -> Customer:
+    def _customer(self, place: Place, language: str = "zh-CN") -> Customer:
         rng = self.rng
         name = rng.choice(SURNAMES) + rng.choice(GIVEN)
         phone = f"1{rng.choice('3456789')}{rng.randrange(10**9):09d}"
@@ -141,6 +193,7 @@ class Upstream:
             email=f"user{rng.randrange(10**6)}@example.com" if rng.random() < 0.4 else None,
             address=Address(area=place.area, street=street),
             vip=rng.random() < 0.05,
+            language=language,
         )
 
     def _waybill(self) -> tuple[str, Place]:
@@ -149,6 +202,7 @@ class Upstream:
         waybill = f"BE{now:%y%m%d}{self.serial:08d}{self.rng.randrange(100):02d}"
         place = self.rng.choice(self.places)
         self.waybills.append((waybill, place))
+        self.covering[waybill] = place.station
         return waybill, place
 
     def exception(self) -> ParcelExceptionReported:
@@ -205,22 +259,15 @@ class Upstream:
             waybill, place = next((w, p) for w, p in reversed(self.waybills) if w == about)
         else:
             waybill, place = rng.choice(self.waybills[-500:]) if repeat else self._waybill()
-        category = (
-            category
-            or rng.choices(
-                [
-                    ContactCategory.INQUIRY,
-                    ContactCategory.COMPLAINT,
-                    ContactCategory.CLAIM_REQUEST,
-                    ContactCategory.REGULATOR_APPEAL,
-                ],
-                weights=[45, 30, 18, 7],
-            )[0]
-        )
+        categories = BEHAVIOUR["contact_categories"]
+        category = category or ContactCategory(rng.choices(list(categories), weights=list(categories.values()))[0])
         claimant = None
         if category is ContactCategory.CLAIM_REQUEST:
             claimant = Claimant(role=rng.choice([ClaimantRole.SENDER, ClaimantRole.RECIPIENT]))
-        platform = rng.random() < 0.15
+        evidence = [f"sig-{waybill}", f"photo-{waybill}"] if category is ContactCategory.SIGNED_NOT_RECEIVED else []
+        platform = rng.random() < BEHAVIOUR["platform_question_share"] and category is ContactCategory.INQUIRY
+        languages = BEHAVIOUR["languages"]
+        language = rng.choices(list(languages), weights=list(languages.values()))[0]
         payload = CustomerContactPayload(
             source_system="callcentre",
             source_id=f"ct-{time.time_ns()}-{rng.randrange(10**6)}",
@@ -229,14 +276,14 @@ class Upstream:
             ),
             category=category,
             sale_stage=rng.choice(list(SaleStage)) if platform else None,
-            customer=self._customer(place),
+            customer=self._customer(place, language),
             waybill_no=waybill,
             platform=rng.choice(PLATFORMS) if platform else None,
-            text=rng.choice(
-                ["我的快递怎么还没到？", "包裹破了，里面东西坏了", "请尽快联系我", "已经第二次打电话了", "要求赔偿"]
-            ),
+            text=rng.choice(TEXTS[language]),
+            language=language,
             received_at=datetime.now(UTC),
             claimant=claimant,
+            evidence_refs=evidence,
         )
         return CustomerContacted.create(payload, key=waybill, producer="callcentre")
 
@@ -253,23 +300,33 @@ class Upstream:
         return UPSTREAM_PARCEL_EXCEPTIONS.name, json.dumps(event, ensure_ascii=False).encode()
 
 
-def _profile(case_id: str, level: LadderLevel) -> str:
-    """How the holder behaves with this case: stable per case, so a replay behaves the same."""
-    if level is not LadderLevel.STATION:
-        return "on_time"
-    roll = int(hashlib.sha256(case_id.encode()).hexdigest()[:4], 16) % 100
-    return "on_time" if roll < 72 else "late" if roll < 86 else "never"
+def _profile(case_id: str) -> str:
+    """How the holding station behaves with this case: stable per case, so a replay behaves the same."""
+    roll = int(hashlib.sha256(case_id.encode()).hexdigest()[:8], 16) / 16**8
+    for profile, share in BEHAVIOUR["station_profiles"].items():
+        if roll < share:
+            return str(profile)
+        roll -= share
+    return "never"
+
+
+#: What makes a station start on a case: it was handed the case, HQ handed it over, or it came back reopened.
+TAKES_ON = frozenset({EscalationTrigger.INITIAL_ASSIGNMENT, EscalationTrigger.REOPENED})
 
 
 class Stations:
-    """Reacts to cases handed to stations the way real stations do, on the simulated clock."""
+    """Reacts to cases the way real stations, supervisors, HQ's desk and customers do, on the simulated clock."""
 
-    def __init__(self, send: Any, speed: float, rng: random.Random) -> None:
+    def __init__(self, send: Any, speed: float, rng: random.Random, covering: dict[str, str] | None = None) -> None:
         self.send = send
         self.speed = speed
         self.rng = rng
+        self.covering = covering if covering is not None else {}  # waybill -> the station covering its address
         self.opened: dict[str, CaseOpened] = {}
         self.tasks: set[asyncio.Task[None]] = set()
+        reasons = yaml.safe_load(HQ_RULES.read_text(encoding="utf-8"))["rejection_reasons"]
+        # Out of area is a transfer request's reason (HQ's rule decides it); the others are rejections.
+        self.rejection_codes = sorted(code for code in reasons if code != "out_of_area")
 
     def later(self, sim_seconds: float, event: Event) -> None:
         async def fire() -> None:
@@ -280,62 +337,122 @@ class Stations:
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
+    def _within(self, span: tuple[float, float]) -> float:
+        return self.rng.uniform(*span)
+
     def on_event(self, event: Event) -> None:
         if isinstance(event, CaseOpened):
             self.opened[event.payload.case_id] = event
         elif isinstance(event, CaseEscalated):
             self.on_escalated(event)
+        elif isinstance(event, CaseTransferred):
+            self.take_on(event.payload.case_id, event.payload.to_station, event.payload.kind, fresh=True)
+        elif isinstance(event, CaseResolved):
+            self.on_resolved(event)
 
     def on_escalated(self, event: CaseEscalated) -> None:
         p = event.payload
-        opened = self.opened.get(p.case_id)
-        base = {"case_id": p.case_id, "station": p.holder, "agent_id": f"A{self.rng.randrange(1000, 9999)}"}
-        profile = _profile(p.case_id, p.level)
+        if p.trigger in TAKES_ON:
+            self.take_on(p.case_id, p.holder, p.kind, fresh=p.trigger is EscalationTrigger.INITIAL_ASSIGNMENT)
+        elif p.supervisor is not None:
+            # The unit now supervising pushes the station and tells the customer where things stand.
+            note = ProgressPayload(
+                case_id=p.case_id, station=p.supervisor, agent_id=self._agent(), at=datetime.now(UTC),
+                note="已督促网点处理，并告知客户处理进度",
+            )  # fmt: skip
+            self.later(
+                self._within(BEHAVIOUR["supervisor_follow_up_s"]),
+                StationProgressNoted.create(note, key=p.case_id, producer=p.supervisor),
+            )
+
+    def _agent(self) -> str:
+        return f"A{self.rng.randrange(1000, 9999)}"
+
+    def take_on(self, case_id: str, station: str, kind: CaseKind, *, fresh: bool) -> None:
+        """The station's duties with a case it was just handed (or got back reopened)."""
+        base = {"case_id": case_id, "station": station, "agent_id": self._agent()}
+        opened = self.opened.get(case_id)
+        profile = _profile(case_id)
         if profile == "never":
             return
         now = datetime.now(UTC)
-        if (
-            p.kind is CaseKind.OUT_OF_AREA_TRANSFER
-            and p.level is LadderLevel.STATION
-            and opened
-            and opened.payload.area is None
-        ):
-            payload = TransferRequestedPayload(**base, at=now, reason="超区件，非本网点派送范围")
-            self.later(600, StationTransferRequested.create(payload, key=p.case_id, producer=p.holder))
-            return
-        self.later(
-            300, StationAcknowledged.create(StationUpdatePayload(**base, at=now), key=p.case_id, producer=p.holder)
-        )
-        callback_at = self.rng.uniform(900, 5400) if profile == "on_time" else self.rng.uniform(8000, 15000)
-        self.later(
-            callback_at, _stamped(StationCalledBack, CallbackPayload, base, p.case_id, outcome=CallbackOutcome.REACHED)
-        )
-        if (
-            p.kind in (CaseKind.DAMAGE, CaseKind.LOSS)
-            and p.level is LadderLevel.HUB
-            and opened
-            and opened.payload.waybill_no
-        ):
-            declaration = ArbitrationDeclaredPayload(
-                **base,
-                at=now,
-                waybill_no=opened.payload.waybill_no,
-                liable_station=opened.payload.parcel.origin_station or p.holder,
-                amount_claimed=opened.payload.parcel.declared_value or Money(amount_minor=10000),
+        rng = self.rng
+        waybill = opened.payload.waybill_no if opened else None
+        target = self.covering.get(waybill or "")
+        unknown_area = opened is not None and opened.payload.area is None
+        if fresh and kind is CaseKind.OUT_OF_AREA_TRANSFER and unknown_area and target not in (None, station):
+            # Nobody knew the address: the station finds it is not its own and asks HQ, with a reason code.
+            ask = TransferRequestedPayload(
+                **base, at=now, to_station=target, reason="超区件，非本网点派送范围", reason_code="out_of_area"
             )
-            self.later(1800, ArbitrationDeclared.create(declaration, key=p.case_id, producer=p.holder))
-        resolve_at = self.rng.uniform(7200, 36000) if profile == "on_time" else self.rng.uniform(60000, 150000)
+            self.later(600, StationTransferRequested.create(ask, key=case_id, producer=station))
+            self.hq_rules(case_id, station, HqRuling.TRANSFER_APPROVED, 600)
+            return
+        if fresh and rng.random() < BEHAVIOUR["rejection_share"]:
+            # A station shirking a case it should solve: HQ's desk overturns the rejection and it stays there.
+            code = rng.choice(self.rejection_codes)
+            rejection = RejectedPayload(**base, at=now, reason="非本网点件，申请退回", reason_code=code)
+            self.later(300, StationRejected.create(rejection, key=case_id, producer=station))
+            self.hq_rules(case_id, station, HqRuling.REJECTION_OVERTURNED, 300)
+        self.later(
+            self._within(BEHAVIOUR["acknowledge_s"]),
+            StationAcknowledged.create(StationUpdatePayload(**base, at=now), key=case_id, producer=station),
+        )
+        result = "已告知客户：包裹正在处理，预计明日送达"
+        callback_at = self._within(BEHAVIOUR["callback_s"][profile])
+        self.later(
+            callback_at,
+            _stamped(StationCalledBack, CallbackPayload, base, case_id, outcome=CallbackOutcome.REACHED, result=result),
+        )
+        resolve_at = callback_at + self._within(BEHAVIOUR["resolve_after_callback_s"][profile])
+        every = BEHAVIOUR["progress_every_s"]
+        for n in range(1, int(resolve_at // every) + 1):
+            self.later(
+                n * every, _stamped(StationProgressNoted, ProgressPayload, base, case_id, note="已联系客户告知进度")
+            )
+        parcel = opened.payload.parcel if opened else None
+        origin = parcel.origin_station if parcel else None
+        # A station declares against the sending station, never against itself.
+        if fresh and kind in (CaseKind.DAMAGE, CaseKind.LOSS) and waybill and parcel and origin not in (None, station):
+            declaration = ArbitrationDeclaredPayload(
+                **base, at=now, waybill_no=waybill, liable_station=origin,
+                amount_claimed=parcel.declared_value or Money(amount_minor=10000),
+            )  # fmt: skip
+            self.later(
+                BEHAVIOUR["arbitration_s"], ArbitrationDeclared.create(declaration, key=case_id, producer=station)
+            )
+        solution = "已与客户沟通并处理完毕"
         self.later(
             resolve_at,
             _stamped(
-                StationResolved,
-                ResolvedPayload,
-                base,
-                p.case_id,
-                result=ResolutionResult.RESOLVED,
-                solution="已与客户沟通并处理完毕",
-                satisfaction=self.rng.choice([3, 4, 5, 5, 5]),
+                StationResolved, ResolvedPayload, base, case_id, result=ResolutionResult.RESOLVED, solution=solution
             ),
+        )
+
+    def hq_rules(self, case_id: str, station: str, ruling: HqRuling, after_s: float) -> None:
+        """HQ's desk rules on the station's request some time after it was made."""
+        decision = HqRulingPayload(
+            case_id=case_id, station=HQ_DESK, agent_id="A9001", at=datetime.now(UTC), ruling=ruling,
+            about_station=station, reason="总部客服核实后裁定",
+        )  # fmt: skip
+        delay = after_s + self._within(BEHAVIOUR["hq_ruling_s"])
+        self.later(delay, StationHqRuled.create(decision, key=case_id, producer=HQ_DESK))
+
+    def on_resolved(self, event: CaseResolved) -> None:
+        """Some customers answer the satisfaction question the resolution message asks."""
+        rng = self.rng
+        if rng.random() >= BEHAVIOUR["satisfaction_answer_share"]:
+            return
+        scores = BEHAVIOUR["satisfaction_scores"]
+        case_id = event.payload.case_id
+        answer = SatisfactionAnswerPayload(
+            source_system="sms-gateway", source_id=f"pj-{event.event_id}", channel=Channel.PHONE,
+            case_id=case_id, score=rng.choices(list(scores), weights=list(scores.values()))[0],
+            answered_at=datetime.now(UTC),
+        )  # fmt: skip
+        self.later(
+            self._within(BEHAVIOUR["satisfaction_answer_s"]),
+            SatisfactionAnswered.create(answer, key=case_id, producer="sms-gateway"),
         )
 
 
@@ -371,7 +488,7 @@ async def simulate(
         )
         stats.sent[event.type] += 1
 
-    actors = Stations(send, speed, rng)
+    actors = Stations(send, speed, rng, upstream.covering)
     watcher = asyncio.create_task(_watch_cases(bootstrap, prefix, actors)) if stations else None
     try:
         started = time.monotonic()

@@ -33,6 +33,13 @@ from caseflow_dev.testing import KafkaTestKit
 SERVICES = ("intake", "routing", "sla", "claims", "notify")
 #: Simulated seconds per real second: a 2-hour callback target lasts 4 s, 48 hours 96 s.
 SPEED = 1800
+
+
+def scaled(hours: float) -> int:
+    """A target of the packaged SLA policy as the suite runs it: divided by SPEED (demo.scaled_policies)."""
+    return max(1, round(hours * 3600 / SPEED))
+
+
 PUDONG = Area(province="上海市", city="上海市", district="浦东新区")
 CHAOYANG = Area(province="北京市", city="北京市", district="朝阳区")
 
@@ -150,13 +157,14 @@ def waybill() -> str:
     return "BE" + uuid.uuid4().hex[:14].upper()
 
 
-def customer(name: str = "王芳", area: Area = PUDONG, **extra: Any) -> Customer:
+def customer(name: str = "王芳", area: Area | None = PUDONG, **extra: Any) -> Customer:
+    """A customer at an address in `area` (none: the upstream system does not know where they live)."""
     return Customer(
         customer_id="U" + uuid.uuid4().hex[:8],
         name=name,
         phone="13812345678",
         email=f"{uuid.uuid4().hex[:8]}@example.com",
-        address=Address(area=area, street="世纪大道100号1单元1201"),
+        address=Address(area=area, street="世纪大道100号1单元1201") if area else None,
         **extra,
     )
 
@@ -168,7 +176,7 @@ def exception(
     destination: str = "SH-PD-01",
     origin: str = "HZ-XH-01",
     current: str | None = None,
-    area: Area = PUDONG,
+    area: Area | None = PUDONG,
     insured: bool = False,
     declared: int = 30000,
     freight: int = 1200,
@@ -188,22 +196,27 @@ def exception(
         freight=Money(amount_minor=freight),
         order_amount=Money(amount_minor=order_amount) if order_amount is not None else None,
         customer=customer(area=area),
-        shipping_address=Address(area=area, street="世纪大道100号1单元1201"),
+        shipping_address=Address(area=area, street="世纪大道100号1单元1201") if area else None,
     )
     return ParcelExceptionReported.create(payload, key=waybill_no, producer="oms")
 
 
 def contact(
-    waybill_no: str, category: ContactCategory, text: str = "我的快递怎么还没到？", claimant: Claimant | None = None
+    waybill_no: str,
+    category: ContactCategory,
+    text: str = "我的快递怎么还没到？",
+    claimant: Claimant | None = None,
+    language: str = "zh-CN",
 ) -> CustomerContacted:
     payload = CustomerContactPayload(
         source_system="callcentre",
         source_id="ct-" + uuid.uuid4().hex[:12],
         channel=Channel.PHONE,
         category=category,
-        customer=customer(name="赵敏"),
+        customer=customer(name="赵敏", language=language),
         waybill_no=waybill_no,
         text=text,
+        language=language,
         received_at=datetime.now(UTC),
         claimant=claimant,
     )
