@@ -165,3 +165,31 @@ async def test_a_halved_callback_target_costs_more_callback_breaches_and_qa_poin
     assert "<svg" in page
     assert "QA points per station" in page
     assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")  # readable offline
+
+
+async def test_the_rules_versions_the_services_loaded_are_found_on_policies_versions(
+    recorded: tuple[Suite, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """sla ran on the demo policies; caseflowctl is told nothing about them (the packaged file is in force here):
+    `policies` lists the version from the topic, the export carries it, and a replay from Kafka finds it."""
+    suite, export = recorded
+    monkeypatch.delenv("CASEFLOW_POLICIES_FILE", raising=False)
+    demo = yaml.safe_load((suite.data / "demo-sla-policies.yaml").read_text(encoding="utf-8"))["version"]
+    broker = ["--bootstrap", suite.kit.bootstrap, "--topic-prefix", suite.kit.prefix, "--json"]
+
+    out = io.StringIO()
+    assert await caseflowctl(["policies", *broker], out) == 0
+    kept = {(row["kind"], row["version"]): row for row in json.loads(out.getvalue())["versions"]}
+    assert kept[("sla_policies", demo)]["source"].startswith("policies.versions:")
+    assert {"intake_rules", "hq_rules", "directory", "qa_table", "compensation_rules"} <= {k for k, _ in kept}
+
+    lines = [json.loads(line) for line in export.read_text(encoding="utf-8").splitlines()]
+    carried = {line["event"]["key"] for line in lines if line["topic"] == "policies.versions"}
+    assert f"sla_policies:{demo}" in carried
+
+    out = io.StringIO()
+    code = await caseflowctl(["whatif", *broker], out)
+    answer = json.loads(out.getvalue())
+    assert answer["policies"]["baseline"]["sla_policies"] == demo
+    assert answer["differences"] == [], answer["differences"][:5]
+    assert code == 0

@@ -13,7 +13,7 @@ from rich.console import Console
 from ..whatif import outcomes
 from ..whatif.period import Recorded
 from .common import BadInput, emit
-from .period import add_period, read_period
+from .period import Period, add_period, read_period
 from .policies import add_kept
 
 CANDIDATES = ("sla_policies", "compensation_rules", "calendars", "directory")
@@ -43,13 +43,15 @@ def recorded_outcomes(records: list[Recorded]) -> list[tuple[float, outcomes.Out
     )
 
 
-async def answer_for(records: list[Recorded], args: argparse.Namespace) -> dict[str, Any]:
+async def answer_for(period: Period, args: argparse.Namespace) -> dict[str, Any]:
     """The whole answer, as `--json` prints it (the schema is in deploy/README.md, "What if")."""
     # The services' code is imported only by the command that runs it: every other command starts fast.
     from ..whatif import engine, policies, summary
 
+    records = period.records
     try:
-        recorded = policies.recorded(records, policies.in_force(), policies.kept_in(args.kept))
+        kept = policies.kept_recorded(period.versions) + policies.kept_in(args.kept)
+        recorded = policies.recorded(records, policies.in_force(), kept)
         given = {name: getattr(args, name) for name in CANDIDATES if getattr(args, name) is not None}
         candidate = policies.with_candidates(recorded, **given) if given else None
     except policies.PolicyError as exc:
@@ -91,8 +93,7 @@ async def answer_for(records: list[Recorded], args: argparse.Namespace) -> dict[
 
 
 async def run(args: argparse.Namespace, out: TextIO) -> int:
-    records = await read_period(args)
-    answer = await answer_for(records, args)
+    answer = await answer_for(await read_period(args), args)
     if args.report is not None:
         from ..whatif.report import page
 
