@@ -193,3 +193,21 @@ async def test_the_rules_versions_the_services_loaded_are_found_on_policies_vers
     assert answer["policies"]["baseline"]["sla_policies"] == demo
     assert answer["differences"] == [], answer["differences"][:5]
     assert code == 0
+
+
+async def test_a_period_split_across_processes_gives_the_answer_of_one(
+    recorded: tuple[Suite, Path], recorded_policies: None, tmp_path: Path
+) -> None:
+    """--workers 2: the stories split by case across two processes, the results merged, the same answer."""
+    suite, export = recorded
+    candidate = halved_callback(suite.data / "demo-sla-policies.yaml", tmp_path / "halved.yaml")
+    answers = []
+    for workers in ("1", "2"):
+        out = io.StringIO()
+        args = ["whatif", str(export), "--sla-policies", str(candidate), "--json", "--workers", workers]
+        assert await caseflowctl(args, out) == 0
+        answer = json.loads(out.getvalue())
+        del answer["seconds"], answer["events_per_second"]
+        answers.append(answer)
+    assert answers[0]["changed_cases"]
+    assert answers[1] == answers[0]

@@ -227,11 +227,9 @@ class _Pending:
     broker_at: float
 
 
-@dataclass(order=True)
-class _Work:
-    at: float
-    seq: int
-    run: Callable[[], Any] = field(compare=False)
+#: One entry of the queue: (time, sequence number, work). A tuple: heapq compares it in C, ordered by time, then
+#: by the order the work was scheduled (the sequence numbers are unique: the work itself is never compared).
+_Work = tuple[float, int, Callable[[], Any]]
 
 
 class Simulation:
@@ -269,7 +267,7 @@ class Simulation:
         self._last: dict[tuple[str, str, str], float] = {}
 
     def _at(self, at: float, run: Callable[[], Any]) -> None:
-        heapq.heappush(self._queue, _Work(at, next(self._seq), run))
+        heapq.heappush(self._queue, (at, next(self._seq), run))
 
     async def run(self) -> Replay:
         for spec in SPECS:
@@ -281,10 +279,10 @@ class Simulation:
                     self.result.emitted.append(Emitted(record.timestamp, record.event))
                 self._deliver(record.event, record.topic, record.timestamp, sent_at=record.timestamp)
         while self._queue:
-            work = heapq.heappop(self._queue)
-            if work.at > self.timeline.end:
+            at, _, run = heapq.heappop(self._queue)
+            if at > self.timeline.end:
                 break  # the recording ends here: what would happen later was not recorded either
-            await work.run()
+            await run()
         # Records still waiting for a turn that never came: handled at the end, what they cause shows.
         for name, left in [*self._parked.items(), *self._waiting.items()]:
             service = self.services[name[0]]
