@@ -207,7 +207,39 @@ async def test_a_period_split_across_processes_gives_the_answer_of_one(
         args = ["whatif", str(export), "--sla-policies", str(candidate), "--json", "--workers", workers]
         assert await caseflowctl(args, out) == 0
         answer = json.loads(out.getvalue())
-        del answer["seconds"], answer["events_per_second"]
+        del answer["seconds"], answer["events_per_second"], answer["memory"]  # measures of each process
         answers.append(answer)
     assert answers[0]["changed_cases"]
     assert answers[1] == answers[0]
+
+
+async def test_the_replay_forgets_the_cases_that_are_over(
+    recorded: tuple[Suite, Path], recorded_policies: None
+) -> None:
+    """A story over (no recorded input left for it, no clock armed) is dropped: at the end the services' stores
+    hold the documents of the stories still open only, and fewer stories were ever open at once than the period
+    has."""
+    from caseflow_kit.store import Query
+    from caseflow_ops.whatif import engine, policies
+    from caseflow_ops.whatif.period import in_order, read_file, split_versions
+    from caseflow_ops.whatif.stories import SPANNING
+
+    _, export = recorded
+    records, _ = split_versions(read_file(export))
+    simulation = engine.Simulation(list(in_order(records)), policies.in_force())
+    result = await simulation.run()
+    memory = simulation.memory
+    assert result.stories_closed > 0
+    assert result.peak_open_stories < len(set(memory.story_of.values()))
+    held = set()
+    for name, service in simulation.services.items():
+        for spec in engine.SPECS:
+            if spec.name != name:
+                continue
+            for collection in spec.collections:
+                if (name, collection.name) not in SPANNING:
+                    held |= {
+                        (name, collection.name, d["_id"]) for d in await service.store.find(collection.name, Query())
+                    }
+    assert held == set().union(*memory.docs.values())  # nothing of a forgotten story is left
+    assert len(memory.docs) <= len(set(memory.story_of.values())) - result.stories_closed

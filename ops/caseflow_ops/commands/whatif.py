@@ -78,6 +78,7 @@ async def answer_for(period: Period, args: argparse.Namespace) -> dict[str, Any]
         "replays": 2 if after else 1,
         "seconds": round(seconds, 3),
         "events_per_second": round(len(records) * (2 if after else 1) / seconds) if seconds else None,
+        "memory": {"stories_closed": baseline.stories_closed, "peak_open_stories": baseline.peak_open_stories},
         "policies": {"baseline": recorded.versions(), "candidate": candidate.versions() if candidate else None},
         "differences": [
             {"case_id": d.case_id, "side": d.side, "first": d.outcome.text(), "count": d.count} for d in differences

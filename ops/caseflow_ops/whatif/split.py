@@ -1,8 +1,5 @@
-"""A period split by case across processes: each process replays the stories of its cases, the results are merged.
-
-A case's story is every record of its case and every upstream record that opened it or merged into it: the
-recording says which (an event names the record that caused it), so the stories are the connected groups of
-record keys linked by causation. Each process sees whole stories, on the timeline of the whole period.
+"""A period split by case across processes: each process replays the stories of its cases (see `stories`), the
+results are merged. Each process sees whole stories, on the timeline of the whole period.
 
 What crosses cases is not split: routing's open-case count per station (its capacity rule) is counted per process.
 While no station reaches its capacity that changes nothing; when one does, the replay under the recorded policies
@@ -21,28 +18,7 @@ from dataclasses import dataclass
 from .engine import Replay, Timeline, replay
 from .period import Recorded, in_order
 from .policies import PolicySet
-
-
-def stories(records: Sequence[Recorded]) -> dict[str, str]:
-    """Each record key -> the key that names its story (union-find over keys linked by causation)."""
-    parent: dict[str, str] = {}
-
-    def root(key: str) -> str:
-        parent.setdefault(key, key)
-        while parent[key] != key:
-            parent[key] = parent[parent[key]]
-            key = parent[key]
-        return key
-
-    key_of = {r.event.event_id: r.event.key for r in records}
-    for r in records:
-        cause = key_of.get(r.event.causation_id or "")
-        a = root(r.event.key)
-        if cause is not None:
-            b = root(cause)
-            if a != b:
-                parent[max(a, b)] = min(a, b)  # the smaller key names the story: the same in every run
-    return {key: root(key) for key in list(parent)}
+from .stories import stories
 
 
 def shards(records: Sequence[Recorded], count: int) -> list[list[Recorded]]:
@@ -90,6 +66,8 @@ def merge(replays: Sequence[Replay]) -> Replay:
         merged.order.update(part.order)
         merged.inputs += part.inputs
         merged.handled += part.handled
+        merged.stories_closed += part.stories_closed
+        merged.peak_open_stories = max(merged.peak_open_stories, part.peak_open_stories)  # what one process held
     merged.emitted.sort(key=lambda e: e.at)  # stable: a case's own events keep their order
     return merged
 
