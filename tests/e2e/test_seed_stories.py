@@ -264,7 +264,7 @@ async def test_a_regulator_appeal_is_handled_as_urgent_at_hq(suite: Suite) -> No
 def platform_question(platform: str, stage: SaleStage, text: str, **extra: Any) -> CustomerContacted:
     """A question a platform forwards about an order (seed 001 §2.2): before sale there is no parcel yet."""
     payload = CustomerContactPayload(
-        source_system=f"platform-{platform}",
+        source_system="platform-gateway",
         source_id="pq-" + uuid.uuid4().hex[:12],
         channel=Channel.IM,
         category=ContactCategory.INQUIRY,
