@@ -27,8 +27,9 @@ import itertools
 import random
 import time
 from collections import Counter, defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +37,9 @@ import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from caseflow_contracts import TOPICS, ContractError, Event, parse_event
-from caseflow_contracts.cases import CaseEscalated, CaseOpened
+from caseflow_contracts.cases import CaseClosed, CaseEscalated, CaseMerged, CaseOpened, CaseReopened
 from caseflow_contracts.common import LadderLevel
+from caseflow_contracts.sla import SlaBreached, SlaBreachWithdrawn, SlaMetric
 from caseflow_contracts.stations import (
     CallbackOutcome,
     CallbackPayload,
@@ -160,10 +162,14 @@ class Observed:
     #: per (topic, key, producer): the commit sequence of each event at its first arrival, in arrival order
     sequences: dict[tuple[str, str, str], list[str]] = field(default_factory=lambda: defaultdict(list))
     first_seen: set[str] = field(default_factory=set)
+    #: when the broker took each event in (its record timestamp), at its first arrival
+    broker_time: dict[str, datetime] = field(default_factory=dict)
 
-    def arrived(self, topic: str, event: Event, headers: dict[str, bytes]) -> None:
+    def arrived(self, topic: str, event: Event, headers: dict[str, bytes], broker_ms: int | None = None) -> None:
         self.events.append(event)
         self.ids_by_type[event.type][event.event_id] += 1
+        if broker_ms is not None:
+            self.broker_time.setdefault(event.event_id, datetime.fromtimestamp(broker_ms / 1000, UTC))
         seq = headers.get(COMMIT_SEQ_HEADER)
         if event.event_id in self.first_seen or seq is None:
             return  # a republished copy, or an upstream event (no outbox)
@@ -181,7 +187,78 @@ class Observed:
         return problems
 
 
-async def observe(kit: KafkaTestKit, into: Observed, stop: asyncio.Event) -> None:
+def first_arrivals(events: Iterable[Event]) -> Iterator[Event]:
+    """Each event once, at its first arrival (a republished copy is skipped by id, as consumers do)."""
+    seen: set[str] = set()
+    for e in events:
+        if e.event_id not in seen:
+            seen.add(e.event_id)
+            yield e
+
+
+def contacts_lost_in_closed_cases(events: Iterable[Event]) -> list[str]:
+    """Contacts merged into a case that was closed when the merge was applied, and neither reopened the case
+    after it nor opened a linked follow-up case (issue 20: a contact after closure is never absorbed).
+
+    A case's events share one partition of cases.lifecycle, so their arrival order is the order routing
+    applied them in; a follow-up case has its own key, so it may arrive on either side of the merge."""
+    closed: set[str] = set()
+    unanswered: dict[str, list[str]] = defaultdict(list)  # case -> contacts merged into it while closed
+    follow_ups: Counter[str] = Counter()  # closed case -> follow-up cases opened for it
+    for e in first_arrivals(events):
+        if isinstance(e, CaseClosed):
+            closed.add(e.payload.case_id)
+        elif isinstance(e, CaseReopened):
+            closed.discard(e.payload.case_id)
+            unanswered.pop(e.payload.case_id, None)
+        elif isinstance(e, CaseMerged) and e.payload.case_id in closed:
+            unanswered[e.payload.case_id].append(e.payload.source_event_id)
+        elif isinstance(e, CaseOpened) and e.payload.linked_case_id is not None:
+            follow_ups[e.payload.linked_case_id] += 1
+    return [
+        f"{case}: contact {contact} merged after the case closed; no reopen or follow-up case"
+        for case, contacts in sorted(unanswered.items())
+        for contact in contacts[follow_ups[case] :]
+    ]
+
+
+def _stops(event: Event) -> tuple[str, str, SlaMetric] | None:
+    """The (case, station, clock) a station's update stops: a callback that reached the customer and told
+    the result, or a resolution."""
+    if isinstance(event, StationCalledBack):
+        told = event.payload.outcome is CallbackOutcome.REACHED and bool(event.payload.result.strip())
+        return (event.payload.case_id, event.payload.station, SlaMetric.CALLBACK) if told else None
+    if isinstance(event, StationResolved) and event.payload.result is not ResolutionResult.PENDING:
+        return event.payload.case_id, event.payload.station, SlaMetric.RESOLUTION
+    return None
+
+
+def breaches_charged_for_on_time_updates(events: Iterable[Event], broker_time: Mapping[str, datetime]) -> list[str]:
+    """Breaches that stand (never withdrawn) although the station's update that stops that clock was on the
+    broker after the clock started and before its deadline (issue 20: judged on when things happened)."""
+    arrivals = list(first_arrivals(events))
+    withdrawn = {e.payload.breach_event_id for e in arrivals if isinstance(e, SlaBreachWithdrawn)}
+    on_broker: dict[tuple[str, str, SlaMetric], list[datetime]] = defaultdict(list)
+    for e in arrivals:
+        if (stops := _stops(e)) is not None and e.event_id in broker_time:
+            on_broker[stops].append(broker_time[e.event_id])
+    problems = []
+    for breach in arrivals:
+        if not isinstance(breach, SlaBreached) or breach.event_id in withdrawn:
+            continue
+        p = breach.payload
+        stopped = [t for t in on_broker.get((p.case_id, p.station or "", p.metric), ()) if p.started_at <= t]
+        if any(t < p.deadline_at for t in stopped):
+            early = (p.deadline_at - min(stopped)).total_seconds()
+            problems.append(
+                f"{p.case_id}: {p.metric} breach charged to {p.station} whose update was on the broker"
+                f" {early:.1f} s before the deadline"
+            )
+    return problems
+
+
+async def observe(kit: KafkaTestKit, into: Observed, stop: asyncio.Event, journal: Path | None = None) -> None:
+    """Read every topic from the start into `into`; `journal` keeps one line per record for a post-mortem."""
     names = [kit.topic(t) for t in TOPICS] + [kit.topic(t) + ".dlq" for t in TOPICS]
     consumer = AIOKafkaConsumer(bootstrap_servers=kit.bootstrap, enable_auto_commit=False, fetch_max_wait_ms=50)
     await consumer.start()
@@ -190,9 +267,12 @@ async def observe(kit: KafkaTestKit, into: Observed, stop: asyncio.Event) -> Non
         parts = [TopicPartition(n, p) for n in names for p in consumer.partitions_for_topic(n) or ()]
         consumer.assign(parts)
         await consumer.seek_to_beginning(*parts)
+        lines = journal.open("w") if journal is not None else None
         while not stop.is_set():
             for tp, records in (await consumer.getmany(timeout_ms=100)).items():
                 for r in records:
+                    if lines is not None:
+                        lines.write(_journal_line(tp.topic.removeprefix(kit.prefix), r))
                     if tp.topic.endswith(".dlq"):
                         into.dead[
                             f"{tp.topic.removeprefix(kit.prefix)}:{dict(r.headers).get('x-dlq-reason', b'').decode()}"
@@ -202,9 +282,24 @@ async def observe(kit: KafkaTestKit, into: Observed, stop: asyncio.Event) -> Non
                         event = parse_event(r.value or b"")
                     except ContractError:
                         continue
-                    into.arrived(tp.topic.removeprefix(kit.prefix), event, dict(r.headers))
+                    into.arrived(tp.topic.removeprefix(kit.prefix), event, dict(r.headers), r.timestamp)
+            if lines is not None:
+                lines.flush()
     finally:
         await consumer.stop()
+        if lines is not None:
+            lines.close()
+
+
+def _journal_line(topic: str, r: Any) -> str:
+    """topic, partition, offset, broker time (ms), key, event type and id: no payload (no personal data)."""
+    headers = dict(r.headers)
+    event_id = ""
+    with contextlib.suppress(ContractError):
+        event_id = parse_event(r.value or b"").event_id
+    kind = headers.get("x-event-type", b"").decode("utf-8", "replace")
+    key = (r.key or b"").decode("utf-8", "replace")
+    return f"{topic}\t{r.partition}\t{r.offset}\t{r.timestamp}\t{key}\t{kind}\t{event_id}\n"
 
 
 class StationBot:
@@ -397,6 +492,8 @@ class Outcome:
     out_of_order: list[str] = field(default_factory=list)
     stories: int = 0  # (topic, case, service) stories whose order was checked
     faults: list[str] = field(default_factory=list)
+    closed_merges: list[str] = field(default_factory=list)  # contacts absorbed by a closed case
+    unfair_breaches: list[str] = field(default_factory=list)  # breaches standing against an on-time update
 
 
 async def run(
@@ -427,7 +524,10 @@ async def run(
     observed = Observed()
     bot = StationBot(kit)
     faults: list[str] = []
-    tasks = [asyncio.create_task(observe(kit, observed, stop)), asyncio.create_task(bot.listen(stop))]
+    tasks = [
+        asyncio.create_task(observe(kit, observed, stop, data / "observed.tsv")),
+        asyncio.create_task(bot.listen(stop)),
+    ]
     if chaos is not None:
         tasks.append(asyncio.create_task(monkey(cluster, broker, chaos, calm, faults)))
     traffic = scenario(cases)
@@ -506,7 +606,15 @@ async def summarize(cluster: Cluster, observed: Observed, traffic: list[Raw]) ->
     duplicates = find_duplicates(observed)
     lost = sorted(upstream_ids(traffic) - taken_in(observed))
     return Outcome(
-        per_waybill, counts, duplicates, lost, observed.dead, observed.out_of_order(), len(observed.sequences)
+        per_waybill,
+        counts,
+        duplicates,
+        lost,
+        observed.dead,
+        observed.out_of_order(),
+        len(observed.sequences),
+        closed_merges=contacts_lost_in_closed_cases(observed.events),
+        unfair_breaches=breaches_charged_for_on_time_updates(observed.events, observed.broker_time),
     )
 
 
@@ -561,6 +669,7 @@ def problems(clean: Outcome, chaotic: Outcome) -> list[str]:
         + [f"lost {x}" for x in chaotic.lost]
         + chaotic.out_of_order
         + clean.out_of_order
+        + [problem for run in (clean, chaotic) for problem in run.closed_merges + run.unfair_breaches]
     )
 
 
@@ -579,6 +688,14 @@ def report(clean: Outcome, chaotic: Outcome) -> str:
         f" chaotic {len(chaotic.out_of_order)} of {chaotic.stories}"
     )
     lines.append(f"  lost upstream events: clean {len(clean.lost)}, chaotic {len(chaotic.lost)}")
+    lines.append(
+        f"  contacts merged into a closed case, not reopened or followed up:"
+        f" clean {len(clean.closed_merges)}, chaotic {len(chaotic.closed_merges)}"
+    )
+    lines.append(
+        f"  breaches charged for a station update on the broker before the deadline:"
+        f" clean {len(clean.unfair_breaches)}, chaotic {len(chaotic.unfair_breaches)}"
+    )
     return "\n".join(lines)
 
 
