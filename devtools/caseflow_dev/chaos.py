@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import itertools
 import random
+import sqlite3
 import time
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
@@ -35,6 +36,7 @@ from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from caseflow_contracts import TOPICS, ContractError, Event, parse_event
 from caseflow_contracts.cases import CaseClosed, CaseEscalated, CaseMerged, CaseOpened, CaseReopened
@@ -448,9 +450,8 @@ async def monkey(cluster: Cluster, broker: EmbeddedBroker, chaos: Chaos, stop: a
         done.append(f"kill -9 {key}")
 
 
-async def quiet(observed: Observed, settle_s: float, still_s: float = 6, limit_s: float = 120) -> None:
-    """Wait at least `settle_s`, then until nothing new was published for `still_s` (retries and timers included)."""
-    await asyncio.sleep(settle_s)
+async def quiet(observed: Observed, still_s: float, limit_s: float = 120) -> None:
+    """Wait until nothing new was published for `still_s` (retries and timers included)."""
     deadline = time.monotonic() + limit_s
     seen = -1
     while len(observed.events) != seen and time.monotonic() < deadline:
@@ -458,26 +459,80 @@ async def quiet(observed: Observed, settle_s: float, still_s: float = 6, limit_s
         await asyncio.sleep(still_s)
 
 
-async def deliveries_decided(notify_db: Path, limit_s: float = 180, soon_s: float = 60) -> None:
-    """Wait until notify has decided every delivery (sent, failed, skipped, or held for later).
+class Backlog:
+    """What the suite still has to do: records a service's consumer group has not committed yet, events
+    committed to a service's outbox and not published yet, and deliveries notify has not decided yet.
 
-    A send cut off by a kill stays `sending` until its lease expires (a minute or two), and only
-    then is retried or failed for a person: the run is compared once that has happened. A delivery
-    held for hours (an SMS in the customer's quiet hours, by the time of day the run happens at) is
-    decided: both runs hold the same ones.
-    """
-    store = SqliteStore(notify_db)
-    await store.open([Collection("deliveries", indexes=("state", "due_at"))])
+    Judging a run once all three are empty compares what both runs did with all of their input, whatever
+    the faults delayed, rather than what each got done by a fixed time."""
 
-    async def all_decided() -> bool:
-        sending = await store.count("deliveries", Query(where={"state": "sending"}))
+    def __init__(self, kit: KafkaTestKit) -> None:
+        self.kit = kit
+        self.admin = AIOKafkaAdminClient(bootstrap_servers=kit.bootstrap)
+        self.ends = AIOKafkaConsumer(bootstrap_servers=kit.bootstrap, enable_auto_commit=False)
+        self.deliveries = SqliteStore(kit.data_dir / "notify.db")
+
+    async def __aenter__(self) -> Backlog:
+        await self.admin.start()
+        await self.ends.start()
+        await self.deliveries.open([Collection("deliveries", indexes=("state", "due_at"))])
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.deliveries.close()
+        await self.ends.stop()
+        await self.admin.close()
+
+    async def undecided(self, soon_s: float = 60) -> int:
+        """Deliveries being sent or due within `soon_s` (a retry, a reclaimed send). A send cut off by a kill
+        stays `sending` until the replica that takes its slot over reclaims it. A delivery held for hours (an
+        SMS in the customer's quiet hours, by the time of day the run happens at) is decided: both runs hold
+        the same ones."""
+        sending = await self.deliveries.count("deliveries", Query(where={"state": "sending"}))
         due_soon = Query(where={"state": "pending"}, range_field="due_at", lt=time.time() + soon_s)
-        return sending == 0 and await store.count("deliveries", due_soon) == 0
+        return sending + await self.deliveries.count("deliveries", due_soon)
 
-    try:
-        await settled(all_decided, limit_s, 1)
-    finally:
-        await store.close()
+    async def unconsumed(self) -> Counter[str]:
+        """Per service, the records on the topics it reads that its group has not committed."""
+        behind: Counter[str] = Counter()
+        for service in SERVICES:
+            parts = [
+                TopicPartition(self.kit.topic(t), p)
+                for t in TOPICS
+                if service in t.consumers
+                for p in self.ends.partitions_for_topic(self.kit.topic(t)) or ()
+            ]
+            ends = await self.ends.end_offsets(parts)
+            committed = await self.admin.list_consumer_group_offsets(f"{self.kit.prefix}caseflow-{service}")
+            for tp in parts:
+                done = committed[tp].offset if tp in committed else 0
+                behind[service] += max(ends[tp] - max(done, 0), 0)
+        return behind
+
+    def unpublished(self) -> Counter[str]:
+        """Per service, the events committed to its store's outbox and not yet on the broker."""
+        waiting: Counter[str] = Counter()
+        for service in SERVICES:
+            with contextlib.closing(sqlite3.connect(self.kit.data_dir / f"{service}.db", timeout=30)) as db:
+                waiting[service] = db.execute("SELECT count(*) FROM _outbox").fetchone()[0]
+        return waiting
+
+    async def empty(self) -> bool:
+        await self.ends.topics()  # fresh metadata
+        return not await self.undecided() and not +self.unpublished() and not +(await self.unconsumed())
+
+    async def drained(self, limit_s: float = 300) -> None:
+        """Until the backlog is empty twice in a row (what one service finishes is input to another), or
+        `limit_s` passed: the reconciliation then shows what is amiss."""
+        empty_before = False
+
+        async def twice() -> bool:
+            nonlocal empty_before
+            empty_now = await self.empty()
+            done, empty_before = empty_before and empty_now, empty_now
+            return done
+
+        await settled(twice, limit_s, 0.5)
 
 
 @dataclass
@@ -503,7 +558,6 @@ async def run(
     *,
     replicas: int = 2,
     chaos: Chaos | None = None,
-    settle_s: float = 25,
     pace_s: float = 0.05,
 ) -> Outcome:
     """One day: upstream traffic, then repeat contacts, then the stations' answers; faults throughout."""
@@ -542,14 +596,14 @@ async def run(
         # Every contact taken in before a station resolves anything: otherwise a contact that a fault held up
         # meets a closed case and (rightly) reopens it, and the runs would differ by timing, not by a fault.
         await intake_caught_up(observed, upstream_ids(traffic.all))
-        await asyncio.sleep(settle_s / 2)
-        await bot.drain()
-        calm.set()  # the monkey stops; every replica comes back before the run is judged
-        await asyncio.gather(*tasks[2:])
-        await cluster.ready()
-        await quiet(observed, settle_s)
-        await deliveries_decided(kit.data_dir / "notify.db")
-        await quiet(observed, 0)
+        async with Backlog(kit) as backlog:
+            await backlog.drained()  # every case handed to its station before the stations answer
+            await bot.drain()
+            calm.set()  # the monkey stops; every replica comes back before the run is judged
+            await asyncio.gather(*tasks[2:])
+            await cluster.ready()
+            await backlog.drained()
+        await quiet(observed, still_s=2)  # and nothing else moves (a timer, a retry)
         outcome = await summarize(cluster, observed, traffic.all)
         outcome.faults = faults
     finally:

@@ -11,10 +11,10 @@ from caseflow_dev.chaos import Chaos, problems, report, run
 
 
 async def test_kills_rebalances_and_a_broker_freeze_change_nothing(broker: EmbeddedBroker, tmp_path: Path) -> None:
-    clean = await run(broker, tmp_path / "clean", cases=24, settle_s=15)
+    clean = await run(broker, tmp_path / "clean", cases=24)
     # slower traffic in the chaotic run (the same traffic): the monkey gets half a minute to work in
     chaos = Chaos(kill_every_s=3, pause_s=4, pause_after_s=8)
-    chaotic = await run(broker, tmp_path / "chaotic", cases=24, settle_s=15, chaos=chaos, pace_s=0.3)
+    chaotic = await run(broker, tmp_path / "chaotic", cases=24, chaos=chaos, pace_s=0.3)
     print(report(clean, chaotic))
     assert clean.per_waybill, "the clean run opened no case"
     assert len(chaotic.faults) >= 5, chaotic.faults
