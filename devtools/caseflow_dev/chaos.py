@@ -548,6 +548,8 @@ class Outcome:
     stories: int = 0  # (topic, case, service) stories whose order was checked
     faults: list[str] = field(default_factory=list)
     closed_merges: list[str] = field(default_factory=list)  # contacts absorbed by a closed case
+    #: per waybill and trigger type, what notify's store holds for it (to explain a notification difference)
+    deliveries: dict[str, dict[str, str]] = field(default_factory=dict)
     unfair_breaches: list[str] = field(default_factory=list)  # breaches standing against an on-time update
 
 
@@ -629,9 +631,15 @@ async def summarize(cluster: Cluster, observed: Observed, traffic: list[Raw]) ->
         if case_id := getattr(e.payload, "case_id", None):
             by_case[case_id].append(e)
     per_waybill: dict[str, dict[str, Any]] = {}
+    told = deliveries_by_trigger(cluster.kit.data_dir / "notify.db")
+    why_not: dict[str, dict[str, str]] = {}
     async with httpx.AsyncClient(timeout=5, headers=cluster.kit.auth(Role.CASES_READER)) as http:
         for waybill, case_ids in sorted(case_by_waybill.items()):
             case_id = case_ids[0]
+            why_not[waybill] = {
+                e.type: told.get((case_id, e.type), f"no delivery for its {e.type}: notify never handled the event")
+                for e in by_case[case_id]
+            }
             routed = (await http.get(f"{cluster.url('routing')}/cases/{case_id}")).json()
             story: list[Any] = by_case[case_id]
             per_waybill[waybill] = {
@@ -669,7 +677,22 @@ async def summarize(cluster: Cluster, observed: Observed, traffic: list[Raw]) ->
         len(observed.sequences),
         closed_merges=contacts_lost_in_closed_cases(observed.events),
         unfair_breaches=breaches_charged_for_on_time_updates(observed.events, observed.broker_time),
+        deliveries=why_not,
     )
+
+
+def deliveries_by_trigger(notify_db: Path) -> dict[tuple[str, str], str]:
+    """What notify's store says of the deliveries of each (case, trigger type): states, and why not sent."""
+    found: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+    with contextlib.closing(sqlite3.connect(notify_db, timeout=30)) as db:
+        for case_id, trigger, state, error in db.execute(
+            "SELECT json_extract(doc, '$.case_id'), json_extract(doc, '$.trigger_type'),"
+            " json_extract(doc, '$.state'), json_extract(doc, '$.last_error') FROM deliveries"
+        ):
+            found[(case_id, trigger)][f"{state} ({error})" if error else state] += 1
+    return {
+        key: "deliveries " + ", ".join(f"{n} {what}" for what, n in states.items()) for key, states in found.items()
+    }
 
 
 def find_duplicates(observed: Observed) -> list[str]:
@@ -705,12 +728,26 @@ def differences(clean: Outcome, faulty: Outcome) -> list[str]:
             diffs.append(f"{waybill}: only in the {'faulty' if a is None else 'clean'} run")
             continue
         for key in a:
+            if key == "notified":
+                diffs += notification_differences(waybill, clean, faulty)
+                continue
             if key == "paid":
                 same = [amount for _, amount in a[key]] == [amount for _, amount in b[key]]
             else:
                 same = a[key] == b[key]
             if not same:
                 diffs.append(f"{waybill} {key}: clean {a[key]} vs faulty {b[key]}")
+    return diffs
+
+
+def notification_differences(waybill: str, clean: Outcome, faulty: Outcome) -> list[str]:
+    """Each notification (trigger, channel) only one run sent, with its cause in the other run's stores."""
+    a, b = (set(run.per_waybill[waybill]["notified"]) for run in (clean, faulty))
+    diffs = []
+    for only, here, there, other in ((a - b, "clean", "faulty", faulty), (b - a, "faulty", "clean", clean)):
+        for trigger, channel in sorted(only):
+            cause = other.deliveries.get(waybill, {}).get(trigger, f"no {trigger} event")
+            diffs.append(f"{waybill} notified: {trigger} on {channel} only in the {here} run; {there} run: {cause}")
     return diffs
 
 

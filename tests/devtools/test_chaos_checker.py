@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from caseflow_contracts import Event, parse_event
 from caseflow_contracts.cases import CaseClosed, CaseClosedPayload
-from caseflow_dev.chaos import Observed, breaches_charged_for_on_time_updates, contacts_lost_in_closed_cases
+from caseflow_dev.chaos import (
+    Observed,
+    Outcome,
+    breaches_charged_for_on_time_updates,
+    contacts_lost_in_closed_cases,
+    differences,
+)
 from caseflow_kit.outbox import COMMIT_SEQ_HEADER
 from tests.contracts.examples import example
 
@@ -105,3 +112,22 @@ def test_a_breach_withdrawn_or_earned_is_not_reported() -> None:
     other_station = called_back(station="BJ-CY-01")
     assert breaches_charged_for_on_time_updates([other_station, breach()], on_time) == []
     assert breaches_charged_for_on_time_updates([called_back(), breach(metric="resolution")], on_time) == []
+
+
+def ended(notified: list[tuple[str, str]], deliveries: dict[str, str] | None = None) -> Outcome:
+    waybill = {"cases": 1, "notified": notified}
+    return Outcome({"BE1": waybill}, Counter(), [], [], Counter(), deliveries={"BE1": deliveries or {}})
+
+
+def test_a_notification_only_one_run_sent_is_reported_with_what_the_other_run_holds_for_it() -> None:
+    clean = ended([("case.opened", "sms"), ("claim.decided", "sms"), ("payout.issued", "sms")])
+    faulty = ended(
+        [("case.opened", "sms"), ("case.resolved", "sms")],
+        {"claim.decided": "deliveries 1 pending (gateway timeout)", "payout.issued": "no delivery: never handled"},
+    )
+    assert differences(clean, faulty) == [
+        "BE1 notified: claim.decided on sms only in the clean run; faulty run: deliveries 1 pending (gateway timeout)",
+        "BE1 notified: payout.issued on sms only in the clean run; faulty run: no delivery: never handled",
+        "BE1 notified: case.resolved on sms only in the faulty run; clean run: no case.resolved event",
+    ]
+    assert differences(clean, clean) == []
