@@ -14,8 +14,15 @@ start and checks:
 - once: each breach, payout, chargeback, case and notification appears once per business key
   (a republished copy carries the same event id and is not counted twice);
 - the same end: per waybill, the chaotic run ends where the clean run ended (cases, state, holder,
-  level, payouts, chargebacks, resolutions, notifications), and no upstream event was lost.
+  level, payouts, chargebacks, resolutions, notifications; a notification one run sent is explained
+  from the other run's notify store), and no upstream event was lost;
+- late facts (issue 20): no contact merged into a case closed by then and left there (no reopen, no
+  follow-up case), no breach standing against a station update that was on the broker before its deadline.
+A run is judged once the suite has nothing left to do (`Backlog`: every group committed what it reads,
+every outbox published, every delivery decided), not after a fixed wait.
 Tansu here keeps topics in memory, so "stopping the broker" is a freeze (SIGSTOP / SIGCONT).
+Each run's folder keeps its stores, logs and `observed.tsv` (one line per record read: topic, partition,
+offset, broker time, key, type, event id) for a post-mortem.
 """
 
 from __future__ import annotations
@@ -36,7 +43,6 @@ from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 
 from caseflow_contracts import TOPICS, ContractError, Event, parse_event
 from caseflow_contracts.cases import CaseClosed, CaseEscalated, CaseMerged, CaseOpened, CaseReopened
@@ -468,20 +474,28 @@ class Backlog:
 
     def __init__(self, kit: KafkaTestKit) -> None:
         self.kit = kit
-        self.admin = AIOKafkaAdminClient(bootstrap_servers=kit.bootstrap)
         self.ends = AIOKafkaConsumer(bootstrap_servers=kit.bootstrap, enable_auto_commit=False)
+        # one client per service group, never subscribed (it does not join): it only reads the group's offsets
+        self.groups = {
+            service: AIOKafkaConsumer(
+                bootstrap_servers=kit.bootstrap, group_id=f"{kit.prefix}caseflow-{service}", enable_auto_commit=False
+            )
+            for service in SERVICES
+        }
         self.deliveries = SqliteStore(kit.data_dir / "notify.db")
 
     async def __aenter__(self) -> Backlog:
-        await self.admin.start()
         await self.ends.start()
+        for group in self.groups.values():
+            await group.start()
         await self.deliveries.open([Collection("deliveries", indexes=("state", "due_at"))])
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         await self.deliveries.close()
+        for group in self.groups.values():
+            await group.stop()
         await self.ends.stop()
-        await self.admin.close()
 
     async def undecided(self, soon_s: float = 60) -> int:
         """Deliveries being sent or due within `soon_s` (a retry, a reclaimed send). A send cut off by a kill
@@ -503,10 +517,9 @@ class Backlog:
                 for p in self.ends.partitions_for_topic(self.kit.topic(t)) or ()
             ]
             ends = await self.ends.end_offsets(parts)
-            committed = await self.admin.list_consumer_group_offsets(f"{self.kit.prefix}caseflow-{service}")
             for tp in parts:
-                done = committed[tp].offset if tp in committed else 0
-                behind[service] += max(ends[tp] - max(done, 0), 0)
+                done = await self.groups[service].committed(tp) or 0
+                behind[service] += max(ends[tp] - done, 0)
         return behind
 
     def unpublished(self) -> Counter[str]:
@@ -532,7 +545,7 @@ class Backlog:
             done, empty_before = empty_before and empty_now, empty_now
             return done
 
-        await settled(twice, limit_s, 0.5)
+        await settled(twice, limit_s, 1)
 
 
 @dataclass
