@@ -26,7 +26,7 @@ import json
 import random
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,7 +36,14 @@ import yaml
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from caseflow_contracts import Event, Money, parse_event, topic_for
-from caseflow_contracts.cases import CaseEscalated, CaseOpened, CaseResolved, CaseTransferred, EscalationTrigger
+from caseflow_contracts.cases import (
+    CaseClosed,
+    CaseEscalated,
+    CaseOpened,
+    CaseResolved,
+    CaseTransferred,
+    EscalationTrigger,
+)
 from caseflow_contracts.common import Area, CaseKind, Channel, Claimant, ClaimantRole
 from caseflow_contracts.stations import (
     ArbitrationDeclared,
@@ -323,15 +330,21 @@ class Stations:
         self.rng = rng
         self.covering = covering if covering is not None else {}  # waybill -> the station covering its address
         self.opened: dict[str, CaseOpened] = {}
+        # What HQ's desk and the supervisors know of each case from cases.lifecycle: who holds it, and if it closed.
+        self.holder: dict[str, str] = {}
+        self.closed: set[str] = set()
         self.tasks: set[asyncio.Task[None]] = set()
         reasons = yaml.safe_load(HQ_RULES.read_text(encoding="utf-8"))["rejection_reasons"]
         # Out of area is a transfer request's reason (HQ's rule decides it); the others are rejections.
         self.rejection_codes = sorted(code for code in reasons if code != "out_of_area")
 
-    def later(self, sim_seconds: float, event: Event) -> None:
+    def later(self, sim_seconds: float, event: Event, still: Callable[[], bool] | None = None) -> None:
+        """Send `event` after `sim_seconds`, if `still` (what the sender knows then) says it still applies."""
+
         async def fire() -> None:
             await asyncio.sleep(sim_seconds / self.speed)
-            await self.send(event)
+            if still is None or still():
+                await self.send(event)
 
         task = asyncio.create_task(fire())
         self.tasks.add(task)
@@ -344,8 +357,13 @@ class Stations:
         if isinstance(event, CaseOpened):
             self.opened[event.payload.case_id] = event
         elif isinstance(event, CaseEscalated):
+            self.holder[event.payload.case_id] = event.payload.holder
+            self.closed.discard(event.payload.case_id)  # a reopening comes back as an escalation
             self.on_escalated(event)
+        elif isinstance(event, CaseClosed):
+            self.closed.add(event.payload.case_id)
         elif isinstance(event, CaseTransferred):
+            self.holder[event.payload.case_id] = event.payload.to_station
             self.take_on(event.payload.case_id, event.payload.to_station, event.payload.kind, fresh=True)
         elif isinstance(event, CaseResolved):
             self.on_resolved(event)
@@ -360,9 +378,11 @@ class Stations:
                 case_id=p.case_id, station=p.supervisor, agent_id=self._agent(), at=datetime.now(UTC),
                 note="已督促网点处理，并告知客户处理进度",
             )  # fmt: skip
+            # HQ's reassignment ends the oversight: the supervisor leaves a case that went to another station.
             self.later(
                 self._within(BEHAVIOUR["supervisor_follow_up_s"]),
                 StationProgressNoted.create(note, key=p.case_id, producer=p.supervisor),
+                still=lambda: self.holder.get(p.case_id) == p.holder,
             )
 
     def _agent(self) -> str:
@@ -436,7 +456,12 @@ class Stations:
             about_station=station, reason="总部客服核实后裁定",
         )  # fmt: skip
         delay = after_s + self._within(BEHAVIOUR["hq_ruling_s"])
-        self.later(delay, StationHqRuled.create(decision, key=case_id, producer=HQ_DESK))
+        # The desk rules on the case as it stands: not once it closed, nor after HQ (its rule) moved it.
+        self.later(
+            delay,
+            StationHqRuled.create(decision, key=case_id, producer=HQ_DESK),
+            still=lambda: case_id not in self.closed and self.holder.get(case_id) == station,
+        )
 
     def on_resolved(self, event: CaseResolved) -> None:
         """Some customers answer the satisfaction question the resolution message asks."""

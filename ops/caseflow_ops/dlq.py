@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -78,10 +79,9 @@ class DeadLetter:
         """
         kept = self.header("x-dlq-original-headers")
         if kept is not None:
-            try:
+            # A header that does not decode is no record of the originals: fall back to what travels beside it.
+            with contextlib.suppress(ValueError, TypeError, binascii.Error):
                 return [(str(name), base64.b64decode(value)) for name, value in json.loads(kept)]
-            except (ValueError, TypeError, binascii.Error):
-                pass
         return [(name, value) for name, value in self.headers if not name.startswith("x-dlq-")]
 
     def event(self) -> dict[str, Any]:

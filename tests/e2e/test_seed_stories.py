@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -40,7 +41,10 @@ from caseflow_contracts.stations import (
 )
 from caseflow_contracts.upstream import (
     ContactCategory,
+    CustomerContacted,
+    CustomerContactPayload,
     ExceptionKind,
+    SaleStage,
     SatisfactionAnswered,
     SatisfactionAnswerPayload,
 )
@@ -48,7 +52,7 @@ from caseflow_dev.broker import EmbeddedBroker
 from caseflow_dev.testing import KafkaTestKit
 from caseflow_kit.auth import Role
 
-from .suite import CHAOYANG, Suite, claim_request, contact, exception, scaled, start_suite, waybill
+from .suite import CHAOYANG, Suite, claim_request, contact, customer, exception, scaled, start_suite, waybill
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -255,6 +259,53 @@ async def test_a_regulator_appeal_is_handled_as_urgent_at_hq(suite: Suite) -> No
     )
     assert_clock(await suite.log.case_event(case_id, "sla.met", metric="resolution"), "resolution", 24)
     assert_clock(await suite.log.case_event(case_id, "sla.met", metric="complaint_answer"), "complaint_answer", 240)
+
+
+def platform_question(platform: str, stage: SaleStage, text: str, **extra: Any) -> CustomerContacted:
+    """A question a platform forwards about an order (seed 001 §2.2): before sale there is no parcel yet."""
+    payload = CustomerContactPayload(
+        source_system="platform-gateway",
+        source_id="pq-" + uuid.uuid4().hex[:12],
+        channel=Channel.IM,
+        category=ContactCategory.INQUIRY,
+        sale_stage=stage,
+        platform=platform,
+        platform_order_id="PO" + uuid.uuid4().hex[:12].upper(),
+        customer=customer(name="钱多多"),
+        text=text,
+        language="zh-CN",
+        received_at=datetime.now(UTC),
+        **extra,
+    )
+    return CustomerContacted.create(payload, key=payload.platform_order_id or "", producer=payload.source_system)
+
+
+@pytest.mark.parametrize(
+    ("asked", "team"),
+    [
+        (("淘宝", SaleStage.PRE_SALE, "这款有现货吗？什么时候能发货？", {}), "PST-TAOBAO"),
+        (("京东", SaleStage.IN_SALE, "付款后一直没发货", {}), "PST-JD"),
+        (("拼多多", SaleStage.AFTER_SALE, "尺码不合适，想换一件", {"after_sale_type": "exchange"}), "PST-PLATFORMS"),
+    ],
+)
+async def test_a_platforms_sale_question_goes_to_its_platform_service_team(
+    suite: Suite, asked: tuple[str, SaleStage, str, dict[str, Any]], team: str
+) -> None:
+    """Seed 001 §2.2, §3.1: pre-, in- and after-sale questions are the platform service team's, not a station's."""
+    platform, stage, text, extra = asked
+    question = platform_question(platform, stage, text, **extra)
+    await suite.kit.publish(question)
+    order = question.payload.platform_order_id
+    opened = await suite.log.wait(
+        lambda e: e.type == "case.opened" and getattr(e.payload, "platform_order_id", None) == order,
+        what=f"case.opened for order {order}",
+    )
+    p: Any = opened.payload
+    assert (p.kind.value, p.sale_stage, p.platform) == (stage.value, stage, platform)
+    assigned = await suite.log.case_event(p.case_id, "case.escalated", trigger="initial_assignment")
+    assert assigned.payload.holder == team  # type: ignore[attr-defined]
+    assert assigned.payload.level.value == "station"  # type: ignore[attr-defined]
+    assert dead_letters_of(suite, p.case_id) == []
 
 
 async def test_an_out_of_area_parcel_goes_to_the_covering_station_by_hqs_rule(suite: Suite) -> None:

@@ -1,13 +1,16 @@
 """What if, end to end: a simulated period recorded through the real broker by the five services as processes,
 exported with `caseflowctl export`, replayed with `caseflowctl whatif`: under the recorded policies the replay
-agrees with the recording (0 differences)."""
+agrees with the recording (0 differences). The same period shows in the live view (`make run`'s), and only the
+simulator's deliberately bad inputs end as dead letters."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import json
 import time
+from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,7 +19,9 @@ from typing import Any
 import pytest
 import pytest_asyncio
 import yaml
+from rich.console import Console
 
+from caseflow_contracts import Event
 from caseflow_contracts.common import ClaimantRole
 from caseflow_contracts.stations import (
     CallbackOutcome,
@@ -27,6 +32,7 @@ from caseflow_contracts.stations import (
 )
 from caseflow_contracts.upstream import ContactCategory, ExceptionKind
 from caseflow_dev.broker import EmbeddedBroker
+from caseflow_dev.live import Tally, follow
 from caseflow_dev.simulator import simulate
 from caseflow_dev.testing import KafkaTestKit
 from caseflow_ops.cli import run as caseflowctl
@@ -39,16 +45,22 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def recorded(
     broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[tuple[Suite, Path]]:
-    """A simulated period through the suite, the suite left quiet, and the period exported."""
+) -> AsyncIterator[tuple[Suite, Path, Tally]]:
+    """A simulated period through the suite, the suite left quiet, and the period exported; the live view's
+    tally followed it from the start."""
     data = tmp_path_factory.mktemp("whatif")
     kit = KafkaTestKit(broker.bootstrap, data)
     await kit.create_topics()
     suite, follower = await start_suite(kit, data)
+    tally, stop = Tally(), asyncio.Event()
+    viewer = asyncio.create_task(follow(kit.bootstrap, kit.prefix, tally, stop))
     try:
         await called_back_in_three_of_four_seconds(suite)
         await simulate(kit.bootstrap, rate=4, speed=SPEED, duration=20, prefix=kit.prefix, bad_share=0.05)
         await quiet(suite, for_s=2.5, within_s=60)
+        await caught_up(tally, suite, within_s=30)
+        stop.set()
+        await viewer
         export = data / "period.jsonl"
         out = io.StringIO()
         assert (
@@ -57,8 +69,11 @@ async def recorded(
             )
             == 0
         )
-        yield suite, export
+        yield suite, export, tally
     finally:
+        stop.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await viewer
         follower.cancel()
         for process in suite.processes.values():
             process.terminate()
@@ -107,16 +122,16 @@ async def quiet(suite: Suite, *, for_s: float, within_s: float) -> None:
 
 
 @pytest.fixture
-def recorded_policies(recorded: tuple[Suite, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+def recorded_policies(recorded: tuple[Suite, Path, Tally], monkeypatch: pytest.MonkeyPatch) -> None:
     """caseflowctl finds the rules files the suite ran on the way the services did: their settings."""
-    suite, _ = recorded
+    suite, _, _ = recorded
     monkeypatch.setenv("CASEFLOW_POLICIES_FILE", str(suite.data / "demo-sla-policies.yaml"))
 
 
 async def test_the_replay_under_the_recorded_policies_agrees_with_the_recording(
-    recorded: tuple[Suite, Path], recorded_policies: None
+    recorded: tuple[Suite, Path, Tally], recorded_policies: None
 ) -> None:
-    _, export = recorded
+    _, export, _ = recorded
     lines = export.read_text(encoding="utf-8").splitlines()
     types = {json.loads(line)["event"]["type"] for line in lines}
     assert {"case.opened", "case.escalated", "sla.breached", "qa.points_charged", "claim.decided"} <= types, types
@@ -141,9 +156,9 @@ def halved_callback(policies: Path, to: Path) -> Path:
 
 
 async def test_a_halved_callback_target_costs_more_callback_breaches_and_qa_points(
-    recorded: tuple[Suite, Path], recorded_policies: None, tmp_path: Path
+    recorded: tuple[Suite, Path, Tally], recorded_policies: None, tmp_path: Path
 ) -> None:
-    suite, export = recorded
+    suite, export, _ = recorded
     candidate = halved_callback(suite.data / "demo-sla-policies.yaml", tmp_path / "halved.yaml")
     report = tmp_path / "whatif.html"
     out = io.StringIO()
@@ -165,3 +180,74 @@ async def test_a_halved_callback_target_costs_more_callback_breaches_and_qa_poin
     assert "<svg" in page
     assert "QA points per station" in page
     assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")  # readable offline
+
+
+#: What the simulator's deliberately bad upstream bytes are refused as (simulator.Upstream.bad).
+BAD_INPUT_REASONS = {"malformed_json", "unknown_type", "invalid"}
+
+
+async def test_every_dead_letter_of_the_period_is_one_of_the_deliberately_bad_inputs(
+    recorded: tuple[Suite, Path, Tally],
+) -> None:
+    """Issue 15: stations, supervisors and HQ's desk acting on what they knew (a note that crossed the close, a
+    ruling on a case already moved) are answered by the suite, never dead-lettered as bad input."""
+    suite, _, _ = recorded
+    reasons = [
+        (topic.removeprefix(suite.kit.prefix), h.get("x-dlq-reason", b"?").decode()) for topic, h, _ in suite.log.dead
+    ]
+    assert reasons, "the simulator sent no bad input"
+    assert {topic for topic, _ in reasons} == {"upstream.parcel-exceptions.dlq"}, reasons
+    assert {reason for _, reason in reasons} <= BAD_INPUT_REASONS, reasons
+
+
+Figures = tuple[dict[str, int], dict[str, int]]
+
+
+def figures(events: list[Event]) -> Figures:
+    """QA points per station and breaches per metric, net of reversals and withdrawals, as the events say."""
+    sign = {"qa.points_charged": 1, "qa.points_reversed": -1, "sla.breached": 1, "sla.breach_withdrawn": -1}
+    points: Counter[str] = Counter()
+    breaches: Counter[str] = Counter()
+    for event in events:
+        p: Any = event.payload
+        if event.type in ("qa.points_charged", "qa.points_reversed"):
+            points[p.station] += sign[event.type] * p.points
+        elif event.type in ("sla.breached", "sla.breach_withdrawn"):
+            breaches[str(p.metric)] += sign[event.type]
+    return {s: n for s, n in points.items() if n}, {m: n for m, n in breaches.items() if n}
+
+
+def tallied(tally: Tally) -> Figures:
+    return {s: n for s, n in tally.qa_points.items() if n}, {m: n for m, n in tally.breaches.items() if n}
+
+
+async def caught_up(tally: Tally, suite: Suite, *, within_s: float) -> None:
+    """Until the live view has read what the suite's event log holds (two consumers of the same topics)."""
+    deadline = time.monotonic() + within_s
+    while tallied(tally) != figures([event for _, event in suite.log.events]):
+        assert time.monotonic() < deadline, "the live view never caught up with the event log"
+        await asyncio.sleep(0.1)
+
+
+async def test_the_live_view_shows_the_periods_scorecard_and_quality_from_the_events(
+    recorded: tuple[Suite, Path, Tally],
+) -> None:
+    """The live view, fed off the broker while the period ran (the fixture waited until it had read what the
+    event log holds), renders the QA scorecard and the quality figures those events carry."""
+    suite, _, tally = recorded
+    points, breaches = tallied(tally)
+    assert points
+    assert breaches.get("callback", 0) > 0
+    assert sum(tally.dead.values()) == len(suite.log.dead)
+    console = Console(record=True, width=240, color_system=None)
+    console.print(tally.render())
+    screen = console.export_text()
+    lost = max(points.values())
+    assert any(f"{s} {lost}" in screen for s, n in points.items() if n == lost)  # the most-charged station
+    assert "breaches by metric" in screen
+    assert f"callback {breaches['callback']}" in screen
+    answers = tally.scores
+    happy = answers[4] + answers[5]
+    csat = f"{happy / sum(answers.values()):.1%}" if answers else "–"
+    [csat_row] = [line for line in screen.splitlines() if line.split()[1:2] == ["csat"]]
+    assert csat in csat_row, screen

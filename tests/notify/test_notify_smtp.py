@@ -4,6 +4,7 @@ sessions, faults, and TLS (STARTTLS and implicit) with credentials that never cr
 from __future__ import annotations
 
 import asyncio
+import secrets
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -134,14 +135,20 @@ async def test_a_refused_recipient_leaves_the_connection_usable(smtp: SmtpSink, 
     assert smtp.connections == 1
 
 
-async def test_idle_sessions_past_max_idle_are_closed_not_reused(smtp: SmtpSink, sender: SmtpSender) -> None:
-    sender.max_idle_s = 0.1
-    await sender.send(mail_to())
-    await asyncio.sleep(0.2)  # real idle time: the pool ages sessions by the monotonic clock
-    await sender.send(mail_to())
+async def test_idle_sessions_past_max_idle_are_closed_not_reused(smtp: SmtpSink) -> None:
+    now = [1000.0]
+    sender = SmtpSender(config(smtp.port), max_idle_s=30, monotonic=lambda: now[0])
+    try:
+        await sender.send(mail_to())
+        now[0] += 29
+        await sender.send(mail_to())  # idle 29 s: reused
+        now[0] += 31
+        await sender.send(mail_to())  # idle 31 s: closed, a new session
+    finally:
+        await sender.close()
 
-    assert len(smtp.messages) == 2
-    assert (smtp.connections, smtp.quits) == (2, 1)
+    assert len(smtp.messages) == 3
+    assert (smtp.connections, smtp.quits) == (2, 2)
 
 
 async def test_close_quits_every_session(smtp: SmtpSink, sender: SmtpSender) -> None:
@@ -167,22 +174,23 @@ async def test_an_unreachable_server_is_a_transient_failure() -> None:
 @pytest.mark.parametrize("implicit", [False, True], ids=["starttls", "implicit-tls"])
 async def test_credentials_go_only_over_a_verified_tls_session(tmp_path: Path, implicit: bool) -> None:
     tls = TlsFiles.make(tmp_path)
-    with SmtpSink(tls=tls, implicit_tls=implicit, login=("relay-user", "relay-pass")) as relay:
+    user, password = f"relay-{secrets.token_hex(4)}", secrets.token_urlsafe(16)
+    with SmtpSink(tls=tls, implicit_tls=implicit, login=(user, password)) as relay:
         mode = {"implicit_tls": True} if implicit else {"starttls": True}
-        sender = SmtpSender(config(relay.port, username="relay-user", password="relay-pass", ca_file=tls.ca, **mode))
+        sender = SmtpSender(config(relay.port, username=user, password=password, ca_file=tls.ca, **mode))
         try:
             await sender.send(mail_to())
             await sender.send(mail_to())
         finally:
             await sender.close()
         assert len(relay.messages) == 2
-        assert (relay.logins, relay.connections) == (["relay-user"], 1)  # one TLS session, one login
+        assert (relay.logins, relay.connections) == ([user], 1)  # one TLS session, one login
 
-        untrusted = SmtpSender(config(relay.port, username="relay-user", password="relay-pass", **mode))
+        untrusted = SmtpSender(config(relay.port, username=user, password=password, **mode))
         with pytest.raises(DeliveryError, match="SMTP unreachable"):
             await untrusted.send(mail_to())  # a certificate we cannot verify: no login, nothing sent
         await untrusted.close()
-        assert (relay.logins, len(relay.messages)) == (["relay-user"], 2)
+        assert (relay.logins, len(relay.messages)) == ([user], 2)
 
 
 def test_smtp_refuses_credentials_without_tls_unless_a_local_relay_is_allowed() -> None:

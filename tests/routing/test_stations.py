@@ -196,11 +196,23 @@ def test_a_unit_that_neither_holds_nor_supervises_the_case_is_refused(stranger: 
     assert refused.value.code == "not_holder"
 
 
-def test_updates_on_a_closed_case_are_refused() -> None:
+def test_work_on_a_closed_case_is_refused() -> None:
     closed = resolve(new_case()).case
     with pytest.raises(Refusal) as refused:
-        call(closed)
+        _action(closed, "ack")
     assert refused.value.code == "case_closed"
+
+
+@pytest.mark.parametrize("station", [None, "HUB-BJ"])
+def test_a_follow_up_that_crossed_the_close_is_recorded_and_changes_nothing(station: str | None) -> None:
+    """The holder's or its supervisor's callback or note sent before it learnt of the resolution is stale
+    knowledge, not bad input: the closed case records it, emits nothing and stays closed."""
+    closed = resolve(escalated(new_case())).case
+    for name in ("call", "note"):
+        late = _action(closed, name, station)
+        assert (late.emits, late.case.state) == ([], State.CLOSED)
+        assert late.case.history[-1].action == f"ignored_{'call_back' if name == 'call' else 'note_progress'}"
+        assert late.case.history[-1].details["station"] == (station or closed.holder)
 
 
 def test_a_resolution_carries_the_case_record_and_closes_the_case_when_it_reached_the_suite() -> None:

@@ -44,6 +44,8 @@ def test_every_action_has_a_row_and_every_target_is_a_state() -> None:
         (State.CLOSED, Action.REASSIGN, "refuse", State.CLOSED),
         (State.IN_PROGRESS, Action.REASSIGN, "move", State.ASSIGNED),  # HQ's reassignment starts afresh
         (State.CLOSED, Action.ESCALATE, "stay", State.CLOSED),  # a breach that raced the resolution
+        (State.CLOSED, Action.NOTE_PROGRESS, "stay", State.CLOSED),  # a supervisor's push that crossed the close
+        (State.CLOSED, Action.CALL_BACK, "stay", State.CLOSED),
         (State.IN_PROGRESS, Action.ESCALATE, "move", State.IN_PROGRESS),  # oversight keeps the holder's work
         (State.AWAITING_CUSTOMER, Action.REQUEST, "move", State.AWAITING_CUSTOMER),
         (State.CLOSED, Action.REQUEST, "refuse", State.CLOSED),

@@ -237,3 +237,42 @@ async def _all(found: Any) -> bool:
 async def _warned(doc: Awaitable[dict[str, Any]]) -> dict[str, Any] | None:
     found = await doc
     return found if found.get("warned") else None
+
+
+def shanghai(text: str) -> float:
+    return datetime.fromisoformat(text).replace(tzinfo=SHANGHAI).timestamp()
+
+
+async def test_the_2_hour_callback_counts_the_station_calendar_through_the_broker(
+    kafka: KafkaTestKit, lifecycle: Lifecycle
+) -> None:
+    """Issue 15, on the packaged policies (calendars on) and the broker's topics: a case handed at 22:00 to a
+    Shanghai station open 08:00-20:00 is due at 10:00 the next morning; one handed at 22:00 on the eve of
+    National Day (three public holidays) is due on the Sunday, open from 09:00, at 11:00. Time is the test's
+    ManualClock; the deadline is the one sla publishes with the breach."""
+    stories = [  # handed over, the station's breach deadline (both Asia/Shanghai)
+        (shanghai("2026-09-30T22:00"), shanghai("2026-10-04T11:00")),
+        (shanghai("2026-11-24T22:00"), shanghai("2026-11-25T10:00")),
+    ]
+    clock = ManualClock(utc(stories[0][0]))
+    config = kafka.settings(SlaSettings, timer_poll_ms=50)  # the packaged policies, calendars and all
+    async with run_in_process(SPEC, config, clock=clock):
+        for handed, deadline in stories:
+            case = new_case_id()
+            clock.set(utc(handed))
+            await kafka.publish(lifecycle.opened(case, handed, channel="phone"))  # a customer called
+            await kafka.publish(lifecycle.escalated(case, handed, holder="SH-PUDONG-01"))
+            clock.set(utc(deadline + HOLD + 1))  # past the deadline and the allowed lateness: published
+
+            async def breached(case: str = case) -> bool:
+                return any(e.key == case and _metric(e) == "callback" for e in await read_all(kafka, SLA_BREACHES))
+
+            await until(breached)
+            [breach] = [e for e in await read_all(kafka, SLA_BREACHES) if e.key == case and _metric(e) == "callback"]
+            p: Any = breach.payload
+            assert (p.station, p.business_hours, p.target_seconds) == ("SH-PUDONG-01", True, 2 * H)
+            assert (p.started_at.timestamp(), p.deadline_at.timestamp()) == (handed, deadline)
+
+
+def _metric(event: Event) -> str:
+    return str(getattr(event.payload, "metric", ""))

@@ -13,7 +13,7 @@ import json
 import ssl
 import time
 from collections import deque
-from collections.abc import Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from email.header import Header
 from email.mime.text import MIMEText
@@ -277,7 +277,7 @@ class _Session:
     """One persistent SMTP connection (aiosmtplib), used by one send at a time."""
 
     smtp: aiosmtplib.SMTP
-    idle_since: float = 0.0  # time.monotonic() when it last went back to the pool
+    idle_since: float = 0.0  # the sender's monotonic clock when it last went back to the pool
     reused: bool = False  # taken from the pool: the server may have dropped it meanwhile
     data_begun: bool = False  # from DATA on the server may have the message: a failure is no longer safe to retry
 
@@ -301,12 +301,18 @@ class SmtpSender:
     """
 
     def __init__(
-        self, config: SmtpConfig, concurrency: int = 8, max_idle_s: float = 30.0, clock: Clock | None = None
+        self,
+        config: SmtpConfig,
+        concurrency: int = 8,
+        max_idle_s: float = 30.0,
+        clock: Clock | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._config = config
         self.concurrency = concurrency
         self.max_idle_s = max_idle_s
         self._clock = clock or SystemClock()
+        self._monotonic = monotonic  # ages idle sessions; a wall-clock step must not
         self._tls = config.tls_context()
         self._idle: deque[_Session] = deque()  # oldest first
         self._closed = False
@@ -375,7 +381,7 @@ class SmtpSender:
 
     async def _take(self) -> _Session:
         """The most recently used idle session (the likeliest alive; the surplus ages out), else a new one."""
-        too_old = time.monotonic() - self.max_idle_s
+        too_old = self._monotonic() - self.max_idle_s
         while self._idle and (self._idle[0].idle_since < too_old or not self._idle[0].smtp.is_connected):
             await _quit(self._idle.popleft())
         while self._idle:
@@ -386,7 +392,7 @@ class SmtpSender:
         return await self._open()
 
     def _give_back(self, session: _Session) -> None:
-        session.idle_since = time.monotonic()
+        session.idle_since = self._monotonic()
         if self._closed:
             session.smtp.close()
         else:

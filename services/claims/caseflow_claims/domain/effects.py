@@ -16,7 +16,7 @@ from .records import (
 
 @dataclass(frozen=True)
 class Opened:
-    pass
+    """The claim exists: its claim.opened event says all there is to say."""
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,8 @@
   case); one that reached the suite after the deadline of a breach sla published is accepted and recorded
   late. Every action is stamped with when it reached the suite, the station's own `at` kept as its claim.
 - A supervisor may follow the case up: call the customer, note progress, ask for one more level.
+- A callback or note that crossed the close (sent before its unit learnt of the resolution) is recorded on
+  the closed case and changes nothing; the holder's other work on a closed case is refused (`case_closed`).
 - Text that would travel (notes, results, solutions, reasons) with a forbidden word is refused: the case
   records it, `case.note_refused` tells the QA scorecard, the update goes back to the station.
 - A rejection or a transfer request needs a reason code from HQ's list; it waits for HQ's ruling unless
@@ -99,7 +101,7 @@ def _act(case: CaseFile, action: Action, update: StationUpdatePayload, facts: Fa
     by_holder = _may_act(case, update.station, action)
     moved = step(case.state, action)
     _refuse_if(moved.outcome == "refuse", case, moved.reason)
-    if moved.outcome == "stay" and by_holder:
+    if moved.outcome == "stay":  # the holder repeating itself, or anyone's follow-up after the close
         case = case.copy()
         case.record(facts.received_at, f"ignored_{action}", station=update.station, reason=moved.reason)
         return Outcome(case, note=moved.reason)

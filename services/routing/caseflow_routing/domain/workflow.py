@@ -67,8 +67,10 @@ def _unchanged() -> dict[State, Target]:
 
 TRANSITIONS: Final[dict[Action, dict[State, Target]]] = {
     Action.ACKNOWLEDGE: {A: K, K: STAY, P: STAY, W: STAY, R: STAY, N: STAY},
-    Action.CALL_BACK: {A: P, K: P, P: P, W: P, R: R, N: N},
-    Action.NOTE_PROGRESS: {A: P, K: P, P: P, W: P, R: R, N: N},
+    # A callback or note that crossed the close (a supervisor pushing a station that had just resolved the case)
+    # is stale knowledge, not bad input: the case records it and stays closed.
+    Action.CALL_BACK: {A: P, K: P, P: P, W: P, R: R, N: N, C: STAY},
+    Action.NOTE_PROGRESS: {A: P, K: P, P: P, W: P, R: R, N: N, C: STAY},
     Action.AWAIT_CUSTOMER: _all_open(W),
     Action.PROPOSE_RESOLUTION: {A: R, K: R, P: R, W: R, R: R, N: STAY},
     Action.RESOLVE_PENDING: {A: N, K: N, P: N, W: N, R: N, N: STAY},
