@@ -563,6 +563,8 @@ class Outcome:
     closed_merges: list[str] = field(default_factory=list)  # contacts absorbed by a closed case
     #: per waybill and trigger type, what notify's store holds for it (to explain a notification difference)
     deliveries: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: waybills whose case routing sent past a station at capacity (see `capacity_bound`)
+    at_capacity: set[str] = field(default_factory=set)
     unfair_breaches: list[str] = field(default_factory=list)  # breaches standing against an on-time update
 
 
@@ -646,9 +648,12 @@ async def summarize(cluster: Cluster, observed: Observed, traffic: list[Raw]) ->
     per_waybill: dict[str, dict[str, Any]] = {}
     told = deliveries_by_trigger(cluster.kit.data_dir / "notify.db")
     why_not: dict[str, dict[str, str]] = {}
+    at_capacity: set[str] = set()
     async with httpx.AsyncClient(timeout=5, headers=cluster.kit.auth(Role.CASES_READER)) as http:
         for waybill, case_ids in sorted(case_by_waybill.items()):
             case_id = case_ids[0]
+            if any(isinstance(e, CaseEscalated) and AT_CAPACITY in e.payload.reason for e in by_case[case_id]):
+                at_capacity.add(waybill)
             why_not[waybill] = {
                 e.type: told.get((case_id, e.type), f"no delivery for its {e.type}: notify never handled the event")
                 for e in by_case[case_id]
@@ -691,6 +696,7 @@ async def summarize(cluster: Cluster, observed: Observed, traffic: list[Raw]) ->
         closed_merges=contacts_lost_in_closed_cases(observed.events),
         unfair_breaches=breaches_charged_for_on_time_updates(observed.events, observed.broker_time),
         deliveries=why_not,
+        at_capacity=at_capacity,
     )
 
 
@@ -733,9 +739,36 @@ def find_duplicates(observed: Observed) -> list[str]:
     return problems
 
 
+#: How routing's decision says a station was full (caseflow_routing.domain.decision).
+AT_CAPACITY = "is at capacity"
+#: What capacity decides for a case: where it ends and what its customer is told.
+CAPACITY_DECIDES = ("state", "holder", "level", "resolved", "notified")
+
+
+def capacity_bound(clean: Outcome, faulty: Outcome) -> tuple[set[str], list[str]]:
+    """The waybills whose end depends on which case took a station's last free place, and the problems.
+
+    Routing counts a station's open cases; once it is full, the next case overflows to its parent. Cases
+    of different waybills travel on different partitions, which Kafka does not order among themselves, so
+    which of two cases takes the last place differs between runs, faults or not. Such waybills are compared
+    as a whole: per station, as many cases end in each state, and each waybill differs in nothing else."""
+    bound = {w for w in clean.at_capacity | faulty.at_capacity if w in clean.per_waybill and w in faulty.per_waybill}
+
+    def ends(run: Outcome) -> Counter[tuple[Any, ...]]:
+        return Counter(tuple(str(run.per_waybill[w][k]) for k in CAPACITY_DECIDES[:4]) for w in bound)
+
+    problems = []
+    if ends(clean) != ends(faulty):
+        problems.append(f"cases past a full station end differently: clean {ends(clean)} vs faulty {ends(faulty)}")
+    for w in sorted(bound):
+        a, b = clean.per_waybill[w], faulty.per_waybill[w]
+        problems += [f"{w} {k}: clean {a[k]} vs faulty {b[k]}" for k in a if k not in CAPACITY_DECIDES and a[k] != b[k]]
+    return bound, problems
+
+
 def differences(clean: Outcome, faulty: Outcome) -> list[str]:
-    diffs = []
-    for waybill in sorted(set(clean.per_waybill) | set(faulty.per_waybill)):
+    bound, diffs = capacity_bound(clean, faulty)
+    for waybill in sorted((set(clean.per_waybill) | set(faulty.per_waybill)) - bound):
         a, b = clean.per_waybill.get(waybill), faulty.per_waybill.get(waybill)
         if a is None or b is None:
             diffs.append(f"{waybill}: only in the {'faulty' if a is None else 'clean'} run")
@@ -786,6 +819,10 @@ def report(clean: Outcome, chaotic: Outcome) -> str:
         lines.append(f"  {kind:28} {clean.counts[kind]:6} | {chaotic.counts[kind]:6}")
     lines.append(f"  {'dead-lettered':28} {sum(clean.dead.values()):6} | {sum(chaotic.dead.values()):6}")
     lines.append(f"  waybills compared: {len(clean.per_waybill)}; differences: {len(differences(clean, chaotic))}")
+    lines.append(
+        f"  of which past a full station, compared per station (cross-partition order decides who overflows):"
+        f" {len(capacity_bound(clean, chaotic)[0])}"
+    )
     lines.append(f"  duplicates: clean {len(clean.duplicates)}, chaotic {len(chaotic.duplicates)}")
     lines.append(
         f"  stories out of order: clean {len(clean.out_of_order)} of {clean.stories},"

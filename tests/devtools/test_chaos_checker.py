@@ -131,3 +131,29 @@ def test_a_notification_only_one_run_sent_is_reported_with_what_the_other_run_ho
         "BE1 notified: case.resolved on sms only in the faulty run; clean run: no case.resolved event",
     ]
     assert differences(clean, clean) == []
+
+
+def station_end(holder: str, resolved: int, cases: int = 1) -> dict[str, Any]:
+    state, level = ("closed", "station") if resolved else ("assigned", "hub")
+    return {"cases": cases, "state": state, "holder": holder, "level": level, "resolved": resolved, "notified": []}
+
+
+def test_cases_past_a_full_station_may_swap_places_but_not_change_the_stations_totals() -> None:
+    clean = Outcome({"BE1": station_end("SH-PD-01", 1), "BE2": station_end("HUB-SH", 0)}, Counter(), [], [], Counter())
+    clean.at_capacity = {"BE2"}
+    swapped = Outcome(
+        {"BE1": station_end("HUB-SH", 0), "BE2": station_end("SH-PD-01", 1)}, Counter(), [], [], Counter()
+    )
+    swapped.at_capacity = {"BE1"}
+    assert differences(clean, swapped) == []
+    both_overflowed = Outcome(
+        {"BE1": station_end("HUB-SH", 0), "BE2": station_end("HUB-SH", 0)}, Counter(), [], [], Counter()
+    )
+    both_overflowed.at_capacity = {"BE1", "BE2"}
+    [totals] = differences(clean, both_overflowed)
+    assert totals.startswith("cases past a full station end differently")
+    another_case = Outcome(
+        {"BE1": station_end("HUB-SH", 0, cases=2), "BE2": station_end("SH-PD-01", 1)}, Counter(), [], [], Counter()
+    )
+    another_case.at_capacity = {"BE1"}
+    assert differences(clean, another_case) == ["BE1 cases: clean 1 vs faulty 2"]
