@@ -47,6 +47,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from caseflow_contracts import TOPICS, ContractError, Event, parse_event
 from caseflow_contracts.cases import CaseClosed, CaseEscalated, CaseMerged, CaseOpened, CaseReopened
 from caseflow_contracts.common import LadderLevel
+from caseflow_contracts.notify import NotificationFailed
 from caseflow_contracts.sla import SlaBreached, SlaBreachWithdrawn, SlaMetric
 from caseflow_contracts.stations import (
     CallbackOutcome,
@@ -565,6 +566,7 @@ class Outcome:
     deliveries: dict[str, dict[str, str]] = field(default_factory=dict)
     #: waybills whose case routing sent past a station at capacity (see `capacity_bound`)
     at_capacity: set[str] = field(default_factory=set)
+    failed: Counter[str] = field(default_factory=Counter)  # notification.failed, by reason
     unfair_breaches: list[str] = field(default_factory=list)  # breaches standing against an on-time update
 
 
@@ -697,6 +699,7 @@ async def summarize(cluster: Cluster, observed: Observed, traffic: list[Raw]) ->
         unfair_breaches=breaches_charged_for_on_time_updates(observed.events, observed.broker_time),
         deliveries=why_not,
         at_capacity=at_capacity,
+        failed=Counter(e.payload.reason for e in first_arrivals(observed.events) if isinstance(e, NotificationFailed)),
     )
 
 
@@ -797,6 +800,36 @@ def notification_differences(waybill: str, clean: Outcome, faulty: Outcome) -> l
     return diffs
 
 
+#: The one failure a fault may cause: SMTP has no idempotency key, so an e-mail whose send a kill cut short
+#: is failed for a person rather than perhaps sent twice (notify's policy: `on_uncertain: give_up`).
+CUT_SHORT = "interrupted mid-send; outcome unknown"
+
+
+def failures_explained(clean: Outcome, chaotic: Outcome) -> list[str]:
+    """Notifications failed and dead letters only the chaotic run has must all be e-mails cut short by a kill,
+    each with its trigger dead-lettered as `delivery_failed`; anything else is a problem."""
+    problems = [
+        f"notification failed in the {name} run: {reason} ({n})"
+        for name, run in (("clean", clean), ("chaotic", chaotic))
+        for reason, n in run.failed.items()
+        if name == "clean" or reason != CUT_SHORT
+    ]
+    extra, missing = chaotic.dead - clean.dead, clean.dead - chaotic.dead
+    problems += [f"dead letters only the clean run has: {key} ({n})" for key, n in missing.items()]
+    problems += [
+        f"dead letters only the chaotic run has: {key} ({n})"
+        for key, n in extra.items()
+        if not key.endswith(":delivery_failed")
+    ]
+    cut_short, parked = (
+        chaotic.failed[CUT_SHORT],
+        sum(n for key, n in extra.items() if key.endswith(":delivery_failed")),
+    )
+    if parked != cut_short:
+        problems.append(f"{parked} triggers dead-lettered as delivery_failed for {cut_short} e-mails cut short")
+    return problems
+
+
 def problems(clean: Outcome, chaotic: Outcome) -> list[str]:
     """Everything that makes the chaotic run fail: a different end, a duplicate, a loss, a story out of order."""
     return (
@@ -807,6 +840,7 @@ def problems(clean: Outcome, chaotic: Outcome) -> list[str]:
         + chaotic.out_of_order
         + clean.out_of_order
         + [problem for run in (clean, chaotic) for problem in run.closed_merges + run.unfair_breaches]
+        + failures_explained(clean, chaotic)
     )
 
 
@@ -822,6 +856,10 @@ def report(clean: Outcome, chaotic: Outcome) -> str:
     lines.append(
         f"  of which past a full station, compared per station (cross-partition order decides who overflows):"
         f" {len(capacity_bound(clean, chaotic)[0])}"
+    )
+    lines.append(
+        f"  e-mails cut short by a kill, failed for a person and their triggers dead-lettered (delivery_failed):"
+        f" clean {clean.failed[CUT_SHORT]}, chaotic {chaotic.failed[CUT_SHORT]}"
     )
     lines.append(f"  duplicates: clean {len(clean.duplicates)}, chaotic {len(chaotic.duplicates)}")
     lines.append(

@@ -10,11 +10,13 @@ from typing import Any
 from caseflow_contracts import Event, parse_event
 from caseflow_contracts.cases import CaseClosed, CaseClosedPayload
 from caseflow_dev.chaos import (
+    CUT_SHORT,
     Observed,
     Outcome,
     breaches_charged_for_on_time_updates,
     contacts_lost_in_closed_cases,
     differences,
+    failures_explained,
 )
 from caseflow_kit.outbox import COMMIT_SEQ_HEADER
 from tests.contracts.examples import example
@@ -157,3 +159,22 @@ def test_cases_past_a_full_station_may_swap_places_but_not_change_the_stations_t
     )
     another_case.at_capacity = {"BE1"}
     assert differences(clean, another_case) == ["BE1 cases: clean 1 vs faulty 2"]
+
+
+def with_failures(failed: dict[str, int], dead: dict[str, int]) -> Outcome:
+    return Outcome({}, Counter(), [], [], Counter(dead), failed=Counter(failed))
+
+
+def test_only_emails_cut_short_by_a_kill_may_fail_and_each_dead_letters_its_trigger() -> None:
+    clean = with_failures({}, {"upstream.parcel-exceptions.dlq:invalid_json": 3})
+    cut = {CUT_SHORT: 2}
+    parked = {"upstream.parcel-exceptions.dlq:invalid_json": 3, "cases.lifecycle.dlq:delivery_failed": 2}
+    assert failures_explained(clean, with_failures(cut, parked)) == []
+    [unparked] = failures_explained(clean, with_failures(cut, {"upstream.parcel-exceptions.dlq:invalid_json": 3}))
+    assert unparked == "0 triggers dead-lettered as delivery_failed for 2 e-mails cut short"
+    other = with_failures({CUT_SHORT: 2, "550 mailbox unavailable": 1}, parked)
+    assert failures_explained(clean, other)[0].startswith("notification failed in the chaotic run: 550")
+    lost_poison = with_failures(cut, {"cases.lifecycle.dlq:delivery_failed": 2})
+    assert failures_explained(clean, lost_poison) == [
+        "dead letters only the clean run has: upstream.parcel-exceptions.dlq:invalid_json (3)"
+    ]
