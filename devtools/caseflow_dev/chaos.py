@@ -426,20 +426,24 @@ class Cluster:
 
 @dataclass(frozen=True)
 class Chaos:
-    """What the monkey does: kill -9 a random replica every `kill_every_s` (give or take half), and freeze the
-    broker once for `pause_s`, `pause_after_s` into the run."""
+    """What the monkey does: every `kill_every_s` (give or take half) kill -9 a random replica of the next
+    service (each service once per round, in a random order), `kills` times at most (None: until the run
+    calms down), and freeze the broker once for `pause_s`, `pause_after_s` into the run."""
 
     kill_every_s: float = 6.0
     pause_s: float = 5.0
     pause_after_s: float = 20.0
     seed: int = 3
+    kills: int | None = None
 
 
 async def monkey(cluster: Cluster, broker: EmbeddedBroker, chaos: Chaos, stop: asyncio.Event, done: list[str]) -> None:
     rng = random.Random(chaos.seed)
     started = time.monotonic()
     frozen = False
-    while not stop.is_set():
+    victims: list[str] = []
+    kills = 0
+    while not stop.is_set() and (not frozen or chaos.kills is None or kills < chaos.kills):
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(chaos.kill_every_s * rng.uniform(0.5, 1.5)):
                 await stop.wait()
@@ -452,8 +456,12 @@ async def monkey(cluster: Cluster, broker: EmbeddedBroker, chaos: Chaos, stop: a
             broker.resume()
             done.append(f"froze the broker {chaos.pause_s:g} s")
             continue
-        key = rng.choice(sorted(cluster.processes))
+        if chaos.kills is not None and kills >= chaos.kills:
+            continue  # only the freeze is still to come
+        victims = victims or rng.sample(SERVICES, len(SERVICES))
+        key = f"{victims.pop()}-{rng.randint(1, cluster.replicas)}"
         cluster.kill_and_restart(key)
+        kills += 1
         done.append(f"kill -9 {key}")
 
 
