@@ -15,9 +15,15 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from caseflow_dev.broker import EmbeddedBroker
 from caseflow_dev.testing import KafkaTestKit
+
+# Property tests judge results, never speed: a shared CI machine (or `make test-stress`) must not turn a
+# slow example into a failure. Performance is the benchmarks' business.
+settings.register_profile("caseflow", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("caseflow")
 
 TIERS = ("unit", "service", "e2e")
 TIER_OF_FOLDER = {"e2e": "e2e", "stack": "e2e", "deploy": "service"}

@@ -14,8 +14,15 @@ start and checks:
 - once: each breach, payout, chargeback, case and notification appears once per business key
   (a republished copy carries the same event id and is not counted twice);
 - the same end: per waybill, the chaotic run ends where the clean run ended (cases, state, holder,
-  level, payouts, chargebacks, resolutions, notifications), and no upstream event was lost.
+  level, payouts, chargebacks, resolutions, notifications; a notification one run sent is explained
+  from the other run's notify store), and no upstream event was lost;
+- late facts (issue 20): no contact merged into a case closed by then and left there (no reopen, no
+  follow-up case), no breach standing against a station update that was on the broker before its deadline.
+A run is judged once the suite has nothing left to do (`Backlog`: every group committed what it reads,
+every outbox published, every delivery decided), not after a fixed wait.
 Tansu here keeps topics in memory, so "stopping the broker" is a freeze (SIGSTOP / SIGCONT).
+Each run's folder keeps its stores, logs and `observed.tsv` (one line per record read: topic, partition,
+offset, broker time, key, type, event id) for a post-mortem.
 """
 
 from __future__ import annotations
@@ -25,10 +32,12 @@ import asyncio
 import contextlib
 import itertools
 import random
+import sqlite3
 import time
 from collections import Counter, defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +45,10 @@ import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from caseflow_contracts import TOPICS, ContractError, Event, parse_event
-from caseflow_contracts.cases import CaseEscalated, CaseOpened
+from caseflow_contracts.cases import CaseClosed, CaseEscalated, CaseMerged, CaseOpened, CaseReopened
 from caseflow_contracts.common import LadderLevel
+from caseflow_contracts.notify import NotificationFailed
+from caseflow_contracts.sla import SlaBreached, SlaBreachWithdrawn, SlaMetric
 from caseflow_contracts.stations import (
     CallbackOutcome,
     CallbackPayload,
@@ -160,10 +171,14 @@ class Observed:
     #: per (topic, key, producer): the commit sequence of each event at its first arrival, in arrival order
     sequences: dict[tuple[str, str, str], list[str]] = field(default_factory=lambda: defaultdict(list))
     first_seen: set[str] = field(default_factory=set)
+    #: when the broker took each event in (its record timestamp), at its first arrival
+    broker_time: dict[str, datetime] = field(default_factory=dict)
 
-    def arrived(self, topic: str, event: Event, headers: dict[str, bytes]) -> None:
+    def arrived(self, topic: str, event: Event, headers: dict[str, bytes], broker_ms: int | None = None) -> None:
         self.events.append(event)
         self.ids_by_type[event.type][event.event_id] += 1
+        if broker_ms is not None:
+            self.broker_time.setdefault(event.event_id, datetime.fromtimestamp(broker_ms / 1000, UTC))
         seq = headers.get(COMMIT_SEQ_HEADER)
         if event.event_id in self.first_seen or seq is None:
             return  # a republished copy, or an upstream event (no outbox)
@@ -181,7 +196,78 @@ class Observed:
         return problems
 
 
-async def observe(kit: KafkaTestKit, into: Observed, stop: asyncio.Event) -> None:
+def first_arrivals(events: Iterable[Event]) -> Iterator[Event]:
+    """Each event once, at its first arrival (a republished copy is skipped by id, as consumers do)."""
+    seen: set[str] = set()
+    for e in events:
+        if e.event_id not in seen:
+            seen.add(e.event_id)
+            yield e
+
+
+def contacts_lost_in_closed_cases(events: Iterable[Event]) -> list[str]:
+    """Contacts merged into a case that was closed when the merge was applied, and neither reopened the case
+    after it nor opened a linked follow-up case (issue 20: a contact after closure is never absorbed).
+
+    A case's events share one partition of cases.lifecycle, so their arrival order is the order routing
+    applied them in; a follow-up case has its own key, so it may arrive on either side of the merge."""
+    closed: set[str] = set()
+    unanswered: dict[str, list[str]] = defaultdict(list)  # case -> contacts merged into it while closed
+    follow_ups: Counter[str] = Counter()  # closed case -> follow-up cases opened for it
+    for e in first_arrivals(events):
+        if isinstance(e, CaseClosed):
+            closed.add(e.payload.case_id)
+        elif isinstance(e, CaseReopened):
+            closed.discard(e.payload.case_id)
+            unanswered.pop(e.payload.case_id, None)
+        elif isinstance(e, CaseMerged) and e.payload.case_id in closed:
+            unanswered[e.payload.case_id].append(e.payload.source_event_id)
+        elif isinstance(e, CaseOpened) and e.payload.linked_case_id is not None:
+            follow_ups[e.payload.linked_case_id] += 1
+    return [
+        f"{case}: contact {contact} merged after the case closed; no reopen or follow-up case"
+        for case, contacts in sorted(unanswered.items())
+        for contact in contacts[follow_ups[case] :]
+    ]
+
+
+def _stops(event: Event) -> tuple[str, str, SlaMetric] | None:
+    """The (case, station, clock) a station's update stops: a callback that reached the customer and told
+    the result, or a resolution."""
+    if isinstance(event, StationCalledBack):
+        told = event.payload.outcome is CallbackOutcome.REACHED and bool(event.payload.result.strip())
+        return (event.payload.case_id, event.payload.station, SlaMetric.CALLBACK) if told else None
+    if isinstance(event, StationResolved) and event.payload.result is not ResolutionResult.PENDING:
+        return event.payload.case_id, event.payload.station, SlaMetric.RESOLUTION
+    return None
+
+
+def breaches_charged_for_on_time_updates(events: Iterable[Event], broker_time: Mapping[str, datetime]) -> list[str]:
+    """Breaches that stand (never withdrawn) although the station's update that stops that clock was on the
+    broker after the clock started and before its deadline (issue 20: judged on when things happened)."""
+    arrivals = list(first_arrivals(events))
+    withdrawn = {e.payload.breach_event_id for e in arrivals if isinstance(e, SlaBreachWithdrawn)}
+    on_broker: dict[tuple[str, str, SlaMetric], list[datetime]] = defaultdict(list)
+    for e in arrivals:
+        if (stops := _stops(e)) is not None and e.event_id in broker_time:
+            on_broker[stops].append(broker_time[e.event_id])
+    problems = []
+    for breach in arrivals:
+        if not isinstance(breach, SlaBreached) or breach.event_id in withdrawn:
+            continue
+        p = breach.payload
+        stopped = [t for t in on_broker.get((p.case_id, p.station or "", p.metric), ()) if p.started_at <= t]
+        if any(t < p.deadline_at for t in stopped):
+            early = (p.deadline_at - min(stopped)).total_seconds()
+            problems.append(
+                f"{p.case_id}: {p.metric} breach charged to {p.station} whose update was on the broker"
+                f" {early:.1f} s before the deadline"
+            )
+    return problems
+
+
+async def observe(kit: KafkaTestKit, into: Observed, stop: asyncio.Event, journal: Path | None = None) -> None:
+    """Read every topic from the start into `into`; `journal` keeps one line per record for a post-mortem."""
     names = [kit.topic(t) for t in TOPICS] + [kit.topic(t) + ".dlq" for t in TOPICS]
     consumer = AIOKafkaConsumer(bootstrap_servers=kit.bootstrap, enable_auto_commit=False, fetch_max_wait_ms=50)
     await consumer.start()
@@ -190,9 +276,12 @@ async def observe(kit: KafkaTestKit, into: Observed, stop: asyncio.Event) -> Non
         parts = [TopicPartition(n, p) for n in names for p in consumer.partitions_for_topic(n) or ()]
         consumer.assign(parts)
         await consumer.seek_to_beginning(*parts)
+        lines = journal.open("w") if journal is not None else None
         while not stop.is_set():
             for tp, records in (await consumer.getmany(timeout_ms=100)).items():
                 for r in records:
+                    if lines is not None:
+                        lines.write(_journal_line(tp.topic.removeprefix(kit.prefix), r))
                     if tp.topic.endswith(".dlq"):
                         into.dead[
                             f"{tp.topic.removeprefix(kit.prefix)}:{dict(r.headers).get('x-dlq-reason', b'').decode()}"
@@ -202,9 +291,24 @@ async def observe(kit: KafkaTestKit, into: Observed, stop: asyncio.Event) -> Non
                         event = parse_event(r.value or b"")
                     except ContractError:
                         continue
-                    into.arrived(tp.topic.removeprefix(kit.prefix), event, dict(r.headers))
+                    into.arrived(tp.topic.removeprefix(kit.prefix), event, dict(r.headers), r.timestamp)
+            if lines is not None:
+                lines.flush()
     finally:
         await consumer.stop()
+        if lines is not None:
+            lines.close()
+
+
+def _journal_line(topic: str, r: Any) -> str:
+    """topic, partition, offset, broker time (ms), key, event type and id: no payload (no personal data)."""
+    headers = dict(r.headers)
+    event_id = ""
+    with contextlib.suppress(ContractError):
+        event_id = parse_event(r.value or b"").event_id
+    kind = headers.get("x-event-type", b"").decode("utf-8", "replace")
+    key = (r.key or b"").decode("utf-8", "replace")
+    return f"{topic}\t{r.partition}\t{r.offset}\t{r.timestamp}\t{key}\t{kind}\t{event_id}\n"
 
 
 class StationBot:
@@ -322,20 +426,24 @@ class Cluster:
 
 @dataclass(frozen=True)
 class Chaos:
-    """What the monkey does: kill -9 a random replica every `kill_every_s` (give or take half), and freeze the
-    broker once for `pause_s`, `pause_after_s` into the run."""
+    """What the monkey does: every `kill_every_s` (give or take half) kill -9 a random replica of the next
+    service (each service once per round, in a random order), `kills` times at most (None: until the run
+    calms down), and freeze the broker once for `pause_s`, `pause_after_s` into the run."""
 
     kill_every_s: float = 6.0
     pause_s: float = 5.0
     pause_after_s: float = 20.0
     seed: int = 3
+    kills: int | None = None
 
 
 async def monkey(cluster: Cluster, broker: EmbeddedBroker, chaos: Chaos, stop: asyncio.Event, done: list[str]) -> None:
     rng = random.Random(chaos.seed)
     started = time.monotonic()
     frozen = False
-    while not stop.is_set():
+    victims: list[str] = []
+    kills = 0
+    while not stop.is_set() and (not frozen or chaos.kills is None or kills < chaos.kills):
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(chaos.kill_every_s * rng.uniform(0.5, 1.5)):
                 await stop.wait()
@@ -348,14 +456,17 @@ async def monkey(cluster: Cluster, broker: EmbeddedBroker, chaos: Chaos, stop: a
             broker.resume()
             done.append(f"froze the broker {chaos.pause_s:g} s")
             continue
-        key = rng.choice(sorted(cluster.processes))
+        if chaos.kills is not None and kills >= chaos.kills:
+            continue  # only the freeze is still to come
+        victims = victims or rng.sample(SERVICES, len(SERVICES))
+        key = f"{victims.pop()}-{rng.randint(1, cluster.replicas)}"
         cluster.kill_and_restart(key)
+        kills += 1
         done.append(f"kill -9 {key}")
 
 
-async def quiet(observed: Observed, settle_s: float, still_s: float = 6, limit_s: float = 120) -> None:
-    """Wait at least `settle_s`, then until nothing new was published for `still_s` (retries and timers included)."""
-    await asyncio.sleep(settle_s)
+async def quiet(observed: Observed, still_s: float, limit_s: float = 120) -> None:
+    """Wait until nothing new was published for `still_s` (retries and timers included)."""
     deadline = time.monotonic() + limit_s
     seen = -1
     while len(observed.events) != seen and time.monotonic() < deadline:
@@ -363,26 +474,87 @@ async def quiet(observed: Observed, settle_s: float, still_s: float = 6, limit_s
         await asyncio.sleep(still_s)
 
 
-async def deliveries_decided(notify_db: Path, limit_s: float = 180, soon_s: float = 60) -> None:
-    """Wait until notify has decided every delivery (sent, failed, skipped, or held for later).
+class Backlog:
+    """What the suite still has to do: records a service's consumer group has not committed yet, events
+    committed to a service's outbox and not published yet, and deliveries notify has not decided yet.
 
-    A send cut off by a kill stays `sending` until its lease expires (a minute or two), and only
-    then is retried or failed for a person: the run is compared once that has happened. A delivery
-    held for hours (an SMS in the customer's quiet hours, by the time of day the run happens at) is
-    decided: both runs hold the same ones.
-    """
-    store = SqliteStore(notify_db)
-    await store.open([Collection("deliveries", indexes=("state", "due_at"))])
+    Judging a run once all three are empty compares what both runs did with all of their input, whatever
+    the faults delayed, rather than what each got done by a fixed time."""
 
-    async def all_decided() -> bool:
-        sending = await store.count("deliveries", Query(where={"state": "sending"}))
+    def __init__(self, kit: KafkaTestKit) -> None:
+        self.kit = kit
+        self.ends = AIOKafkaConsumer(bootstrap_servers=kit.bootstrap, enable_auto_commit=False)
+        # one client per service group, never subscribed (it does not join): it only reads the group's offsets
+        self.groups = {
+            service: AIOKafkaConsumer(
+                bootstrap_servers=kit.bootstrap, group_id=f"{kit.prefix}caseflow-{service}", enable_auto_commit=False
+            )
+            for service in SERVICES
+        }
+        self.deliveries = SqliteStore(kit.data_dir / "notify.db")
+
+    async def __aenter__(self) -> Backlog:
+        await self.ends.start()
+        for group in self.groups.values():
+            await group.start()
+        await self.deliveries.open([Collection("deliveries", indexes=("state", "due_at"))])
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.deliveries.close()
+        for group in self.groups.values():
+            await group.stop()
+        await self.ends.stop()
+
+    async def undecided(self, soon_s: float = 60) -> int:
+        """Deliveries being sent or due within `soon_s` (a retry, a reclaimed send). A send cut off by a kill
+        stays `sending` until the replica that takes its slot over reclaims it. A delivery held for hours (an
+        SMS in the customer's quiet hours, by the time of day the run happens at) is decided: both runs hold
+        the same ones."""
+        sending = await self.deliveries.count("deliveries", Query(where={"state": "sending"}))
         due_soon = Query(where={"state": "pending"}, range_field="due_at", lt=time.time() + soon_s)
-        return sending == 0 and await store.count("deliveries", due_soon) == 0
+        return sending + await self.deliveries.count("deliveries", due_soon)
 
-    try:
-        await settled(all_decided, limit_s, 1)
-    finally:
-        await store.close()
+    async def unconsumed(self) -> Counter[str]:
+        """Per service, the records on the topics it reads that its group has not committed."""
+        behind: Counter[str] = Counter()
+        for service in SERVICES:
+            parts = [
+                TopicPartition(self.kit.topic(t), p)
+                for t in TOPICS
+                if service in t.consumers
+                for p in self.ends.partitions_for_topic(self.kit.topic(t)) or ()
+            ]
+            ends = await self.ends.end_offsets(parts)
+            for tp in parts:
+                done = await self.groups[service].committed(tp) or 0
+                behind[service] += max(ends[tp] - done, 0)
+        return behind
+
+    def unpublished(self) -> Counter[str]:
+        """Per service, the events committed to its store's outbox and not yet on the broker."""
+        waiting: Counter[str] = Counter()
+        for service in SERVICES:
+            with contextlib.closing(sqlite3.connect(self.kit.data_dir / f"{service}.db", timeout=30)) as db:
+                waiting[service] = db.execute("SELECT count(*) FROM _outbox").fetchone()[0]
+        return waiting
+
+    async def empty(self) -> bool:
+        await self.ends.topics()  # fresh metadata
+        return not await self.undecided() and not +self.unpublished() and not +(await self.unconsumed())
+
+    async def drained(self, limit_s: float = 300) -> None:
+        """Until the backlog is empty twice in a row (what one service finishes is input to another), or
+        `limit_s` passed: the reconciliation then shows what is amiss."""
+        empty_before = False
+
+        async def twice() -> bool:
+            nonlocal empty_before
+            empty_now = await self.empty()
+            done, empty_before = empty_before and empty_now, empty_now
+            return done
+
+        await settled(twice, limit_s, 1)
 
 
 @dataclass
@@ -397,6 +569,13 @@ class Outcome:
     out_of_order: list[str] = field(default_factory=list)
     stories: int = 0  # (topic, case, service) stories whose order was checked
     faults: list[str] = field(default_factory=list)
+    closed_merges: list[str] = field(default_factory=list)  # contacts absorbed by a closed case
+    #: per waybill and trigger type, what notify's store holds for it (to explain a notification difference)
+    deliveries: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: waybills whose case routing sent past a station at capacity (see `capacity_bound`)
+    at_capacity: set[str] = field(default_factory=set)
+    failed: Counter[str] = field(default_factory=Counter)  # notification.failed, by reason
+    unfair_breaches: list[str] = field(default_factory=list)  # breaches standing against an on-time update
 
 
 async def run(
@@ -406,7 +585,6 @@ async def run(
     *,
     replicas: int = 2,
     chaos: Chaos | None = None,
-    settle_s: float = 25,
     pace_s: float = 0.05,
 ) -> Outcome:
     """One day: upstream traffic, then repeat contacts, then the stations' answers; faults throughout."""
@@ -427,7 +605,10 @@ async def run(
     observed = Observed()
     bot = StationBot(kit)
     faults: list[str] = []
-    tasks = [asyncio.create_task(observe(kit, observed, stop)), asyncio.create_task(bot.listen(stop))]
+    tasks = [
+        asyncio.create_task(observe(kit, observed, stop, data / "observed.tsv")),
+        asyncio.create_task(bot.listen(stop)),
+    ]
     if chaos is not None:
         tasks.append(asyncio.create_task(monkey(cluster, broker, chaos, calm, faults)))
     traffic = scenario(cases)
@@ -442,14 +623,14 @@ async def run(
         # Every contact taken in before a station resolves anything: otherwise a contact that a fault held up
         # meets a closed case and (rightly) reopens it, and the runs would differ by timing, not by a fault.
         await intake_caught_up(observed, upstream_ids(traffic.all))
-        await asyncio.sleep(settle_s / 2)
-        await bot.drain()
-        calm.set()  # the monkey stops; every replica comes back before the run is judged
-        await asyncio.gather(*tasks[2:])
-        await cluster.ready()
-        await quiet(observed, settle_s)
-        await deliveries_decided(kit.data_dir / "notify.db")
-        await quiet(observed, 0)
+        async with Backlog(kit) as backlog:
+            await backlog.drained()  # every case handed to its station before the stations answer
+            await bot.drain()
+            calm.set()  # the monkey stops; every replica comes back before the run is judged
+            await asyncio.gather(*tasks[2:])
+            await cluster.ready()
+            await backlog.drained()
+        await quiet(observed, still_s=2)  # and nothing else moves (a timer, a retry)
         outcome = await summarize(cluster, observed, traffic.all)
         outcome.faults = faults
     finally:
@@ -475,9 +656,18 @@ async def summarize(cluster: Cluster, observed: Observed, traffic: list[Raw]) ->
         if case_id := getattr(e.payload, "case_id", None):
             by_case[case_id].append(e)
     per_waybill: dict[str, dict[str, Any]] = {}
+    told = deliveries_by_trigger(cluster.kit.data_dir / "notify.db")
+    why_not: dict[str, dict[str, str]] = {}
+    at_capacity: set[str] = set()
     async with httpx.AsyncClient(timeout=5, headers=cluster.kit.auth(Role.CASES_READER)) as http:
         for waybill, case_ids in sorted(case_by_waybill.items()):
             case_id = case_ids[0]
+            if any(isinstance(e, CaseEscalated) and AT_CAPACITY in e.payload.reason for e in by_case[case_id]):
+                at_capacity.add(waybill)
+            why_not[waybill] = {
+                e.type: told.get((case_id, e.type), f"no delivery for its {e.type}: notify never handled the event")
+                for e in by_case[case_id]
+            }
             routed = (await http.get(f"{cluster.url('routing')}/cases/{case_id}")).json()
             story: list[Any] = by_case[case_id]
             per_waybill[waybill] = {
@@ -506,8 +696,33 @@ async def summarize(cluster: Cluster, observed: Observed, traffic: list[Raw]) ->
     duplicates = find_duplicates(observed)
     lost = sorted(upstream_ids(traffic) - taken_in(observed))
     return Outcome(
-        per_waybill, counts, duplicates, lost, observed.dead, observed.out_of_order(), len(observed.sequences)
+        per_waybill,
+        counts,
+        duplicates,
+        lost,
+        observed.dead,
+        observed.out_of_order(),
+        len(observed.sequences),
+        closed_merges=contacts_lost_in_closed_cases(observed.events),
+        unfair_breaches=breaches_charged_for_on_time_updates(observed.events, observed.broker_time),
+        deliveries=why_not,
+        at_capacity=at_capacity,
+        failed=Counter(e.payload.reason for e in first_arrivals(observed.events) if isinstance(e, NotificationFailed)),
     )
+
+
+def deliveries_by_trigger(notify_db: Path) -> dict[tuple[str, str], str]:
+    """What notify's store says of the deliveries of each (case, trigger type): states, and why not sent."""
+    found: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+    with contextlib.closing(sqlite3.connect(notify_db, timeout=30)) as db:
+        for case_id, trigger, state, error in db.execute(
+            "SELECT json_extract(doc, '$.case_id'), json_extract(doc, '$.trigger_type'),"
+            " json_extract(doc, '$.state'), json_extract(doc, '$.last_error') FROM deliveries"
+        ):
+            found[(case_id, trigger)][f"{state} ({error})" if error else state] += 1
+    return {
+        key: "deliveries " + ", ".join(f"{n} {what}" for what, n in states.items()) for key, states in found.items()
+    }
 
 
 def find_duplicates(observed: Observed) -> list[str]:
@@ -535,14 +750,44 @@ def find_duplicates(observed: Observed) -> list[str]:
     return problems
 
 
+#: How routing's decision says a station was full (caseflow_routing.domain.decision).
+AT_CAPACITY = "is at capacity"
+#: What capacity decides for a case: where it ends and what its customer is told.
+CAPACITY_DECIDES = ("state", "holder", "level", "resolved", "notified")
+
+
+def capacity_bound(clean: Outcome, faulty: Outcome) -> tuple[set[str], list[str]]:
+    """The waybills whose end depends on which case took a station's last free place, and the problems.
+
+    Routing counts a station's open cases; once it is full, the next case overflows to its parent. Cases
+    of different waybills travel on different partitions, which Kafka does not order among themselves, so
+    which of two cases takes the last place differs between runs, faults or not. Such waybills are compared
+    as a whole: per station, as many cases end in each state, and each waybill differs in nothing else."""
+    bound = {w for w in clean.at_capacity | faulty.at_capacity if w in clean.per_waybill and w in faulty.per_waybill}
+
+    def ends(run: Outcome) -> Counter[tuple[Any, ...]]:
+        return Counter(tuple(str(run.per_waybill[w][k]) for k in CAPACITY_DECIDES[:4]) for w in bound)
+
+    problems = []
+    if ends(clean) != ends(faulty):
+        problems.append(f"cases past a full station end differently: clean {ends(clean)} vs faulty {ends(faulty)}")
+    for w in sorted(bound):
+        a, b = clean.per_waybill[w], faulty.per_waybill[w]
+        problems += [f"{w} {k}: clean {a[k]} vs faulty {b[k]}" for k in a if k not in CAPACITY_DECIDES and a[k] != b[k]]
+    return bound, problems
+
+
 def differences(clean: Outcome, faulty: Outcome) -> list[str]:
-    diffs = []
-    for waybill in sorted(set(clean.per_waybill) | set(faulty.per_waybill)):
+    bound, diffs = capacity_bound(clean, faulty)
+    for waybill in sorted((set(clean.per_waybill) | set(faulty.per_waybill)) - bound):
         a, b = clean.per_waybill.get(waybill), faulty.per_waybill.get(waybill)
         if a is None or b is None:
             diffs.append(f"{waybill}: only in the {'faulty' if a is None else 'clean'} run")
             continue
         for key in a:
+            if key == "notified":
+                diffs += notification_differences(waybill, clean, faulty)
+                continue
             if key == "paid":
                 same = [amount for _, amount in a[key]] == [amount for _, amount in b[key]]
             else:
@@ -550,6 +795,47 @@ def differences(clean: Outcome, faulty: Outcome) -> list[str]:
             if not same:
                 diffs.append(f"{waybill} {key}: clean {a[key]} vs faulty {b[key]}")
     return diffs
+
+
+def notification_differences(waybill: str, clean: Outcome, faulty: Outcome) -> list[str]:
+    """Each notification (trigger, channel) only one run sent, with its cause in the other run's stores."""
+    a, b = (set(run.per_waybill[waybill]["notified"]) for run in (clean, faulty))
+    diffs = []
+    for only, here, there, other in ((a - b, "clean", "faulty", faulty), (b - a, "faulty", "clean", clean)):
+        for trigger, channel in sorted(only):
+            cause = other.deliveries.get(waybill, {}).get(trigger, f"no {trigger} event")
+            diffs.append(f"{waybill} notified: {trigger} on {channel} only in the {here} run; {there} run: {cause}")
+    return diffs
+
+
+#: The one failure a fault may cause: SMTP has no idempotency key, so an e-mail whose send a kill cut short
+#: is failed for a person rather than perhaps sent twice (notify's policy: `on_uncertain: give_up`).
+CUT_SHORT = "interrupted mid-send; outcome unknown"
+
+
+def failures_explained(clean: Outcome, chaotic: Outcome) -> list[str]:
+    """Notifications failed and dead letters only the chaotic run has must all be e-mails cut short by a kill,
+    each with its trigger dead-lettered as `delivery_failed`; anything else is a problem."""
+    problems = [
+        f"notification failed in the {name} run: {reason} ({n})"
+        for name, run in (("clean", clean), ("chaotic", chaotic))
+        for reason, n in run.failed.items()
+        if name == "clean" or reason != CUT_SHORT
+    ]
+    extra, missing = chaotic.dead - clean.dead, clean.dead - chaotic.dead
+    problems += [f"dead letters only the clean run has: {key} ({n})" for key, n in missing.items()]
+    problems += [
+        f"dead letters only the chaotic run has: {key} ({n})"
+        for key, n in extra.items()
+        if not key.endswith(":delivery_failed")
+    ]
+    cut_short, parked = (
+        chaotic.failed[CUT_SHORT],
+        sum(n for key, n in extra.items() if key.endswith(":delivery_failed")),
+    )
+    if parked != cut_short:
+        problems.append(f"{parked} triggers dead-lettered as delivery_failed for {cut_short} e-mails cut short")
+    return problems
 
 
 def problems(clean: Outcome, chaotic: Outcome) -> list[str]:
@@ -561,6 +847,8 @@ def problems(clean: Outcome, chaotic: Outcome) -> list[str]:
         + [f"lost {x}" for x in chaotic.lost]
         + chaotic.out_of_order
         + clean.out_of_order
+        + [problem for run in (clean, chaotic) for problem in run.closed_merges + run.unfair_breaches]
+        + failures_explained(clean, chaotic)
     )
 
 
@@ -573,12 +861,28 @@ def report(clean: Outcome, chaotic: Outcome) -> str:
         lines.append(f"  {kind:28} {clean.counts[kind]:6} | {chaotic.counts[kind]:6}")
     lines.append(f"  {'dead-lettered':28} {sum(clean.dead.values()):6} | {sum(chaotic.dead.values()):6}")
     lines.append(f"  waybills compared: {len(clean.per_waybill)}; differences: {len(differences(clean, chaotic))}")
+    lines.append(
+        f"  of which past a full station, compared per station (cross-partition order decides who overflows):"
+        f" {len(capacity_bound(clean, chaotic)[0])}"
+    )
+    lines.append(
+        f"  e-mails cut short by a kill, failed for a person and their triggers dead-lettered (delivery_failed):"
+        f" clean {clean.failed[CUT_SHORT]}, chaotic {chaotic.failed[CUT_SHORT]}"
+    )
     lines.append(f"  duplicates: clean {len(clean.duplicates)}, chaotic {len(chaotic.duplicates)}")
     lines.append(
         f"  stories out of order: clean {len(clean.out_of_order)} of {clean.stories},"
         f" chaotic {len(chaotic.out_of_order)} of {chaotic.stories}"
     )
     lines.append(f"  lost upstream events: clean {len(clean.lost)}, chaotic {len(chaotic.lost)}")
+    lines.append(
+        f"  contacts merged into a closed case, not reopened or followed up:"
+        f" clean {len(clean.closed_merges)}, chaotic {len(chaotic.closed_merges)}"
+    )
+    lines.append(
+        f"  breaches charged for a station update on the broker before the deadline:"
+        f" clean {len(clean.unfair_breaches)}, chaotic {len(chaotic.unfair_breaches)}"
+    )
     return "\n".join(lines)
 
 

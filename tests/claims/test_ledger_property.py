@@ -18,7 +18,7 @@ from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import Any
 
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from caseflow_claims import commands, store
@@ -207,7 +207,7 @@ async def story(claims: Claims, facts: dict[str, Any], steps: list[tuple[Any, ..
     event(f"republished: {len(sent) > len({e.event_id for e in sent})}")
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300)
 @given(facts=scenario, steps=st.lists(step, max_size=30), open_at=st.integers(0, 10))
 def test_ledger_balances_and_nothing_is_paid_twice(
     facts: dict[str, Any], steps: list[tuple[Any, ...]], open_at: int

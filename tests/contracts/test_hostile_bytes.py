@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from caseflow_contracts import EVENTS_BY_TYPE, ContractError, Event, parse_event
@@ -54,19 +54,19 @@ def assert_event_or_contract_error(raw: bytes) -> None:
     assert parse_event(event.to_bytes()) == event
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(st.binary(max_size=512) | st.binary(max_size=64).map(lambda b: b'{"type": "case.opened", ' + b))
 def test_arbitrary_bytes(raw: bytes) -> None:
     assert_event_or_contract_error(raw)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200)
 @given(json_values)
 def test_arbitrary_json(document: Any) -> None:
     assert_event_or_contract_error(json.dumps(document).encode())
 
 
-@settings(max_examples=800, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=800)
 @given(mutated_events())
 def test_mutations_of_a_valid_event_of_every_type(raw: bytes) -> None:
     assert_event_or_contract_error(raw)

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import event, given, settings
 from jsonschema import Draft202012Validator
 from pydantic import TypeAdapter, ValidationError
 
@@ -207,7 +207,7 @@ def _not_json(value: object) -> bool:
     return isinstance(value, str) and any(0xD800 <= ord(c) <= 0xDFFF for c in value)
 
 
-@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=1500)
 @given(mutated_documents())
 def test_what_a_schema_accepts_parse_event_accepts(document: Any) -> None:
     """The other direction, by search: an event valid under its schema is not dead-lettered, except for

@@ -13,7 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from caseflow_contracts import Event, topic_for
@@ -75,7 +75,7 @@ async def run(deliveries: list[list[Event]]) -> list[tuple[Any, ...]]:
             return essence(await svc.emitted())
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=25)
 @given(
     steps=st.lists(step, min_size=1, max_size=8),
     data=st.data(),

@@ -82,7 +82,7 @@ def test_midnight_end_means_the_end_of_the_day() -> None:
 instants = st.floats(min_value=sh("2026-01-01 00:00"), max_value=sh("2027-12-31 00:00"), allow_nan=False)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=100)
 @given(start=instants, seconds=st.integers(min_value=0, max_value=30 * 86400))
 def test_add_counted_is_the_inverse_of_counted_seconds(start: float, seconds: int) -> None:
     deadline = add_counted(OFFICE, start, seconds)
@@ -90,7 +90,7 @@ def test_add_counted_is_the_inverse_of_counted_seconds(start: float, seconds: in
     assert counted_seconds(OFFICE, start, deadline) == pytest.approx(seconds, abs=1e-3)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=100)
 @given(a=instants, b=instants, c=instants)
 def test_counted_seconds_adds_up_over_consecutive_spans(a: float, b: float, c: float) -> None:
     x, y, z = sorted((a, b, c))

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import httpx
+import pytest
 from fastapi import APIRouter
 
 from caseflow_contracts.cases import CaseAcknowledged, CaseStationActionPayload
@@ -25,7 +26,7 @@ from caseflow_contracts.stations import (
 )
 from caseflow_contracts.topics import CASES_LIFECYCLE, STATIONS_UPDATES
 from caseflow_dev.harness import run_in_process
-from caseflow_dev.testing import KafkaTestKit
+from caseflow_dev.testing import KafkaTestKit, until
 from caseflow_kit import Context, KitSettings, Refusal, Runtime, ServiceSpec, Subscription
 from caseflow_kit.auth import Principal, Role
 from caseflow_kit.http import Refused, caller
@@ -183,3 +184,27 @@ async def test_restart_resumes_after_committed_offsets_without_reprocessing(kafk
         )
         assert metrics is None  # offsets were committed: nothing was even redelivered
     assert len(await kafka.collect(CASES_LIFECYCLE, 5, timeout_s=2)) == 4
+
+
+async def test_records_skipped_while_their_slot_is_handed_over_are_not_committed_past(
+    kafka: KafkaTestKit, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Between a revocation and the next assignment, a batch fetched before it holds records that are no longer
+    this replica's: they are skipped, and acknowledging the batch must not commit past them (the broker still
+    takes the old generation's commits then), or whoever gets the partition never sees them."""
+    async with run_in_process(SPEC, kafka.settings(KitSettings)) as service:
+        skipped: list[int] = []
+
+        def handing_over(record: Any) -> bool:  # as after slots_revoked, before slots_assigned
+            skipped.append(record.offset)
+            return False
+
+        monkeypatch.setattr(service.runtime, "owns", handing_over)
+        for n in range(3):
+            case_id = f"CF-20000{n}"
+            await kafka.publish(
+                StationAcknowledged.create(StationUpdatePayload(**update(case_id)), key=case_id, producer="st")
+            )
+        await until(lambda: len(skipped) >= 3, timeout_s=30, what="the batch fetched and skipped")
+        monkeypatch.undo()  # the slot is ours again: what was skipped comes again and is handled
+        assert len(await kafka.collect(CASES_LIFECYCLE, 3, timeout_s=30)) == 3

@@ -126,7 +126,7 @@ KNOWN_REFUSALS = {
 }
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(st.lists(inputs, max_size=30))
 def test_any_story_keeps_the_invariants(story: list[tuple[Any, ...]]) -> None:
     case = new_case(hint="BJ-CY-01", area=CHAOYANG)
@@ -161,7 +161,7 @@ def test_any_story_keeps_the_invariants(story: list[tuple[Any, ...]]) -> None:
             assert case.closed_at is not None
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=100)
 @given(st.lists(inputs, max_size=20))
 def test_the_same_story_always_ends_the_same_way(story: list[tuple[Any, ...]]) -> None:
     """No hidden clock or ordering: replaying a story (as after a restore) yields the same case and events."""
@@ -182,7 +182,7 @@ def test_the_same_story_always_ends_the_same_way(story: list[tuple[Any, ...]]) -
     assert replay() == replay()
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200)
 @given(st.lists(inputs, max_size=20))
 def test_applying_the_same_trigger_again_adds_no_oversight(story: list[tuple[Any, ...]]) -> None:
     """A breach, contact or request handled twice in a row (the same trigger) never adds a second level."""

@@ -242,7 +242,7 @@ actions = st.lists(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(steps=actions, lateness=st.sampled_from([0, 120]))
 def test_whatever_happens_each_signal_is_decided_at_most_once(steps: list[tuple[str, float]], lateness: int) -> None:
     clock = new_clock(lateness=lateness)

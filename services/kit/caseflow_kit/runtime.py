@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from aiokafka import ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import IllegalStateError
 from fastapi import APIRouter, FastAPI
 from faststream.asgi import AsgiFastStream
 from faststream.kafka import KafkaBroker
@@ -230,11 +231,15 @@ class Runtime(Generic[S, D]):
         async def on_batch(msg: KafkaMessage) -> None:
             async with self._handling:
                 by_topic_records: dict[str, list[Any]] = {}
+                not_ours: dict[TopicPartition, int] = {}  # per partition, the first record skipped
                 for record in msg.raw_message:
-                    # A record fetched before its slot moved away is the new holder's: its offset is not ours
-                    # to commit any more, so it comes to them again.
+                    # A record fetched before its slot moved away is the new holder's: it is not handled here.
                     if self.owns(record):
                         by_topic_records.setdefault(record.topic, []).append(record)
+                    else:
+                        tp = TopicPartition(record.topic, record.partition)
+                        not_ours.setdefault(tp, record.offset)
+                self._rewind(msg, not_ours)
                 try:
                     for topic, records in by_topic_records.items():
                         await by_topic[topic].handle_batch(records)
@@ -269,6 +274,16 @@ class Runtime(Generic[S, D]):
                 f"{c.subscription.topic.name}: {c.subscription.topic.description}" for c in self.consumers
             ),
         )(on_batch)
+
+    @staticmethod
+    def _rewind(msg: KafkaMessage, positions: dict[TopicPartition, int]) -> None:
+        """Put the consumer back before the records it skipped, so that acknowledging the batch does not commit
+        past them. Between a revocation and the next assignment the partition is still in the consumer's old
+        assignment and the broker still takes its commits: committing the fetched position would lose them
+        for whoever gets the partition. A partition already gone is not committed by us at all."""
+        for tp, offset in positions.items():
+            with contextlib.suppress(IllegalStateError):
+                msg.consumer.seek(partition=tp, offset=offset)
 
     async def _store_unavailable(self, exc: StoreUnavailableError) -> None:
         """The batch goes back to the broker to be fetched again: pause first, longer while it lasts."""
