@@ -935,12 +935,24 @@ def breach_figures(events: Iterable[Event]) -> Counter[str]:
 BAD_INPUTS_DLQ = f"{UPSTREAM_PARCEL_EXCEPTIONS.name}.dlq:"
 
 
-def unexplained_dead_letters(dead: Counter[str], bad_sent: int) -> list[str]:
-    """Dead letters other than the simulator's bad inputs, and bad inputs not dead-lettered exactly once."""
-    problems = [f"dead-lettered {key} ({n})" for key, n in sorted(dead.items()) if not key.startswith(BAD_INPUTS_DLQ)]
-    parked = sum(n for key, n in dead.items() if key.startswith(BAD_INPUTS_DLQ))
-    if parked != bad_sent:
-        problems.append(f"{bad_sent} bad upstream events sent, {parked} dead-lettered")
+def unexplained_dead_letters(dead: Counter[str], bad_sent: int, cut_short: int) -> list[str]:
+    """Dead letters other than the simulator's bad inputs (each dead-lettered once) and the triggers of the
+    `cut_short` e-mails a kill interrupted (see `failures_explained`)."""
+    parked: Counter[str] = Counter()
+    problems = []
+    for key, n in sorted(dead.items()):
+        if key.startswith(BAD_INPUTS_DLQ):
+            parked["bad"] += n
+        elif key.endswith(":delivery_failed"):
+            parked["cut short"] += n
+        else:
+            problems.append(f"dead-lettered {key} ({n})")
+    if parked["bad"] != bad_sent:
+        problems.append(f"{bad_sent} bad upstream events sent, {parked['bad']} dead-lettered")
+    if parked["cut short"] != cut_short:
+        problems.append(
+            f"{parked['cut short']} triggers dead-lettered as delivery_failed for {cut_short} e-mails cut short"
+        )
     return problems
 
 
@@ -989,7 +1001,15 @@ def judge(observed: Observed, bad_sent: int, faults: list[str]) -> Verdict:
         duplicates=find_duplicates(observed),
         out_of_order=observed.out_of_order(),
         lost=sorted(upstream_seen(observed) - taken_in(observed)),
-        dead_unexplained=unexplained_dead_letters(observed.dead, bad_sent),
+        dead_unexplained=unexplained_dead_letters(
+            observed.dead,
+            bad_sent,
+            sum(
+                1
+                for e in first_arrivals(observed.events)
+                if isinstance(e, NotificationFailed) and e.payload.reason == CUT_SHORT
+            ),
+        ),
     )
 
 
@@ -1026,7 +1046,9 @@ def day_report(verdict: Verdict) -> str:
     lines.append(f"  duplicates per business key: {len(verdict.duplicates)}")
     lines.append(f"  stories out of order: {len(verdict.out_of_order)} of {verdict.stories}")
     lines.append(f"  upstream events never taken in: {len(verdict.lost)}")
-    lines.append(f"  dead letters not from the simulator's bad inputs: {len(verdict.dead_unexplained)}")
+    lines.append(
+        f"  dead letters other than the simulator's bad inputs and e-mails cut short: {len(verdict.dead_unexplained)}"
+    )
     return "\n".join(lines)
 
 
