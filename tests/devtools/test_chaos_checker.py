@@ -185,7 +185,7 @@ def test_only_emails_cut_short_by_a_kill_may_fail_and_each_dead_letters_its_trig
 
 def test_breaches_are_counted_as_published_held_or_withdrawn_once_each() -> None:
     withdrawn = event("sla.breach_withdrawn", "w1", breach_event_id="b1", metric="callback")
-    met = {"started_at": AT, "deadline_at": DEADLINE, "metric": "callback"}
+    met: dict[str, Any] = {"started_at": AT, "deadline_at": DEADLINE, "metric": "callback"}
     in_time = event("sla.met", "m1", **met).model_copy(update={"occurred_at": DEADLINE - timedelta(seconds=1)})
     held = event("sla.met", "m2", **met).model_copy(update={"occurred_at": DEADLINE + timedelta(seconds=1)})
     story = [breach("b1"), breach("b1"), breach("b2"), withdrawn, in_time, held]  # b1 republished
