@@ -33,8 +33,8 @@ ASYNCAPI_FILE = HERE / "asyncapi.json"
 #: date-times with an offset, the contact reference rule). 1.2.0: stations keep their cases (case.escalated adds
 #: a supervisor), HQ rulings, the complaint property and claimants, callbacks that count only when the customer
 #: was told the result, the case record, satisfaction answers, contacts after closure, breaches withdrawn,
-#: the QA scorecard (topic qa.scorecard).
-VERSION = "1.2.0"
+#: the QA scorecard (topic qa.scorecard). 1.3.0: the rules versions the services load (topic policies.versions).
+VERSION = "1.3.0"
 
 
 def schema_file_name(model: type[Event]) -> str:
@@ -129,7 +129,7 @@ def _channel(topic: Topic) -> dict[str, Any]:
                 "topic": topic.name,
                 "partitions": topic.partitions,
                 "replicas": topic.replication_factor,
-                "topicConfiguration": {"retention.ms": topic.retention_ms, "cleanup.policy": ["delete"]},
+                "topicConfiguration": {"retention.ms": topic.retention_ms, "cleanup.policy": [topic.cleanup_policy]},
                 "bindingVersion": "0.5.0",
             }
         },

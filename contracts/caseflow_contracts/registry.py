@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ValidationError
 
-from . import cases, claims, notify, qa, sla, stations, upstream
+from . import cases, claims, notify, policies, qa, sla, stations, upstream
 from .envelope import Event
 from .errors import Refusal
 
@@ -56,6 +56,7 @@ EVENT_MODELS: tuple[type[Event], ...] = (
     notify.NotificationFailed,
     qa.QaPointsCharged,
     qa.QaPointsReversed,
+    policies.PolicyVersionLoaded,
 )
 
 EVENTS_BY_TYPE: dict[str, type[Event]] = {model.event_type(): model for model in EVENT_MODELS}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import cases, claims, notify, qa, sla, stations, upstream
+from . import cases, claims, notify, policies, qa, sla, stations, upstream
 from .envelope import Event
 
 DAY_MS = 24 * 3600 * 1000
@@ -25,10 +25,16 @@ class Topic:
     #: hint, never a reason to skip bytes) and checks the record key against Event.partition_key().
     external: bool = False
     replication_factor: int = 3
+    #: Compacted on the key: the last record of every key is kept for good (`retention_days` does not apply).
+    compacted: bool = False
 
     @property
     def retention_ms(self) -> int:
-        return self.retention_days * DAY_MS
+        return -1 if self.compacted else self.retention_days * DAY_MS
+
+    @property
+    def cleanup_policy(self) -> str:
+        return "compact" if self.compacted else "delete"
 
     @property
     def dlq(self) -> str:
@@ -173,6 +179,19 @@ QA_SCORECARD = Topic(
     description="QA points stations lose for missed duties, with the cause (seed 000 QA table); a year and more",
 )
 
+POLICIES_VERSIONS = Topic(
+    name="policies.versions",
+    key="policy_id",
+    partitions=1,
+    retention_days=0,
+    producers=("intake", "routing", "sla", "claims", "notify"),
+    consumers=("caseflowctl whatif", "caseflowctl policies", "caseflowctl export"),
+    events=(policies.PolicyVersionLoaded,),
+    description="Every version of every rules file the services loaded, kept for good (compacted on kind:version)"
+    " so that a replay finds the rules that decided a period",
+    compacted=True,
+)
+
 TOPICS: tuple[Topic, ...] = (
     UPSTREAM_PARCEL_EXCEPTIONS,
     UPSTREAM_CUSTOMER_CONTACTS,
@@ -183,6 +202,7 @@ TOPICS: tuple[Topic, ...] = (
     CLAIMS_EVENTS,
     NOTIFY_DELIVERIES,
     QA_SCORECARD,
+    POLICIES_VERSIONS,
 )
 
 #: Dead letters keep the original bytes and headers for 30 days, long enough to fix and replay.

@@ -41,7 +41,7 @@ def topic_table() -> str:
     for t in TOPICS:
         events = ", ".join(f"`{e}`" for e in sorted(t.event_types))
         rows.append(
-            f"| `{t.name}` | {t.key} | {t.partitions} | {t.retention_days} d | {', '.join(t.producers)} "
+            f"| `{t.name}` | {t.key} | {t.partitions} | {'compacted' if t.compacted else f'{t.retention_days} d'} | {', '.join(t.producers)} "
             f"| {', '.join(t.consumers)} | {events} |"
         )
     rows.append(

@@ -116,7 +116,9 @@ def dump(*docs: Any) -> str:
 # -- Kafka ---------------------------------------------------------------------------------------------
 
 
-def kafka_topic(name: str, partitions: int, replicas: int, retention_ms: int, description: str) -> dict[str, Any]:
+def kafka_topic(
+    name: str, partitions: int, replicas: int, retention_ms: int, description: str, *, cleanup_policy: str = "delete"
+) -> dict[str, Any]:
     return {
         "apiVersion": STRIMZI_API,
         "kind": "KafkaTopic",
@@ -131,7 +133,7 @@ def kafka_topic(name: str, partitions: int, replicas: int, retention_ms: int, de
             "replicas": replicas,
             "config": {
                 "retention.ms": retention_ms,
-                "cleanup.policy": "delete",
+                "cleanup.policy": cleanup_policy,
                 "min.insync.replicas": max(1, replicas - 1),
             },
         },
@@ -141,7 +143,16 @@ def kafka_topic(name: str, partitions: int, replicas: int, retention_ms: int, de
 def topics() -> list[dict[str, Any]]:
     docs = []
     for t in TOPICS:
-        docs.append(kafka_topic(t.name, t.partitions, t.replication_factor, t.retention_ms, t.description))
+        docs.append(
+            kafka_topic(
+                t.name,
+                t.partitions,
+                t.replication_factor,
+                t.retention_ms,
+                t.description,
+                cleanup_policy=t.cleanup_policy,
+            )
+        )
         docs.append(
             kafka_topic(
                 t.dlq,

@@ -341,6 +341,15 @@ PAYLOADS: dict[str, dict[str, Any]] = {
         "at": AT,
         "policy_version": "2026-11",
     },
+    "policy.version_loaded": {
+        "policy_id": "sla_policies:2026-11",
+        "kind": "sla_policies",
+        "version": "2026-11",
+        "content": "version: '2026-11'\nrules: []\n",
+        "file_format": "yaml",
+        "service": "sla",
+        "loaded_at": AT,
+    },
     "claim.opened": {
         "claim_id": "CL-1",
         "case_id": CASE,
@@ -424,7 +433,7 @@ PAYLOADS: dict[str, dict[str, Any]] = {
 KEYS: dict[str, str] = {
     event_type: WAYBILL if event_type in ("parcel.exception_reported", "customer.contacted") else CASE
     for event_type in PAYLOADS
-}
+} | {"policy.version_loaded": "sla_policies:2026-11"}
 
 
 def example(event_type: str) -> dict[str, Any]:

@@ -182,6 +182,84 @@ async def test_a_halved_callback_target_costs_more_callback_breaches_and_qa_poin
     assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")  # readable offline
 
 
+async def test_the_rules_versions_the_services_loaded_are_found_on_policies_versions(
+    recorded: tuple[Suite, Path, Tally], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """sla ran on the demo policies; caseflowctl is told nothing about them (the packaged file is in force here):
+    `policies` lists the version from the topic, the export carries it, and a replay from Kafka finds it."""
+    suite, export, _ = recorded
+    monkeypatch.delenv("CASEFLOW_POLICIES_FILE", raising=False)
+    demo = yaml.safe_load((suite.data / "demo-sla-policies.yaml").read_text(encoding="utf-8"))["version"]
+    broker = ["--bootstrap", suite.kit.bootstrap, "--topic-prefix", suite.kit.prefix, "--json"]
+
+    out = io.StringIO()
+    assert await caseflowctl(["policies", *broker], out) == 0
+    kept = {(row["kind"], row["version"]): row for row in json.loads(out.getvalue())["versions"]}
+    assert kept[("sla_policies", demo)]["source"].startswith("policies.versions:")
+    assert {"intake_rules", "hq_rules", "directory", "qa_table", "compensation_rules"} <= {k for k, _ in kept}
+
+    lines = [json.loads(line) for line in export.read_text(encoding="utf-8").splitlines()]
+    carried = {line["event"]["key"] for line in lines if line["topic"] == "policies.versions"}
+    assert f"sla_policies:{demo}" in carried
+
+    out = io.StringIO()
+    code = await caseflowctl(["whatif", *broker], out)
+    answer = json.loads(out.getvalue())
+    assert answer["policies"]["baseline"]["sla_policies"] == demo
+    assert answer["differences"] == [], answer["differences"][:5]
+    assert code == 0
+
+
+async def test_a_period_split_across_processes_gives_the_answer_of_one(
+    recorded: tuple[Suite, Path, Tally], recorded_policies: None, tmp_path: Path
+) -> None:
+    """--workers 2: the stories split by case across two processes, the results merged, the same answer."""
+    suite, export, _ = recorded
+    candidate = halved_callback(suite.data / "demo-sla-policies.yaml", tmp_path / "halved.yaml")
+    answers = []
+    for workers in ("1", "2"):
+        out = io.StringIO()
+        args = ["whatif", str(export), "--sla-policies", str(candidate), "--json", "--workers", workers]
+        assert await caseflowctl(args, out) == 0
+        answer = json.loads(out.getvalue())
+        del answer["seconds"], answer["events_per_second"], answer["memory"]  # measures of each process
+        answers.append(answer)
+    assert answers[0]["changed_cases"]
+    assert answers[1] == answers[0]
+
+
+async def test_the_replay_forgets_the_cases_that_are_over(
+    recorded: tuple[Suite, Path, Tally], recorded_policies: None
+) -> None:
+    """A story over (no recorded input left for it, no clock armed) is dropped: at the end the services' stores
+    hold the documents of the stories still open only, and fewer stories were ever open at once than the period
+    has."""
+    from caseflow_kit.store import Query
+    from caseflow_ops.whatif import engine, policies
+    from caseflow_ops.whatif.period import in_order, read_file, split_versions
+    from caseflow_ops.whatif.stories import SPANNING
+
+    _, export, _ = recorded
+    records, _ = split_versions(read_file(export))
+    simulation = engine.Simulation(list(in_order(records)), policies.in_force())
+    result = await simulation.run()
+    memory = simulation.memory
+    assert result.stories_closed > 0
+    assert result.peak_open_stories < len(set(memory.story_of.values()))
+    held = set()
+    for name, service in simulation.services.items():
+        for spec in engine.SPECS:
+            if spec.name != name:
+                continue
+            for collection in spec.collections:
+                if (name, collection.name) not in SPANNING:
+                    held |= {
+                        (name, collection.name, d["_id"]) for d in await service.store.find(collection.name, Query())
+                    }
+    assert held == set().union(*memory.docs.values())  # nothing of a forgotten story is left
+    assert len(memory.docs) <= len(set(memory.story_of.values())) - result.stories_closed
+
+
 #: What the simulator's deliberately bad upstream bytes are refused as (simulator.Upstream.bad).
 BAD_INPUT_REASONS = {"malformed_json", "unknown_type", "invalid"}
 

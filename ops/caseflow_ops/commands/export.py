@@ -1,4 +1,5 @@
-"""caseflowctl export: a period of the suite's topics as JSON lines, for `caseflowctl whatif FILE`."""
+"""caseflowctl export: a period of the suite's topics as JSON lines, for `caseflowctl whatif FILE`, with the
+rules versions on policies.versions that decided it."""
 
 from __future__ import annotations
 
@@ -19,11 +20,16 @@ def add(commands: Any, common: argparse.ArgumentParser) -> None:
 
 
 async def run(args: argparse.Namespace, out: TextIO) -> int:
-    records = await read_period(args)
+    from ..whatif.policies import versions_needed
+
+    period = await read_period(args)
+    versions, missing = versions_needed(period.records, period.versions)
+    for kind, version in missing:
+        sys.stderr.write(f"{kind} version {version!r} decided the period but is not on policies.versions\n")
     if args.out is None:
-        count = write_lines(records, out)
+        count = write_lines([*period.records, *versions], out)
     else:
         with args.out.open("w", encoding="utf-8") as file:
-            count = write_lines(records, file)
-    sys.stderr.write(f"exported {count} records\n")
+            count = write_lines([*period.records, *versions], file)
+    sys.stderr.write(f"exported {count} records ({len(versions)} rules versions)\n")
     return 0

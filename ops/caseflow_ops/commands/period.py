@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections import Counter
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from ..whatif.period import PeriodError, Recorded, read_file, read_kafka
+from ..whatif.period import PeriodError, Recorded, read_file, read_kafka, read_versions, split_versions
 from .common import BadInput, cluster
 
 
@@ -28,18 +30,32 @@ def add_period(parser: argparse.ArgumentParser, *, from_file: bool) -> None:
     parser.add_argument("--until", type=moment, default=None, help="End of the period, excluded (ISO 8601)")
 
 
-async def read_period(args: argparse.Namespace) -> list[Recorded]:
+@dataclass(frozen=True)
+class Period:
+    """The records of a period, and the rules versions that came with them: an export's policies.versions lines,
+    else the whole topic."""
+
+    records: list[Recorded]
+    versions: list[Recorded]
+
+
+def _tell_skipped(skipped: Counter[str]) -> None:
+    for why, count in sorted(skipped.items()):  # the services dead-lettered them: the replay cannot use them
+        sys.stderr.write(f"skipped {count} records that are not events ({why})\n")
+
+
+async def read_period(args: argparse.Namespace) -> Period:
     """The period's records; none at all is bad input (a wrong prefix, a wrong period)."""
     file = getattr(args, "file", None)
     try:
         if file is not None:
-            records = read_file(Path(file))
+            records, versions = split_versions(read_file(Path(file)))
             where = file
         else:
             records, skipped = await read_kafka(cluster(args), args.since, args.until)
+            versions, skipped_versions = await read_versions(cluster(args))
             where = "the topics in that period"
-            for why, count in sorted(skipped.items()):  # the services dead-lettered them: the replay cannot use them
-                sys.stderr.write(f"skipped {count} records that are not events ({why})\n")
+            _tell_skipped(skipped + skipped_versions)
     except PeriodError as exc:
         raise BadInput(str(exc)) from None
     if file is not None and (args.since or args.until):
@@ -48,4 +64,4 @@ async def read_period(args: argparse.Namespace) -> list[Recorded]:
         records = [r for r in records if low <= r.timestamp < high]
     if not records:
         raise BadInput(f"no events in {where}")
-    return records
+    return Period(records, versions)

@@ -1,5 +1,7 @@
-"""caseflowctl policies: the versions of the rules files a replay can find (in force, and kept in a folder),
-and, given a period, the versions that decided it and whether each is found."""
+"""caseflowctl policies: the versions of the rules files a replay can find (in force, kept on policies.versions,
+kept in a folder), and, given a period, the versions that decided it and whether each is found.
+
+Given an export file, the versions it carries stand for the topic; without one, the topic is read."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ import argparse
 from pathlib import Path
 from typing import Any, TextIO
 
-from .common import BadInput, emit
+from .common import BadInput, cluster, emit
 
 
 def add_kept(parser: argparse.ArgumentParser) -> None:
@@ -18,26 +20,32 @@ def add_kept(parser: argparse.ArgumentParser) -> None:
 
 def add(commands: Any, common: argparse.ArgumentParser) -> None:
     parser = commands.add_parser("policies", parents=[common], help="the rules versions a replay can find")
-    parser.add_argument("period", nargs="?", type=Path, help="An export file: which versions decided it")
+    parser.add_argument(
+        "period", nargs="?", type=Path, help="An export file: which versions decided it (else: policies.versions)"
+    )
     add_kept(parser)
     parser.set_defaults(run=run)
 
 
 async def run(args: argparse.Namespace, out: TextIO) -> int:
     from ..whatif import policies
-    from ..whatif.period import PeriodError, read_file
+    from ..whatif.period import PeriodError, read_file, read_versions, split_versions
 
     try:
         in_force = policies.in_force()
-        kept = policies.kept_in(args.kept)
-        needed = policies.recorded_versions(read_file(args.period)) if args.period else {}
+        if args.period:
+            records, versions = split_versions(read_file(args.period))
+        else:
+            records, (versions, _) = [], await read_versions(cluster(args))
+        kept = policies.kept_recorded(versions) + policies.kept_in(args.kept)
+        needed = policies.recorded_versions(records)
     except (policies.PolicyError, PeriodError) as exc:
         raise BadInput(str(exc)) from None
     rows = [
         {"kind": k, "version": v, "source": in_force.sources[k], "in_force": True}
         for k, v in in_force.versions().items()
     ]
-    rows += [{"kind": k.kind, "version": k.version, "source": str(k.path), "in_force": False} for k in kept]
+    rows += [{"kind": k.kind, "version": k.version, "source": k.source, "in_force": False} for k in kept]
     for row in rows:
         row["decided_period"] = row["version"] in needed.get(str(row["kind"]), set())
     missing = [

@@ -60,6 +60,7 @@ from caseflow_sla.timers import EPSILON, fire_clocks
 
 from .period import Recorded, in_order
 from .policies import PolicySet
+from .stories import Memory
 
 M = TypeVar("M", bound=BaseModel)
 #: The services the replay runs; notify's deliveries are replayed as recorded (what customers were told).
@@ -218,6 +219,9 @@ class Replay:
     order: dict[tuple[str, str], str] = field(default_factory=dict)
     inputs: int = 0
     handled: int = 0
+    #: Stories over and forgotten during the replay, and the most stories open at once (see stories.Memory).
+    stories_closed: int = 0
+    peak_open_stories: int = 0
 
 
 @dataclass(frozen=True)
@@ -227,11 +231,9 @@ class _Pending:
     broker_at: float
 
 
-@dataclass(order=True)
-class _Work:
-    at: float
-    seq: int
-    run: Callable[[], Any] = field(compare=False)
+#: One entry of the queue: (time, sequence number, story, work). A tuple: heapq compares it in C, ordered by time,
+#: then by the order the work was scheduled (the sequence numbers are unique: the rest is never compared).
+_Work = tuple[float, int, str, Callable[[], Any]]
 
 
 class Simulation:
@@ -267,9 +269,14 @@ class Simulation:
         self._queue: list[_Work] = []
         self._seq = itertools.count()
         self._last: dict[tuple[str, str, str], float] = {}
+        self.memory = Memory(records)
 
-    def _at(self, at: float, run: Callable[[], Any]) -> None:
-        heapq.heappush(self._queue, _Work(at, next(self._seq), run))
+    def _at(self, at: float, story: str, run: Callable[[], Any], *, counted: bool = True) -> None:
+        """Work to do at `at`; `counted`: the story is not over until it is done (a timer is not counted: an armed
+        clock keeps its story open, a stale timer entry does not)."""
+        if counted:
+            self.memory.more(story)
+        heapq.heappush(self._queue, (at, next(self._seq), story if counted else "", run))
 
     async def run(self) -> Replay:
         for spec in SPECS:
@@ -281,16 +288,42 @@ class Simulation:
                     self.result.emitted.append(Emitted(record.timestamp, record.event))
                 self._deliver(record.event, record.topic, record.timestamp, sent_at=record.timestamp)
         while self._queue:
-            work = heapq.heappop(self._queue)
-            if work.at > self.timeline.end:
+            at, _, story, run = heapq.heappop(self._queue)
+            if at > self.timeline.end:
                 break  # the recording ends here: what would happen later was not recorded either
-            await work.run()
+            await run()
+            await self._done(story)
         # Records still waiting for a turn that never came: handled at the end, what they cause shows.
         for name, left in [*self._parked.items(), *self._waiting.items()]:
             service = self.services[name[0]]
             for pending in left:
                 await self._try(service, pending, self.timeline.end, parkable=False)
+        self.result.stories_closed = self.memory.closed
+        self.result.peak_open_stories = self.memory.peak_open
         return self.result
+
+    async def _done(self, story: str) -> None:
+        """One piece of the story's work done; the last one, and no clock armed: nothing can touch the story
+        again, forget it."""
+        if not story or not self.memory.done(story):
+            return
+        await self._over(story)
+
+    async def _over(self, story: str) -> None:
+        if story in self.memory.pending:
+            return
+        sla = self.services[SLA.name]
+        for clock_id in self.memory.held(story, SLA.name, CLOCKS):
+            doc = await sla.store.get(CLOCKS, clock_id)
+            if doc is not None and doc.get("timer"):
+                return
+        deletes, seen, positions = self.memory.forget(story)
+        for name, writes in deletes.items():
+            await self.services[name].store.commit(writes)
+        for name, event_id in seen:
+            self.services[name].seen.discard(event_id)
+        for position in positions:
+            self._last.pop(position, None)
 
     def _deliver(self, event: Event, topic: str, broker_at: float, *, sent_at: float) -> None:
         """Hand the event to every replayed service that consumes it, each at the time it handled it live."""
@@ -301,6 +334,8 @@ class Simulation:
             # Never before the broker had it, nor before the replay produced it, nor before the record before
             # it in its partition (a consumer handles a partition in order).
             order = (service.name, topic, event.key)
+            story = self.memory.story(event.key)
+            self.memory.positions[story].add(order)
             at = max(
                 self.timeline.handled_at.get((service.name, event.event_id), broker_at),
                 broker_at,
@@ -308,7 +343,7 @@ class Simulation:
                 self._last.get(order, sent_at),
             )
             self._last[order] = at
-            self._at(at, _bind(self._handle, service, handler, event, at, broker_at))
+            self._at(at, story, _bind(self._handle, service, handler, event, at, broker_at))
 
     async def _handle(self, service: Service, handler: Handler, event: Event, at: float, broker_at: float) -> None:
         if event.event_id in service.seen:
@@ -317,10 +352,12 @@ class Simulation:
         waits_for = None if self.learning else self.order.get((service.name, event.event_id))
         if waits_for is not None and waits_for not in service.seen:
             self._waiting[(service.name, waits_for)].append(pending)
+            self.memory.more(self.memory.story(event.key))  # open until its turn comes
             return
         parkable = self.learning and self.timeline.silent(service.name, event.event_id)
         if not await self._try(service, pending, at, parkable=parkable):
             self._parked[(service.name, event.key)].append(pending)
+            self.memory.more(self.memory.story(event.key))
             return
         await self._after(service, event, at)
 
@@ -328,9 +365,11 @@ class Simulation:
         """The records that wait for this one, and the records parked on its case, get their turn now."""
         for pending in self._waiting.pop((service.name, event.event_id), []):
             await self._handle(service, pending.handler, pending.event, at, pending.broker_at)
+            self.memory.done(self.memory.story(pending.event.key))  # never the last: this record's story is busy
         for pending in self._parked.pop((service.name, event.key), []):
             if await self._try(service, pending, at, parkable=True):
                 self.order[(service.name, pending.event.event_id)] = event.event_id
+                self.memory.done(self.memory.story(pending.event.key))
                 await self._after(service, pending.event, at)
             else:
                 self._parked[(service.name, event.key)].append(pending)
@@ -345,6 +384,8 @@ class Simulation:
         handles, and is tried again after it; the order found is kept for the candidate replay.
         """
         event = pending.event
+        story = self.memory.story(event.key)
+        self.memory.seen[story].add((service.name, event.event_id))
         uow = service.unit()
         now = datetime.fromtimestamp(at, UTC)
         ctx = Context(uow, service.deps, event, service.name, now, datetime.fromtimestamp(pending.broker_at, UTC))
@@ -363,12 +404,13 @@ class Simulation:
             return False
         service.seen.add(event.event_id)
         self.result.handled += 1
-        await self._commit(service, uow, at)
+        await self._commit(service, uow, at, story)
         return True
 
-    async def _commit(self, service: Service, uow: UnitOfWork, at: float) -> None:
+    async def _commit(self, service: Service, uow: UnitOfWork, at: float, story: str) -> None:
         if service.name == SLA.name:
-            self._arm(service, uow, at)
+            self._arm(service, uow, at, story)
+        self.memory.wrote(story, service.name, uow.writes)
         await uow.commit()
         for event in uow.events:
             self._emitted(event, at)
@@ -380,22 +422,23 @@ class Simulation:
         broker_at = max(recorded, at) if recorded is not None else at + self.timeline.lag.get(topic, 0.0)
         self._deliver(event, topic, broker_at, sent_at=at)
 
-    def _arm(self, sla: Service, uow: UnitOfWork, now: float) -> None:
+    def _arm(self, sla: Service, uow: UnitOfWork, now: float, story: str) -> None:
         """A timer for every clock this unit armed (its `timer` index set), at its due time. Looked up from the
         unit's writes, not with sla's range query: a query per record over every clock grows with the period."""
         for write in uow.writes:
             if isinstance(write, Insert | Replace) and write.collection == CLOCKS and write.doc.get("timer"):
                 due, clock_id = float(write.doc["due_at"]), str(write.doc["_id"])
-                self._at(max(due, now), _bind(self._fire, sla, clock_id, due))
+                self._at(max(due, now), story, _bind(self._fire, sla, clock_id, due, story), counted=False)
 
-    async def _fire(self, sla: Service, clock_id: str, due: float) -> None:
+    async def _fire(self, sla: Service, clock_id: str, due: float, story: str) -> None:
         """Fire the clock if it is still armed for this time (a later record may have stopped or re-armed it)."""
         doc = await sla.store.get(CLOCKS, clock_id)
         if doc is None or not doc.get("timer") or abs(float(doc["due_at"]) - due) > EPSILON:
             return
         uow = sla.unit()
         fire_clocks(uow, [doc], sla.deps, due, producer=sla.name)
-        await self._commit(sla, uow, due)
+        await self._commit(sla, uow, due, story)
+        await self._over(story)
 
 
 def _bind(fn: Callable[..., Any], *args: Any) -> Callable[[], Any]:

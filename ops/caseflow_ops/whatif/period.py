@@ -1,14 +1,15 @@
 """A recorded period: the suite's records as the broker kept them, read from Kafka or from an export file.
 
 An export file has one JSON object per line: `topic` (the catalog's name, without prefix), `partition`,
-`offset`, `timestamp_ms` (the broker's timestamp) and `event` (the event's envelope, as on the topic).
+`offset`, `timestamp_ms` (the broker's timestamp) and `event` (the event's envelope, as on the topic). Lines of
+topic policies.versions carry the rules versions that decided the period (the export adds them).
 """
 
 from __future__ import annotations
 
 import heapq
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -17,12 +18,15 @@ from typing import TextIO
 import orjson
 from aiokafka import TopicPartition
 
-from caseflow_contracts import TOPICS, ContractError, Event, parse_event
+from caseflow_contracts import TOPICS, ContractError, Event, Topic, parse_event
+from caseflow_contracts.topics import POLICIES_VERSIONS
 
 from ..kafka import Cluster, partitions_of
 from ..records import read_range
 
 TOPIC_NAMES = frozenset(topic.name for topic in TOPICS)
+#: The topics of a period, read by broker time; policies.versions is read whole (see `read_versions`).
+PERIOD_TOPICS = tuple(topic for topic in TOPICS if not topic.compacted)
 
 
 class PeriodError(ValueError):
@@ -93,16 +97,27 @@ async def read_kafka(
     the replay skips them)."""
     low = since.timestamp() if since else float("-inf")
     high = until.timestamp() if until else float("inf")
+    return await _read_topics(cluster, PERIOD_TOPICS, lambda stamp: low <= stamp < high)
+
+
+async def read_versions(cluster: Cluster) -> tuple[list[Recorded], Counter[str]]:
+    """Every record on policies.versions: each rules version the services loaded, whenever."""
+    return await _read_topics(cluster, (POLICIES_VERSIONS,), lambda stamp: True)
+
+
+async def _read_topics(
+    cluster: Cluster, topics: Iterable[Topic], wanted: Callable[[float], bool]
+) -> tuple[list[Recorded], Counter[str]]:
     found: list[Recorded] = []
     skipped: Counter[str] = Counter()
     async with cluster.consumer() as consumer:
         parts: list[TopicPartition] = []
-        for topic in TOPICS:
+        for topic in topics:
             parts += await partitions_of(consumer, cluster.name(topic.name))
         starts = await consumer.beginning_offsets(parts)
         async for record in read_range(consumer, parts, starts):
             stamp = record.timestamp / 1000
-            if not low <= stamp < high:
+            if not wanted(stamp):
                 continue
             try:
                 event = parse_event(record.value or b"")
@@ -114,6 +129,15 @@ async def read_kafka(
                 continue
             found.append(Recorded(cluster.unprefixed(record.topic), record.partition, record.offset, stamp, event))
     return found, skipped
+
+
+def split_versions(records: Iterable[Recorded]) -> tuple[list[Recorded], list[Recorded]]:
+    """The period's case records, and the rules versions that came with it (an export's policies.versions lines)."""
+    period: list[Recorded] = []
+    versions: list[Recorded] = []
+    for r in records:
+        (versions if r.topic == POLICIES_VERSIONS.name else period).append(r)
+    return period, versions
 
 
 def in_order(records: Iterable[Recorded]) -> Iterator[Recorded]:

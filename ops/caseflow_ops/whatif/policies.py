@@ -17,10 +17,11 @@ from pydantic import BaseModel
 
 from caseflow_claims.rules import CompensationRules
 from caseflow_claims.settings import ClaimsSettings
+from caseflow_contracts.policies import PolicyVersionLoaded
 from caseflow_intake.rules import IntakeRules
 from caseflow_intake.settings import DEFAULT_RULES as INTAKE_RULES
 from caseflow_kit.calendar import CalendarBook
-from caseflow_kit.rules import RulesError, load_rules
+from caseflow_kit.rules import RulesError, load_rules, rules_from_text
 from caseflow_routing.domain.policy import HqRules
 from caseflow_routing.rules import DirectoryFile
 from caseflow_routing.settings import RoutingSettings
@@ -158,11 +159,12 @@ KINDS: dict[str, tuple[str, type[BaseModel], str]] = {
 
 @dataclass(frozen=True)
 class Kept:
-    """A rules file kept for replays: its kind, its version, where it is."""
+    """A rules file kept for replays: its kind, its version, where it is (a file, or a record of
+    policies.versions)."""
 
     kind: str
     version: str
-    path: Path
+    source: str
     rules: BaseModel
 
 
@@ -181,11 +183,43 @@ def kept_in(folder: Path | None) -> list[Kept]:
                 rules = load_rules(path, model)
             except RulesError:
                 continue
-            found.append(Kept(kind, str(getattr(rules, "version", "")), path, rules))
+            found.append(Kept(kind, str(getattr(rules, "version", "")), str(path), rules))
             break
         else:
             raise PolicyError(f"{path}: not a rules file of any kind the services load ({', '.join(KINDS)})")
     return found
+
+
+def kept_recorded(versions: Iterable[Recorded]) -> list[Kept]:
+    """The rules versions published on policies.versions (read from the topic, or from an export), validated by
+    the service's model as the files are; the last record of a version wins, as compaction keeps it. Kinds a
+    replay does not run (notify's policy) are left out."""
+    latest: dict[str, Kept] = {}
+    for r in versions:
+        event = r.event
+        if not isinstance(event, PolicyVersionLoaded) or event.payload.kind not in KINDS:
+            continue
+        p = event.payload
+        source = f"{r.topic}:{r.partition}:{r.offset} ({p.service}, {p.loaded_at:%Y-%m-%dT%H:%M:%SZ})"
+        try:
+            rules = rules_from_text(p.content, KINDS[p.kind][1], Path(f"{p.policy_id}.{p.file_format}"))
+        except RulesError as exc:
+            raise PolicyError(f"{source}: {exc}") from None
+        latest[p.policy_id] = Kept(p.kind, p.version, source, rules)
+    return list(latest.values())
+
+
+def versions_needed(
+    records: Iterable[Recorded], versions: Iterable[Recorded]
+) -> tuple[list[Recorded], list[tuple[str, str]]]:
+    """The records of policies.versions that decided the period (one per kind and version), and the versions
+    the period names that none of them holds."""
+    on_topic: dict[tuple[str, str], Recorded] = {}
+    for r in versions:
+        if isinstance(r.event, PolicyVersionLoaded):
+            on_topic[(r.event.payload.kind, r.event.payload.version)] = r
+    wanted = sorted((kind, v) for kind, found in recorded_versions(records).items() for v in found)
+    return [on_topic[w] for w in wanted if w in on_topic], [w for w in wanted if w not in on_topic]
 
 
 def recorded(records: Iterable[Recorded], in_force: PolicySet, kept: list[Kept]) -> PolicySet:
@@ -208,8 +242,12 @@ def recorded(records: Iterable[Recorded], in_force: PolicySet, kept: list[Kept])
             others = sorted(k.version for k in kept if k.kind == kind)
             raise PolicyError(
                 f"{kind} version {version!r} decided the period, but {where}, and version {version!r} is not kept"
-                + (f" (kept: {', '.join(others)})" if others else " (give the folder of kept versions: --kept)")
+                + (
+                    f" (kept: {', '.join(others)})"
+                    if others
+                    else " (not on policies.versions either; give a folder of kept versions: --kept)"
+                )
             )
         changes[KINDS[kind][0]] = match.rules
-        sources[kind] = str(match.path)
+        sources[kind] = match.source
     return replace(in_force, **changes, sources=sources)

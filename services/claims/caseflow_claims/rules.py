@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -53,6 +53,9 @@ class FourEyes(BaseModel):
 
 
 class CompensationRules(BaseModel):
+    #: Its name on policies.versions (see caseflow_kit.rules).
+    RULES_KIND: ClassVar[str] = "compensation_rules"
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     version: str = Field(min_length=1, max_length=200)

@@ -6,7 +6,7 @@ refused and the rules in force stay in force (see caseflow_kit.rules).
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -95,6 +95,9 @@ class ClaimRules(_Rules):
 
 
 class IntakeRules(_Rules):
+    #: Its name on policies.versions (see caseflow_kit.rules).
+    RULES_KIND: ClassVar[str] = "intake_rules"
+
     version: Annotated[str, Field(min_length=1, max_length=64)]
     exception_kinds: dict[ExceptionKind, CaseKind]
     contact_categories: dict[ContactCategory, CaseKind]

@@ -27,10 +27,27 @@ class RulesError(ValueError):
 
 
 def load_rules(path: Path, model: type[M]) -> M:
+    return load_rules_text(path, model)[0]
+
+
+def load_rules_text(path: Path, model: type[M]) -> tuple[M, str]:
+    """The rules and the text they were read from (kept by version: see `RulesFile.kind`)."""
     try:
         text = path.read_text(encoding="utf-8")
-        data: Any = json.loads(text) if path.suffix == ".json" else yaml.load(text, Loader=_YAML_LOADER)  # noqa: S506 - a safe loader
-    except (OSError, ValueError, yaml.YAMLError) as exc:
+    except (OSError, ValueError) as exc:
+        raise RulesError(f"{path}: cannot read: {exc}") from None
+    return rules_from_text(text, model, path), text
+
+
+def file_format(path: Path) -> str:
+    return "json" if path.suffix == ".json" else "yaml"
+
+
+def rules_from_text(text: str, model: type[M], path: Path) -> M:
+    """Validate rules written as `path`'s format says (a kept version is checked the same way as a file)."""
+    try:
+        data: Any = json.loads(text) if file_format(path) == "json" else yaml.load(text, Loader=_YAML_LOADER)  # noqa: S506 - a safe loader
+    except (ValueError, yaml.YAMLError) as exc:
         raise RulesError(f"{path}: cannot read: {exc}") from None
     try:
         return model.model_validate(data)
@@ -47,8 +64,19 @@ class RulesFile(Generic[M]):
     def __init__(self, path: Path, model: type[M]) -> None:
         self.path = path
         self.model = model
-        self.current: M = load_rules(path, model)
+        self.current: M
+        self.current, self.text = load_rules_text(path, model)
         self._mtime = path.stat().st_mtime_ns
+
+    @property
+    def kind(self) -> str:
+        """What these rules are, as policies.versions names them: the model's `RULES_KIND`."""
+        return str(getattr(self.model, "RULES_KIND", self.model.__name__))
+
+    @property
+    def version(self) -> str | None:
+        version = getattr(self.current, "version", None)
+        return None if version is None else str(version)
 
     def reload(self, *, force: bool = False) -> bool:
         """Re-read the file if it changed; return True when new rules took effect."""
@@ -64,7 +92,7 @@ class RulesFile(Generic[M]):
             return False
         self._mtime = mtime
         try:
-            self.current = load_rules(self.path, self.model)
+            self.current, self.text = load_rules_text(self.path, self.model)
         except RulesError as exc:
             log.error("rules file rejected; keeping the rules in force", extra=logs.log_fields(error=str(exc)))
             return False

@@ -24,7 +24,7 @@ from faststream.middlewares import AckPolicy
 from prometheus_client import CollectorRegistry
 
 from caseflow_contracts import Event, Topic
-from caseflow_contracts.topics import DAY_MS
+from caseflow_contracts.topics import DAY_MS, POLICIES_VERSIONS
 
 from . import deadletters, logs
 from .asyncapi import service_document
@@ -42,12 +42,15 @@ from .store import Collection, OutboxRecord, Query, Store, StoreUnavailableError
 from .store.mongo import MongoStore
 from .store.sqlite import SqliteStore
 from .uow import UnitOfWork
+from .versions import VersionKeeper
 
 S = TypeVar("S", bound=KitSettings)
 D = TypeVar("D")
 log = logging.getLogger("caseflow.runtime")
 #: How often caseflow_ready and caseflow_outbox_backlog are refreshed (Prometheus scrapes every 15 s).
 HEALTH_INTERVAL_S = 5.0
+#: How soon rules versions the broker did not take are offered again when files are never re-read.
+KEEP_RETRY_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -149,6 +152,7 @@ class Runtime(Generic[S, D]):
             self.store, publish or self.publisher.publish, self.metrics, self.ownership, clock=self.clock
         )
         self.commands = CommandRunner(self.unit_of_work)
+        self.versions = VersionKeeper(spec.name, self.topic_name(POLICIES_VERSIONS), publish or self.publisher.publish)
         self.consumers = [GuardedConsumer(self, s) for s in spec.subscriptions]
         self._may_emit = frozenset(model.event_type() for model in spec.emits) or None
         self._handling = asyncio.Lock()  # held while a batch is handled: a rebalance waits for it
@@ -310,8 +314,8 @@ class Runtime(Generic[S, D]):
             await self.discover_slots()
         self._tasks.append(asyncio.create_task(self.relay.run(self.settings.outbox_interval_ms / 1000)))
         self._tasks.append(asyncio.create_task(self._forget_old_events()))
-        if self.settings.rules_reload_s > 0 and self.spec.rules_files(self.deps):
-            self._tasks.append(asyncio.create_task(self._reload_rules()))
+        if self.spec.rules_files(self.deps):
+            self._tasks.append(asyncio.create_task(self._keep_rules()))
         self._tasks += [asyncio.create_task(job(self)) for job in self.spec.background]
         self._started = True
         await self.refresh_health()
@@ -343,11 +347,17 @@ class Runtime(Generic[S, D]):
         await self.store.close()
         log.info("service stopped")
 
-    async def _reload_rules(self) -> None:
-        """The one reload job: every rules file of the service, every rules_reload_s."""
+    async def _keep_rules(self) -> None:
+        """The one rules job: publish the version of every rules file in force on policies.versions, then
+        re-read every file every rules_reload_s, and publish a version newly in force (whoever reloaded it)."""
+        interval = self.settings.rules_reload_s
         while True:
-            await asyncio.sleep(self.settings.rules_reload_s)
-            for rules in self.spec.rules_files(self.deps):
+            files = self.spec.rules_files(self.deps)
+            all_kept = await self.versions.keep(files, self.clock.now())
+            if interval <= 0 and all_kept:
+                return
+            await asyncio.sleep(interval if interval > 0 else KEEP_RETRY_S)
+            for rules in files if interval > 0 else ():
                 rules.reload()
 
     async def _forget_old_events(self) -> None:

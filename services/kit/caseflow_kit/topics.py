@@ -21,11 +21,8 @@ def catalog_topics(prefix: str = "", *, max_partitions: int | None = None, repli
     specs = []
     for topic in TOPICS:
         partitions = min(topic.partitions, max_partitions) if max_partitions else topic.partitions
-        specs.append(
-            NewTopic(
-                prefix + topic.name, partitions, replication, topic_configs={"retention.ms": str(topic.retention_ms)}
-            )
-        )
+        configs = {"retention.ms": str(topic.retention_ms), "cleanup.policy": topic.cleanup_policy}
+        specs.append(NewTopic(prefix + topic.name, partitions, replication, topic_configs=configs))
         specs.append(
             NewTopic(
                 prefix + topic.dlq, 1, replication, topic_configs={"retention.ms": str(DLQ_RETENTION_DAYS * DAY_MS)}

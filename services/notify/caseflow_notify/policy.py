@@ -6,6 +6,8 @@ the customer's own time zone: SMS 08:00-21:00 means 08:00-21:00 where the custom
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from pydantic import Field, field_validator
 
 from caseflow_contracts.notify import NotifyChannel
@@ -19,6 +21,9 @@ DEFAULT_ZONE = "Asia/Shanghai"
 
 
 class Policy(DeliveryPolicy):
+    #: Its name on policies.versions (see caseflow_kit.rules).
+    RULES_KIND: ClassVar[str] = "notify_policy"
+
     sending_hours: dict[NotifyChannel, CalendarSpec] = Field(
         default_factory=dict,
         description="When each channel may speak to a customer, in the customer's zone; a channel not listed: any"

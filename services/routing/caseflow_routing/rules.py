@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import ClassVar
 
 from pydantic import Field, model_validator
 
@@ -24,6 +25,9 @@ DEFAULT_HQ_RULES = DATA / "hq_rules.yaml"
 
 class DirectoryFile(DirectoryRules):
     """The directory file: the directory and the calendar book its units keep (the notion sla uses too)."""
+
+    #: Its name on policies.versions (see caseflow_kit.rules).
+    RULES_KIND: ClassVar[str] = "directory"
 
     calendars: CalendarBook = Field(
         default_factory=CalendarBook, description="Working calendars and which unit keeps which; none: always open"

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, ClassVar
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
@@ -87,6 +87,9 @@ class MetricOptions(Strict):
 
 
 class Policies(Strict):
+    #: Its name on policies.versions (see caseflow_kit.rules).
+    RULES_KIND: ClassVar[str] = "sla_policies"
+
     version: str = Field(min_length=1, max_length=64)
     warning_fraction: float = Field(default=0.8, gt=0, lt=1)
     allowed_lateness: Annotated[int, BeforeValidator(_seconds), Field(ge=0, le=3600)] = Field(
@@ -182,6 +185,9 @@ class PolicyBook:
 
 class QaTable(Strict):
     """The QA table (seed 000, "未执行处罚"): points per missed duty, and which breaches miss which duty."""
+
+    #: Its name on policies.versions (see caseflow_kit.rules).
+    RULES_KIND: ClassVar[str] = "qa_table"
 
     version: str = Field(min_length=1, max_length=64)
     time_zone: str = Field(default="Asia/Shanghai", description="Periods (YYYY-MM) are months in this zone")

@@ -117,24 +117,33 @@ class MemoryStore(Store):
         return len(doomed)
 
     async def commit(self, writes: Sequence[Write]) -> list[OutboxRecord]:
-        # Apply to copies, then swap in: all or nothing.
-        staged = {name: dict(table) for name, table in self._docs.items()}
+        # All or nothing: each write remembers what it replaced, and a failing write undoes the ones before it.
+        # (Copying the tables per commit cost time in proportion to everything stored: a replay of a long period
+        # spent most of its time there.)
+        undo: list[tuple[dict[str, Doc], str, Doc | None]] = []
         outbox: list[OutboxRecord] = []
-        for w in writes:
-            if isinstance(w, OutboxMessage):
-                require_slot(w)
-                outbox.append(OutboxRecord(str(next(self._seq)), w))
-            else:
-                self._table(w.collection)
-                self._apply(staged, w)
-        self._docs = staged
+        try:
+            for w in writes:
+                if isinstance(w, OutboxMessage):
+                    require_slot(w)
+                    outbox.append(OutboxRecord(str(next(self._seq)), w))
+                else:
+                    self._apply(w, undo)
+        except BaseException:
+            for table, key, before in reversed(undo):
+                if before is None:
+                    table.pop(key, None)
+                else:
+                    table[key] = before
+            raise
         self._outbox.update((int(r.id), r) for r in outbox)
         return outbox
 
-    def _apply(self, staged: dict[str, dict[str, Doc]], w: Insert | Replace | Put | Delete) -> None:
-        table = staged[w.collection]
+    def _apply(self, w: Insert | Replace | Put | Delete, undo: list[tuple[dict[str, Doc], str, Doc | None]]) -> None:
+        table = self._table(w.collection)
         if isinstance(w, Delete):
-            table.pop(w.key, None)
+            if w.key in table:
+                undo.append((table, w.key, table.pop(w.key)))
             return
         key = w.doc["_id"]
         current = table.get(key)
@@ -153,6 +162,7 @@ class MemoryStore(Store):
             value = doc.get(unique)
             if isinstance(value, str) and any(other.get(unique) == value for k, other in table.items() if k != key):
                 raise DuplicateKeyError(w.collection, f"{unique} {value}")
+        undo.append((table, key, current))
         table[key] = doc
 
     async def outbox_pending(self, limit: int, slots: frozenset[int] | None = None) -> list[OutboxRecord]:

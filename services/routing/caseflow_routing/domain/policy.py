@@ -4,7 +4,7 @@ no record may hold (seed 000 QA table: 服务禁语, 信息记录).
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -29,6 +29,9 @@ class AutoReassignment(_Rules):
 
 
 class HqRules(_Rules):
+    #: Its name on policies.versions (see caseflow_kit.rules).
+    RULES_KIND: ClassVar[str] = "hq_rules"
+
     version: Label
     rejection_reasons: dict[Identifier, Label] = Field(min_length=1, description="Code -> what it means")
     transfer_reasons: dict[Identifier, Label] = Field(min_length=1, description="Code -> what it means")
