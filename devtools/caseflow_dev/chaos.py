@@ -772,8 +772,8 @@ def find_duplicates(observed: Observed) -> list[str]:
             facts[e.type][(p.chargeback_id,)] += 1
         elif e.type in ("notification.sent", "notification.failed"):
             facts["notification"][(p.case_id, p.trigger_event_id, str(p.channel))] += 1
-        elif e.type == "sla.breached":
-            facts[e.type][(p.case_id, str(p.metric), str(p.level))] += 1
+        elif e.type == "sla.breached":  # once per clock: a reopening starts the case's clocks afresh
+            facts[e.type][(p.case_id, str(p.metric), str(p.level), p.started_at.isoformat())] += 1
         elif e.type == "case.opened":
             facts[e.type][(e.causation_id or "",)] += 1
     for kind, counter in facts.items():

@@ -18,6 +18,7 @@ from caseflow_dev.chaos import (
     contacts_lost_in_closed_cases,
     differences,
     failures_explained,
+    find_duplicates,
     judge,
     unexplained_dead_letters,
 )
@@ -217,3 +218,17 @@ def test_a_simulated_day_fails_on_an_upstream_event_never_taken_in_and_passes_on
     opened = event("case.opened", "o1").model_copy(update={"causation_id": "u1"})
     seen.arrived("cases.lifecycle", opened, seq(1))
     assert judge(seen, bad_sent=0, faults=[]).problems == []
+
+
+def test_a_breach_is_a_duplicate_only_for_the_same_clock() -> None:
+    seen = Observed()
+    reopened = event(
+        "sla.breached", "b2", metric="callback", started_at=DEADLINE, deadline_at=DEADLINE + timedelta(hours=2)
+    )
+    for e in (breach("b1"), breach("b1"), reopened):  # a republished copy, and the reopened case's new clock
+        seen.arrived("sla.breaches", e, {})
+    assert find_duplicates(seen) == []
+    seen.arrived("sla.breaches", breach("b3"), {})  # the first clock's breach under another id
+    [problem] = find_duplicates(seen)
+    assert problem.startswith("sla.breached ('CF-000001', 'callback'")
+    assert problem.endswith("published 2 times")
