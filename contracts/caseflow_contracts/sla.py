@@ -59,7 +59,7 @@ class SlaWarning(Event):
 
 
 class SlaBreached(Event):
-    """A clock passed its target: exactly once per (case, metric, level)."""
+    """A clock passed its target: once per clock (a case's metric at a level from its `started_at`; a reopened case's new clocks can breach afresh)."""
 
     type: Literal["sla.breached"] = "sla.breached"
     payload: SlaClockPayload

@@ -1,6 +1,7 @@
 """The chaos run: the same day twice, once clean and once with faults, then a reconciliation.
 
     python -m caseflow_dev.chaos [--minutes 10] [--replicas 2] [--kill-every 6] [--pause 5]
+    python -m caseflow_dev.chaos --simulated-day [--speed 600] [--rate 10] --minutes 2 --kill-every 8
 
 Every service runs as `--replicas` processes in one consumer group, sharing one store per service,
 as Kubernetes runs them. Both runs get the same upstream traffic (exceptions with duplicates, poison
@@ -20,6 +21,10 @@ start and checks:
   follow-up case), no breach standing against a station update that was on the broker before its deadline.
 A run is judged once the suite has nothing left to do (`Backlog`: every group committed what it reads,
 every outbox published, every delivery decided), not after a fixed wait.
+`--simulated-day` runs the simulator's day instead (its station bots, HQ desk and customers react to what
+the suite does) at `--speed`, SLA targets scaled the same way as `make run` scales them, under the same
+faults. The simulator reacts to timing, so there is no clean run to compare with: it checks the invariants
+(late facts, once, order, nothing lost) and that every dead letter is one of the simulator's bad inputs.
 Tansu here keeps topics in memory, so "stopping the broker" is a freeze (SIGSTOP / SIGCONT).
 Each run's folder keeps its stores, logs and `observed.tsv` (one line per record read: topic, partition,
 offset, broker time, key, type, event id) for a post-mortem.
@@ -35,7 +40,7 @@ import random
 import sqlite3
 import time
 from collections import Counter, defaultdict
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -48,7 +53,7 @@ from caseflow_contracts import TOPICS, ContractError, Event, parse_event
 from caseflow_contracts.cases import CaseClosed, CaseEscalated, CaseMerged, CaseOpened, CaseReopened
 from caseflow_contracts.common import LadderLevel
 from caseflow_contracts.notify import NotificationFailed
-from caseflow_contracts.sla import SlaBreached, SlaBreachWithdrawn, SlaMetric
+from caseflow_contracts.sla import SlaBreached, SlaBreachWithdrawn, SlaMet, SlaMetric
 from caseflow_contracts.stations import (
     CallbackOutcome,
     CallbackPayload,
@@ -60,7 +65,7 @@ from caseflow_contracts.stations import (
     StationUpdatePayload,
 )
 from caseflow_contracts.topics import CASES_LIFECYCLE, UPSTREAM_CUSTOMER_CONTACTS, UPSTREAM_PARCEL_EXCEPTIONS
-from caseflow_contracts.upstream import ContactCategory, ExceptionKind
+from caseflow_contracts.upstream import ContactCategory, CustomerContacted, ExceptionKind, ParcelExceptionReported
 from caseflow_kit.auth import Role
 from caseflow_kit.outbox import COMMIT_SEQ_HEADER
 from caseflow_kit.store import Collection, Query
@@ -69,7 +74,7 @@ from caseflow_kit.store.sqlite import SqliteStore
 from .broker import EmbeddedBroker
 from .demo import demo_env
 from .harness import ServiceProcess, fresh_keys
-from .simulator import Upstream, load_places
+from .simulator import Upstream, load_places, simulate
 from .sinks import HttpSink, SmtpSink
 from .testing import KafkaTestKit
 
@@ -578,6 +583,61 @@ class Outcome:
     unfair_breaches: list[str] = field(default_factory=list)  # breaches standing against an on-time update
 
 
+@dataclass
+class Day:
+    """The suite running for one day: its replicas, what the observer has read, the faults done so far."""
+
+    kit: KafkaTestKit
+    cluster: Cluster
+    observed: Observed = field(default_factory=Observed)
+    faults: list[str] = field(default_factory=list)
+    stop: asyncio.Event = field(default_factory=asyncio.Event)  # set: the day's background tasks end
+    calm: asyncio.Event = field(default_factory=asyncio.Event)  # set: the monkey stops
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)  # ended by `stop`
+    monkey: asyncio.Task[None] | None = None
+
+    async def calm_down(self) -> None:
+        """Stop the monkey and wait until every replica is back."""
+        self.calm.set()
+        if self.monkey is not None:
+            await self.monkey
+        await self.cluster.ready()
+
+
+@contextlib.asynccontextmanager
+async def suite(
+    broker: EmbeddedBroker, data: Path, *, replicas: int, speed: float = 1, chaos: Chaos | None = None
+) -> AsyncIterator[Day]:
+    """`replicas` of every service on SLA policies scaled by `speed` (as `make run` scales them), an observer
+    reading every topic from the start, and the monkey when there is `chaos`."""
+    kit = KafkaTestKit(broker.bootstrap, data)
+    await kit.create_topics()
+    (data / "logs").mkdir(parents=True, exist_ok=True)
+    smtp, http = SmtpSink().start(), await HttpSink().start()
+    env = kit.env(
+        **fresh_keys(),
+        CASEFLOW_SESSION_TIMEOUT_MS="6000",
+        CASEFLOW_HEARTBEAT_INTERVAL_MS="1000",
+        **demo_env(data, speed, smtp, http),
+    )
+    day = Day(kit, Cluster(kit, env, data / "logs", replicas))
+    try:
+        day.cluster.start_all()
+        await day.cluster.ready()
+        day.tasks.append(asyncio.create_task(observe(kit, day.observed, day.stop, data / "observed.tsv")))
+        if chaos is not None:
+            day.monkey = asyncio.create_task(monkey(day.cluster, broker, chaos, day.calm, day.faults))
+        yield day
+    finally:
+        day.calm.set()
+        day.stop.set()
+        await asyncio.gather(*day.tasks, *([day.monkey] if day.monkey else []), return_exceptions=True)
+        day.cluster.stop()
+        await kit.close()
+        await http.stop()
+        smtp.stop()
+
+
 async def run(
     broker: EmbeddedBroker,
     data: Path,
@@ -588,60 +648,31 @@ async def run(
     pace_s: float = 0.05,
 ) -> Outcome:
     """One day: upstream traffic, then repeat contacts, then the stations' answers; faults throughout."""
-    kit = KafkaTestKit(broker.bootstrap, data)
-    await kit.create_topics()
-    (data / "logs").mkdir(parents=True, exist_ok=True)
-    smtp, http = SmtpSink().start(), await HttpSink().start()
-    env = kit.env(
-        **fresh_keys(),
-        CASEFLOW_SESSION_TIMEOUT_MS="6000",
-        CASEFLOW_HEARTBEAT_INTERVAL_MS="1000",
-        **demo_env(data, 1, smtp, http),
-    )
-    cluster = Cluster(kit, env, data / "logs", replicas)
-    cluster.start_all()
-    await cluster.ready()
-    stop, calm = asyncio.Event(), asyncio.Event()
-    observed = Observed()
-    bot = StationBot(kit)
-    faults: list[str] = []
-    tasks = [
-        asyncio.create_task(observe(kit, observed, stop, data / "observed.tsv")),
-        asyncio.create_task(bot.listen(stop)),
-    ]
-    if chaos is not None:
-        tasks.append(asyncio.create_task(monkey(cluster, broker, chaos, calm, faults)))
-    traffic = scenario(cases)
-    producer = AIOKafkaProducer(bootstrap_servers=kit.bootstrap, linger_ms=1)
-    await producer.start()
-    try:
-        for i, (topic, key, value) in enumerate(traffic.all):
-            if i == len(traffic.first):
-                await intake_caught_up(observed, upstream_ids(traffic.first))
-            await producer.send_and_wait(kit.prefix + topic, value, key=key)
-            await asyncio.sleep(pace_s)
+    async with suite(broker, data, replicas=replicas, chaos=chaos) as day:
+        bot = StationBot(day.kit)
+        day.tasks.append(asyncio.create_task(bot.listen(day.stop)))
+        traffic = scenario(cases)
+        producer = AIOKafkaProducer(bootstrap_servers=day.kit.bootstrap, linger_ms=1)
+        await producer.start()
+        try:
+            for i, (topic, key, value) in enumerate(traffic.all):
+                if i == len(traffic.first):
+                    await intake_caught_up(day.observed, upstream_ids(traffic.first))
+                await producer.send_and_wait(day.kit.prefix + topic, value, key=key)
+                await asyncio.sleep(pace_s)
+        finally:
+            await producer.stop()
         # Every contact taken in before a station resolves anything: otherwise a contact that a fault held up
         # meets a closed case and (rightly) reopens it, and the runs would differ by timing, not by a fault.
-        await intake_caught_up(observed, upstream_ids(traffic.all))
-        async with Backlog(kit) as backlog:
+        await intake_caught_up(day.observed, upstream_ids(traffic.all))
+        async with Backlog(day.kit) as backlog:
             await backlog.drained()  # every case handed to its station before the stations answer
             await bot.drain()
-            calm.set()  # the monkey stops; every replica comes back before the run is judged
-            await asyncio.gather(*tasks[2:])
-            await cluster.ready()
+            await day.calm_down()  # every replica back before the run is judged
             await backlog.drained()
-        await quiet(observed, still_s=2)  # and nothing else moves (a timer, a retry)
-        outcome = await summarize(cluster, observed, traffic.all)
-        outcome.faults = faults
-    finally:
-        await producer.stop()
-        calm.set()
-        stop.set()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        cluster.stop()
-        await kit.close()
-        await http.stop()
-        smtp.stop()
+        await quiet(day.observed, still_s=2)  # and nothing else moves (a timer, a retry)
+        outcome = await summarize(day.cluster, day.observed, traffic.all)
+        outcome.faults = day.faults
     return outcome
 
 
@@ -741,8 +772,8 @@ def find_duplicates(observed: Observed) -> list[str]:
             facts[e.type][(p.chargeback_id,)] += 1
         elif e.type in ("notification.sent", "notification.failed"):
             facts["notification"][(p.case_id, p.trigger_event_id, str(p.channel))] += 1
-        elif e.type == "sla.breached":
-            facts[e.type][(p.case_id, str(p.metric), str(p.level))] += 1
+        elif e.type == "sla.breached":  # once per clock: a reopening starts the case's clocks afresh
+            facts[e.type][(p.case_id, str(p.metric), str(p.level), p.started_at.isoformat())] += 1
         elif e.type == "case.opened":
             facts[e.type][(e.causation_id or "",)] += 1
     for kind, counter in facts.items():
@@ -886,19 +917,169 @@ def report(clean: Outcome, chaotic: Outcome) -> str:
     return "\n".join(lines)
 
 
+def breach_figures(events: Iterable[Event]) -> Counter[str]:
+    """How sla's breaches went: published, withdrawn after they went out, and held (a clock decided met after
+    its deadline: the station's update was stamped in time and reached sla before the breach went out)."""
+    figures: Counter[str] = Counter(published=0, held=0, withdrawn=0)
+    for e in first_arrivals(events):
+        if isinstance(e, SlaBreached):
+            figures["published"] += 1
+        elif isinstance(e, SlaBreachWithdrawn):
+            figures["withdrawn"] += 1
+        elif isinstance(e, SlaMet) and e.occurred_at > e.payload.deadline_at:
+            figures["held"] += 1
+    return figures
+
+
+#: Where the simulator's deliberately bad upstream events (broken JSON, unknown types, negative money) go.
+BAD_INPUTS_DLQ = f"{UPSTREAM_PARCEL_EXCEPTIONS.name}.dlq:"
+
+
+def unexplained_dead_letters(dead: Counter[str], bad_sent: int, cut_short: int) -> list[str]:
+    """Dead letters other than the simulator's bad inputs (each dead-lettered once) and the triggers of the
+    `cut_short` e-mails a kill interrupted (see `failures_explained`)."""
+    parked: Counter[str] = Counter()
+    problems = []
+    for key, n in sorted(dead.items()):
+        if key.startswith(BAD_INPUTS_DLQ):
+            parked["bad"] += n
+        elif key.endswith(":delivery_failed"):
+            parked["cut short"] += n
+        else:
+            problems.append(f"dead-lettered {key} ({n})")
+    if parked["bad"] != bad_sent:
+        problems.append(f"{bad_sent} bad upstream events sent, {parked['bad']} dead-lettered")
+    if parked["cut short"] != cut_short:
+        problems.append(
+            f"{parked['cut short']} triggers dead-lettered as delivery_failed for {cut_short} e-mails cut short"
+        )
+    return problems
+
+
+def upstream_seen(observed: Observed) -> set[str]:
+    """The valid upstream events on the broker: what intake must take in."""
+    return {e.event_id for e in observed.events if isinstance(e, ParcelExceptionReported | CustomerContacted)}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A simulated day's invariants, judged on the faulty run alone."""
+
+    counts: Counter[str]
+    breaches: Counter[str]
+    dead: Counter[str]
+    stories: int
+    faults: list[str]
+    closed_merges: list[str]
+    unfair_breaches: list[str]
+    duplicates: list[str]
+    out_of_order: list[str]
+    lost: list[str]
+    dead_unexplained: list[str]
+
+    @property
+    def problems(self) -> list[str]:
+        return (
+            self.closed_merges
+            + self.unfair_breaches
+            + self.duplicates
+            + self.out_of_order
+            + [f"never taken in: {x}" for x in self.lost]
+            + self.dead_unexplained
+        )
+
+
+def judge(observed: Observed, bad_sent: int, faults: list[str]) -> Verdict:
+    return Verdict(
+        counts=Counter({t: len(ids) for t, ids in observed.ids_by_type.items()}),
+        breaches=breach_figures(observed.events),
+        dead=observed.dead,
+        stories=len(observed.sequences),
+        faults=faults,
+        closed_merges=contacts_lost_in_closed_cases(observed.events),
+        unfair_breaches=breaches_charged_for_on_time_updates(observed.events, observed.broker_time),
+        duplicates=find_duplicates(observed),
+        out_of_order=observed.out_of_order(),
+        lost=sorted(upstream_seen(observed) - taken_in(observed)),
+        dead_unexplained=unexplained_dead_letters(
+            observed.dead,
+            bad_sent,
+            sum(
+                1
+                for e in first_arrivals(observed.events)
+                if isinstance(e, NotificationFailed) and e.payload.reason == CUT_SHORT
+            ),
+        ),
+    )
+
+
+async def simulated_day(
+    broker: EmbeddedBroker, data: Path, *, speed: float, minutes: float, rate: float, replicas: int, chaos: Chaos
+) -> Verdict:
+    """The simulator's day (its stations, HQ desk and customers react to what the suite does) at `speed`, with
+    SLA targets scaled the same way, under faults; then what the suite still owes is drained and judged."""
+    async with suite(broker, data, replicas=replicas, speed=speed, chaos=chaos) as day:
+        stats = await simulate(
+            day.kit.bootstrap, rate=rate, speed=speed, duration=minutes * 60, prefix=day.kit.prefix, seed=chaos.seed
+        )
+        await day.calm_down()
+        await intake_caught_up(day.observed, upstream_seen(day.observed))
+        async with Backlog(day.kit) as backlog:
+            await backlog.drained()
+        # the stations stopped with the simulator; clocks still running come due within the longest scaled target
+        await quiet(day.observed, still_s=2, limit_s=60)
+        return judge(day.observed, stats.sent["bad"], day.faults)
+
+
+def day_report(verdict: Verdict) -> str:
+    faults = verdict.faults
+    lines = [f"faults: {len(faults)} ({', '.join(faults[:12])}{' …' if len(faults) > 12 else ''})"]
+    lines += [f"  {kind:28} {n:6}" for kind, n in sorted(verdict.counts.items())]
+    lines.append("  breaches: " + ", ".join(f"{how} {n}" for how, n in verdict.breaches.items()))
+    lines.append(
+        "  dead letters by reason: " + (", ".join(f"{k} {n}" for k, n in sorted(verdict.dead.items())) or "none")
+    )
+    lines.append(f"  contacts merged into a closed case, not reopened or followed up: {len(verdict.closed_merges)}")
+    lines.append(
+        f"  breaches charged for a station update on the broker before the deadline: {len(verdict.unfair_breaches)}"
+    )
+    lines.append(f"  duplicates per business key: {len(verdict.duplicates)}")
+    lines.append(f"  stories out of order: {len(verdict.out_of_order)} of {verdict.stories}")
+    lines.append(f"  upstream events never taken in: {len(verdict.lost)}")
+    lines.append(
+        f"  dead letters other than the simulator's bad inputs and e-mails cut short: {len(verdict.dead_unexplained)}"
+    )
+    return "\n".join(lines)
+
+
+def conclude(found: list[str], good: str, bad: str) -> int:
+    for line in found:
+        print("  !", line)
+    print(good if not found else bad)
+    return 0 if not found else 1
+
+
 async def main_async(args: argparse.Namespace) -> int:
     chaos = Chaos(kill_every_s=args.kill_every, pause_s=args.pause, pause_after_s=args.pause_after, seed=args.seed)
     with EmbeddedBroker(log_file=args.dir / "tansu.log") as broker:
+        if args.simulated_day:
+            verdict = await simulated_day(
+                broker,
+                args.dir / "simulated",
+                speed=args.speed,
+                minutes=args.minutes,
+                rate=args.rate,
+                replicas=args.replicas,
+                chaos=chaos,
+            )
+            print(day_report(verdict))
+            return conclude(verdict.problems, "INVARIANTS HOLD", "INVARIANTS BROKEN")
         clean = await run(broker, args.dir / "clean", args.cases, replicas=args.replicas, pace_s=args.pace)
         chaotic = await run(
             broker, args.dir / "chaotic", args.cases, replicas=args.replicas, chaos=chaos, pace_s=args.pace
         )
     print(report(clean, chaotic))
-    found = problems(clean, chaotic)
-    for line in found:
-        print("  !", line)
-    print("RECONCILED" if not found else "NOT RECONCILED")
-    return 0 if not found else 1
+    return conclude(problems(clean, chaotic), "RECONCILED", "NOT RECONCILED")
 
 
 def main() -> None:
@@ -910,6 +1091,13 @@ def main() -> None:
     parser.add_argument("--pause", type=float, default=5.0, help="seconds the broker is frozen, once")
     parser.add_argument("--pause-after", type=float, default=30.0, help="seconds into the run the freeze comes")
     parser.add_argument("--seed", type=int, default=3)
+    parser.add_argument(
+        "--simulated-day",
+        action="store_true",
+        help="the simulator's day at --speed under faults, invariants only (no clean run to compare with)",
+    )
+    parser.add_argument("--speed", type=float, default=600, help="with --simulated-day: simulated s per real s")
+    parser.add_argument("--rate", type=float, default=10, help="with --simulated-day: upstream events per second")
     parser.add_argument("--dir", type=Path, default=Path("data/chaos") / time.strftime("%Y%m%d-%H%M%S"))
     args = parser.parse_args()
     # upstream events go out every `pace` s and each case brings about three station updates: size the day so

@@ -13,10 +13,14 @@ from caseflow_dev.chaos import (
     CUT_SHORT,
     Observed,
     Outcome,
+    breach_figures,
     breaches_charged_for_on_time_updates,
     contacts_lost_in_closed_cases,
     differences,
     failures_explained,
+    find_duplicates,
+    judge,
+    unexplained_dead_letters,
 )
 from caseflow_kit.outbox import COMMIT_SEQ_HEADER
 from tests.contracts.examples import example
@@ -178,3 +182,53 @@ def test_only_emails_cut_short_by_a_kill_may_fail_and_each_dead_letters_its_trig
     assert failures_explained(clean, lost_poison) == [
         "dead letters only the clean run has: upstream.parcel-exceptions.dlq:invalid_json (3)"
     ]
+
+
+def test_breaches_are_counted_as_published_held_or_withdrawn_once_each() -> None:
+    withdrawn = event("sla.breach_withdrawn", "w1", breach_event_id="b1", metric="callback")
+    met: dict[str, Any] = {"started_at": AT, "deadline_at": DEADLINE, "metric": "callback"}
+    in_time = event("sla.met", "m1", **met).model_copy(update={"occurred_at": DEADLINE - timedelta(seconds=1)})
+    held = event("sla.met", "m2", **met).model_copy(update={"occurred_at": DEADLINE + timedelta(seconds=1)})
+    story = [breach("b1"), breach("b1"), breach("b2"), withdrawn, in_time, held]  # b1 republished
+    assert breach_figures(story) == Counter(published=2, held=1, withdrawn=1)
+    assert breach_figures([]) == Counter(published=0, held=0, withdrawn=0)
+
+
+BAD = "upstream.parcel-exceptions.dlq:invalid_json"
+
+
+def test_dead_letters_other_than_bad_inputs_and_emails_cut_short_are_reported() -> None:
+    assert unexplained_dead_letters(Counter({BAD: 3, "cases.lifecycle.dlq:delivery_failed": 1}), 3, 1) == []
+    assert unexplained_dead_letters(Counter({BAD: 2}), 3, 0) == ["3 bad upstream events sent, 2 dead-lettered"]
+    assert unexplained_dead_letters(Counter({BAD: 3, "stations.updates.dlq:not_holder": 4}), 3, 0) == [
+        "dead-lettered stations.updates.dlq:not_holder (4)"
+    ]
+    assert unexplained_dead_letters(Counter({"cases.lifecycle.dlq:delivery_failed": 2}), 0, 1) == [
+        "2 triggers dead-lettered as delivery_failed for 1 e-mails cut short"
+    ]
+
+
+def test_a_simulated_day_fails_on_an_upstream_event_never_taken_in_and_passes_once_it_is() -> None:
+    seen = Observed()
+    contact = example("customer.contacted")
+    contact.update(event_id="u1")
+    seen.arrived("upstream.customer-contacts", parse_event(json.dumps(contact, default=str).encode()), {})
+    verdict = judge(seen, bad_sent=0, faults=[])
+    assert verdict.problems == ["never taken in: u1"]
+    opened = event("case.opened", "o1").model_copy(update={"causation_id": "u1"})
+    seen.arrived("cases.lifecycle", opened, seq(1))
+    assert judge(seen, bad_sent=0, faults=[]).problems == []
+
+
+def test_a_breach_is_a_duplicate_only_for_the_same_clock() -> None:
+    seen = Observed()
+    reopened = event(
+        "sla.breached", "b2", metric="callback", started_at=DEADLINE, deadline_at=DEADLINE + timedelta(hours=2)
+    )
+    for e in (breach("b1"), breach("b1"), reopened):  # a republished copy, and the reopened case's new clock
+        seen.arrived("sla.breaches", e, {})
+    assert find_duplicates(seen) == []
+    seen.arrived("sla.breaches", breach("b3"), {})  # the first clock's breach under another id
+    [problem] = find_duplicates(seen)
+    assert problem.startswith("sla.breached ('CF-000001', 'callback'")
+    assert problem.endswith("published 2 times")

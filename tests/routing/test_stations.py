@@ -196,6 +196,26 @@ def test_a_unit_that_neither_holds_nor_supervises_the_case_is_refused(stranger: 
     assert refused.value.code == "not_holder"
 
 
+def test_a_follow_up_that_crossed_the_withdrawal_of_its_escalation_is_recorded_and_changes_nothing() -> None:
+    """The hub a breach added pushes the station; sla withdraws the breach (the station's callback was on time)
+    before the hub's note reaches routing: the note is recorded, emits nothing, and is not `not_holder`."""
+    case = new_case()
+    breached = breach(case.case_id, LadderLevel.STATION, case.holder)
+    up = sla_breached(case, breached.payload, facts(breached.event_id))
+    back = breach_withdrawn(up.case, withdrawal(breached, stopped_at=NOW).payload, facts("w")).case
+    for name in ("call", "note"):
+        late = _action(back, name, "HUB-BJ")
+        assert (late.emits, late.case.state, late.case.oversight) == ([], back.state, [])
+        assert late.case.history[-1].details["station"] == "HUB-BJ"
+    for name in ("ack", "resolve"):  # not a supervisor's work: still refused
+        with pytest.raises(Refusal) as refused:
+            _action(back, name, "HUB-BJ")
+        assert refused.value.code == "not_holder"
+    with pytest.raises(Refusal) as stranger:  # a unit that never supervised the case
+        _action(back, "note", "RC-NORTH")
+    assert stranger.value.code == "not_holder"
+
+
 def test_work_on_a_closed_case_is_refused() -> None:
     closed = resolve(new_case()).case
     with pytest.raises(Refusal) as refused:

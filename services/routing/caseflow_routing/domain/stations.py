@@ -6,6 +6,7 @@
 - A supervisor may follow the case up: call the customer, note progress, ask for one more level.
 - A callback or note that crossed the close (sent before its unit learnt of the resolution) is recorded on
   the closed case and changes nothing; the holder's other work on a closed case is refused (`case_closed`).
+  So is a supervisor's callback or note that crossed the withdrawal of the escalation that added it.
 - Text that would travel (notes, results, solutions, reasons) with a forbidden word is refused: the case
   records it, `case.note_refused` tells the QA scorecard, the update goes back to the station.
 - A rejection or a transfer request needs a reason code from HQ's list; it waits for HQ's ruling unless
@@ -98,6 +99,10 @@ def resolved(case: CaseFile, update: ResolvedPayload, facts: Facts) -> Outcome:
 
 
 def _act(case: CaseFile, action: Action, update: StationUpdatePayload, facts: Facts) -> Outcome:
+    if _crossed_its_withdrawal(case, update.station, action):
+        case = case.copy()
+        case.record(facts.received_at, f"ignored_{action}", station=update.station, reason=WITHDRAWN_OVERSIGHT)
+        return Outcome(case, note=WITHDRAWN_OVERSIGHT)
     by_holder = _may_act(case, update.station, action)
     moved = step(case.state, action)
     _refuse_if(moved.outcome == "refuse", case, moved.reason)
@@ -139,6 +144,22 @@ def _act(case: CaseFile, action: Action, update: StationUpdatePayload, facts: Fa
         **details,
     )
     return Outcome(case, emits, tags=["late_station_action"] if late else [])
+
+
+WITHDRAWN_OVERSIGHT: Final = "the escalation that added this supervisor was withdrawn (sla disproved the breach)"
+
+
+def _crossed_its_withdrawal(case: CaseFile, unit: str, action: Action) -> bool:
+    """A follow-up by a supervisor whose escalation sla's withdrawn breach undid, sent before it learnt of that.
+
+    The supervisor acted in good faith on a case it saw escalated (its copy lags, like a follow-up that crossed
+    the close): stale knowledge, not bad input, so it is recorded, not dead-lettered as `not_holder`."""
+    return (
+        action in SUPERVISOR_ACTIONS
+        and unit != case.holder
+        and not case.supervises(unit)
+        and any(e.action == "escalation_withdrawn" and e.details.get("supervisor") == unit for e in case.history)
+    )
 
 
 def _may_act(case: CaseFile, unit: str, action: Action) -> bool:
