@@ -43,7 +43,7 @@ def test_a_split_keeps_every_story_whole_and_in_order() -> None:
 
 
 def test_a_story_is_over_when_its_last_work_is_done() -> None:
-    memory = Memory(period())
+    memory = Memory(stories(period()), {})
     a = memory.story("CF-A")
     memory.more(a)
     memory.more(a)

@@ -24,8 +24,8 @@ import itertools
 import math
 import secrets
 import statistics
-from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -60,7 +60,7 @@ from caseflow_sla.timers import EPSILON, fire_clocks
 
 from .period import Recorded, in_order
 from .policies import PolicySet
-from .stories import Memory
+from .stories import Memory, Stories
 
 M = TypeVar("M", bound=BaseModel)
 #: The services the replay runs; notify's deliveries are replayed as recorded (what customers were told).
@@ -130,18 +130,30 @@ def is_input(record: Recorded) -> bool:
 
 class Timeline:
     """What the recording says about time: when each service handled each record, when the broker took
-    each event, and each topic's usual lag between an event happening and the broker taking it."""
+    each event, and each topic's usual lag between an event happening and the broker taking it; and about the
+    cases' stories: which story each record key is in, and how many recorded inputs each story has.
 
-    def __init__(self, records: Sequence[Recorded]) -> None:
+    The replay's first pass over the period: it keeps a few numbers per record (see deploy/README.md, "What if"),
+    never the records, so that the second pass can read them one at a time as the replay reaches them."""
+
+    def __init__(self, records: Iterable[Recorded]) -> None:
         self.handled_at: dict[tuple[str, str], float] = {}
         self.broker_at: dict[str, float] = {}
-        self.recorded = frozenset(r.event.event_id for r in records)
-        self.end = max((r.timestamp for r in records), default=0.0)
+        recorded: set[str] = set()
+        self.end = 0.0
+        links = Stories()
+        inputs: Counter[str] = Counter()
         lags: dict[str, list[float]] = defaultdict(list)
         fired: dict[tuple[str, int, str], list[tuple[int, float]]] = defaultdict(list)
-        caused: list[Recorded] = []
+        #: (topic, partition, key, offset, producer, causation id) of each event a record caused
+        caused: list[tuple[str, int, str, int, str, str]] = []
         for r in records:
             e = r.event
+            recorded.add(e.event_id)
+            self.end = max(self.end, r.timestamp)
+            links.add(r)
+            if is_input(r):
+                inputs[e.key] += 1
             if e.producer not in REPLAYED:
                 continue
             self.broker_at[e.event_id] = r.timestamp
@@ -151,23 +163,29 @@ class Timeline:
                 if not is_command(e):
                     fired[(r.topic, r.partition, e.key)].append((r.offset, at))
                 continue
-            caused.append(r)
-            key = (e.producer, e.causation_id)
-            self.handled_at[key] = min(at, self.handled_at.get(key, at))
+            caused.append((r.topic, r.partition, e.key, r.offset, e.producer, e.causation_id))
+            handling = (e.producer, e.causation_id)
+            self.handled_at[handling] = min(at, self.handled_at.get(handling, at))
+        self.recorded = frozenset(recorded)
+        self.story_of = links.resolved()
+        #: story -> its recorded inputs: the story stays open until the replay has fed them all
+        self.inputs: Counter[str] = Counter()
+        for key, count in inputs.items():
+            self.inputs[self.story_of[key]] += count
         self.lag = {topic: statistics.median(values) for topic, values in lags.items()}
         for runs in fired.values():
             runs.sort()
-        for r in caused:
+        for topic, partition, event_key, offset, producer, cause in caused:
             # Some events carry the time of what they are about, not the time the service handled the record
             # (sla.met: when the clock stopped). A timer event committed before such an event, in the same
             # partition, shows the service handled the record after that timer fired: not before.
-            run = fired.get((r.topic, r.partition, r.event.key))
+            run = fired.get((topic, partition, event_key))
             if not run:
                 continue
-            before = bisect.bisect_left(run, (r.offset, -math.inf))
+            before = bisect.bisect_left(run, (offset, -math.inf))
             if before:
-                key = (r.event.producer, r.event.causation_id or "")
-                self.handled_at[key] = max(self.handled_at[key], run[before - 1][1])
+                handling = (producer, cause)
+                self.handled_at[handling] = max(self.handled_at[handling], run[before - 1][1])
 
     def silent(self, service: str, event_id: str) -> bool:
         """Whether the service handled this recorded event live without emitting anything."""
@@ -230,6 +248,8 @@ class Replay:
     #: Stories over and forgotten during the replay, and the most stories open at once (see stories.Memory).
     stories_closed: int = 0
     peak_open_stories: int = 0
+    #: The most work queued at once: what the replay held of the period (a record is read when its time comes).
+    peak_queued: int = 0
 
 
 @dataclass(frozen=True)
@@ -239,9 +259,11 @@ class _Pending:
     broker_at: float
 
 
-#: One entry of the queue: (time, sequence number, story, work). A tuple: heapq compares it in C, ordered by time,
-#: then by the order the work was scheduled (the sequence numbers are unique: the rest is never compared).
-_Work = tuple[float, int, str, Callable[[], Any]]
+#: One entry of the queue: (time, phase, sequence number, story, work). A tuple: heapq compares it in C, ordered by
+#: time, then recorded inputs before replayed work (at equal times, an input was on the broker first), then by the
+#: order the work was scheduled (the sequence numbers are unique: the rest is never compared).
+_Work = tuple[float, int, int, str, Callable[[], Any]]
+INPUT, REPLAYED_WORK = 0, 1
 
 
 class Simulation:
@@ -249,19 +271,23 @@ class Simulation:
 
     def __init__(
         self,
-        records: Sequence[Recorded],
+        records: Iterable[Recorded],
         policies: PolicySet,
         timeline: Timeline | None = None,
         order: dict[tuple[str, str], str] | None = None,
     ) -> None:
         """`order`: the handling order a replay under the recorded policies found (see `_try`); without it, this
-        replay finds it."""
+        replay finds it. `records` are read once, in order, as the replay reaches their time (with a `timeline`
+        of them; without it they are held to make one)."""
+        if timeline is None:
+            records = list(records)
+            timeline = Timeline(records)
         self.records = records
+        self.timeline = timeline
         self.learning = order is None
         self.order: dict[tuple[str, str], str] = {} if order is None else order
         self._parked: dict[tuple[str, str], list[_Pending]] = defaultdict(list)
         self._waiting: dict[tuple[str, str], list[_Pending]] = defaultdict(list)
-        self.timeline = timeline or Timeline(records)
         deps = build_deps(policies)
         self.services = {
             spec.name: Service(
@@ -277,26 +303,32 @@ class Simulation:
         self._queue: list[_Work] = []
         self._seq = itertools.count()
         self._last: dict[tuple[str, str, str], float] = {}
-        self.memory = Memory(records)
+        self.memory = Memory(timeline.story_of, timeline.inputs)
 
-    def _at(self, at: float, story: str, run: Callable[[], Any], *, counted: bool = True) -> None:
+    def _at(
+        self, at: float, story: str, run: Callable[[], Any], *, counted: bool = True, phase: int = REPLAYED_WORK
+    ) -> None:
         """Work to do at `at`; `counted`: the story is not over until it is done (a timer is not counted: an armed
         clock keeps its story open, a stale timer entry does not)."""
         if counted:
             self.memory.more(story)
-        heapq.heappush(self._queue, (at, next(self._seq), story if counted else "", run))
+        heapq.heappush(self._queue, (at, phase, next(self._seq), story if counted else "", run))
+        self.result.peak_queued = max(self.result.peak_queued, len(self._queue))
 
     async def run(self) -> Replay:
         for spec in SPECS:
             await self.services[spec.name].store.open(spec.collections)
-        for record in self.records:
-            if is_input(record):
-                self.result.inputs += 1
-                if is_command(record.event):  # a person's command: its events are outcomes as recorded
-                    self.result.emitted.append(Emitted(record.timestamp, record.event))
-                self._deliver(record.event, record.topic, record.timestamp, sent_at=record.timestamp)
-        while self._queue:
-            at, _, story, run = heapq.heappop(self._queue)
+        inputs = (record for record in self.records if is_input(record))
+        upcoming = next(inputs, None)
+        while True:
+            # Each recorded input is read when the replay reaches its broker time, not before: the replay holds the
+            # work due, never the period (and an input later in a partition cannot delay what comes before it).
+            while upcoming is not None and (not self._queue or upcoming.timestamp <= self._queue[0][0]):
+                await self._feed(upcoming)
+                upcoming = next(inputs, None)
+            if not self._queue:
+                break
+            at, _, _, story, run = heapq.heappop(self._queue)
             if at > self.timeline.end:
                 break  # the recording ends here: what would happen later was not recorded either
             await run()
@@ -309,6 +341,16 @@ class Simulation:
         self.result.stories_closed = self.memory.closed
         self.result.peak_open_stories = self.memory.peak_open
         return self.result
+
+    async def _feed(self, record: Recorded) -> None:
+        self.result.inputs += 1
+        event = record.event
+        if is_command(event):  # a person's command: its events are outcomes as recorded
+            self.result.emitted.append(Emitted(record.timestamp, event))
+        story = self.memory.story(event.key)
+        self.memory.opening(story)
+        self._deliver(event, record.topic, record.timestamp, sent_at=record.timestamp, phase=INPUT)
+        await self._done(story)  # one input fed
 
     async def _done(self, story: str) -> None:
         """One piece of the story's work done; the last one, and no clock armed: nothing can touch the story
@@ -333,7 +375,9 @@ class Simulation:
         for position in positions:
             self._last.pop(position, None)
 
-    def _deliver(self, event: Event, topic: str, broker_at: float, *, sent_at: float) -> None:
+    def _deliver(
+        self, event: Event, topic: str, broker_at: float, *, sent_at: float, phase: int = REPLAYED_WORK
+    ) -> None:
         """Hand the event to every replayed service that consumes it, each at the time it handled it live."""
         for service in self.services.values():
             handler = service.handlers.get((topic, event.type))
@@ -351,7 +395,7 @@ class Simulation:
                 self._last.get(order, sent_at),
             )
             self._last[order] = at
-            self._at(at, story, _bind(self._handle, service, handler, event, at, broker_at))
+            self._at(at, story, _bind(self._handle, service, handler, event, at, broker_at), phase=phase)
 
     async def _handle(self, service: Service, handler: Handler, event: Event, at: float, broker_at: float) -> None:
         if event.event_id in service.seen:

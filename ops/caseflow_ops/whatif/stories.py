@@ -16,7 +16,7 @@ history per customer) are kept.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping
 
 from caseflow_intake.store import CLAIMANTS
 from caseflow_kit.store.port import Delete, Insert, Put, Replace, Write
@@ -28,33 +28,63 @@ from .period import Recorded
 SPANNING = frozenset({("intake", CLAIMANTS), ("routing", LOADS)})
 
 
-def stories(records: Sequence[Recorded]) -> dict[str, str]:
-    """Each record key -> the key that names its story."""
-    parent: dict[str, str] = {}
+class Stories:
+    """The stories, found in one pass over the records (union-find on their keys). A record may come before the
+    record that caused it (partitions are merged by broker time): its link waits for its cause."""
 
-    def root(key: str) -> str:
-        parent.setdefault(key, key)
+    def __init__(self) -> None:
+        self._parent: dict[str, str] = {}
+        self._key_of: dict[str, str] = {}  # event id -> its record's key
+        self._waiting: dict[str, list[str]] = defaultdict(list)  # cause's event id -> keys of what it caused
+
+    def _root(self, key: str) -> str:
+        parent = self._parent
+        key = parent.setdefault(key, key)
         while parent[key] != key:
             parent[key] = parent[parent[key]]
             key = parent[key]
         return key
 
-    key_of = {r.event.event_id: r.event.key for r in records}
+    def _link(self, one: str, other: str) -> None:
+        a, b = self._root(one), self._root(other)
+        if a != b:
+            self._parent[max(a, b)] = min(a, b)  # the smaller key names the story: the same in every run
+
+    def add(self, record: Recorded) -> None:
+        event = record.event
+        key = self._parent.setdefault(event.key, event.key)  # one string per key, however many records name it
+        self._key_of[event.event_id] = key
+        for effect in self._waiting.pop(event.event_id, ()):
+            self._link(key, effect)
+        cause = event.causation_id
+        if cause is None:
+            return
+        found = self._key_of.get(cause)
+        if found is None:
+            self._waiting[cause].append(key)
+        else:
+            self._link(key, found)
+
+    def resolved(self) -> dict[str, str]:
+        """Each record key -> the key that names its story."""
+        return {key: self._root(key) for key in list(self._parent)}
+
+
+def stories(records: Iterable[Recorded]) -> dict[str, str]:
+    """Each record key -> the key that names its story."""
+    found = Stories()
     for r in records:
-        cause = key_of.get(r.event.causation_id or "")
-        a = root(r.event.key)
-        if cause is not None:
-            b = root(cause)
-            if a != b:
-                parent[max(a, b)] = min(a, b)  # the smaller key names the story: the same in every run
-    return {key: root(key) for key in list(parent)}
+        found.add(r)
+    return found.resolved()
 
 
 class Memory:
     """What the replay holds for each open story, and what it lets go of when the story is over."""
 
-    def __init__(self, records: Sequence[Recorded]) -> None:
-        self.story_of = stories(records)
+    def __init__(self, story_of: dict[str, str], inputs: Mapping[str, int]) -> None:
+        """`story_of`: each record key's story; `inputs`: each story's recorded inputs (see `opening`)."""
+        self.story_of = story_of
+        self.inputs = inputs
         self.pending: dict[str, int] = defaultdict(int)
         self.docs: dict[str, set[tuple[str, str, str]]] = defaultdict(set)
         self.seen: dict[str, set[tuple[str, str]]] = defaultdict(set)
@@ -64,6 +94,12 @@ class Memory:
 
     def story(self, key: str) -> str:
         return self.story_of.get(key, key)
+
+    def opening(self, story: str) -> None:
+        """A recorded input of the story is fed: the first one opens the story with all of its inputs pending, so
+        that it is not over before the last of them (a later contact about its waybill) has been fed."""
+        if story not in self.pending:
+            self.pending[story] = self.inputs.get(story, 0)
 
     def more(self, story: str) -> None:
         self.pending[story] += 1
