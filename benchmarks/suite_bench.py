@@ -10,9 +10,10 @@ and, measured in the same run on the same broker, the raw produce→consume rate
 and round trip, so the figures can be compared across machines as ratios.
 Notify's channel rate limits are raised for the run (the receivers are local).
 
---whatif then exports the period the cases made from the same broker and replays it with `caseflowctl whatif`'s
-engine under the recorded policies: recorded events/s replayed (one process, one core), next to the suite's
-cases/s of the same run, and whether the replay agreed with the recording.
+--whatif then exports the period the cases made from the same broker (to benchmarks/profiles/whatif-period.jsonl)
+and replays it with `caseflowctl whatif` under the recorded policies, in a process of its own: recorded events/s
+replayed (one process, one core), next to the suite's cases/s of the same run, its peak memory (maxrss), and
+whether the replay agreed with the recording.
 --profile records every process with py-spy while the cases flow (flame graphs under benchmarks/profiles/)
 and prints, per process, the frames with the most self time and the share of CPU by library.
 --against REV first runs the same benchmark from commit REV (its own checkout and virtual environment under
@@ -25,10 +26,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import random
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -158,30 +161,36 @@ async def publish(bootstrap: str, events: list[Any], rate: float) -> dict[str, f
     return sent
 
 
-async def whatif(bootstrap: str, env: dict[str, str], cases_per_s: float) -> None:
-    """Replay the period just recorded, in this process, and compare with the recording."""
-    from caseflow_ops.commands.whatif import recorded_outcomes
-    from caseflow_ops.kafka import Cluster
-    from caseflow_ops.whatif import engine, outcomes, policies
-    from caseflow_ops.whatif.period import read_kafka
+#: The period the benchmark exports for the replay: kept after the run (git-ignored), to replay again by hand.
+PERIOD = Path(__file__).parent / "profiles" / "whatif-period.jsonl"
 
-    os.environ["CASEFLOW_POLICIES_FILE"] = env["CASEFLOW_POLICIES_FILE"]  # the SLA policies the suite ran on
-    records, _ = await read_kafka(Cluster(bootstrap), None, None)
-    recorded = policies.in_force()
-    started = time.process_time()
-    replayed = await engine.replay(records, recorded)
-    seconds = time.process_time() - started
-    differences = outcomes.compare(
-        recorded_outcomes(records), outcomes.timed((e.at, e.event) for e in replayed.emitted)
-    )
-    rate = len(records) / seconds
+
+def whatif(bootstrap: str, env: dict[str, str], cases_per_s: float) -> None:
+    """Export the period just recorded and replay it with `caseflowctl whatif`, in a process of its own: recorded
+    events/s per CPU second (reading the file twice included), the process's peak memory, and whether the replay
+    agreed with the recording."""
+    PERIOD.parent.mkdir(exist_ok=True)
+    ctl = str(Path(sys.executable).with_name("caseflowctl"))
+    # the SLA policies the suite ran on
+    run_env = {**os.environ, "CASEFLOW_POLICIES_FILE": env["CASEFLOW_POLICIES_FILE"]}
+    subprocess.run([ctl, "--bootstrap", bootstrap, "export", "--out", str(PERIOD)], check=True, env=run_env)
+    with tempfile.TemporaryFile() as out:
+        child = subprocess.Popen([ctl, "whatif", str(PERIOD), "--json"], stdout=out, env=run_env)
+        _, status, usage = os.wait4(child.pid, 0)
+        child.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        answer = json.load(out)
+    seconds = usage.ru_utime + usage.ru_stime
+    rate = answer["records"] / seconds
     print(
-        f"whatif replay               {rate:10.0f} recorded events/s per core ({len(records)} records, {seconds:.2f} CPU s)"
+        f"whatif replay               {rate:10.0f} recorded events/s per core ({answer['records']} records, "
+        f"{seconds:.2f} CPU s, the process's start and both reads of the file included)"
     )
     print(
         f"ratio replay / suite        {rate / cases_per_s:10.1f} recorded events replayed per second per case/s of the suite"
     )
-    print(f"replay faithful             {not differences} ({len(differences)} cases differ)")
+    print(f"whatif peak memory          {usage.ru_maxrss / 1024:10.1f} MB (maxrss of the caseflowctl whatif process)")
+    print(f"replay faithful             {answer['faithful']} ({len(answer['differences'])} cases differ)")
 
 
 async def main(n: int, rate: float, *, profile: bool = False, replay: bool = False) -> None:
@@ -224,7 +233,7 @@ async def main(n: int, rate: float, *, profile: bool = False, replay: bool = Fal
                 "(types a service does not handle)"
             )
             if replay:
-                await whatif(stack.broker.bootstrap, env, sustained)
+                await asyncio.to_thread(whatif, stack.broker.bootstrap, env, sustained)
         finally:
             stack.stop()
             await http.stop()

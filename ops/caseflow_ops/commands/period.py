@@ -3,13 +3,25 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
+import tempfile
 from collections import Counter
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from ..whatif.period import PeriodError, Recorded, read_file, read_kafka, read_versions, split_versions
+from ..whatif.period import (
+    PeriodError,
+    PeriodFile,
+    Recorded,
+    read_file,
+    read_kafka,
+    read_kafka_into,
+    read_versions,
+    split_versions,
+)
 from .common import BadInput, cluster
 
 
@@ -65,3 +77,24 @@ async def read_period(args: argparse.Namespace) -> Period:
     if not records:
         raise BadInput(f"no events in {where}")
     return Period(records, versions)
+
+
+@contextlib.asynccontextmanager
+async def streamed_period(args: argparse.Namespace) -> AsyncIterator[tuple[PeriodFile, str]]:
+    """The period as a file the replay reads twice, and what to call it: the export file given, else the topics
+    between --since and --until written to a temporary file (private to this user, deleted after) as they come.
+    Nothing of it is held: see PeriodFile."""
+    file = getattr(args, "file", None)
+    if file is not None:
+        low = args.since.timestamp() if args.since else float("-inf")
+        high = args.until.timestamp() if args.until else float("inf")
+        yield PeriodFile(Path(file), low, high), file
+        return
+    with tempfile.TemporaryDirectory(prefix="caseflow-whatif-") as folder:
+        path = Path(folder) / "period.jsonl"
+        with path.open("wb") as out:
+            skipped = await read_kafka_into(lambda r: out.write(r.line()), cluster(args), args.since, args.until)
+            versions, skipped_versions = await read_versions(cluster(args))
+            out.writelines(r.line() for r in versions)
+        _tell_skipped(skipped + skipped_versions)
+        yield PeriodFile(path), "the topics in that period"

@@ -7,16 +7,18 @@ import argparse
 import contextlib
 import gc
 import time
-from collections.abc import Iterator
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
 from rich.console import Console
 
 from ..whatif import outcomes
-from ..whatif.period import Recorded
+from ..whatif.period import PeriodError, PeriodFile, Recorded
 from .common import BadInput, emit, positive_int
-from .period import Period, add_period, read_period
+from .period import add_period, streamed_period
 from .policies import add_kept
 
 CANDIDATES = ("sla_policies", "compensation_rules", "calendars", "directory")
@@ -41,7 +43,7 @@ def add(commands: Any, common: argparse.ArgumentParser) -> None:
     parser.set_defaults(run=run)
 
 
-def recorded_outcomes(records: list[Recorded]) -> list[tuple[float, outcomes.Outcome]]:
+def recorded_outcomes(records: Iterable[Recorded]) -> list[tuple[float, outcomes.Outcome]]:
     from ..whatif import engine
 
     return outcomes.timed(
@@ -49,36 +51,72 @@ def recorded_outcomes(records: list[Recorded]) -> list[tuple[float, outcomes.Out
     )
 
 
-async def answer_for(period: Period, args: argparse.Namespace) -> dict[str, Any]:
+@dataclass
+class FirstPass:
+    """What the first read of the period keeps: the replay's timeline, the recorded outcomes, the rules versions
+    the events name."""
+
+    timeline: Any  # engine.Timeline (the services' code is imported only by the command that runs it)
+    outcomes: list[tuple[float, outcomes.Outcome]] = field(default_factory=list)
+    versions: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+
+
+def first_pass(period: PeriodFile, where: str) -> FirstPass:
+    from ..whatif import engine, policies
+
+    found = FirstPass(None)
+
+    def noted() -> Iterator[Recorded]:
+        for record in period.scan():
+            policies.note_version(found.versions, record)
+            found.outcomes += recorded_outcomes((record,))
+            yield record
+
+    try:
+        found.timeline = engine.Timeline(noted())
+    except PeriodError as exc:
+        raise BadInput(str(exc)) from None
+    if not period.count:
+        raise BadInput(f"no events in {where}")
+    return found
+
+
+async def answer_for(period: PeriodFile, where: str, args: argparse.Namespace) -> dict[str, Any]:
     """The whole answer, as `--json` prints it (the schema is in deploy/README.md, "What if")."""
     # The services' code is imported only by the command that runs it: every other command starts fast.
     from ..whatif import policies, summary
     from ..whatif.split import replay_split
 
-    records = period.records
+    index = first_pass(period, where)
     try:
         kept = policies.kept_recorded(period.versions) + policies.kept_in(args.kept)
-        recorded = policies.recorded(records, policies.in_force(), kept)
+        recorded = policies.recorded_from(index.versions, policies.in_force(), kept)
         given = {name: getattr(args, name) for name in CANDIDATES if getattr(args, name) is not None}
         candidate = policies.with_candidates(recorded, **given) if given else None
     except policies.PolicyError as exc:
         raise BadInput(str(exc)) from None
     started = time.perf_counter()
-    baseline, after = await replay_split(records, recorded, candidate, args.workers)
+    try:
+        baseline, after = await replay_split(period.records, index.timeline, recorded, candidate, args.workers)
+    except PeriodError as exc:  # the file changed under the replay
+        raise BadInput(str(exc)) from None
     seconds = time.perf_counter() - started
-    differences = outcomes.compare(
-        recorded_outcomes(records), outcomes.timed((e.at, e.event) for e in baseline.emitted)
-    )
+    records = period.count
+    differences = outcomes.compare(index.outcomes, outcomes.timed((e.at, e.event) for e in baseline.emitted))
     before_sum = summary.summarise(e.event for e in baseline.emitted)
     after_sum = summary.summarise(e.event for e in after.emitted) if after else None
     known = {(r.service, r.event.event_id) for r in baseline.refused}
     return {
         "faithful": not differences,
-        "records": len(records),
+        "records": records,
         "replays": 2 if after else 1,
         "seconds": round(seconds, 3),
-        "events_per_second": round(len(records) * (2 if after else 1) / seconds) if seconds else None,
-        "memory": {"stories_closed": baseline.stories_closed, "peak_open_stories": baseline.peak_open_stories},
+        "events_per_second": round(records * (2 if after else 1) / seconds) if seconds else None,
+        "memory": {
+            "stories_closed": baseline.stories_closed,
+            "peak_open_stories": baseline.peak_open_stories,
+            "peak_queued": baseline.peak_queued,
+        },
         "policies": {"baseline": recorded.versions(), "candidate": candidate.versions() if candidate else None},
         "differences": [
             {"case_id": d.case_id, "side": d.side, "first": d.outcome.text(), "count": d.count} for d in differences
@@ -111,9 +149,9 @@ def rare_collections() -> Iterator[None]:
 
 
 async def run(args: argparse.Namespace, out: TextIO) -> int:
-    period = await read_period(args)
-    with rare_collections():
-        answer = await answer_for(period, args)
+    async with streamed_period(args) as (period, where):
+        with rare_collections():
+            answer = await answer_for(period, where, args)
     if args.report is not None:
         from ..whatif.report import page
 

@@ -8,6 +8,7 @@ topic policies.versions carry the rules versions that decided the period (the ex
 from __future__ import annotations
 
 import heapq
+from array import array
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -89,26 +90,83 @@ def read_file(path: Path) -> list[Recorded]:
         raise PeriodError(f"{path}: cannot read: {exc.strerror or exc}") from None
 
 
+class PeriodFile:
+    """A period in an export file, read twice and never held: `scan` reads it in the file's order (a first pass
+    that validates every line and notes where each record is: 8 bytes a record), `records` then reads it again,
+    one record at a time, in the period's order (see `in_order`)."""
+
+    def __init__(self, path: Path, since: float = float("-inf"), until: float = float("inf")) -> None:
+        self.path = path
+        self._wanted = (since, until)
+        self._places = array("q")
+        self.count = 0
+        #: The rules versions that came with the period (lines of topic policies.versions: few)
+        self.versions: list[Recorded] = []
+
+    def scan(self) -> Iterator[Recorded]:
+        """Every record of the period in [since, until), in the file's order; the first bad line stops it with
+        its line number."""
+        low, high = self._wanted
+        runs: dict[tuple[str, int], list[tuple[int, float, int]]] = defaultdict(list)
+        for place, record in self._lines():
+            if record.topic == POLICIES_VERSIONS.name:
+                self.versions.append(record)
+            elif low <= record.timestamp < high:
+                runs[(record.topic, record.partition)].append((record.offset, record.timestamp, place))
+                yield record
+        ordered = [sorted(run) for _, run in sorted(runs.items())]
+        self._places = array("q", (place for _, _, place in heapq.merge(*ordered, key=lambda item: item[1])))
+        self.count = len(self._places)
+
+    def records(self) -> Iterator[Recorded]:
+        """The records `scan` found, in the period's order, read one at a time."""
+        with self.path.open("rb") as lines:
+            for place in self._places:
+                lines.seek(place)
+                yield _parse(lines.readline(), f"{self.path}@{place}")
+
+    def _lines(self) -> Iterator[tuple[int, Recorded]]:
+        try:
+            with self.path.open("rb") as lines:
+                place = 0
+                for n, raw in enumerate(iter(lines.readline, b""), 1):
+                    if raw.strip():
+                        yield place, _parse(raw, f"{self.path}:{n}")
+                    place += len(raw)
+        except OSError as exc:
+            raise PeriodError(f"{self.path}: cannot read: {exc.strerror or exc}") from None
+
+
 async def read_kafka(
     cluster: Cluster, since: datetime | None, until: datetime | None
 ) -> tuple[list[Recorded], Counter[str]]:
     """Every record of the catalog's topics whose broker time is in [since, until), and the records that were
     not events the services could handle, by topic and why (bad bytes, a wrong key: they dead-lettered them,
     the replay skips them)."""
+    found: list[Recorded] = []
+    skipped = await read_kafka_into(found.append, cluster, since, until)
+    return found, skipped
+
+
+async def read_kafka_into(
+    keep: Callable[[Recorded], object], cluster: Cluster, since: datetime | None, until: datetime | None
+) -> Counter[str]:
+    """`read_kafka`, each record handed to `keep` as it comes (e.g. written to a file: nothing is held)."""
     low = since.timestamp() if since else float("-inf")
     high = until.timestamp() if until else float("inf")
-    return await _read_topics(cluster, PERIOD_TOPICS, lambda stamp: low <= stamp < high)
+    return await _read_topics(keep, cluster, PERIOD_TOPICS, lambda stamp: low <= stamp < high)
 
 
 async def read_versions(cluster: Cluster) -> tuple[list[Recorded], Counter[str]]:
     """Every record on policies.versions: each rules version the services loaded, whenever."""
-    return await _read_topics(cluster, (POLICIES_VERSIONS,), lambda stamp: True)
+    found: list[Recorded] = []
+    skipped = await _read_topics(found.append, cluster, (POLICIES_VERSIONS,), lambda stamp: True)
+    return found, skipped
 
 
 async def _read_topics(
-    cluster: Cluster, topics: Iterable[Topic], wanted: Callable[[float], bool]
-) -> tuple[list[Recorded], Counter[str]]:
-    found: list[Recorded] = []
+    keep: Callable[[Recorded], object], cluster: Cluster, topics: Iterable[Topic], wanted: Callable[[float], bool]
+) -> Counter[str]:
     skipped: Counter[str] = Counter()
     async with cluster.consumer() as consumer:
         parts: list[TopicPartition] = []
@@ -127,8 +185,8 @@ async def _read_topics(
             if (record.key or b"") != event.key.encode() or event.key != event.partition_key():
                 skipped[f"{cluster.unprefixed(record.topic)}: key_mismatch"] += 1
                 continue
-            found.append(Recorded(cluster.unprefixed(record.topic), record.partition, record.offset, stamp, event))
-    return found, skipped
+            keep(Recorded(cluster.unprefixed(record.topic), record.partition, record.offset, stamp, event))
+    return skipped
 
 
 def split_versions(records: Iterable[Recorded]) -> tuple[list[Recorded], list[Recorded]]:

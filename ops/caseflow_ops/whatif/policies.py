@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
@@ -133,17 +133,22 @@ def recorded_versions(records: Iterable[Recorded]) -> dict[str, set[str]]:
     """The versions of each kind of rules the recorded events say decided them."""
     found: dict[str, set[str]] = defaultdict(set)
     for r in records:
-        p: Any = r.event.payload
-        kind = r.event.type
-        if kind.startswith("sla."):
-            found["sla_policies"].add(p.policy_version)
-        elif kind.startswith("qa."):
-            found["qa_table"].add(p.policy_version)
-        elif kind == "claim.decided":
-            found["compensation_rules"].add(p.rules_version)
-        elif kind == "case.opened":
-            found["intake_rules"].add(p.rules_version)
+        note_version(found, r)
     return found
+
+
+def note_version(found: dict[str, set[str]], record: Recorded) -> None:
+    """Add the version of the rules the record says decided it, if it says."""
+    p: Any = record.event.payload
+    kind = record.event.type
+    if kind.startswith("sla."):
+        found["sla_policies"].add(p.policy_version)
+    elif kind.startswith("qa."):
+        found["qa_table"].add(p.policy_version)
+    elif kind == "claim.decided":
+        found["compensation_rules"].add(p.rules_version)
+    elif kind == "case.opened":
+        found["intake_rules"].add(p.rules_version)
 
 
 #: kind -> (the PolicySet field, the service's model, what an operator calls it)
@@ -224,10 +229,15 @@ def versions_needed(
 
 def recorded(records: Iterable[Recorded], in_force: PolicySet, kept: list[Kept]) -> PolicySet:
     """The rules that decided the period, by the versions its events name: the files in force, else kept ones."""
+    return recorded_from(recorded_versions(records), in_force, kept)
+
+
+def recorded_from(found: Mapping[str, set[str]], in_force: PolicySet, kept: list[Kept]) -> PolicySet:
+    """The rules of the versions found (see `recorded_versions`): the files in force, else kept ones."""
     changes: dict[str, Any] = {}
     sources = dict(in_force.sources)
     have = in_force.versions()
-    for kind, versions in sorted(recorded_versions(records).items()):
+    for kind, versions in sorted(found.items()):
         if len(versions) > 1:
             raise PolicyError(
                 f"the period was decided under {len(versions)} versions of {kind} ({', '.join(sorted(versions))}):"

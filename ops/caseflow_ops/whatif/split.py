@@ -9,19 +9,24 @@ disagrees with the recording and says so (not faithful): replay such a period in
 from __future__ import annotations
 
 import asyncio
+import functools
 import multiprocessing
 import zlib
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import TypeVar
 
-from .engine import Replay, Timeline, replay
-from .period import Recorded, in_order
+from .engine import Replay, Simulation, Timeline
+from .period import Recorded
 from .policies import PolicySet
 from .stories import stories
 
 T = TypeVar("T")
+
+
+def shard_of(story: str, count: int) -> int:
+    return zlib.crc32(story.encode()) % count
 
 
 def shards(records: Sequence[Recorded], count: int) -> list[list[Recorded]]:
@@ -29,28 +34,39 @@ def shards(records: Sequence[Recorded], count: int) -> list[list[Recorded]]:
     story = stories(records)
     parts: list[list[Recorded]] = [[] for _ in range(count)]
     for r in records:
-        parts[zlib.crc32(story[r.event.key].encode()) % count].append(r)
+        parts[shard_of(story[r.event.key], count)].append(r)
     return parts
 
 
+#: The period's records in its order, read afresh at each call (see period.PeriodFile.records).
+Source = Callable[[], Iterable[Recorded]]
+
+
 async def replay_both(
-    records: Sequence[Recorded], recorded: PolicySet, candidate: PolicySet | None, timeline: Timeline
+    source: Source, timeline: Timeline, recorded: PolicySet, candidate: PolicySet | None
 ) -> tuple[Replay, Replay | None]:
-    """The replay under the recorded policies, and under the candidate in the handling order the first found."""
-    baseline = await replay(records, recorded, timeline)
-    after = await replay(records, candidate, timeline, baseline.order) if candidate else None
+    """The replay under the recorded policies, and under the candidate in the handling order the first found;
+    each reads the period once more."""
+    baseline = await Simulation(source(), recorded, timeline).run()
+    after = await Simulation(source(), candidate, timeline, baseline.order).run() if candidate else None
     return baseline, after
 
 
 @dataclass(frozen=True)
 class _Job:
-    parts: list[list[Recorded]]
+    source: Source
+    timeline: Timeline
+    workers: int
     recorded: PolicySet
     candidate: PolicySet | None
-    timeline: Timeline
+
+    def part(self, index: int) -> Iterator[Recorded]:
+        story = self.timeline.story_of
+        return (r for r in self.source() if shard_of(story[r.event.key], self.workers) == index)
 
 
-#: The job a forked worker inherits (copy-on-write): the period is never pickled to the workers.
+#: The job a forked worker inherits (copy-on-write): the period's index is never pickled to the workers, and
+#: each reads the records of its own stories from the period.
 _JOB: _Job | None = None
 
 
@@ -62,7 +78,8 @@ def _run_part(index: int) -> tuple[Replay, Replay | None]:
     # its result included, twice (python/cpython#112559), and a replay's result is every event it emitted (one
     # format of a 10,500-record replay's result: 0.1 s of CPU, a tenth of the replay).
     results: list[tuple[Replay, Replay | None]] = []
-    asyncio.run(_into(results, replay_both(job.parts[index], job.recorded, job.candidate, job.timeline)))
+    part = functools.partial(job.part, index)
+    asyncio.run(_into(results, replay_both(part, job.timeline, job.recorded, job.candidate)))
     return results[0]
 
 
@@ -80,20 +97,19 @@ def merge(replays: Sequence[Replay]) -> Replay:
         merged.handled += part.handled
         merged.stories_closed += part.stories_closed
         merged.peak_open_stories = max(merged.peak_open_stories, part.peak_open_stories)  # what one process held
+        merged.peak_queued = max(merged.peak_queued, part.peak_queued)
     merged.emitted.sort(key=lambda e: e.at)  # stable: a case's own events keep their order
     return merged
 
 
 async def replay_split(
-    records: Sequence[Recorded], recorded: PolicySet, candidate: PolicySet | None, workers: int
+    source: Source, timeline: Timeline, recorded: PolicySet, candidate: PolicySet | None, workers: int
 ) -> tuple[Replay, Replay | None]:
     """Both replays, the period split across `workers` processes (1: in this process)."""
-    ordered = list(in_order(records))
-    timeline = Timeline(ordered)
     if workers <= 1:
-        return await replay_both(ordered, recorded, candidate, timeline)
+        return await replay_both(source, timeline, recorded, candidate)
     global _JOB  # noqa: PLW0603 - handed to the forked workers, see _JOB
-    _JOB = _Job(shards(ordered, workers), recorded, candidate, timeline)
+    _JOB = _Job(source, timeline, workers, recorded, candidate)
     try:
         loop = asyncio.get_running_loop()
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
