@@ -4,7 +4,8 @@ service has an in-memory store, and the events one emits are handed to the other
 
 Time follows the recording (the lead's analysis, checked against the kit's consumer):
 - an input from outside (upstream, stations, notify's deliveries, a person's command) arrives at its recorded
-  broker time, in recorded order per partition;
+  broker time, in recorded order per partition; it is read from the period only when the replay reaches that
+  time (so it cannot hold back what comes before it in its partition), and at equal times before replayed work;
 - a service handles a record at the time it did live: every event a handler emits carries that `ctx.now` as its
   `occurred_at` and the record's id as its `causation_id`, so the first recorded event a service caused with the
   record gives the time; a record that caused nothing is handled at its broker time (any time in between is
@@ -24,6 +25,7 @@ import itertools
 import math
 import secrets
 import statistics
+from array import array
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -143,7 +145,7 @@ class Timeline:
         self.end = 0.0
         links = Stories()
         inputs: Counter[str] = Counter()
-        lags: dict[str, list[float]] = defaultdict(list)
+        lags: dict[str, array[float]] = defaultdict(lambda: array("d"))
         fired: dict[tuple[str, int, str], list[tuple[int, float]]] = defaultdict(list)
         #: (topic, partition, key, offset, producer, causation id) of each event a record caused
         caused: list[tuple[str, int, str, int, str, str]] = []

@@ -5,7 +5,8 @@ recording says which (an event names the record that caused it), so the stories 
 linked by causation (union-find). Two records with the same key are in one story: a later contact about a closed
 case's waybill is part of that case's story, so a story is over only when none of its recorded inputs is left.
 
-The replay counts each story's pending work (records queued, parked or waiting). When the count falls to 0 and
+The replay counts each story's pending work (its recorded inputs not yet read, counted by the first pass, and
+the records queued, parked or waiting). When the count falls to 0 and
 none of its sla clocks is armed, the story is over: no recorded input and no timer is left that could reopen or
 change it. Its
 documents in the services' stores, its handled-event ids and its partition positions are dropped, so the replay
