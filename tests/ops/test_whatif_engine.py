@@ -21,7 +21,7 @@ def exception(n: int) -> Recorded:
 
 async def test_the_services_outboxes_hold_nothing_after_a_replay() -> None:
     """The replay hands events on through its queue: an outbox row kept would hold an event for the whole period."""
-    simulation = engine.Simulation([exception(n) for n in range(20)], policies.in_force())
+    simulation = engine.Simulation([exception(n) for n in range(20)], policies.in_force(), keep_events=True)
     result = await simulation.run()
     assert sum(e.event.type == "case.opened" for e in result.emitted) == 20
     for service in simulation.services.values():
@@ -33,7 +33,7 @@ async def test_a_recorded_command_does_not_hold_back_earlier_replayed_work_on_it
     push the handling of the case's earlier replayed events back to the command's time (it did: sla handled the
     case's opening a day late, after the note, and its clocks ran from then)."""
     start = exception(1)
-    live = await engine.Simulation([start], policies.in_force()).run()
+    live = await engine.Simulation([start], policies.in_force(), keep_events=True).run()
     opened = next(e.event for e in live.emitted if e.event.type == "case.opened")
     later = start.timestamp + 86_400
     document = example("case.progress_noted")  # a person's note, recorded a day later
@@ -70,7 +70,7 @@ def spaced(count: int, hours: float) -> list[Recorded]:
 
 async def recorded_run(inputs: list[Recorded]) -> list[Recorded]:
     """The inputs and what the services made of them, as a broker would have kept it (one partition a topic)."""
-    live = await engine.Simulation(inputs, policies.in_force(), order={}).run()
+    live = await engine.Simulation(inputs, policies.in_force(), order={}, keep_events=True).run()
     offsets: Counter[str] = Counter()
     recording = list(inputs)
     for e in live.emitted:
@@ -81,9 +81,9 @@ async def recorded_run(inputs: list[Recorded]) -> list[Recorded]:
 
 
 async def test_what_the_replay_holds_stays_flat_while_the_period_doubles() -> None:
-    """The replay reads each record when its time comes (a generator here: nothing else holds the period) and
-    forgets a story once it is over: with cases that close, twice the period holds no more work and no more open
-    stories at once."""
+    """The replay reads each record when its time comes (a generator here: nothing else holds the period), tallies
+    what it decides instead of keeping its events, and forgets a story once it is over: with cases that close,
+    twice the period holds no more work and no more open stories at once."""
     peaks = []
     for count in (20, 40):
         recording = await recorded_run(spaced(count, hours=6))
@@ -91,6 +91,7 @@ async def test_what_the_replay_holds_stays_flat_while_the_period_doubles() -> No
         result = await engine.Simulation(iter(recording), policies.in_force(), timeline).run()
         assert result.inputs == count
         assert result.stories_closed >= count // 2
+        assert result.emitted == [] and result.tally.outcomes  # what it decided is tallied, its events not kept
         peaks.append((result.peak_queued, result.peak_open_stories))
     assert peaks[0] == peaks[1]
     assert peaks[1][0] < 20  # before: every input was queued at the start

@@ -102,9 +102,9 @@ async def answer_for(period: PeriodFile, where: str, args: argparse.Namespace) -
         raise BadInput(str(exc)) from None
     seconds = time.perf_counter() - started
     records = period.count
-    differences = outcomes.compare(index.outcomes, outcomes.timed((e.at, e.event) for e in baseline.emitted))
-    before_sum = summary.summarise(e.event for e in baseline.emitted)
-    after_sum = summary.summarise(e.event for e in after.emitted) if after else None
+    differences = outcomes.compare(index.outcomes, baseline.tally.outcomes)
+    before_sum = baseline.tally.finished()
+    after_sum = after.tally.finished() if after else None
     known = {(r.service, r.event.event_id) for r in baseline.refused}
     return {
         "faithful": not differences,

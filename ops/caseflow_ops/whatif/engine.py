@@ -63,6 +63,7 @@ from caseflow_sla.timers import EPSILON, fire_clocks
 from .period import Recorded, in_order
 from .policies import PolicySet
 from .stories import Memory, Stories
+from .summary import Tally
 
 M = TypeVar("M", bound=BaseModel)
 #: The services the replay runs; notify's deliveries are replayed as recorded (what customers were told).
@@ -241,6 +242,9 @@ class Refused:
 class Replay:
     """What came out of one replay."""
 
+    #: What the replay decided, added up as it went (see summary.Tally): the answer reads this.
+    tally: Tally = field(default_factory=Tally)
+    #: Every event the replay emitted, only when asked for (`Simulation(keep_events=True)`): they grow with the period.
     emitted: list[Emitted] = field(default_factory=list)
     refused: list[Refused] = field(default_factory=list)
     #: (service, record id) -> the record after which the service handled it (see Simulation._try)
@@ -277,6 +281,8 @@ class Simulation:
         policies: PolicySet,
         timeline: Timeline | None = None,
         order: dict[tuple[str, str], str] | None = None,
+        *,
+        keep_events: bool = False,
     ) -> None:
         """`order`: the handling order a replay under the recorded policies found (see `_try`); without it, this
         replay finds it. `records` are read once, in order, as the replay reaches their time (with a `timeline`
@@ -286,6 +292,7 @@ class Simulation:
             timeline = Timeline(records)
         self.records = records
         self.timeline = timeline
+        self.keep_events = keep_events
         self.learning = order is None
         self.order: dict[tuple[str, str], str] = {} if order is None else order
         self._parked: dict[tuple[str, str], list[_Pending]] = defaultdict(list)
@@ -348,7 +355,7 @@ class Simulation:
         self.result.inputs += 1
         event = record.event
         if is_command(event):  # a person's command: its events are outcomes as recorded
-            self.result.emitted.append(Emitted(record.timestamp, event))
+            self._decided(record.timestamp, event)
         story = self.memory.story(event.key)
         self.memory.opening(story)
         self._deliver(event, record.topic, record.timestamp, sent_at=record.timestamp, phase=INPUT)
@@ -470,8 +477,13 @@ class Simulation:
         for event in uow.events:
             self._emitted(event, at)
 
+    def _decided(self, at: float, event: Event) -> None:
+        self.result.tally.add(at, event)
+        if self.keep_events:
+            self.result.emitted.append(Emitted(at, event))
+
     def _emitted(self, event: Event, at: float) -> None:
-        self.result.emitted.append(Emitted(at, event))
+        self._decided(at, event)
         topic = topic_for(type(event)).name
         recorded = self.timeline.broker_at.get(event.event_id)
         broker_at = max(recorded, at) if recorded is not None else at + self.timeline.lag.get(topic, 0.0)

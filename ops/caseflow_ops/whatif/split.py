@@ -90,7 +90,7 @@ async def _into(results: list[T], work: Awaitable[T]) -> None:
 def merge(replays: Sequence[Replay]) -> Replay:
     merged = Replay()
     for part in replays:
-        merged.emitted += part.emitted
+        merged.tally.merge(part.tally)
         merged.refused += part.refused
         merged.order.update(part.order)
         merged.inputs += part.inputs
@@ -98,7 +98,6 @@ def merge(replays: Sequence[Replay]) -> Replay:
         merged.stories_closed += part.stories_closed
         merged.peak_open_stories = max(merged.peak_open_stories, part.peak_open_stories)  # what one process held
         merged.peak_queued = max(merged.peak_queued, part.peak_queued)
-    merged.emitted.sort(key=lambda e: e.at)  # stable: a case's own events keep their order
     return merged
 
 

@@ -6,14 +6,13 @@ platform and station (in fen, exact), breaches per hour of day; and each case's 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC
 from typing import Any
 
 from caseflow_contracts import Event
 
-from .outcomes import outcome_of
+from .outcomes import Outcome, outcome_of
 
 
 @dataclass
@@ -56,38 +55,33 @@ class Summary:
         }
 
 
-class _Context:
-    """Facts other events give about a case or claim: its platform, its station, a claim's kind."""
+class Tally:
+    """One run's summary and outcomes, added up as its events come: the events are not kept. What depends on
+    facts other events give (a payout's claim kind, platform and station) is settled at the end, on the facts as
+    the whole run gave them."""
 
-    def __init__(self, events: Iterable[Event]) -> None:
-        self.platform: dict[str, str] = {}
-        self.holder: dict[str, str] = {}
-        self.claim_kind: dict[str, str] = {}
-        for e in events:
-            p: Any = e.payload
-            if e.type == "case.opened":
-                self.platform[p.case_id] = p.platform or "-"
-            elif e.type == "case.escalated":
-                self.holder[p.case_id] = p.holder
-            elif e.type == "claim.opened":
-                self.claim_kind[p.claim_id] = str(p.claim_kind)
+    def __init__(self) -> None:
+        self.summary = Summary()
+        #: (when, outcome) of every outcome, to compare runs (see outcomes.compare)
+        self.outcomes: list[tuple[float, Outcome]] = []
+        self.platform: dict[str, str] = {}  # case -> its platform
+        self.holder: dict[str, str] = {}  # case -> who held it at its last escalation
+        self.claim_kind: dict[str, str] = {}  # claim -> its kind
+        #: (payouts or chargebacks, claim id, case id, fen): settled by `finished`
+        self.money: list[tuple[str, str, str, int]] = []
 
-    def of_claim(self, p: Any) -> tuple[str, str, str]:
-        return (
-            self.claim_kind.get(p.claim_id, "-"),
-            self.platform.get(p.case_id, "-"),
-            self.holder.get(p.case_id, "-"),
-        )
-
-
-def summarise(events: Iterable[Event]) -> Summary:
-    """Sum up one run's events (recorded or replayed, the same way)."""
-    ordered = list(events)
-    facts, s = _Context(ordered), Summary()
-    for e in ordered:
+    def add(self, at: float, e: Event) -> None:
         p: Any = e.payload
         kind = e.type
-        if kind == "sla.breached":
+        s = self.summary
+        if kind == "case.opened":
+            self.platform[p.case_id] = p.platform or "-"
+        elif kind == "case.escalated":
+            self.holder[p.case_id] = p.holder
+            s.escalations[str(p.level)] += 1
+        elif kind == "claim.opened":
+            self.claim_kind[p.claim_id] = str(p.claim_kind)
+        elif kind == "sla.breached":
             s.breaches[(str(p.metric), str(p.level), p.station or "-")] += 1
             s.missed[str(p.metric)] += 1
             s.breaches_by_hour[p.deadline_at.astimezone(UTC).hour] += 1
@@ -102,20 +96,42 @@ def summarise(events: Iterable[Event]) -> Summary:
             s.qa_points[p.station] += p.points
         elif kind == "qa.points_reversed":
             s.qa_points[p.station] -= p.points
-        elif kind == "case.escalated":
-            s.escalations[str(p.level)] += 1
         elif kind == "payout.issued":
-            s.payouts[facts.of_claim(p)] += p.amount.amount_minor
+            self.money.append(("payouts", p.claim_id, p.case_id, p.amount.amount_minor))
         elif kind == "chargeback.issued":
-            s.chargebacks[facts.of_claim(p)] += p.total.amount_minor
+            self.money.append(("chargebacks", p.claim_id, p.case_id, p.total.amount_minor))
         elif kind == "chargeback.reversed":
-            s.chargebacks[facts.of_claim(p)] -= p.total.amount_minor
+            self.money.append(("chargebacks", p.claim_id, p.case_id, -p.total.amount_minor))
         if (o := outcome_of(e)) is not None:
+            self.outcomes.append((at, o))
+
+    def merge(self, other: Tally) -> None:
+        """Add another part's tally (a period split across processes: whole stories each)."""
+        for name in ("breaches", "qa_points", "escalations", "met", "missed", "breaches_by_hour"):
+            getattr(self.summary, name).update(getattr(other.summary, name))
+        self.outcomes += other.outcomes
+        self.outcomes.sort(key=lambda item: item[0])  # stable: a case's own outcomes keep their order
+        self.platform.update(other.platform)
+        self.holder.update(other.holder)
+        self.claim_kind.update(other.claim_kind)
+        self.money += other.money
+
+    def finished(self) -> Summary:
+        s = self.summary
+        for which, claim_id, case_id, fen in self.money:
+            place = (
+                self.claim_kind.get(claim_id, "-"),
+                self.platform.get(case_id, "-"),
+                self.holder.get(case_id, "-"),
+            )
+            getattr(s, which)[place] += fen
+        self.money = []
+        for _, o in self.outcomes:
             s.outcomes[o.case_id].append(o.text())
-    for counter in (s.breaches, s.breaches_by_hour, s.qa_points, s.chargebacks):
-        for key in [k for k, n in counter.items() if n == 0]:
-            del counter[key]
-    return s
+        for counter in (s.breaches, s.breaches_by_hour, s.qa_points, s.chargebacks):
+            for key in [k for k, n in counter.items() if n == 0]:
+                del counter[key]
+        return s
 
 
 def changed_cases(before: Summary, after: Summary) -> list[dict[str, Any]]:
