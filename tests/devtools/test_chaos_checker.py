@@ -165,6 +165,17 @@ def test_cases_past_a_full_station_may_swap_places_but_not_change_the_stations_t
     assert differences(clean, another_case) == ["BE1 cases: clean 1 vs faulty 2"]
 
 
+def test_the_oversight_level_of_cases_past_a_full_station_follows_which_waybill_took_the_place() -> None:
+    """A repeat contact raises oversight one above the holder: which holder a waybill with a repeat contact
+    ended at is the same race, so the level may move between the stations' cases, the totals may not."""
+    clean = Outcome({"BE1": station_end("HUB-SH", 0), "BE2": station_end("HUB-SH", 0)}, Counter(), [], [], Counter())
+    clean.at_capacity = {"BE1", "BE2"}
+    escalated = {**station_end("HUB-SH", 0), "level": "regional_centre"}
+    other_escalated = Outcome({"BE1": escalated, "BE2": station_end("HUB-SH", 0)}, Counter(), [], [], Counter())
+    other_escalated.at_capacity = {"BE1", "BE2"}
+    assert differences(clean, other_escalated) == []
+
+
 def with_failures(failed: dict[str, int], dead: dict[str, int]) -> Outcome:
     return Outcome({}, Counter(), [], [], Counter(dead), failed=Counter(failed))
 
