@@ -28,6 +28,7 @@ async def apply_to_case(ctx: Ctx, case_id: str, apply: Apply, payload: Any) -> N
     stored = await load_case(ctx.uow, case_id)
     cause = Cause(ctx.event.event_id, ctx.event.correlation_id, now)
     case = CaseClocks(stored.facts, stored.clocks, deps.book, deps.prices, cause)
+    case.catch_up(ctx.event.occurred_at.timestamp())
     apply(case, payload)
     armed = any(clock.due_at is not None for clock in save_case(ctx.uow, stored, case))
     entries = [*case.charges, *case.reversals]

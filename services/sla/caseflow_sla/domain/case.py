@@ -159,6 +159,15 @@ class CaseClocks:
         self.reversals: list[QaEntry] = []
         self.chargebacks: list[Chargeback] = []
 
+    def catch_up(self, happened_at: float) -> None:
+        """Decide what came due before the input happened, as its timers would have on time, before applying it:
+        whether the timer loop or the input came first (the loop lags on a busy machine, after a restart, while
+        a slot changes hands) then changes nothing, and the what-if replay, which fires on time, agrees."""
+        until = min(happened_at, self.cause.now)
+        for clock in self.clocks.values():
+            if clock.due_at is not None and clock.due_at <= until:
+                self._record(clock, clock.fire(self._time(clock), until), self.cause.now)
+
     # what intake says -----------------------------------------------------------------------------
 
     def opened(self, p: CaseOpenedPayload) -> None:
