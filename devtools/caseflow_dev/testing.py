@@ -6,10 +6,11 @@ import asyncio
 import base64
 import hashlib
 import hmac
+import inspect
 import json
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
@@ -29,14 +30,21 @@ from caseflow_ops.tokens import LocalIssuer
 S = TypeVar("S", bound=KitSettings)
 
 
-async def until(condition: Callable[[], object], timeout_s: float = 60, what: str = "the condition") -> None:
+async def until(
+    condition: Callable[[], object | Awaitable[object]], timeout_s: float = 60, what: str = "the condition"
+) -> None:
     """Poll, bounded, for something real I/O brings about (a server's own timer, another process): never a
-    fixed sleep that hopes it was long enough."""
+    fixed sleep that hopes it was long enough. The condition may be a coroutine function (an HTTP read)."""
     deadline = time.monotonic() + timeout_s
-    while not condition():
+    while not await _holds(condition):
         if time.monotonic() > deadline:
             raise AssertionError(f"{what} did not come about within {timeout_s} s")
         await asyncio.sleep(0.02)
+
+
+async def _holds(condition: Callable[[], object | Awaitable[object]]) -> object:
+    result = condition()
+    return await result if inspect.isawaitable(result) else result
 
 
 @dataclass

@@ -49,7 +49,7 @@ from caseflow_contracts.upstream import (
     SatisfactionAnswerPayload,
 )
 from caseflow_dev.broker import EmbeddedBroker
-from caseflow_dev.testing import KafkaTestKit
+from caseflow_dev.testing import KafkaTestKit, until
 from caseflow_kit.auth import Role
 
 from .suite import CHAOYANG, Suite, claim_request, contact, customer, exception, scaled, start_suite, waybill
@@ -494,15 +494,13 @@ async def test_a_customers_rating_counts_in_the_kpis_and_a_later_contact_reopens
     recorded = await suite.log.case_event(case_id, "case.satisfaction_recorded")
     assert recorded.payload.score == 5  # type: ignore[attr-defined]
 
-    async def counted() -> dict[str, Any]:
-        deadline = asyncio.get_running_loop().time() + 30
-        while True:
-            after = await kpis(suite, station="SH-PD-01")
-            if after["csat_answers"] > before["csat_answers"] or asyncio.get_running_loop().time() > deadline:
-                return after
-            await asyncio.sleep(0.2)
+    after: dict[str, Any] = {}
 
-    after = await counted()
+    async def counted() -> bool:
+        after.update(await kpis(suite, station="SH-PD-01"))
+        return bool(after["csat_answers"] > before["csat_answers"])
+
+    await until(counted, timeout_s=30, what="the CSAT answer in the station's KPIs")
     assert after["csat_answers"] == before["csat_answers"] + 1
     assert after["csat"] > 0
     # The customer calls again after the close: the case reopens at the station that held it.

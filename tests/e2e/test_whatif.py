@@ -34,7 +34,7 @@ from caseflow_contracts.upstream import ContactCategory, ExceptionKind
 from caseflow_dev.broker import EmbeddedBroker
 from caseflow_dev.live import Tally, follow
 from caseflow_dev.simulator import simulate
-from caseflow_dev.testing import KafkaTestKit
+from caseflow_dev.testing import KafkaTestKit, until
 from caseflow_ops.cli import run as caseflowctl
 
 from .suite import SPEED, Suite, claim_request, contact, exception, start_suite, waybill
@@ -301,10 +301,11 @@ def tallied(tally: Tally) -> Figures:
 
 async def caught_up(tally: Tally, suite: Suite, *, within_s: float) -> None:
     """Until the live view has read what the suite's event log holds (two consumers of the same topics)."""
-    deadline = time.monotonic() + within_s
-    while tallied(tally) != figures([event for _, event in suite.log.events]):
-        assert time.monotonic() < deadline, "the live view never caught up with the event log"
-        await asyncio.sleep(0.1)
+    await until(
+        lambda: tallied(tally) == figures([event for _, event in suite.log.events]),
+        timeout_s=within_s,
+        what="the live view catching up with the event log",
+    )
 
 
 async def test_the_live_view_shows_the_periods_scorecard_and_quality_from_the_events(

@@ -100,16 +100,12 @@ def resolved(case: CaseFile, update: ResolvedPayload, facts: Facts) -> Outcome:
 
 def _act(case: CaseFile, action: Action, update: StationUpdatePayload, facts: Facts) -> Outcome:
     if _crossed_its_withdrawal(case, update.station, action):
-        case = case.copy()
-        case.record(facts.received_at, f"ignored_{action}", station=update.station, reason=WITHDRAWN_OVERSIGHT)
-        return Outcome(case, note=WITHDRAWN_OVERSIGHT)
+        return _ignored(case, action, update, facts, WITHDRAWN_OVERSIGHT)
     by_holder = _may_act(case, update.station, action)
     moved = step(case.state, action)
     _refuse_if(moved.outcome == "refuse", case, moved.reason)
     if moved.outcome == "stay":  # the holder repeating itself, or anyone's follow-up after the close
-        case = case.copy()
-        case.record(facts.received_at, f"ignored_{action}", station=update.station, reason=moved.reason)
-        return Outcome(case, note=moved.reason)
+        return _ignored(case, action, update, facts, moved.reason)
     refused = _forbidden_text(case, update, facts)
     if refused is not None:
         return refused
@@ -144,6 +140,13 @@ def _act(case: CaseFile, action: Action, update: StationUpdatePayload, facts: Fa
         **details,
     )
     return Outcome(case, emits, tags=["late_station_action"] if late else [])
+
+
+def _ignored(case: CaseFile, action: Action, update: StationUpdatePayload, facts: Facts, reason: str) -> Outcome:
+    """Recorded on the case, nothing changed, nothing emitted: stale knowledge, not bad input."""
+    case = case.copy()
+    case.record(facts.received_at, f"ignored_{action}", station=update.station, reason=reason)
+    return Outcome(case, note=reason)
 
 
 WITHDRAWN_OVERSIGHT: Final = "the escalation that added this supervisor was withdrawn (sla disproved the breach)"
