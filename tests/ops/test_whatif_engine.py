@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from caseflow_contracts import parse_event, topic_for
-from caseflow_ops.whatif import engine, policies
+from caseflow_contracts.sla import SlaMetric, SlaWarning
+from caseflow_ops.commands.whatif import recorded_outcomes
+from caseflow_ops.whatif import engine, outcomes, policies
 from caseflow_ops.whatif.period import Recorded
 from tests.contracts.examples import encode, example
 
@@ -68,16 +71,22 @@ def spaced(count: int, hours: float) -> list[Recorded]:
     ]
 
 
-async def recorded_run(inputs: list[Recorded]) -> list[Recorded]:
-    """The inputs and what the services made of them, as a broker would have kept it (one partition a topic)."""
-    live = await engine.Simulation(inputs, policies.in_force(), order={}, keep_events=True).run()
+async def recorded_run(
+    inputs: list[Recorded], lag: Callable[[engine.Replay, engine.Timeline], None] | None = None
+) -> list[Recorded]:
+    """The inputs and what the services made of them, as a broker would have kept it (one partition a topic); with
+    `lag`, by a suite that lagged as `lag` says (it writes the lag into a timeline, as a replay learns it)."""
+    timeline = engine.Timeline(inputs)
+    if lag is not None:
+        lag(await engine.Simulation(inputs, policies.in_force(), timeline, order={}, keep_events=True).run(), timeline)
+    live = await engine.Simulation(inputs, policies.in_force(), timeline, order={}, keep_events=True).run()
     offsets: Counter[str] = Counter()
     recording = list(inputs)
     for e in live.emitted:
         topic = topic_for(type(e.event)).name
         recording.append(Recorded(topic, 0, offsets[topic], e.at, e.event))
         offsets[topic] += 1
-    return recording
+    return sorted(recording, key=lambda r: r.timestamp)
 
 
 async def test_what_the_replay_holds_stays_flat_while_the_period_doubles() -> None:
@@ -96,3 +105,91 @@ async def test_what_the_replay_holds_stays_flat_while_the_period_doubles() -> No
         peaks.append((result.peak_queued, result.peak_open_stories))
     assert peaks[0] == peaks[1]
     assert peaks[1][0] < 20  # before: every input was queued at the start
+
+
+T0 = 1_800_000_000.0
+
+
+def _at(hours: float) -> str:
+    return datetime.fromtimestamp(T0 + hours * 3600, UTC).isoformat()
+
+
+def _recorded(topic: str, offset: int, hours: float, document: dict[str, Any]) -> Recorded:
+    return Recorded(topic, 0, offset, T0 + hours * 3600, parse_event(encode(document)))
+
+
+def customer_call() -> Recorded:
+    """A customer's call about a parcel (no platform order): a case a station holds, its clocks running."""
+    document = example("customer.contacted")
+    document.update(event_id="call-1", occurred_at=_at(0), causation_id=None, actor=None)
+    document["payload"] = {
+        **document["payload"],
+        **dict.fromkeys(("sale_stage", "after_sale_type", "platform", "platform_order_id", "claimant")),
+        "received_at": _at(0),
+        "category": "inquiry",
+    }
+    return _recorded("upstream.customer-contacts", 0, 0, document)
+
+
+def progress_note(case_id: str, offset: int, hours: float) -> Recorded:
+    document = example("station.progress_noted")
+    document.update(event_id=f"note-{offset}", key=case_id, occurred_at=_at(hours), causation_id=None, actor=None)
+    document["payload"] = {**document["payload"], "case_id": case_id, "at": _at(hours), "awaiting_customer": False}
+    document["producer"] = document["payload"]["station"] = "BJ-CY-01"
+    return _recorded("stations.updates", offset, hours, document)
+
+
+def differences(recording: list[Recorded], replayed: engine.Replay) -> list[outcomes.Difference]:
+    return outcomes.compare(recorded_outcomes(recording), replayed.tally.outcomes)
+
+
+async def replayed_both_ways(recording: list[Recorded]) -> tuple[engine.Replay, engine.Replay]:
+    """One replay that learns nothing from the recording's timing, and the replay the command runs."""
+    once = await engine.Simulation(recording, policies.in_force(), engine.Timeline(recording)).run()
+    learned = await engine.replay_recorded(lambda: recording, policies.in_force(), engine.Timeline(recording))
+    return once, learned
+
+
+async def test_a_record_sla_handled_after_its_timer_warned_is_replayed_after_the_warning() -> None:
+    """The station's progress note (which restarts the 24-hour customer update clock) reached the broker at 19 h,
+    before the clock's warning at 19.2 h, but the live sla handled it only at 19.3 h, after its timer had warned;
+    the note caused nothing, so nothing recorded says when it was handled, except the warning itself: it was
+    decided on the deadline the note would have moved. A replay that handles the note at its broker time finds no
+    warning; the replay learns from the warning when the note was handled, and agrees with the recording."""
+    call = customer_call()
+    case_id = (await recorded_run([call]))[1].event.key
+    note = progress_note(case_id, 1, 19.0)
+
+    def handled_late(live: engine.Replay, timeline: engine.Timeline) -> None:
+        noted = next(e.event for e in live.emitted if e.event.type == "case.progress_noted")
+        timeline.handled_after[("sla", noted.event_id)] = T0 + 19.3 * 3600
+
+    recording = await recorded_run([call, note, progress_note(case_id, 2, 30.0)], handled_late)
+    warned = [r.event for r in recording if isinstance(r.event, SlaWarning)]
+    assert [w.payload.metric for w in warned].count(SlaMetric.CUSTOMER_UPDATE) == 1
+    once, learned = await replayed_both_ways(recording)
+    assert [(d.side, d.outcome.type) for d in differences(recording, once)] == [("recorded", "sla.warning")]
+    assert differences(recording, learned) == []
+    assert (learned.learned, learned.passes) == (1, 2)  # its second pass learned nothing new
+
+
+async def test_a_warning_a_late_timer_never_sent_is_not_sent_by_the_replay_either() -> None:
+    """The live timer first looked at the station's callback clock past its deadline (a starved timer loop): no
+    warning then (a stale one is skipped), the breach decided at that time. The breach, decided on the same
+    deadline, shows when the timer looked; the replay looks then too instead of warning on time."""
+    call = customer_call()
+    case_id = (await recorded_run([call]))[1].event.key
+    inputs = [call, progress_note(case_id, 1, 8.0)]
+
+    def looked_late(live: engine.Replay, timeline: engine.Timeline) -> None:
+        warning = next(e.event for e in live.emitted if isinstance(e.event, SlaWarning))
+        assert warning.payload.metric == "callback"
+        deadline = round(warning.payload.deadline_at.timestamp(), 6)
+        timeline.first_look[(warning.event_id, deadline)] = T0 + 2.5 * 3600
+
+    recording = await recorded_run(inputs, looked_late)
+    callback = [r.event.type for r in recording if getattr(r.event.payload, "metric", None) == "callback"]
+    assert callback == ["sla.breached", "qa.points_charged"]
+    once, learned = await replayed_both_ways(recording)
+    assert [(d.side, d.outcome.type) for d in differences(recording, once)] == [("replayed", "sla.warning")]
+    assert differences(recording, learned) == []

@@ -102,6 +102,7 @@ async def answer_for(period: PeriodFile, where: str, args: argparse.Namespace) -
         raise BadInput(str(exc)) from None
     seconds = time.perf_counter() - started
     records = period.count
+    replays = baseline.passes + (1 if after else 0)
     differences = outcomes.compare(index.outcomes, baseline.tally.outcomes)
     before_sum = baseline.tally.finished()
     after_sum = after.tally.finished() if after else None
@@ -109,9 +110,10 @@ async def answer_for(period: PeriodFile, where: str, args: argparse.Namespace) -
     return {
         "faithful": not differences,
         "records": records,
-        "replays": 2 if after else 1,
+        "replays": replays,
+        "learning": {"passes": baseline.passes, "times_learned": baseline.learned},
         "seconds": round(seconds, 3),
-        "events_per_second": round(records * (2 if after else 1) / seconds) if seconds else None,
+        "events_per_second": round(records * replays / seconds) if seconds else None,
         "memory": {
             "stories_closed": baseline.stories_closed,
             "peak_open_stories": baseline.peak_open_stories,
@@ -175,8 +177,14 @@ async def run(args: argparse.Namespace, out: TextIO) -> int:
             if answer["faithful"]
             else f"NOT faithful: {len(answer['differences'])} cases differ"
         )
+        learning = answer["learning"]
+        learned = (
+            f", {learning['times_learned']} handling or timer times learned from the recording"
+            if learning["times_learned"]
+            else ""
+        )
         console.print(
-            f"{answer['records']} records replayed {answer['replays']}x in {answer['seconds']} s "
+            f"{answer['records']} records replayed {answer['replays']}x{learned} in {answer['seconds']} s "
             f"({answer['events_per_second']} events/s); {verdict}"
         )
     return 0 if answer["faithful"] else 1

@@ -13,7 +13,9 @@ Time follows the recording (the lead's analysis, checked against the kit's consu
 - an event the replay re-derives reaches the broker at the recorded broker time of the event with the same id
   (ids are deterministic), and a new one (only under candidate policies) at its producing time plus the median
   recorded lag of its topic;
-- sla fires a clock when it is due, through the same code as its timer loop.
+- sla fires a clock when it is due, through the same code as its timer loop, unless the recording shows the live
+  timer looked at it later, or handled a record that moved the clock after the timer had decided (learned by the
+  replay under the recorded policies from the deadline each recorded decision names: see `_learn_*`).
 """
 
 from __future__ import annotations
@@ -56,11 +58,12 @@ from caseflow_routing.metrics import RoutingMetrics
 from caseflow_routing.rules import Directory, DirectoryFile, index
 from caseflow_sla.app import SPEC as SLA
 from caseflow_sla.deps import SlaDeps
+from caseflow_sla.domain import Signal
 from caseflow_sla.metrics import SlaMetrics
-from caseflow_sla.store import CLOCKS
+from caseflow_sla.store import CLOCKS, clock_of
 from caseflow_sla.timers import EPSILON, fire_clocks
 
-from .period import Recorded, in_order
+from .period import Recorded
 from .policies import PolicySet
 from .stories import Memory, Stories
 from .summary import Tally
@@ -142,6 +145,13 @@ class Timeline:
     def __init__(self, records: Iterable[Recorded]) -> None:
         self.handled_at: dict[tuple[str, str], float] = {}
         self.broker_at: dict[str, float] = {}
+        #: sla's recorded clock decisions: event id -> (when it was decided, the deadline it was decided on)
+        self.sla_decided: dict[str, tuple[float, float]] = {}
+        #: Learned by a replay under the recorded policies (see Simulation._learn_*): (service, record id) -> the
+        #: live service handled the record after this time; (clock decision id, deadline) -> the live timer first
+        #: looked at the clock at this time.
+        self.handled_after: dict[tuple[str, str], float] = {}
+        self.first_look: dict[tuple[str, float], float] = {}
         recorded: set[str] = set()
         self.end = 0.0
         links = Stories()
@@ -162,6 +172,8 @@ class Timeline:
             self.broker_at[e.event_id] = r.timestamp
             at = e.occurred_at.timestamp()
             lags[r.topic].append(max(0.0, r.timestamp - at))
+            if e.producer == SLA.name and (deadline := getattr(e.payload, "deadline_at", None)) is not None:
+                self.sla_decided[e.event_id] = (at, deadline.timestamp())
             if e.causation_id is None:
                 if not is_command(e):
                     fired[(r.topic, r.partition, e.key)].append((r.offset, at))
@@ -256,6 +268,10 @@ class Replay:
     peak_open_stories: int = 0
     #: The most work queued at once: what the replay held of the period (a record is read when its time comes).
     peak_queued: int = 0
+    #: Times learned from the recording (see Simulation._learn_*): by this run; by every pass, after replay_recorded.
+    learned: int = 0
+    #: The runs under the recorded policies it took to use every time learned (see replay_recorded).
+    passes: int = 1
 
 
 @dataclass(frozen=True)
@@ -397,8 +413,10 @@ class Simulation:
             order = (service.name, topic, event.key)
             story = self.memory.story(event.key)
             self.memory.positions[story].add(order)
+            handling = (service.name, event.event_id)
             at = max(
-                self.timeline.handled_at.get((service.name, event.event_id), broker_at),
+                self.timeline.handled_at.get(handling, broker_at),
+                self.timeline.handled_after.get(handling, broker_at),
                 broker_at,
                 sent_at,
                 self._last.get(order, sent_at),
@@ -463,6 +481,8 @@ class Simulation:
             return True
         if parkable and uow.events:
             return False
+        if self.learning and service.name == SLA.name:
+            await self._learn_handled_after(service, uow, event, at)
         service.seen.add(event.event_id)
         self.result.handled += 1
         await self._commit(service, uow, at, story)
@@ -497,25 +517,83 @@ class Simulation:
                 due, clock_id = float(write.doc["due_at"]), str(write.doc["_id"])
                 self._at(max(due, now), story, _bind(self._fire, sla, clock_id, due, story), counted=False)
 
-    async def _fire(self, sla: Service, clock_id: str, due: float, story: str) -> None:
-        """Fire the clock if it is still armed for this time (a later record may have stopped or re-armed it)."""
+    async def _fire(self, sla: Service, clock_id: str, due: float, story: str, looked: float | None = None) -> None:
+        """Fire the clock if it is still armed for this time (a later record may have stopped or re-armed it):
+        when it is due, or when the live timer first looked at it (`looked`, see _learn_first_look)."""
         doc = await sla.store.get(CLOCKS, clock_id)
         if doc is None or not doc.get("timer") or abs(float(doc["due_at"]) - due) > EPSILON:
             return
+        if looked is None and (later := self.timeline.first_look.get(_next_decision(doc))) is not None:
+            self._at(later, story, _bind(self._fire, sla, clock_id, due, story, later), counted=False)
+            return
+        at = due if looked is None else looked
         uow = sla.unit()
-        fire_clocks(uow, [doc], sla.deps, due, producer=sla.name)
-        await self._commit(sla, uow, due, story)
+        fire_clocks(uow, [doc], sla.deps, at, producer=sla.name)
+        if self.learning:
+            self._learn_first_look(doc, uow, due)
+        await self._commit(sla, uow, at, story)
         await self._over(story)
+
+    # What the recording says about when the live sla did things, learned under the recorded policies (used by
+    # every replay of the period after it: `Replay.learned` asks for another pass). Each one reads a recorded
+    # decision of sla that names the deadline it was decided on: it shows the schedule the live clock had then.
+
+    async def _learn_handled_after(self, sla: Service, uow: UnitOfWork, event: Event, at: float) -> None:
+        """A record that moves or stops a clock whose next decision the live sla made on the schedule before
+        it, later than the replay handles the record: live, sla handled the record after it (a consumer that
+        lags behind its timer loop; a record that caused nothing says nothing of when it was handled)."""
+        for write in uow.writes:
+            if not isinstance(write, Insert | Replace) or write.collection != CLOCKS:
+                continue
+            before = await sla.store.get(CLOCKS, str(write.doc["_id"]))
+            if before is None or not before.get("timer") or float(before["due_at"]) <= at:
+                continue
+            decision_id, deadline = _next_decision(before)
+            decided = self.timeline.sla_decided.get(decision_id)
+            moved = write.doc.get("timer") is None or write.doc.get("deadline_at") != before["deadline_at"]
+            if decided is None or not moved or abs(decided[1] - deadline) > EPSILON or decided[0] <= at:
+                continue
+            handling = (sla.name, event.event_id)
+            if decided[0] > self.timeline.handled_after.get(handling, -math.inf):
+                self.timeline.handled_after[handling] = decided[0]
+                self.result.learned += 1
+
+    def _learn_first_look(self, doc: dict[str, Any], uow: UnitOfWork, due: float) -> None:
+        """A warning the live sla never sent, on a clock whose breach it decided later on the same schedule: live,
+        the timer first looked at the clock past its deadline (a lagging timer loop skips a stale warning)."""
+        if not any(e.type == "sla.warning" and e.event_id not in self.timeline.recorded for e in uow.events):
+            return
+        warning = _next_decision(doc)
+        decided = self.timeline.sla_decided.get(_event_id_of(doc, Signal.BREACHED))
+        if decided is not None and abs(decided[1] - warning[1]) <= EPSILON and decided[0] >= warning[1] > due:
+            self.timeline.first_look[warning] = decided[0]
+            self.result.learned += 1
+
+
+def _next_decision(doc: dict[str, Any]) -> tuple[str, float]:
+    """The id of the decision an armed clock's timer makes next (its warning, or its breach), and its deadline."""
+    return _event_id_of(doc, Signal.BREACHED if doc["warned"] else Signal.WARNING), round(float(doc["deadline_at"]), 6)
+
+
+def _event_id_of(doc: dict[str, Any], signal: Signal) -> str:
+    return clock_of(doc).event_id(signal)
 
 
 def _bind(fn: Callable[..., Any], *args: Any) -> Callable[[], Any]:
     return lambda: fn(*args)
 
 
-async def replay(
-    records: Iterable[Recorded],
-    policies: PolicySet,
-    timeline: Timeline | None = None,
-    order: dict[tuple[str, str], str] | None = None,
-) -> Replay:
-    return await Simulation(list(in_order(records)), policies, timeline, order).run()
+#: How many times a replay under the recorded policies may run again to use what it learned of the live timing.
+LEARNING_PASSES = 4
+
+
+async def replay_recorded(source: Callable[[], Iterable[Recorded]], policies: PolicySet, timeline: Timeline) -> Replay:
+    """The replay under the recorded policies (reading the period from `source` once per pass): run again while
+    it learns when the live services did things (see Simulation._learn_*), so that its answer uses all of it."""
+    baseline = await Simulation(source(), policies, timeline).run()
+    learned, passes = baseline.learned, 1
+    while baseline.learned and passes < LEARNING_PASSES:
+        baseline = await Simulation(source(), policies, timeline).run()
+        learned, passes = learned + baseline.learned, passes + 1
+    baseline.learned, baseline.passes = learned, passes
+    return baseline

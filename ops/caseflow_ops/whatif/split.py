@@ -17,7 +17,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import TypeVar
 
-from .engine import Replay, Simulation, Timeline
+from .engine import Replay, Simulation, Timeline, replay_recorded
 from .period import Recorded
 from .policies import PolicySet
 from .stories import stories
@@ -47,7 +47,7 @@ async def replay_both(
 ) -> tuple[Replay, Replay | None]:
     """The replay under the recorded policies, and under the candidate in the handling order the first found;
     each reads the period once more."""
-    baseline = await Simulation(source(), recorded, timeline).run()
+    baseline = await replay_recorded(source, recorded, timeline)
     after = await Simulation(source(), candidate, timeline, baseline.order).run() if candidate else None
     return baseline, after
 
@@ -95,6 +95,8 @@ def merge(replays: Sequence[Replay]) -> Replay:
         merged.order.update(part.order)
         merged.inputs += part.inputs
         merged.handled += part.handled
+        merged.learned += part.learned
+        merged.passes = max(merged.passes, part.passes)
         merged.stories_closed += part.stories_closed
         merged.peak_open_stories = max(merged.peak_open_stories, part.peak_open_stories)  # what one process held
         merged.peak_queued = max(merged.peak_queued, part.peak_queued)
