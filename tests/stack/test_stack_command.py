@@ -12,6 +12,7 @@ from pathlib import Path
 
 from caseflow_contracts.topics import UPSTREAM_PARCEL_EXCEPTIONS
 from caseflow_dev.broker import free_port
+from caseflow_dev.stack import SERVICES
 from caseflow_dev.testing import KafkaTestKit
 
 
@@ -52,7 +53,7 @@ def processed_rows(db: Path) -> int:
 
 async def test_ctrl_c_stops_everything_and_a_second_start_reuses_the_data(tmp_path: Path) -> None:
     data, log = tmp_path / "data", tmp_path / "stack.log"
-    broker_port, http_port = free_port(), free_port()
+    broker_port, http_port = free_port(), free_port(count=len(SERVICES))
     stack = await start_stack(data, broker_port, http_port, log)
     try:
         kit = KafkaTestKit(f"127.0.0.1:{broker_port}", data, prefix="")
