@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 from caseflow_contracts import parse_event, topic_for
-from caseflow_contracts.sla import SlaMetric, SlaWarning
+from caseflow_contracts.sla import SlaBreached, SlaMetric, SlaWarning
 from caseflow_ops.commands.whatif import recorded_outcomes
 from caseflow_ops.whatif import engine, outcomes, policies
 from caseflow_ops.whatif.period import Recorded
@@ -118,17 +120,17 @@ def _recorded(topic: str, offset: int, hours: float, document: dict[str, Any]) -
     return Recorded(topic, 0, offset, T0 + hours * 3600, parse_event(encode(document)))
 
 
-def customer_call() -> Recorded:
+def customer_call(hours: float = 0.0) -> Recorded:
     """A customer's call about a parcel (no platform order): a case a station holds, its clocks running."""
     document = example("customer.contacted")
-    document.update(event_id="call-1", occurred_at=_at(0), causation_id=None, actor=None)
+    document.update(event_id="call-1", occurred_at=_at(hours), causation_id=None, actor=None)
     document["payload"] = {
         **document["payload"],
         **dict.fromkeys(("sale_stage", "after_sale_type", "platform", "platform_order_id", "claimant")),
-        "received_at": _at(0),
+        "received_at": _at(hours),
         "category": "inquiry",
     }
-    return _recorded("upstream.customer-contacts", 0, 0, document)
+    return _recorded("upstream.customer-contacts", 0, hours, document)
 
 
 def progress_note(case_id: str, offset: int, hours: float) -> Recorded:
@@ -193,3 +195,19 @@ async def test_a_warning_a_late_timer_never_sent_is_not_sent_by_the_replay_eithe
     once, learned = await replayed_both_ways(recording)
     assert [(d.side, d.outcome.type) for d in differences(recording, once)] == [("replayed", "sla.warning")]
     assert differences(recording, learned) == []
+
+
+async def test_a_period_that_ends_on_a_timer_decision_replays_it() -> None:
+    """The broker stamps records in milliseconds: the last record of a period can be stamped a fraction of a
+    millisecond before the decision it holds was made. The replay runs until the last recorded thing happened
+    (it stopped at the last stamp, and never made the period's last breach)."""
+    call = customer_call(hours=0.0007 / 3600)
+    case_id = (await recorded_run([call]))[1].event.key
+    recording = await recorded_run([call, progress_note(case_id, 1, 8.0)])
+    last = max((r for r in recording if isinstance(r.event, SlaBreached)), key=lambda r: r.timestamp)
+    period = [
+        replace(r, timestamp=math.floor(r.timestamp * 1000) / 1000) for r in recording if r.timestamp <= last.timestamp
+    ]
+    assert period[-1].event.occurred_at.timestamp() > period[-1].timestamp  # stamped before it was decided
+    replayed = await engine.Simulation(period, policies.in_force(), engine.Timeline(period)).run()
+    assert differences(period, replayed) == []

@@ -171,6 +171,9 @@ class Timeline:
                 continue
             self.broker_at[e.event_id] = r.timestamp
             at = e.occurred_at.timestamp()
+            # The broker stamps in milliseconds: a decision can be stamped a little before it was made. The
+            # recording ends with the last thing it shows happening, not the last stamp.
+            self.end = max(self.end, at)
             lags[r.topic].append(max(0.0, r.timestamp - at))
             if e.producer == SLA.name and (deadline := getattr(e.payload, "deadline_at", None)) is not None:
                 self.sla_decided[e.event_id] = (at, deadline.timestamp())
