@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from . import cases, claims, notify, policies, qa, sla, stations, upstream
 from .envelope import Event
@@ -40,7 +41,7 @@ class Topic:
     def dlq(self) -> str:
         return self.name + DLQ_SUFFIX
 
-    @property
+    @cached_property
     def event_types(self) -> frozenset[str]:
         return frozenset(model.event_type() for model in self.events)
 
@@ -209,9 +210,13 @@ TOPICS: tuple[Topic, ...] = (
 DLQ_RETENTION_DAYS = 30
 
 
+#: Looked up for every event a service emits: a dict, not a scan of the catalog.
+_TOPIC_OF: dict[type[Event], Topic] = {model: topic for topic in reversed(TOPICS) for model in topic.events}
+
+
 def topic_for(event: type[Event]) -> Topic:
     """The one topic an event type is published to."""
-    for topic in TOPICS:
-        if event in topic.events:
-            return topic
-    raise KeyError(f"{event.event_type()} is on no topic")
+    topic = _TOPIC_OF.get(event)
+    if topic is None:
+        raise KeyError(f"{event.event_type()} is on no topic")
+    return topic

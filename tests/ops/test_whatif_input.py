@@ -40,6 +40,10 @@ def refused(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
         (["{not json"], "period.jsonl:1: not JSON"),
         ([line("cases.lifecycle", example("case.opened")), "[1, 2]"], "period.jsonl:2: expected a JSON object"),
         ([line("no.such.topic", example("case.opened"))], "period.jsonl:1: unknown topic 'no.such.topic'"),
+        (
+            [line("cases.lifecycle", example("case.opened")).replace('"cases.lifecycle"', '["a"]')],
+            "unknown topic ['a']",
+        ),
         ([line("cases.lifecycle", {**example("case.opened"), "type": "case.teleported"})], "period.jsonl:1:"),
         ([line("sla.breaches", example("case.opened"))], "period.jsonl:1:"),
         ([json.dumps({"topic": "cases.lifecycle", "partition": -1, "offset": 0, "timestamp_ms": 1})], "whole numbers"),

@@ -67,7 +67,7 @@ def first_pass(period: PeriodFile, where: str) -> FirstPass:
     found = FirstPass(None)
 
     def noted() -> Iterator[Recorded]:
-        for record in period.scan():
+        for record in period.scan(again=engine.is_input):
             policies.note_version(found.versions, record)
             found.outcomes += recorded_outcomes((record,))
             yield record

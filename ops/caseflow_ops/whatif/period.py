@@ -25,7 +25,8 @@ from caseflow_contracts.topics import POLICIES_VERSIONS
 from ..kafka import Cluster, partitions_of
 from ..records import read_range
 
-TOPIC_NAMES = frozenset(topic.name for topic in TOPICS)
+#: The event types each topic carries, by the topic's name (looked up for every line read).
+_ACCEPT: dict[str, frozenset[str]] = {topic.name: topic.event_types for topic in TOPICS}
 #: The topics of a period, read by broker time; policies.versions is read whole (see `read_versions`).
 PERIOD_TOPICS = tuple(topic for topic in TOPICS if not topic.compacted)
 
@@ -63,7 +64,7 @@ def _parse(raw: bytes, where: str) -> Recorded:
     if not isinstance(data, dict):
         raise PeriodError(f"{where}: expected a JSON object, got {type(data).__name__}")
     topic = data.get("topic")
-    if topic not in TOPIC_NAMES:
+    if not isinstance(topic, str) or (accept := _ACCEPT.get(topic)) is None:
         raise PeriodError(f"{where}: unknown topic {topic!r}")
     partition, offset, stamp = (data.get(k) for k in ("partition", "offset", "timestamp_ms"))
     if (
@@ -73,7 +74,6 @@ def _parse(raw: bytes, where: str) -> Recorded:
         raise PeriodError(f"{where}: partition, offset and timestamp_ms must be whole numbers of 0 or more")
     if not isinstance(data.get("event"), dict):
         raise PeriodError(f"{where}: no event")
-    accept = next(t for t in TOPICS if t.name == topic).event_types
     try:
         event = parse_event(orjson.dumps(data["event"]), accept=accept)
     except ContractError as exc:
@@ -90,10 +90,14 @@ def read_file(path: Path) -> list[Recorded]:
         raise PeriodError(f"{path}: cannot read: {exc.strerror or exc}") from None
 
 
+def _every(record: Recorded) -> bool:
+    return True
+
+
 class PeriodFile:
     """A period in an export file, read twice and never held: `scan` reads it in the file's order (a first pass
-    that validates every line and notes where each record is: 8 bytes a record), `records` then reads it again,
-    one record at a time, in the period's order (see `in_order`)."""
+    that validates every line and notes where each record it will be asked for again is: 8 bytes a record),
+    `records` then reads those again, one record at a time, in the period's order (see `in_order`)."""
 
     def __init__(self, path: Path, since: float = float("-inf"), until: float = float("inf")) -> None:
         self.path = path
@@ -103,23 +107,28 @@ class PeriodFile:
         #: The rules versions that came with the period (lines of topic policies.versions: few)
         self.versions: list[Recorded] = []
 
-    def scan(self) -> Iterator[Recorded]:
+    def scan(self, again: Callable[[Recorded], bool] = _every) -> Iterator[Recorded]:
         """Every record of the period in [since, until), in the file's order; the first bad line stops it with
-        its line number."""
+        its line number. `records` reads again only those `again` accepts (a replay needs only its inputs:
+        parsing the rest a second time would be a third of its work)."""
         low, high = self._wanted
-        runs: dict[tuple[str, int], list[tuple[int, float, int]]] = defaultdict(list)
+        runs: dict[tuple[str, int], list[tuple[int, float, int, bool]]] = defaultdict(list)
+        self.count = 0
         for place, record in self._lines():
             if record.topic == POLICIES_VERSIONS.name:
                 self.versions.append(record)
             elif low <= record.timestamp < high:
-                runs[(record.topic, record.partition)].append((record.offset, record.timestamp, place))
+                self.count += 1
+                runs[(record.topic, record.partition)].append((record.offset, record.timestamp, place, again(record)))
                 yield record
+        # Ordered with every record, then filtered: which records are left out must not change the order of the
+        # rest (a partition's broker times need not rise with its offsets).
         ordered = [sorted(run) for _, run in sorted(runs.items())]
-        self._places = array("q", (place for _, _, place in heapq.merge(*ordered, key=lambda item: item[1])))
-        self.count = len(self._places)
+        merged = heapq.merge(*ordered, key=lambda item: item[1])
+        self._places = array("q", (place for _, _, place, wanted in merged if wanted))
 
     def records(self) -> Iterator[Recorded]:
-        """The records `scan` found, in the period's order, read one at a time."""
+        """The records `scan` found and was asked to read again, in the period's order, read one at a time."""
         with self.path.open("rb") as lines:
             for place in self._places:
                 lines.seek(place)
