@@ -80,7 +80,13 @@ class KitSettings(BaseSettings):
         le=10_000,
         description="Records per store transaction; the next slice is handled while one commits",
     )
-    fetch_max_wait_ms: int = Field(default=50, ge=1, le=5000, description="Longest wait for a batch to fill")
+    fetch_max_wait_ms: int = Field(
+        default=200,
+        ge=1,
+        le=5000,
+        description="Longest wait for a batch to fill: every fetch costs the broker per partition it names, full"
+        " or empty, so waiting longer is fewer, fuller fetches",
+    )
     fetch_min_bytes: int = Field(
         default=65_536,
         ge=1,
