@@ -187,6 +187,10 @@ def whatif(bootstrap: str, env: dict[str, str], cases_per_s: float) -> None:
         f"{seconds:.2f} CPU s, the process's start and both reads of the file included)"
     )
     print(
+        f"whatif replay alone         {answer['events_per_second']:10.0f} recorded events/s (the replay's own wall time,"
+        " after the first read: what a long period tends to)"
+    )
+    print(
         f"ratio replay / suite        {rate / cases_per_s:10.1f} recorded events replayed per second per case/s of the suite"
     )
     print(f"whatif peak memory          {usage.ru_maxrss / 1024:10.1f} MB (maxrss of the caseflowctl whatif process)")
