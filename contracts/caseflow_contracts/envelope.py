@@ -31,6 +31,9 @@ class Event(BaseModel):
     MINOR: ClassVar[int] = 1
     #: The payload fields the topic catalog keys this event by, first present wins.
     KEY_FIELDS: ClassVar[tuple[str, ...]] = ("case_id",)
+    #: Payload fields a consumer may filter on without parsing the value: each travels as the record header
+    #: `x-facet-<field>` (see `facets`), a hint a consumer reads only on topics caseflow writes.
+    FACET_FIELDS: ClassVar[tuple[str, ...]] = ()
 
     event_id: Identifier = Field(description="Unique id of this event; consumers de-duplicate on it")
     type: str = Field(description="Event type, e.g. case.opened")
@@ -93,6 +96,10 @@ class Event(BaseModel):
             if value is not None:
                 return str(value)
         raise TypeError(f"{self.type}: the payload has none of {self.KEY_FIELDS}")
+
+    def facets(self) -> dict[str, str]:
+        """The values of FACET_FIELDS as text (an enum by its value)."""
+        return {name: str(getattr(self.payload, name)) for name in self.FACET_FIELDS}
 
     def to_bytes(self) -> bytes:
         return self.model_dump_json().encode()

@@ -90,6 +90,7 @@ def asyncapi_document(
             "summary": (model.__doc__ or model.event_type()).strip().splitlines()[0],
             "contentType": "application/json",
             "payload": {"$ref": f"#/components/schemas/{model.__name__}"},
+            **_facet_headers(model),
         }
         for model in models
     }
@@ -117,6 +118,17 @@ def asyncapi_document(
         "operations": operations,
         "components": {"messages": messages, "schemas": defs.get("$defs", {})},
     }
+
+
+def _facet_headers(model: type[Event]) -> dict[str, Any]:
+    """The headers that repeat payload fields for consumers to filter on unparsed (Event.FACET_FIELDS)."""
+    if not model.FACET_FIELDS:
+        return {}
+    fields = {
+        f"x-facet-{name}": {"type": "string", "description": f"payload.{name}, a hint to filter on without parsing"}
+        for name in model.FACET_FIELDS
+    }
+    return {"headers": {"type": "object", "properties": fields}}
 
 
 def _channel(topic: Topic) -> dict[str, Any]:

@@ -32,6 +32,8 @@ class NotificationPayload(Contract):
 
 class NotificationSent(Event):
     type: Literal["notification.sent"] = "notification.sent"
+    #: sla reads only the e-mails (they acknowledge an e-mail contact): the rest never need parsing there.
+    FACET_FIELDS = ("channel",)
     payload: NotificationPayload
 
 
@@ -41,4 +43,5 @@ class NotificationFailedPayload(NotificationPayload):
 
 class NotificationFailed(Event):
     type: Literal["notification.failed"] = "notification.failed"
+    FACET_FIELDS = ("channel",)
     payload: NotificationFailedPayload

@@ -22,7 +22,7 @@ from pydantic import AliasChoices
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings
 
-from caseflow_contracts import TOPICS
+from caseflow_contracts import EVENT_MODELS, TOPICS
 from caseflow_contracts.topics import DLQ_RETENTION_DAYS
 from caseflow_kit import Runtime
 from caseflow_kit.asyncapi import service_document
@@ -47,6 +47,19 @@ def topic_table() -> str:
     rows.append(
         f"\nEvery topic has a dead-letter twin `<topic>.dlq` (1 partition, {DLQ_RETENTION_DAYS} d): the original "
         "bytes, key and headers, plus `x-dlq-reason`, `x-dlq-detail`, `x-dlq-original-topic/partition/offset`."
+    )
+    faceted = [
+        f"`{m.event_type()}` ({', '.join(f'`x-facet-{name}`' for name in m.FACET_FIELDS)})"
+        for m in sorted(EVENT_MODELS, key=lambda m: m.event_type())
+        if m.FACET_FIELDS
+    ]
+    rows.append(
+        "\nEvery record carries `x-event-type`, `x-schema-version`, `x-event-id`, `x-correlation-id` (and `x-causation-id`) "
+        "headers; "
+        f"{', '.join(faceted)} also repeat payload fields as headers (`Event.FACET_FIELDS`). A consumer passes over "
+        "a type it does not handle, or facet values its subscription's `only` leaves out, by the headers alone on "
+        "the topics caseflow writes (sla parses only the e-mails of `notify.deliveries`); on topics written outside "
+        "caseflow, and for a record without the headers, the parsed event decides."
     )
     return "\n".join(rows)
 

@@ -211,3 +211,15 @@ async def test_a_period_that_ends_on_a_timer_decision_replays_it() -> None:
     assert period[-1].event.occurred_at.timestamp() > period[-1].timestamp  # stamped before it was decided
     replayed = await engine.Simulation(period, policies.in_force(), engine.Timeline(period)).run()
     assert differences(period, replayed) == []
+
+
+def test_the_replayed_services_pass_over_what_the_live_ones_pass_over() -> None:
+    """sla handles only the e-mails of notify.deliveries (its subscription's `only`): so does its replay."""
+    simulation = engine.Simulation([exception(1)], policies.in_force())
+    sla = simulation.services["sla"]
+    for channel, handled in (("email", True), ("sms", False), ("webhook", False)):
+        document = example("notification.sent")
+        document["payload"] = {**document["payload"], "channel": channel}
+        event = parse_event(encode(document))
+        assert (sla.handler_for("notify.deliveries", event) is not None) is handled
+        assert simulation.services["claims"].handler_for("notify.deliveries", event) is None

@@ -45,7 +45,7 @@ from caseflow_intake.app import SPEC as INTAKE
 from caseflow_intake.deps import IntakeDeps, IntakeMetrics
 from caseflow_intake.pii import Guard
 from caseflow_kit import Context, ServiceSpec
-from caseflow_kit.consumer import Handler
+from caseflow_kit.consumer import Handler, Subscription
 from caseflow_kit.errors import RecordedRefusal, Refusal
 from caseflow_kit.privacy import Pseudonymiser, Sealer
 from caseflow_kit.rules import RulesFile
@@ -215,13 +215,21 @@ class Service:
     name: str
     store: MemoryStore
     deps: Any
-    handlers: dict[tuple[str, str], Handler]
+    #: topic -> what the service handles there
+    subscriptions: dict[str, Subscription]
     may_emit: frozenset[str]
     #: Event ids handled: a redelivered event changes nothing, as the kit's de-duplication makes sure live.
     seen: set[str] = field(default_factory=set)
     #: The outbox rows of the last commit. The replay hands events on through its queue, never through the outbox:
     #: the rows are dropped at once (kept, they would hold every event of the period as bytes).
     relayed: list[OutboxRecord] = field(default_factory=list)
+
+    def handler_for(self, topic: str, event: Event) -> Handler | None:
+        """The handler the live service runs for this event: by its type and facets (see Subscription.only)."""
+        subscription = self.subscriptions.get(topic)
+        if subscription is None or not subscription.wants(event):
+            return None
+        return subscription.handlers.get(event.type)
 
     def unit(self) -> UnitOfWork:
         return UnitOfWork(self.store, _topic_name, slot=SLOT, may_emit=self.may_emit, on_commit=self.relayed.extend)
@@ -322,7 +330,7 @@ class Simulation:
                 spec.name,
                 MemoryStore(),
                 deps[spec.name],
-                {(s.topic.name, kind): h for s in spec.subscriptions for kind, h in s.handlers.items()},
+                {subscription.topic.name: subscription for subscription in spec.subscriptions},
                 frozenset(model.event_type() for model in spec.emits),
             )
             for spec in SPECS
@@ -408,7 +416,7 @@ class Simulation:
     ) -> None:
         """Hand the event to every replayed service that consumes it, each at the time it handled it live."""
         for service in self.services.values():
-            handler = service.handlers.get((topic, event.type))
+            handler = service.handler_for(topic, event)
             if handler is None:
                 continue
             # Never before the broker had it, nor before the replay produced it, nor before the record before

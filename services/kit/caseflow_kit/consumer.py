@@ -8,9 +8,9 @@ delivery is at-least-once, every duplicate is recognised by its event id (or,
 for bytes that never parsed, by its topic/partition/offset), and a crash loses
 nothing: the batch is redelivered and its already-committed records skipped.
 
-Whatever the bytes, a record ends handled, ignored (a type this service does not
-handle, known from the parsed event or, on topics only our services write, from
-its header), or dead-lettered with its reason. Only an unreachable store stops
+Whatever the bytes, a record ends handled, ignored (a type, or facet values, this
+service does not handle, known from the parsed event or, on topics only our services
+write, from its headers), or dead-lettered with its reason. Only an unreachable store stops
 progress: the batch is retried after a pause, never dead-lettered.
 """
 
@@ -22,16 +22,16 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
-from caseflow_contracts import ContractError, Event, Topic, parse_event
+from caseflow_contracts import EVENTS_BY_TYPE, ContractError, Event, Topic, parse_event
 
 from . import deadletters, logs
 from .errors import RecordedRefusal, Refusal
 from .store import ConflictError, DuplicateKeyError, StoreUnavailableError
-from .uow import UnitOfWork
+from .uow import FACET_HEADER, UnitOfWork
 
 if TYPE_CHECKING:
     from .runtime import Runtime
@@ -92,15 +92,41 @@ Handler = Callable[[Any, Context[Any]], Awaitable[None]]
 
 @dataclass(frozen=True)
 class Subscription:
-    """A topic and the handler for each event type this service cares about on it."""
+    """A topic and the handler for each event type this service cares about on it; `only`, per event type, the
+    values of its facets (`Event.FACET_FIELDS`) the handler is for: the rest are ignored, without parsing them
+    where the record's headers say so."""
 
     topic: Topic
     handlers: Mapping[str, Handler]
+    only: Mapping[str, Mapping[str, frozenset[str]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         strays = sorted(set(self.handlers) - self.topic.event_types)
         if strays:
             raise ValueError(f"{self.topic.name} never carries {', '.join(strays)}: its handlers can never run")
+        for kind, facets in self.only.items():
+            if kind not in self.handlers:
+                raise ValueError(f"`only` names {kind}, which has no handler here")
+            unknown = sorted(set(facets) - set(EVENTS_BY_TYPE[kind].FACET_FIELDS))
+            if unknown:
+                raise ValueError(f"{kind} has no facet {', '.join(unknown)}")
+
+    def wants(self, event: Event) -> bool:
+        """Whether this event is one the handler for its type is for (its facets, as parsed)."""
+        return self._within(event.type, event.facets())
+
+    def passes_over(self, kind: str, headers: Sequence[tuple[str, bytes]]) -> bool:
+        """Whether the record's facet headers already show it is not for this service (every facet asked about
+        present and one of them outside the values handled); a record without them is parsed and asked again."""
+        wanted = self.only.get(kind)
+        if not wanted:
+            return False
+        said = {k[len(FACET_HEADER) :]: v.decode("utf-8", "replace") for k, v in headers if k.startswith(FACET_HEADER)}
+        return set(wanted) <= set(said) and not self._within(kind, said)
+
+    def _within(self, kind: str, facets: Mapping[str, str]) -> bool:
+        wanted = self.only.get(kind, {})
+        return all(facets.get(name) in values for name, values in wanted.items())
 
 
 def _broker_time(record: Record) -> datetime | None:
@@ -193,6 +219,8 @@ class GuardedConsumer:
             if kind in self.accept and kind not in self.subscription.handlers:
                 # A type this topic carries but this service does not handle (often its own events).
                 return _Outcome(kind, "ignored", 0.0)
+            if self.subscription.passes_over(kind, record.headers or ()):
+                return _Outcome(kind, "ignored", 0.0)
         try:
             event = parse_event(record.value or b"", accept=self.accept)
         except ContractError as exc:
@@ -205,7 +233,7 @@ class GuardedConsumer:
             await self._dead_letter(unit, record, "key_mismatch", detail)
             return _Outcome(event.type, "dead_lettered", 0.0, "key_mismatch")
         handler = self.subscription.handlers.get(event.type)
-        if handler is None:
+        if handler is None or not self.subscription.wants(event):
             return _Outcome(event.type, "ignored", 0.0)
         token_c = logs.correlation_id.set(event.correlation_id)
         token_e = logs.event_id.set(event.event_id)

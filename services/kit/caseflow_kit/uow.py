@@ -18,6 +18,10 @@ SlotOf = Callable[[str], int]
 _DELETED = object()
 
 
+#: Prefix of the headers that carry an event's facets (`Event.FACET_FIELDS`): consumers filter on them unparsed.
+FACET_HEADER = "x-facet-"
+
+
 def event_headers(event: Event) -> dict[str, str]:
     headers = {
         "content-type": "application/json",
@@ -28,6 +32,8 @@ def event_headers(event: Event) -> dict[str, str]:
     }
     if event.causation_id:
         headers["x-causation-id"] = event.causation_id
+    for name, value in event.facets().items():
+        headers[FACET_HEADER + name] = value
     return headers
 
 

@@ -8,7 +8,7 @@ from caseflow_contracts.topics import CASES_LIFECYCLE, CLAIMS_EVENTS, NOTIFY_DEL
 from caseflow_kit import ServiceSpec, Subscription
 
 from .deps import SlaDeps, build_deps, rules_files
-from .handlers import CLAIMS, DELIVERIES, LIFECYCLE
+from .handlers import CLAIMS, DELIVERIES, DELIVERIES_ONLY, LIFECYCLE
 from .http import routers
 from .settings import SlaSettings
 from .store import COLLECTIONS
@@ -21,7 +21,7 @@ SPEC: ServiceSpec[SlaSettings, SlaDeps] = ServiceSpec(
     collections=COLLECTIONS,
     subscriptions=[
         Subscription(CASES_LIFECYCLE, handlers=LIFECYCLE),
-        Subscription(NOTIFY_DELIVERIES, handlers=DELIVERIES),
+        Subscription(NOTIFY_DELIVERIES, handlers=DELIVERIES, only=DELIVERIES_ONLY),
         Subscription(CLAIMS_EVENTS, handlers=CLAIMS),
     ],
     build_deps=build_deps,

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from caseflow_contracts import Event
+from caseflow_contracts.notify import NotifyChannel
 from caseflow_kit import Context
 
 from .deps import SlaDeps
@@ -63,6 +64,9 @@ LIFECYCLE: dict[str, Handler] = {
     "case.satisfaction_recorded": handler(CaseClocks.satisfaction_recorded),
 }
 DELIVERIES: dict[str, Handler] = {"notification.sent": handler(CaseClocks.notification_sent)}
+#: Only an e-mail to the customer acknowledges something (CaseClocks.notification_sent): the SMS and webhooks, most
+#: of the topic, are passed over by their headers, never parsed.
+DELIVERIES_ONLY = {"notification.sent": {"channel": frozenset({NotifyChannel.EMAIL.value})}}
 CLAIMS: dict[str, Handler] = {
     "payout.issued": handler(CaseClocks.payout_issued),
     "chargeback.issued": handler(CaseClocks.chargeback),
