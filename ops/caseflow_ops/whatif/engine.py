@@ -29,7 +29,7 @@ import secrets
 import statistics
 from array import array
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -130,8 +130,27 @@ def is_command(event: Event) -> bool:
     return event.actor is not None or (event.causation_id is None and event.producer != SLA.name)
 
 
+def handler_in(subscriptions: Mapping[str, Subscription], topic: str, event: Event) -> Handler | None:
+    """The handler a service with these subscriptions (by topic) runs for this event: by its type and facets."""
+    subscription = subscriptions.get(topic)
+    if subscription is None:
+        return None
+    handler = subscription.handlers.get(event.type)
+    return handler if handler is not None and subscription.wants(event) else None
+
+
+#: Per replayed service, its subscriptions by topic.
+SUBSCRIPTIONS = {spec.name: {s.topic.name: s for s in spec.subscriptions} for spec in SPECS}
+
+
 def is_input(record: Recorded) -> bool:
-    return record.event.producer not in REPLAYED or is_command(record.event)
+    """A record the replay feeds: a person's command (its events are outcomes as recorded), or an event from
+    outside that a replayed service handles. The rest (an SMS sent, in most periods the most records) changes
+    nothing the replay decides: it is never read twice."""
+    event = record.event
+    if event.producer in REPLAYED:
+        return is_command(event)
+    return any(handler_in(subscriptions, record.topic, event) for subscriptions in SUBSCRIPTIONS.values())
 
 
 class Timeline:
@@ -225,11 +244,7 @@ class Service:
     relayed: list[OutboxRecord] = field(default_factory=list)
 
     def handler_for(self, topic: str, event: Event) -> Handler | None:
-        """The handler the live service runs for this event: by its type and facets (see Subscription.only)."""
-        subscription = self.subscriptions.get(topic)
-        if subscription is None or not subscription.wants(event):
-            return None
-        return subscription.handlers.get(event.type)
+        return handler_in(self.subscriptions, topic, event)
 
     def unit(self) -> UnitOfWork:
         return UnitOfWork(self.store, _topic_name, slot=SLOT, may_emit=self.may_emit, on_commit=self.relayed.extend)
@@ -330,7 +345,7 @@ class Simulation:
                 spec.name,
                 MemoryStore(),
                 deps[spec.name],
-                {subscription.topic.name: subscription for subscription in spec.subscriptions},
+                SUBSCRIPTIONS[spec.name],
                 frozenset(model.event_type() for model in spec.emits),
             )
             for spec in SPECS

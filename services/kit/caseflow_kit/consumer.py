@@ -113,7 +113,7 @@ class Subscription:
 
     def wants(self, event: Event) -> bool:
         """Whether this event is one the handler for its type is for (its facets, as parsed)."""
-        return self._within(event.type, event.facets())
+        return event.type not in self.only or self._within(event.type, event.facets())
 
     def passes_over(self, kind: str, headers: Sequence[tuple[str, bytes]]) -> bool:
         """Whether the record's facet headers already show it is not for this service (every facet asked about
