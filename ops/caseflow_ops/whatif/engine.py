@@ -143,6 +143,19 @@ def handler_in(subscriptions: Mapping[str, Subscription], topic: str, event: Eve
 SUBSCRIPTIONS = {spec.name: {s.topic.name: s for s in spec.subscriptions} for spec in SPECS}
 
 
+def _handling() -> dict[tuple[str, str], list[Subscription]]:
+    """(topic, event type) -> the replayed services' subscriptions with a handler for it."""
+    found: dict[tuple[str, str], list[Subscription]] = defaultdict(list)
+    for spec in SPECS:
+        for subscription in spec.subscriptions:
+            for kind in subscription.handlers:
+                found[(subscription.topic.name, kind)].append(subscription)
+    return dict(found)
+
+
+_HANDLING = _handling()
+
+
 def is_input(record: Recorded) -> bool:
     """A record the replay feeds: a person's command (its events are outcomes as recorded), or an event from
     outside that a replayed service handles. The rest (an SMS sent, in most periods the most records) changes
@@ -150,7 +163,7 @@ def is_input(record: Recorded) -> bool:
     event = record.event
     if event.producer in REPLAYED:
         return is_command(event)
-    return any(handler_in(subscriptions, record.topic, event) for subscriptions in SUBSCRIPTIONS.values())
+    return any(subscription.wants(event) for subscription in _HANDLING.get((record.topic, event.type), ()))
 
 
 class Timeline:
