@@ -69,8 +69,8 @@ def sent(channel: NotifyChannel) -> NotificationSent:
 def test_an_events_facets_travel_as_headers() -> None:
     headers = event_headers(sent(NotifyChannel.SMS))
     assert headers["x-facet-channel"] == "sms"
-    assert EMAILS_ONLY.wants(sent(NotifyChannel.EMAIL))
-    assert not EMAILS_ONLY.wants(sent(NotifyChannel.WEBHOOK))
+    assert EMAILS_ONLY.handler_for(sent(NotifyChannel.EMAIL)) is remember
+    assert EMAILS_ONLY.handler_for(sent(NotifyChannel.WEBHOOK)) is None
 
 
 def test_a_subscription_names_only_facets_its_events_have() -> None:

@@ -29,7 +29,7 @@ import secrets
 import statistics
 from array import array
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -130,30 +130,20 @@ def is_command(event: Event) -> bool:
     return event.actor is not None or (event.causation_id is None and event.producer != SLA.name)
 
 
-def handler_in(subscriptions: Mapping[str, Subscription], topic: str, event: Event) -> Handler | None:
-    """The handler a service with these subscriptions (by topic) runs for this event: by its type and facets."""
-    subscription = subscriptions.get(topic)
-    if subscription is None:
-        return None
-    handler = subscription.handlers.get(event.type)
-    return handler if handler is not None and subscription.wants(event) else None
-
-
 #: Per replayed service, its subscriptions by topic.
 SUBSCRIPTIONS = {spec.name: {s.topic.name: s for s in spec.subscriptions} for spec in SPECS}
 
 
-def _handling() -> dict[tuple[str, str], list[Subscription]]:
-    """(topic, event type) -> the replayed services' subscriptions with a handler for it."""
-    found: dict[tuple[str, str], list[Subscription]] = defaultdict(list)
-    for spec in SPECS:
-        for subscription in spec.subscriptions:
-            for kind in subscription.handlers:
-                found[(subscription.topic.name, kind)].append(subscription)
+def _subscribers() -> dict[str, list[Subscription]]:
+    """topic -> the replayed services' subscriptions to it."""
+    found: dict[str, list[Subscription]] = defaultdict(list)
+    for by_topic in SUBSCRIPTIONS.values():
+        for topic, subscription in by_topic.items():
+            found[topic].append(subscription)
     return dict(found)
 
 
-_HANDLING = _handling()
+_SUBSCRIBERS = _subscribers()
 
 
 def is_input(record: Recorded) -> bool:
@@ -163,7 +153,7 @@ def is_input(record: Recorded) -> bool:
     event = record.event
     if event.producer in REPLAYED:
         return is_command(event)
-    return any(subscription.wants(event) for subscription in _HANDLING.get((record.topic, event.type), ()))
+    return any(subscription.handler_for(event) for subscription in _SUBSCRIBERS.get(record.topic, ()))
 
 
 class Timeline:
@@ -257,7 +247,8 @@ class Service:
     relayed: list[OutboxRecord] = field(default_factory=list)
 
     def handler_for(self, topic: str, event: Event) -> Handler | None:
-        return handler_in(self.subscriptions, topic, event)
+        subscription = self.subscriptions.get(topic)
+        return subscription.handler_for(event) if subscription is not None else None
 
     def unit(self) -> UnitOfWork:
         return UnitOfWork(self.store, _topic_name, slot=SLOT, may_emit=self.may_emit, on_commit=self.relayed.extend)

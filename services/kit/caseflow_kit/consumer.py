@@ -111,9 +111,12 @@ class Subscription:
             if unknown:
                 raise ValueError(f"{kind} has no facet {', '.join(unknown)}")
 
-    def wants(self, event: Event) -> bool:
-        """Whether this event is one the handler for its type is for (its facets, as parsed)."""
-        return event.type not in self.only or self._within(event.type, event.facets())
+    def handler_for(self, event: Event) -> Handler | None:
+        """The handler this event is for: by its type, and by its facets where `only` names the type."""
+        handler = self.handlers.get(event.type)
+        if handler is None or (event.type in self.only and not self._within(event.type, event.facets())):
+            return None
+        return handler
 
     def passes_over(self, kind: str, headers: Sequence[tuple[str, bytes]]) -> bool:
         """Whether the record's facet headers already show it is not for this service (every facet asked about
@@ -232,8 +235,8 @@ class GuardedConsumer:
             detail = f"{self.subscription.topic.name} is keyed by {self.subscription.topic.key}; this record is not"
             await self._dead_letter(unit, record, "key_mismatch", detail)
             return _Outcome(event.type, "dead_lettered", 0.0, "key_mismatch")
-        handler = self.subscription.handlers.get(event.type)
-        if handler is None or not self.subscription.wants(event):
+        handler = self.subscription.handler_for(event)
+        if handler is None:
             return _Outcome(event.type, "ignored", 0.0)
         token_c = logs.correlation_id.set(event.correlation_id)
         token_e = logs.event_id.set(event.event_id)
