@@ -50,7 +50,7 @@ from caseflow_kit.errors import RecordedRefusal, Refusal
 from caseflow_kit.privacy import Pseudonymiser, Sealer
 from caseflow_kit.rules import RulesFile
 from caseflow_kit.store.memory import MemoryStore
-from caseflow_kit.store.port import Insert, OutboxRecord, Replace
+from caseflow_kit.store.port import Insert, Replace
 from caseflow_kit.uow import UnitOfWork
 from caseflow_routing.app import SPEC as ROUTING
 from caseflow_routing.deps import RoutingDeps
@@ -242,21 +242,14 @@ class Service:
     may_emit: frozenset[str]
     #: Event ids handled: a redelivered event changes nothing, as the kit's de-duplication makes sure live.
     seen: set[str] = field(default_factory=set)
-    #: The outbox rows of the last commit. The replay hands events on through its queue, never through the outbox:
-    #: the rows are dropped at once (kept, they would hold every event of the period as bytes).
-    relayed: list[OutboxRecord] = field(default_factory=list)
 
     def handler_for(self, topic: str, event: Event) -> Handler | None:
         subscription = self.subscriptions.get(topic)
         return subscription.handler_for(event) if subscription is not None else None
 
     def unit(self) -> UnitOfWork:
-        return UnitOfWork(self.store, _topic_name, slot=SLOT, may_emit=self.may_emit, on_commit=self.relayed.extend)
-
-    async def relay(self) -> None:
-        if self.relayed:
-            await self.store.outbox_done([row.id for row in self.relayed])
-            self.relayed.clear()
+        """The replay hands events on through its queue, never through an outbox."""
+        return UnitOfWork(self.store, _topic_name, slot=SLOT, may_emit=self.may_emit, publishes=False)
 
 
 def _topic_name(topic: Topic) -> str:
@@ -523,7 +516,6 @@ class Simulation:
             self._arm(service, uow, at, story)
         self.memory.wrote(story, service.name, uow.writes)
         await uow.commit()
-        await service.relay()
         for event in uow.events:
             self._emitted(event, at)
 

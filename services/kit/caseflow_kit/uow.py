@@ -42,6 +42,9 @@ class UnitOfWork:
 
     Events it emits belong to an owner slot (see caseflow_kit.ownership): `slot` when the unit works
     for one consumed record (the record's slot), else the slot of each event's key (`slot_of`).
+    `publishes=False`: its events stay in `events`, with no outbox row (a what-if replay runs the handlers
+    in-process and hands their events on itself; serialising each one for an outbox row it then dropped was
+    a tenth of a replay).
     """
 
     def __init__(
@@ -55,6 +58,7 @@ class UnitOfWork:
         slot: int | None = None,
         slot_of: SlotOf | None = None,
         may_emit: frozenset[str] | None = None,
+        publishes: bool = True,
     ) -> None:
         self._store = store
         self._topic_name = topic_name
@@ -63,6 +67,7 @@ class UnitOfWork:
         self._slot = slot
         self._slot_of = slot_of
         self._may_emit = may_emit
+        self._publishes = publishes
         # A unit still committing when this one started: reads see its writes until they are in the store.
         self._behind = behind
         self._writes: list[Write] = []
@@ -78,6 +83,7 @@ class UnitOfWork:
             slot=self._slot if slot is None else slot,
             slot_of=self._slot_of,
             may_emit=self._may_emit,
+            publishes=self._publishes,
         )
 
     def absorb(self, child: UnitOfWork) -> None:
@@ -124,9 +130,10 @@ class UnitOfWork:
         """Publish the event once this unit commits (transactional outbox)."""
         if self._may_emit is not None and event.type not in self._may_emit:
             raise RuntimeError(f"{event.type} is not among the events this service declares it emits")
-        topic = self._topic_name(topic_for(type(event)))
-        message = OutboxMessage(topic, event.key, event.to_bytes(), event_headers(event), slot=self._owner(event.key))
-        self._writes.append(message)
+        if self._publishes:
+            topic = self._topic_name(topic_for(type(event)))
+            key, slot = event.key, self._owner(event.key)
+            self._writes.append(OutboxMessage(topic, key, event.to_bytes(), event_headers(event), slot=slot))
         self.events.append(event)
 
     def emit_raw(self, message: OutboxMessage) -> None:
