@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import re
 import sys
+import time
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -26,18 +27,22 @@ class Profile:
     samples: int
     self_time: Counter[str]
     by_library: Counter[str]
+    #: Why py-spy could not record the process (then there are no samples).
+    failure: str | None = None
 
 
 def library_of(path: str) -> str:
-    """Which package a source file belongs to: site-packages/<pkg>, caseflow_<x>, the standard library."""
-    if "site-packages/" in path:
-        return path.split("site-packages/", 1)[1].split("/", 1)[0].split(".", 1)[0]
+    """Which package a source file belongs to: caseflow_<x>, an installed package, the standard library. py-spy
+    names a file from the sys.path entry it was found under (`pydantic/main.py`, `asyncio/runners.py`), or in
+    full (`.../site-packages/aiokafka/conn.py`, `.../lib/python3.11/threading.py`)."""
     found = re.search(r"(caseflow_[a-z]+)/", path)
     if found:
         return found.group(1)
-    if re.search(r"/lib/python3\.\d+/", path):
-        return "stdlib"
-    return "other"
+    relative = re.split(r"site-packages/|/lib/python3\.\d+/", path)[-1]
+    top = relative.split("/", 1)[0].removesuffix(".py")
+    if not top or top.startswith("<") or "." in top:
+        return "other"  # <string> (generated code), <frozen ...>
+    return "stdlib" if top in sys.stdlib_module_names else top
 
 
 def summarise(name: str, collapsed: str) -> Profile:
@@ -59,32 +64,70 @@ def summarise(name: str, collapsed: str) -> Profile:
     return Profile(name, total, self_time, by_library)
 
 
+#: py-spy attaches by reading the target's memory; a dozen attaching at once to busy processes sometimes fail with
+#: "Failed to find python version from target process". An attach fails at once, so it is tried again at once.
+ATTACH_TRIES = 3
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+
+
+async def _spy(pid: int, seconds: float, rate: int, fmt: str, output: Path) -> str | None:
+    """Record one process into `output`; None when done, else why py-spy could not (its last words)."""
+    deadline = time.monotonic() + seconds
+    why = "not tried"
+    for _ in range(ATTACH_TRIES):
+        left = int(deadline - time.monotonic())
+        if left < 1:
+            break
+        command = [
+            PY_SPY, "record", "--pid", str(pid), "--rate", str(rate), "--duration", str(left),
+            "--format", fmt, "--nonblocking", "--output", str(output),
+        ]  # fmt: skip
+        run = await asyncio.create_subprocess_exec(
+            *command, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
+        )
+        _, err = await run.communicate()
+        if run.returncode == 0:
+            return None
+        lines = err.decode(errors="replace").strip().splitlines()
+        why = lines[0] if lines else f"exit {run.returncode}"
+    return why
+
+
 async def record(pids: Mapping[str, int | None], seconds: float, *, rate: int = 50) -> list[Profile]:
-    """Profile every named process for `seconds`; returns the summaries (the SVGs stay in FOLDER)."""
+    """Profile every named process for `seconds`; returns the summaries (the SVGs stay in FOLDER). A process
+    py-spy could not record is reported so, never from an earlier run's files."""
     FOLDER.mkdir(exist_ok=True)
-    runs = []
-    for name, pid in pids.items():
-        if pid is None:
-            continue
-        slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
-        for fmt, suffix in (("flamegraph", "svg"), ("raw", "txt")):
-            command = [
-                PY_SPY, "record", "--pid", str(pid), "--rate", str(rate // 2), "--duration", str(int(seconds)),
-                "--format", fmt, "--nonblocking", "--output", str(FOLDER / f"{slug}.{suffix}"),
-            ]  # fmt: skip
-            runs.append(await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.DEVNULL))
-    await asyncio.gather(*(run.wait() for run in runs))
+    named = {name: pid for name, pid in pids.items() if pid is not None}
+    for name in named:
+        for suffix in ("svg", "txt"):
+            (FOLDER / f"{_slug(name)}.{suffix}").unlink(missing_ok=True)
+    # Each process is sampled twice at once (flame graph, collapsed stacks): half the rate each.
+    spies = {
+        (name, suffix): _spy(pid, seconds, rate // 2, fmt, FOLDER / f"{_slug(name)}.{suffix}")
+        for name, pid in named.items()
+        for fmt, suffix in (("flamegraph", "svg"), ("raw", "txt"))
+    }
+    failed = dict(zip(spies, await asyncio.gather(*spies.values()), strict=True))
     profiles = []
-    for name, pid in pids.items():
-        raw = FOLDER / f"{re.sub(r'[^a-z0-9]+', '-', name.lower()).strip('-')}.txt"
-        if pid is not None and raw.exists():
+    for name in named:
+        why = failed[(name, "txt")]
+        raw = FOLDER / f"{_slug(name)}.txt"
+        if why is None:
             profiles.append(summarise(name, raw.read_text(encoding="utf-8", errors="replace")))
+        else:
+            profiles.append(Profile(name, 0, Counter(), Counter(), failure=why))
     return profiles
 
 
 def report(profiles: list[Profile], top: int = 8) -> str:
     lines = [f"profiles (py-spy, flame graphs in {FOLDER})"]
     for p in profiles:
+        if p.failure is not None:
+            lines.append(f"  {p.name}: not profiled ({p.failure})")
+            continue
         if not p.samples:
             lines.append(f"  {p.name}: no samples")
             continue

@@ -219,7 +219,11 @@ async def main(n: int, rate: float, *, profile: bool = False, replay: bool = Fal
             pids = processes(stack)
             cpu_spent = cpu_meter(pids)
             started = time.perf_counter()
-            profiling = asyncio.create_task(profiles.record(pids, max(5.0, min(30.0, n / rate)))) if profile else None
+            profiling = (
+                asyncio.create_task(profiles.record(python_processes(pids), max(5.0, min(30.0, n / rate))))
+                if profile
+                else None
+            )
             sent = await publish(stack.broker.bootstrap, events, rate)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(following, timeout=max(120, n / 50))
