@@ -2,7 +2,8 @@
 
 For fast tests of a service's handlers and for replays that run the domains in-process
 (no broker, no store file). It passes the same contract suite as SQLite and MongoDB.
-Documents are copied in and out (as JSON), so a caller never shares state with the store.
+Documents are kept as JSON text, so a caller never shares state with the store, and what it reads back is
+what a real store would give (tuples as lists, keys as strings): a write encodes once, a read decodes once.
 """
 
 from __future__ import annotations
@@ -33,10 +34,17 @@ from .port import (
     require_slot,
 )
 
+#: A stored document: its version, and the document (its `_v` included) as JSON.
+_Stored = tuple[int, bytes]
 
-def _copy(doc: Doc) -> Doc:
-    copied: Doc = orjson.loads(orjson.dumps(doc, option=orjson.OPT_NON_STR_KEYS))
-    return copied
+
+def _encode(doc: Doc) -> bytes:
+    return orjson.dumps(doc, option=orjson.OPT_NON_STR_KEYS)
+
+
+def _decode(stored: _Stored) -> Doc:
+    doc: Doc = orjson.loads(stored[1])
+    return doc
 
 
 def _sort_key(value: Any) -> tuple[int, Any]:
@@ -51,7 +59,7 @@ def _sort_key(value: Any) -> tuple[int, Any]:
 class MemoryStore(Store):
     def __init__(self) -> None:
         self._collections: dict[str, Collection] = {}
-        self._docs: dict[str, dict[str, Doc]] = {}
+        self._docs: dict[str, dict[str, _Stored]] = {}
         self._outbox: dict[int, OutboxRecord] = {}
         self._seq = itertools.count(1)
         self._open = False
@@ -69,7 +77,7 @@ class MemoryStore(Store):
         if not self._open:
             raise StoreUnavailableError("store is not open")
 
-    def _table(self, collection: str) -> dict[str, Doc]:
+    def _table(self, collection: str) -> dict[str, _Stored]:
         if not self._open:
             raise StoreUnavailableError("store is not open")
         if collection not in self._docs:
@@ -77,8 +85,11 @@ class MemoryStore(Store):
         return self._docs[collection]
 
     async def get(self, collection: str, key: str) -> Doc | None:
-        doc = self._table(collection).get(key)
-        return _copy(doc) if doc is not None else None
+        stored = self._table(collection).get(key)
+        return _decode(stored) if stored is not None else None
+
+    def _docs_of(self, collection: str) -> list[Doc]:
+        return [_decode(stored) for stored in self._table(collection).values()]
 
     @staticmethod
     def _matches(doc: Doc, query: Query) -> bool:
@@ -95,23 +106,23 @@ class MemoryStore(Store):
         return True
 
     async def find(self, collection: str, query: Query) -> list[Doc]:
-        found = [d for d in self._table(collection).values() if self._matches(d, query)]
+        found = [d for d in self._docs_of(collection) if self._matches(d, query)]
         found.sort(key=lambda d: d["_id"])
         if query.order_by:
             order_by = query.order_by
             found.sort(key=lambda d: _sort_key(d.get(order_by)), reverse=query.descending)
         if query.limit is not None:
             found = found[: query.limit]
-        return [_copy(d) for d in found]
+        return found
 
     async def count(self, collection: str, query: Query) -> int:
         if collection == OUTBOX:
             return len(self._outbox)
-        return sum(1 for d in self._table(collection).values() if self._matches(d, query))
+        return sum(1 for d in self._docs_of(collection) if self._matches(d, query))
 
     async def delete_where(self, collection: str, query: Query) -> int:
         table = self._table(collection)
-        doomed = [k for k, d in table.items() if self._matches(d, query)]
+        doomed = [d["_id"] for d in self._docs_of(collection) if self._matches(d, query)]
         for key in doomed:
             del table[key]
         return len(doomed)
@@ -120,7 +131,7 @@ class MemoryStore(Store):
         # All or nothing: each write remembers what it replaced, and a failing write undoes the ones before it.
         # (Copying the tables per commit cost time in proportion to everything stored: a replay of a long period
         # spent most of its time there.)
-        undo: list[tuple[dict[str, Doc], str, Doc | None]] = []
+        undo: list[tuple[dict[str, _Stored], str, _Stored | None]] = []
         outbox: list[OutboxRecord] = []
         try:
             for w in writes:
@@ -139,7 +150,9 @@ class MemoryStore(Store):
         self._outbox.update((int(r.id), r) for r in outbox)
         return outbox
 
-    def _apply(self, w: Insert | Replace | Put | Delete, undo: list[tuple[dict[str, Doc], str, Doc | None]]) -> None:
+    def _apply(
+        self, w: Insert | Replace | Put | Delete, undo: list[tuple[dict[str, _Stored], str, _Stored | None]]
+    ) -> None:
         table = self._table(w.collection)
         if isinstance(w, Delete):
             if w.key in table:
@@ -152,18 +165,19 @@ class MemoryStore(Store):
                 raise DuplicateKeyError(w.collection, f"_id {key}")
             version = 1
         elif isinstance(w, Replace):
-            if (current["_v"] if current is not None else 0) != w.expected_version:
+            if (current[0] if current is not None else 0) != w.expected_version:
                 raise ConflictError(w.collection, key)
             version = w.expected_version + 1
         else:
-            version = current["_v"] + 1 if current is not None else 1
-        doc = {**_copy(w.doc), "_v": version}
+            version = current[0] + 1 if current is not None else 1
         for unique in self._collections[w.collection].unique:
-            value = doc.get(unique)
-            if isinstance(value, str) and any(other.get(unique) == value for k, other in table.items() if k != key):
+            value = w.doc.get(unique)
+            if isinstance(value, str) and any(
+                other.get(unique) == value for other in self._docs_of(w.collection) if other["_id"] != key
+            ):
                 raise DuplicateKeyError(w.collection, f"{unique} {value}")
         undo.append((table, key, current))
-        table[key] = doc
+        table[key] = (version, _encode({**w.doc, "_v": version}))
 
     async def outbox_pending(self, limit: int, slots: frozenset[int] | None = None) -> list[OutboxRecord]:
         rows = [r for _, r in sorted(self._outbox.items()) if slots is None or r.message.slot in slots]
