@@ -35,11 +35,13 @@ from .port import (
 )
 
 #: A stored document: its version, and the document (its `_v` included) as JSON.
-_Stored = tuple[int, bytes]
+_Stored = tuple[int, str]
 
 
-def _encode(doc: Doc) -> bytes:
-    return orjson.dumps(doc, option=orjson.OPT_NON_STR_KEYS)
+def _encode(doc: Doc) -> str:
+    # As text: the bytes orjson returns keep the whole buffer it wrote into (4 KiB for a small document), and a
+    # replay holds every open case's documents.
+    return orjson.dumps(doc, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 def _decode(stored: _Stored) -> Doc:
