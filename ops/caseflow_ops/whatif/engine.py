@@ -130,20 +130,27 @@ def is_command(event: Event) -> bool:
     return event.actor is not None or (event.causation_id is None and event.producer != SLA.name)
 
 
-#: Per replayed service, its subscriptions by topic.
-SUBSCRIPTIONS = {spec.name: {s.topic.name: s for s in spec.subscriptions} for spec in SPECS}
-
-
-def _subscribers() -> dict[str, list[Subscription]]:
-    """topic -> the replayed services' subscriptions to it."""
-    found: dict[str, list[Subscription]] = defaultdict(list)
-    for by_topic in SUBSCRIPTIONS.values():
-        for topic, subscription in by_topic.items():
-            found[topic].append(subscription)
+def _consumers() -> dict[str, list[tuple[str, Subscription]]]:
+    """topic -> each replayed service that consumes it, with its subscription (in SPECS' order)."""
+    found: dict[str, list[tuple[str, Subscription]]] = defaultdict(list)
+    for spec in SPECS:
+        for subscription in spec.subscriptions:
+            found[subscription.topic.name].append((spec.name, subscription))
     return dict(found)
 
 
-_SUBSCRIBERS = _subscribers()
+_CONSUMERS = _consumers()
+
+
+def handlers_for(topic: str, event: Event) -> list[tuple[str, Handler]]:
+    """The replayed services that handle this event on this topic, each with its handler: as live, their
+    subscriptions decide (`Subscription.handler_for`: the type, then the facets)."""
+    found = []
+    for name, subscription in _CONSUMERS.get(topic, ()):
+        handler = subscription.handler_for(event)
+        if handler is not None:
+            found.append((name, handler))
+    return found
 
 
 def is_input(record: Recorded) -> bool:
@@ -153,7 +160,7 @@ def is_input(record: Recorded) -> bool:
     event = record.event
     if event.producer in REPLAYED:
         return is_command(event)
-    return any(subscription.handler_for(event) for subscription in _SUBSCRIBERS.get(record.topic, ()))
+    return bool(handlers_for(record.topic, event))
 
 
 class Timeline:
@@ -237,15 +244,9 @@ class Service:
     name: str
     store: MemoryStore
     deps: Any
-    #: topic -> what the service handles there
-    subscriptions: dict[str, Subscription]
     may_emit: frozenset[str]
     #: Event ids handled: a redelivered event changes nothing, as the kit's de-duplication makes sure live.
     seen: set[str] = field(default_factory=set)
-
-    def handler_for(self, topic: str, event: Event) -> Handler | None:
-        subscription = self.subscriptions.get(topic)
-        return subscription.handler_for(event) if subscription is not None else None
 
     def unit(self) -> UnitOfWork:
         """The replay hands events on through its queue, never through an outbox."""
@@ -342,7 +343,6 @@ class Simulation:
                 spec.name,
                 MemoryStore(),
                 deps[spec.name],
-                SUBSCRIPTIONS[spec.name],
                 frozenset(model.event_type() for model in spec.emits),
             )
             for spec in SPECS
@@ -427,10 +427,8 @@ class Simulation:
         self, event: Event, topic: str, broker_at: float, *, sent_at: float, phase: int = REPLAYED_WORK
     ) -> None:
         """Hand the event to every replayed service that consumes it, each at the time it handled it live."""
-        for service in self.services.values():
-            handler = service.handler_for(topic, event)
-            if handler is None:
-                continue
+        for name, handler in handlers_for(topic, event):
+            service = self.services[name]
             # Never before the broker had it, nor before the replay produced it, nor before the record before
             # it in its partition (a consumer handles a partition in order).
             order = (service.name, topic, event.key)
