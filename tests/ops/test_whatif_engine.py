@@ -25,7 +25,8 @@ def exception(n: int) -> Recorded:
 
 
 async def test_the_services_outboxes_hold_nothing_after_a_replay() -> None:
-    """The replay hands events on through its queue: an outbox row kept would hold an event for the whole period."""
+    """The replay hands events on through its queue, its units write no outbox rows: a row kept would hold an event
+    for the whole period."""
     simulation = engine.Simulation([exception(n) for n in range(20)], policies.in_force(), keep_events=True)
     result = await simulation.run()
     assert sum(e.event.type == "case.opened" for e in result.emitted) == 20

@@ -103,7 +103,8 @@ async def answer_for(period: PeriodFile, where: str, args: argparse.Namespace) -
     seconds = time.perf_counter() - started
     records = period.count
     replays = baseline.passes + (1 if after else 0)
-    differences = outcomes.compare(index.outcomes, baseline.tally.outcomes)
+    replayed, unsettled = outcomes.beyond_the_end(index.outcomes, baseline.tally.outcomes, index.timeline.end)
+    differences = outcomes.compare(index.outcomes, replayed)
     before_sum = baseline.tally.finished()
     after_sum = after.tally.finished() if after else None
     known = {(r.service, r.event.event_id) for r in baseline.refused}
@@ -123,6 +124,7 @@ async def answer_for(period: PeriodFile, where: str, args: argparse.Namespace) -
         "differences": [
             {"case_id": d.case_id, "side": d.side, "first": d.outcome.text(), "count": d.count} for d in differences
         ],
+        "beyond_the_end": [{"case_id": o.case_id, "outcome": o.text(), "at": at} for at, o in unsettled],
         "baseline": before_sum.to_json(),
         "candidate": after_sum.to_json() if after_sum else None,
         "changed_cases": summary.changed_cases(before_sum, after_sum) if after_sum else [],
@@ -171,6 +173,11 @@ async def run(args: argparse.Namespace, out: TextIO) -> int:
         for d in answer["differences"]:
             console.print(
                 f"[red]differs[/red] {d['case_id']}: {d['first']} (only {d['side']}; {d['count']} in the case)"
+            )
+        if answer["beyond_the_end"]:
+            console.print(
+                f"{len(answer['beyond_the_end'])} outcome(s) the replay decided within the live timer's lag of the "
+                "recording's end, which the recording does not have yet: not differences (see --json beyond_the_end)"
             )
         verdict = (
             "faithful: 0 differences"

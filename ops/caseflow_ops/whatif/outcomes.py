@@ -8,6 +8,7 @@ in the other is where the case diverged.
 
 from __future__ import annotations
 
+import math
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -78,6 +79,43 @@ class Difference:
 
 def timed(events: Iterable[tuple[float, Event]]) -> list[tuple[float, Outcome]]:
     return [(at, o) for at, e in events if (o := outcome_of(e)) is not None]
+
+
+#: sla's timer decisions: live, a timer loop makes them, some time after they are due; the replay when due.
+TIMER_DECISIONS = frozenset({"sla.warning", "sla.breached"})
+
+
+def _earliest(items: Iterable[tuple[float, Outcome]]) -> dict[Outcome, float]:
+    found: dict[Outcome, float] = {}
+    for at, o in items:
+        if o.type in TIMER_DECISIONS and at < found.get(o, math.inf):
+            found[o] = at
+    return found
+
+
+def timer_lag(recorded: list[tuple[float, Outcome]], replayed: list[tuple[float, Outcome]]) -> float:
+    """How long after the replay the live timer made a decision, at most, over the timer decisions both have."""
+    live, replay = _earliest(recorded), _earliest(replayed)
+    return max((live[o] - replay[o] for o in live.keys() & replay.keys()), default=0.0)
+
+
+def beyond_the_end(
+    recorded: list[tuple[float, Outcome]], replayed: list[tuple[float, Outcome]], end: float
+) -> tuple[list[tuple[float, Outcome]], list[tuple[float, Outcome]]]:
+    """The replayed outcomes the recording can be held to, and those it cannot: only in the replay, and decided
+    within the live timer's lag (`timer_lag`) of the recording's `end`. Live, the timer had not got to them yet
+    when the recording ended (a period read while the suite runs); what they caused comes no earlier."""
+    cutoff = end - max(0.0, timer_lag(recorded, replayed))
+    extra = Counter(o for _, o in replayed) - Counter(o for _, o in recorded)
+    kept: list[tuple[float, Outcome]] = []
+    beyond: list[tuple[float, Outcome]] = []
+    for at, o in sorted(replayed, key=lambda item: item[0], reverse=True):  # the last ones are the unsettled
+        if extra[o] > 0 and at > cutoff:
+            extra[o] -= 1
+            beyond.append((at, o))
+        else:
+            kept.append((at, o))
+    return kept[::-1], beyond[::-1]
 
 
 def compare(recorded: list[tuple[float, Outcome]], replayed: list[tuple[float, Outcome]]) -> list[Difference]:

@@ -145,6 +145,11 @@ def page(answer: dict[str, Any]) -> str:
         if answer["faithful"]
         else (f"NOT faithful: {len(answer['differences'])} cases differ from the recording")
     )
+    if answer["beyond_the_end"]:
+        verdict += (
+            f"; {len(answer['beyond_the_end'])} outcome(s) decided within the live timer's lag of the recording's"
+            " end, not recorded yet (not differences)"
+        )
     body = [f"<h1>caseflow what-if</h1><p>{html.escape(verdict)}; {answer['records']} records.</p>"]
     body += [
         f"<h2>{title}</h2>{chart}"
