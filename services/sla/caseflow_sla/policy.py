@@ -139,6 +139,9 @@ class PolicyBook:
         self.policies = policies
         self._calendars = Calendars(policies.calendar_book())
         self._times: dict[str, WorkingTime] = {}
+        #: Every clock of a case asks for its target again at each of the case's events; the rules' answer
+        #: depends only on these policies and a few enums (metric, subject, level), so they are scanned once each.
+        self._targets: dict[tuple[str, Subject, str], tuple[Target | None, bool]] = {}
 
     @property
     def version(self) -> str:
@@ -161,16 +164,27 @@ class PolicyBook:
         return self._times[calendar]
 
     def target(self, metric: str, subject: Subject, level: str, unit: str | None) -> Target | None:
+        question = (metric, subject, level)
+        if question not in self._targets:
+            self._targets[question] = self._wall_target(metric, subject, level)
+        found, working_time = self._targets[question]
+        if found is None or not working_time:
+            return found
+        return Target(found.seconds, found.warning_seconds, found.lateness_seconds, self.calendar_name(unit))
+
+    def _wall_target(self, metric: str, subject: Subject, level: str) -> tuple[Target | None, bool]:
+        """The target the rules give (the last matching rule's), before any calendar; and whether the metric
+        counts working time (then the unit's calendar applies)."""
         seconds = 0
         for rule in self.policies.rules:
             if metric in rule.targets and rule.match.matches(subject, level):
                 seconds = rule.targets[SlaMetric(metric)]
         if seconds <= 0:
-            return None
+            return None, False
         p = self.policies
         lateness = min(p.allowed_lateness, int(seconds * p.allowed_lateness_share))
-        calendar = self.calendar_name(unit) if self.options(metric).working_time else None
-        return Target(seconds, max(1, int(seconds * p.warning_fraction)), lateness, calendar)
+        target = Target(seconds, max(1, int(seconds * p.warning_fraction)), lateness, None)
+        return target, self.options(metric).working_time
 
     def region(self, unit: str | None) -> str | None:
         """A station's region: its own entry, else the longest matching prefix."""
