@@ -81,11 +81,12 @@ class KitSettings(BaseSettings):
         description="Records per store transaction; the next slice is handled while one commits",
     )
     fetch_max_wait_ms: int = Field(
-        default=50,
+        default=200,
         ge=1,
         le=5000,
         description="Longest wait for a batch to fill: every fetch costs the broker per partition it names, full"
-        " or empty; 200 is fewer, fuller fetches under moderate load (README, Performance)",
+        " or empty, so fewer, fuller fetches under moderate load; a quiet suite adds up to this per hop (README,"
+        " Performance)",
     )
     fetch_min_bytes: int = Field(
         default=65_536,
