@@ -13,7 +13,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 FOLDER = Path(__file__).resolve().parent / "profiles"
@@ -29,6 +29,8 @@ class Profile:
     by_library: Counter[str]
     #: Why py-spy could not record the process (then there are no samples).
     failure: str | None = None
+    #: Why its flame graph was not written, when the samples were.
+    flame_graph_failure: str | None = None
 
 
 def library_of(path: str) -> str:
@@ -116,7 +118,8 @@ async def record(pids: Mapping[str, int | None], seconds: float, *, rate: int = 
         why = failed[(name, "txt")]
         raw = FOLDER / f"{_slug(name)}.txt"
         if why is None:
-            profiles.append(summarise(name, raw.read_text(encoding="utf-8", errors="replace")))
+            summary = summarise(name, raw.read_text(encoding="utf-8", errors="replace"))
+            profiles.append(replace(summary, flame_graph_failure=failed[(name, "svg")]))
         else:
             profiles.append(Profile(name, 0, Counter(), Counter(), failure=why))
     return profiles
@@ -133,6 +136,8 @@ def report(profiles: list[Profile], top: int = 8) -> str:
             continue
         libraries = ", ".join(f"{lib} {n / p.samples:.0%}" for lib, n in p.by_library.most_common(6))
         lines.append(f"  {p.name} ({p.samples} samples): {libraries}")
+        if p.flame_graph_failure is not None:
+            lines.append(f"      no flame graph ({p.flame_graph_failure})")
         for frame, n in p.self_time.most_common(top):
             lines.append(f"      {n / p.samples:5.1%}  {frame[:110]}")
     return "\n".join(lines)

@@ -59,3 +59,21 @@ async def test_a_process_py_spy_cannot_record_is_reported_never_read_from_a_stal
     assert "process" in summary.failure.lower()
     assert not (tmp_path / "gone.txt").exists()
     assert "gone: not profiled (" in profiles.report([summary])
+
+
+async def test_a_flame_graph_py_spy_could_not_write_is_reported_beside_the_summary(
+    profiles: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(profiles, "FOLDER", tmp_path)
+
+    async def spy(pid: int, seconds: float, rate: int, fmt: str, output: Path) -> str | None:
+        if fmt == "flamegraph":
+            return "Failed to write flame graph"
+        output.write_text("_apply (caseflow_kit/store/sqlite.py:255) 7\n")
+        return None
+
+    monkeypatch.setattr(profiles, "_spy", spy)
+    [summary] = await profiles.record({"notify": 1}, seconds=1)
+    assert summary.samples == 7
+    assert summary.flame_graph_failure == "Failed to write flame graph"
+    assert "no flame graph (Failed to write flame graph)" in profiles.report([summary])
