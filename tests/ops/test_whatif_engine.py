@@ -82,7 +82,13 @@ async def recorded_run(
     timeline = engine.Timeline(inputs)
     if lag is not None:
         lag(await engine.Simulation(inputs, policies.in_force(), timeline, order={}, keep_events=True).run(), timeline)
-    live = await engine.Simulation(inputs, policies.in_force(), timeline, order={}, keep_events=True).run()
+    return as_recorded(
+        inputs, await engine.Simulation(inputs, policies.in_force(), timeline, order={}, keep_events=True).run()
+    )
+
+
+def as_recorded(inputs: list[Recorded], live: engine.Replay) -> list[Recorded]:
+    """The inputs and the events a run emitted, as a broker would have kept them (one partition a topic)."""
     offsets: Counter[str] = Counter()
     recording = list(inputs)
     for e in live.emitted:
@@ -221,3 +227,40 @@ def test_the_replayed_services_pass_over_what_the_live_ones_pass_over() -> None:
         document["payload"] = {**document["payload"], "channel": channel}
         event = parse_event(encode(document))
         assert [name for name, _ in engine.handlers_for("notify.deliveries", event)] == (["sla"] if handled else [])
+
+
+def customer_email(case_id: str, offset: int, hours: float) -> Recorded:
+    """notify's record of an e-mail sent to the customer about the case (it acknowledges an e-mail contact)."""
+    document = example("notification.sent")
+    document.update(event_id=f"mail-{offset}", key=case_id, occurred_at=_at(hours), producer="notify", actor=None)
+    document["payload"] = {**document["payload"], "case_id": case_id, "channel": "email", "at": _at(hours)}
+    return _recorded("notify.deliveries", offset, hours, document)
+
+
+async def test_an_email_sla_read_before_the_case_opening_it_acknowledges_is_replayed_before_it() -> None:
+    """An e-mail contact opens a case, and notify e-mails the customer a tenth of a second later. Live, sla read
+    the e-mail (notify.deliveries) before the opening (cases.lifecycle) that reached the broker first: one fetch
+    returned both, and a consumer reads its topics at their own pace. So the opening met the acknowledgement clock
+    at once, and the e-mail caused nothing. A replay in broker order opens the clock first; the e-mail would meet
+    it, but as it caused nothing live it waits for a later record of its case, and the clock warns. The replay
+    learns from the recorded met (caused by the opening, which it handled already) that the opening came after."""
+    call = customer_call()
+    document = call.event.model_dump(mode="json")
+    document["payload"]["channel"] = "email"
+    email_call = replace(call, event=parse_event(encode(document)))
+    case_id = (await recorded_run([email_call]))[1].event.key
+    inputs = [email_call, customer_email(case_id, 0, 0.1 / 3600), progress_note(case_id, 1, 8.0)]
+    # The live run, sla lagging on cases.lifecycle: a timeline of the whole story (which records are one story is
+    # known from the events the services emitted), sla handling the opening 0.2 s in.
+    in_order = await recorded_run(inputs)
+    timeline = engine.Timeline(in_order)
+    opened = next(r.event for r in in_order if r.event.type == "case.opened")
+    timeline.handled_after[("sla", opened.event_id)] = T0 + 0.2
+    live = await engine.Simulation(inputs, policies.in_force(), timeline, order={}, keep_events=True).run()
+    recording = as_recorded(inputs, live)
+    met = [r.event for r in recording if r.event.type == "sla.met"]
+    assert [(m.payload.metric, m.causation_id) for m in met] == [("email_acknowledgement", opened.event_id)]
+    once, learned = await replayed_both_ways(recording)
+    assert [(d.side, d.outcome.type) for d in differences(recording, once)] == [("replayed", "sla.warning")]
+    assert differences(recording, learned) == []
+    assert (learned.learned, learned.passes) == (1, 2)
