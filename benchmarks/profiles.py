@@ -103,12 +103,12 @@ async def record(pids: Mapping[str, int | None], seconds: float, *, rate: int = 
     py-spy could not record is reported so, never from an earlier run's files."""
     FOLDER.mkdir(exist_ok=True)
     named = {name: pid for name, pid in pids.items() if pid is not None}
-    for name in named:
-        for suffix in ("svg", "txt"):
-            (FOLDER / f"{_slug(name)}.{suffix}").unlink(missing_ok=True)
+    files = {(name, suffix): FOLDER / f"{_slug(name)}.{suffix}" for name in named for suffix in ("svg", "txt")}
+    for file in files.values():
+        file.unlink(missing_ok=True)
     # Each process is sampled twice at once (flame graph, collapsed stacks): half the rate each.
     spies = {
-        (name, suffix): _spy(pid, seconds, rate // 2, fmt, FOLDER / f"{_slug(name)}.{suffix}")
+        (name, suffix): _spy(pid, seconds, rate // 2, fmt, files[(name, suffix)])
         for name, pid in named.items()
         for fmt, suffix in (("flamegraph", "svg"), ("raw", "txt"))
     }
@@ -116,9 +116,8 @@ async def record(pids: Mapping[str, int | None], seconds: float, *, rate: int = 
     profiles = []
     for name in named:
         why = failed[(name, "txt")]
-        raw = FOLDER / f"{_slug(name)}.txt"
         if why is None:
-            summary = summarise(name, raw.read_text(encoding="utf-8", errors="replace"))
+            summary = summarise(name, files[(name, "txt")].read_text(encoding="utf-8", errors="replace"))
             profiles.append(replace(summary, flame_graph_failure=failed[(name, "svg")]))
         else:
             profiles.append(Profile(name, 0, Counter(), Counter(), failure=why))

@@ -597,10 +597,11 @@ class Simulation:
         (cause,) = causes
         if cause is None or cause not in service.seen:
             return  # a record still to come caused them live: this one waits for it
-        handling, after = (service.name, cause), math.nextafter(at, math.inf)
+        handling = (service.name, cause)
         if handling in self._placed:
-            return
+            return  # an earlier record placed it
         self._placed.add(handling)
+        after = math.nextafter(at, math.inf)
         if after > self.timeline.handled_after.get(handling, -math.inf):
             self.timeline.handled_after[handling] = after
             self.result.learned += 1
