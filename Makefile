@@ -17,15 +17,18 @@ $(UV):
 	$(PYTHON) -m venv .uv
 	.uv/bin/pip install --disable-pip-version-check --quiet uv==$(UV_VERSION)
 
+# Bytecode is compiled once here: every service, test subprocess and caseflowctl then starts without compiling
+# its imports (1.8 s of CPU each where PYTHONDONTWRITEBYTECODE keeps Python from caching them itself).
 $(STAMP): $(UV) uv.lock pyproject.toml $(addsuffix /pyproject.toml,$(PACKAGES))
-	$(UV) sync --locked --python $(PYTHON) --quiet
+	$(UV) sync --locked --python $(PYTHON) --quiet --compile-bytecode
 	@touch $(STAMP)
+
+venv: $(STAMP)
+	@$(BIN)/python -m compileall -q -j 0 -x '/(build|\.venv)/' $(PACKAGES)
 
 # After changing a dependency in a pyproject.toml: resolve again and commit uv.lock.
 lock: $(UV)
 	$(UV) lock
-
-venv: $(STAMP)
 
 run: venv
 	$(BIN)/python -m caseflow_dev.demo
