@@ -66,6 +66,13 @@ class Sender(Protocol):
     async def close(self) -> None: ...
 
 
+def http_session(pool: int, timeout: aiohttp.ClientTimeout) -> aiohttp.ClientSession:
+    """A pool of keep-alive connections to the far side. No cookie jar: a receiver's cookies are not ours to
+    keep or send back."""
+    connector = aiohttp.TCPConnector(limit=pool, limit_per_host=pool)
+    return aiohttp.ClientSession(connector=connector, timeout=timeout, cookie_jar=aiohttp.DummyCookieJar())
+
+
 def _http_error(status: int) -> DeliveryError:
     transient = status >= 500 or status in (408, 425, 429)
     return DeliveryError(f"HTTP {status}", permanent=not transient)
@@ -162,8 +169,7 @@ class WebhookSender:
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None:
-            connector = aiohttp.TCPConnector(limit=self._pool, limit_per_host=self._pool)
-            self._session = aiohttp.ClientSession(connector=connector, timeout=self._timeout)
+            self._session = http_session(self._pool, self._timeout)
         return self._session
 
     def body(self, message: Message) -> bytes:
@@ -222,8 +228,7 @@ class SmsGatewaySender:
     async def send(self, message: Message) -> None:
         doc = {"to": message.address, "text": message.rendered.sms, "client_ref": message.notification_id}
         if self._session is None:
-            connector = aiohttp.TCPConnector(limit=self._pool)
-            self._session = aiohttp.ClientSession(connector=connector, timeout=self._timeout)
+            self._session = http_session(self._pool, self._timeout)
         try:
             headers = {"Authorization": f"Bearer {self._token}"}
             async with self._session.post(self._url, json=doc, headers=headers) as response:
