@@ -18,7 +18,8 @@ whether the replay agreed with the recording.
 and prints, per process, the frames with the most self time and the share of CPU by library.
 --against REV first runs the same benchmark from commit REV (its own checkout and virtual environment under
 benchmarks/baseline/, both git-ignored), then this one: the two sets of figures are measured back to back
-on the same machine.
+on the same machine. --rounds K alternates the two K times and ends with each round's ratios and their
+medians: the machine's other tenants move a single pair by a third either way.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import contextlib
 import json
 import os
 import random
+import re
 import statistics
 import subprocess
 import sys
@@ -291,16 +293,56 @@ def report_cpu(cpu: dict[str, float], cases: int, rate: float) -> None:
     print(f"    {'all':24} {total * 1000:8.2f} ms  -> at most {cores / total:.0f} cases/s with every core busy")
 
 
-def run_baseline(rev: str, argv: list[str]) -> None:
-    """The same benchmark at commit `rev`, from its own checkout and environment, before this one."""
+def baseline_checkout(rev: str) -> Path:
+    """Commit `rev`'s own checkout and environment, made once."""
     root = Path(__file__).resolve().parents[1]
     folder = root / "benchmarks" / "baseline" / rev
     if not folder.exists():
         subprocess.run(["git", "-C", str(root), "worktree", "add", "--detach", str(folder), rev], check=True)
     subprocess.run(["make", "-C", str(folder), "venv"], check=True)
-    print(f"=== baseline: {rev} ===", flush=True)
-    subprocess.run([str(folder / ".venv/bin/python"), str(folder / "benchmarks/suite_bench.py"), *argv], check=True)
-    print("=== this checkout ===", flush=True)
+    return folder
+
+
+_FIGURES = {
+    "cases/s": re.compile(r"^sustained\s+(\d+) cases/s", re.M),
+    "ms per case": re.compile(r"^\s+all\s+([\d.]+) ms", re.M),
+    "raw broker msgs/s": re.compile(r"^raw broker, same run\s+(\d+) msgs/s", re.M),
+}
+
+
+def run_and_read(label: str, command: list[str]) -> dict[str, float]:
+    """One benchmark run in its own process, its output printed when it ends; its headline figures."""
+    print(f"=== {label} ===", flush=True)
+    out = subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True).stdout
+    print(out, end="", flush=True)
+    return {name: float(m.group(1)) for name, pattern in _FIGURES.items() if (m := pattern.search(out))}
+
+
+def compare(rev: str, argv: list[str], rounds: int) -> None:
+    """The benchmark at `rev` and here, alternating `rounds` times, then each round's ratios and their medians."""
+    folder = baseline_checkout(rev)
+    pairs = []
+    for k in range(1, rounds + 1):
+        old = run_and_read(
+            f"round {k}/{rounds}, baseline {rev}",
+            [str(folder / ".venv/bin/python"), str(folder / "benchmarks/suite_bench.py"), *argv],
+        )
+        new = run_and_read(f"round {k}/{rounds}, this checkout", [sys.executable, __file__, *argv])
+        pairs.append((old, new))
+    print(f"=== {rev} -> this checkout, {rounds} alternating rounds ===")
+    print("round   cases/s (ratio)        ms per case (cases per core)   raw broker msgs/s")
+    rate_ratios, core_ratios = [], []
+    for k, (old, new) in enumerate(pairs, 1):
+        rate_ratios.append(new["cases/s"] / old["cases/s"])
+        core_ratios.append(old["ms per case"] / new["ms per case"])
+        print(
+            f"{k:5}   {old['cases/s']:4.0f} -> {new['cases/s']:4.0f} ({rate_ratios[-1]:.2f} x)"
+            f"   {old['ms per case']:5.2f} -> {new['ms per case']:5.2f} ({core_ratios[-1]:.2f} x)"
+            f"       {old.get('raw broker msgs/s', 0):6.0f} / {new.get('raw broker msgs/s', 0):6.0f}"
+        )
+    print(
+        f"median  cases/s {statistics.median(rate_ratios):.2f} x, cases per core {statistics.median(core_ratios):.2f} x"
+    )
 
 
 if __name__ == "__main__":
@@ -309,8 +351,10 @@ if __name__ == "__main__":
     parser.add_argument("--rate", type=float, default=1000)
     parser.add_argument("--profile", action="store_true", help="py-spy every process while the cases flow")
     parser.add_argument("--against", metavar="REV", help="run the benchmark at commit REV first, back to back")
+    parser.add_argument("--rounds", type=int, default=1, help="with --against: alternate the two this many times")
     parser.add_argument("--whatif", action="store_true", help="then replay the recorded period (caseflowctl whatif)")
     args = parser.parse_args()
     if args.against:
-        run_baseline(args.against, ["-n", str(args.n), "--rate", str(args.rate)])
-    asyncio.run(main(args.n, args.rate, profile=args.profile, replay=args.whatif))
+        compare(args.against, ["-n", str(args.n), "--rate", str(args.rate)], max(1, args.rounds))
+    if not args.against or args.profile or args.whatif:
+        asyncio.run(main(args.n, args.rate, profile=args.profile, replay=args.whatif))
