@@ -315,7 +315,11 @@ def run_and_read(label: str, command: list[str]) -> dict[str, float]:
     print(f"=== {label} ===", flush=True)
     out = subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True).stdout
     print(out, end="", flush=True)
-    return {name: float(m.group(1)) for name, pattern in _FIGURES.items() if (m := pattern.search(out))}
+    figures = {name: float(m.group(1)) for name, pattern in _FIGURES.items() if (m := pattern.search(out))}
+    missing = [name for name in ("cases/s", "ms per case") if name not in figures]
+    if missing:
+        raise RuntimeError(f"{label}: its output has no {' and no '.join(missing)} figure")
+    return figures
 
 
 def compare(rev: str, argv: list[str], rounds: int) -> None:
@@ -329,20 +333,28 @@ def compare(rev: str, argv: list[str], rounds: int) -> None:
         )
         new = run_and_read(f"round {k}/{rounds}, this checkout", [sys.executable, __file__, *argv])
         pairs.append((old, new))
-    print(f"=== {rev} -> this checkout, {rounds} alternating rounds ===")
-    print("round   cases/s (ratio)        ms per case (cases per core)   raw broker msgs/s")
+    print(summary(rev, pairs))
+
+
+def summary(rev: str, pairs: list[tuple[dict[str, float], dict[str, float]]]) -> str:
+    """Each round's ratios (this checkout against `rev`) and their medians."""
+    lines = [
+        f"=== {rev} -> this checkout, {len(pairs)} alternating rounds ===",
+        "round   cases/s (ratio)        ms per case (cases per core)   raw broker msgs/s",
+    ]
     rate_ratios, core_ratios = [], []
     for k, (old, new) in enumerate(pairs, 1):
         rate_ratios.append(new["cases/s"] / old["cases/s"])
         core_ratios.append(old["ms per case"] / new["ms per case"])
-        print(
+        lines.append(
             f"{k:5}   {old['cases/s']:4.0f} -> {new['cases/s']:4.0f} ({rate_ratios[-1]:.2f} x)"
             f"   {old['ms per case']:5.2f} -> {new['ms per case']:5.2f} ({core_ratios[-1]:.2f} x)"
             f"       {old.get('raw broker msgs/s', 0):6.0f} / {new.get('raw broker msgs/s', 0):6.0f}"
         )
-    print(
+    lines.append(
         f"median  cases/s {statistics.median(rate_ratios):.2f} x, cases per core {statistics.median(core_ratios):.2f} x"
     )
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
