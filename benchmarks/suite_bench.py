@@ -322,8 +322,9 @@ def run_and_read(label: str, command: list[str]) -> dict[str, float]:
     return figures
 
 
-def compare(rev: str, argv: list[str], rounds: int) -> None:
-    """The benchmark at `rev` and here, alternating `rounds` times, then each round's ratios and their medians."""
+def compare(rev: str, argv: list[str], rounds: int, *, own_flags: list[str]) -> None:
+    """The benchmark at `rev` and here, alternating `rounds` times, then each round's ratios and their medians.
+    `own_flags` (--profile, --whatif) go to this checkout's last run only: they add their own work to a run."""
     folder = baseline_checkout(rev)
     pairs = []
     for k in range(1, rounds + 1):
@@ -331,7 +332,8 @@ def compare(rev: str, argv: list[str], rounds: int) -> None:
             f"round {k}/{rounds}, baseline {rev}",
             [str(folder / ".venv/bin/python"), str(folder / "benchmarks/suite_bench.py"), *argv],
         )
-        new = run_and_read(f"round {k}/{rounds}, this checkout", [sys.executable, __file__, *argv])
+        flags = own_flags if k == rounds else []
+        new = run_and_read(f"round {k}/{rounds}, this checkout", [sys.executable, __file__, *argv, *flags])
         pairs.append((old, new))
     print(summary(rev, pairs))
 
@@ -367,6 +369,7 @@ if __name__ == "__main__":
     parser.add_argument("--whatif", action="store_true", help="then replay the recorded period (caseflowctl whatif)")
     args = parser.parse_args()
     if args.against:
-        compare(args.against, ["-n", str(args.n), "--rate", str(args.rate)], max(1, args.rounds))
-    if not args.against or args.profile or args.whatif:
+        own_flags = [flag for flag, on in (("--profile", args.profile), ("--whatif", args.whatif)) if on]
+        compare(args.against, ["-n", str(args.n), "--rate", str(args.rate)], max(1, args.rounds), own_flags=own_flags)
+    else:
         asyncio.run(main(args.n, args.rate, profile=args.profile, replay=args.whatif))
