@@ -264,3 +264,54 @@ async def test_an_email_sla_read_before_the_case_opening_it_acknowledges_is_repl
     assert [(d.side, d.outcome.type) for d in differences(recording, once)] == [("replayed", "sla.warning")]
     assert differences(recording, learned) == []
     assert (learned.learned, learned.passes) == (1, 2)
+
+
+def station_resolved(case_id: str, offset: int, hours: float, said: float) -> Recorded:
+    """The station's resolution, reaching the broker at `hours`, of what it did at `said` hours."""
+    document = example("station.resolved")
+    document.update(event_id=f"resolved-{offset}", key=case_id, occurred_at=_at(said), causation_id=None, actor=None)
+    document["payload"] = {**document["payload"], "case_id": case_id, "at": _at(said)}
+    document["producer"] = document["payload"]["station"] = "BJ-CY-01"
+    return _recorded("stations.updates", offset, hours, document)
+
+
+def call_again(first: Recorded, hours: float) -> Recorded:
+    """The same customer calling about the same parcel again (a new call: a source of its own)."""
+    document = first.event.model_dump(mode="json")
+    document.update(event_id="call-2", occurred_at=_at(hours))
+    document["payload"] = {**document["payload"], "source_id": "CALL-10", "received_at": _at(hours)}
+    return Recorded(first.topic, first.partition, first.offset + 1, T0 + hours * 3600, parse_event(encode(document)))
+
+
+async def test_a_case_closing_intake_read_after_a_call_the_broker_had_first_is_replayed_after_the_call() -> None:
+    """The station resolves the case at 1 h; the customer calls again just before routing's closing reaches the
+    broker. Live, intake read the call (upstream.customer-contacts) before the closing (cases.lifecycle): it
+    merged the call into the case it still held open, routing answered that the case was closed, and intake
+    reopened it a moment later. The closing caused nothing in intake, so nothing recorded says when intake read
+    it: a replay that reads it at its broker time reopens the case straight from the call, at another time, and
+    sla's new callback clock runs from then. The replay learns from the merge the live intake made that it
+    read the closing after the call, and agrees with the recording."""
+    call = customer_call()
+    case_id = (await recorded_run([call]))[1].event.key
+    second = 1 / 3600
+    resolved = station_resolved(case_id, 0, 1.0, said=1.0 - 0.05 * second)
+    inputs = [call, resolved, call_again(call, 1.0 - 0.01 * second), progress_note(case_id, 1, 8.0)]
+
+    # The live run, intake lagging on upstream.customer-contacts and more on cases.lifecycle: a timeline of the
+    # whole story (the events say which records are one story), intake reading the call 0.1 s after the
+    # station's resolution reached the broker and routing's resolution and closing 0.2 s after.
+    timeline = engine.Timeline(await recorded_run(inputs))
+    timeline.handled_after[("intake", "call-2")] = T0 + 3600 + 0.1
+    for event_id, cause in timeline.caused_by.items():
+        if cause == resolved.event.event_id:  # routing's case.resolved and case.closed
+            timeline.handled_after[("intake", event_id)] = T0 + 3600 + 0.2
+    live = await engine.Simulation(inputs, policies.in_force(), timeline, order={}, keep_events=True).run()
+    recording = as_recorded(inputs, live)
+    assert [r.event.type for r in recording if r.event.type in ("case.merged", "case.reopened")] == [
+        "case.merged",
+        "case.reopened",
+    ]
+    once, learned = await replayed_both_ways(recording)
+    assert differences(recording, once) != []
+    assert differences(recording, learned) == []
+    assert (learned.learned, learned.passes) == (2, 2)  # the resolution and the closing

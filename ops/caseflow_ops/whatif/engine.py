@@ -305,6 +305,7 @@ class Replay:
 class _Pending:
     handler: Handler
     event: Event
+    topic: str
     broker_at: float
 
 
@@ -356,6 +357,9 @@ class Simulation:
         self._last: dict[tuple[str, str, str], float] = {}
         #: (service, record id) of the records _learn_handled_before has placed in this pass
         self._placed: set[tuple[str, str]] = set()
+        #: story -> the records a service handled in this learning pass that caused nothing live (see
+        #: _learn_handled_later): (when, service, topic, key, record id)
+        self._silent: dict[str, list[tuple[float, str, str, str, str]]] = defaultdict(list)
         self.memory = Memory(timeline.story_of, timeline.inputs)
 
     def _at(
@@ -421,6 +425,7 @@ class Simulation:
             if doc is not None and doc.get("timer"):
                 return
         deletes, seen, positions = self.memory.forget(story)
+        self._silent.pop(story, None)
         for name, writes in deletes.items():
             await self.services[name].store.commit(writes)
         for name, event_id in seen:
@@ -448,12 +453,13 @@ class Simulation:
                 self._last.get(order, sent_at),
             )
             self._last[order] = at
-            self._at(at, story, _bind(self._handle, service, handler, event, at, broker_at), phase=phase)
+            pending = _Pending(handler, event, topic, broker_at)
+            self._at(at, story, _bind(self._handle, service, pending, at), phase=phase)
 
-    async def _handle(self, service: Service, handler: Handler, event: Event, at: float, broker_at: float) -> None:
+    async def _handle(self, service: Service, pending: _Pending, at: float) -> None:
+        event = pending.event
         if event.event_id in service.seen:
             return
-        pending = _Pending(handler, event, broker_at)
         waits_for = None if self.learning else self.order.get((service.name, event.event_id))
         if waits_for is not None and waits_for not in service.seen:
             self._waiting[(service.name, waits_for)].append(pending)
@@ -469,7 +475,7 @@ class Simulation:
     async def _after(self, service: Service, event: Event, at: float) -> None:
         """The records that wait for this one, and the records parked on its case, get their turn now."""
         for pending in self._waiting.pop((service.name, event.event_id), []):
-            await self._handle(service, pending.handler, pending.event, at, pending.broker_at)
+            await self._handle(service, pending, at)
             self.memory.done(self.memory.story(pending.event.key))  # never the last: this record's story is busy
         for pending in self._parked.pop((service.name, event.key), []):
             if await self._try(service, pending, at, parkable=True):
@@ -509,8 +515,10 @@ class Simulation:
             if self.learning:
                 self._learn_handled_before(service, uow, at)
             return False
-        if self.learning and service.name == SLA.name:
-            await self._learn_handled_after(service, uow, event, at)
+        if self.learning:
+            if service.name == SLA.name:
+                await self._learn_handled_after(service, uow, event, at)
+            self._learn_handled_later(service, pending, uow, at, story)
         service.seen.add(event.event_id)
         self.result.handled += 1
         await self._commit(service, uow, at, story)
@@ -583,6 +591,30 @@ class Simulation:
             handling = (sla.name, event.event_id)
             if decided[0] > self.timeline.handled_after.get(handling, -math.inf):
                 self.timeline.handled_after[handling] = decided[0]
+                self.result.learned += 1
+
+    def _learn_handled_later(self, service: Service, pending: _Pending, uow: UnitOfWork, at: float, story: str) -> None:
+        """A record the live service caused events with, that here causes events the recording does not have,
+        after records of its case that caused nothing live and that the replay handled since this record reached
+        the broker: live, the service handled those after this one (it reads its topics at their own pace: a
+        customer's call on one topic before the case's closing on another that the broker had later, merged
+        into the open case where the replay, closing first, reopened it). The next pass handles them just after
+        it. Records of this record's topic and key stay before it: a consumer handles a partition in order."""
+        event, timeline = pending.event, self.timeline
+        if timeline.silent(service.name, event.event_id):
+            self._silent[story].append((at, service.name, pending.topic, event.key, event.event_id))
+            return
+        if (service.name, event.event_id) not in timeline.handled_at or all(
+            e.event_id in timeline.recorded for e in uow.events
+        ):
+            return
+        after = math.nextafter(at, math.inf)
+        for handled, name, topic, key, record_id in self._silent.get(story, ()):
+            if name != service.name or handled < pending.broker_at or (topic, key) == (pending.topic, event.key):
+                continue
+            handling = (name, record_id)
+            if after > timeline.handled_after.get(handling, -math.inf):
+                timeline.handled_after[handling] = after
                 self.result.learned += 1
 
     def _learn_handled_before(self, service: Service, uow: UnitOfWork, at: float) -> None:
