@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from caseflow_contracts import parse_event, topic_for
+from caseflow_contracts.cases import CaseEscalated
 from caseflow_contracts.sla import SlaBreached, SlaMetric, SlaWarning
 from caseflow_ops.commands.whatif import recorded_outcomes
 from caseflow_ops.whatif import engine, outcomes, policies
@@ -314,4 +315,65 @@ async def test_a_case_closing_intake_read_after_a_call_the_broker_had_first_is_r
     once, learned = await replayed_both_ways(recording)
     assert differences(recording, once) != []
     assert differences(recording, learned) == []
-    assert (learned.learned, learned.passes) == (2, 2)  # the resolution and the closing
+    assert (learned.learned, learned.passes) == (1, 2)  # routing's resolution: it closed intake's copy
+
+
+def lost_parcel() -> Recorded:
+    """A parcel reported lost, uninsured: a claim on it is paid at once and charged to the station liable."""
+    document = exception(1).event.model_dump(mode="json")
+    document["payload"] |= {
+        "exception_kind": "loss",
+        "problem_code": "快件遗失",
+        "description": "丢件",
+        "insured": False,
+        "declared_value": None,
+        "order_amount": {"amount_minor": 8000, "currency": "CNY"},
+        "freight": {"amount_minor": 1000, "currency": "CNY"},
+    }
+    return Recorded("upstream.parcel-exceptions", 0, 0, T0, parse_event(encode(document)))
+
+
+def compensation_asked(lost: Recorded, hours: float) -> Recorded:
+    """The sender calls about the lost parcel and asks for compensation."""
+    parcel = lost.event.payload
+    document = example("customer.contacted")
+    document.update(event_id="call-1", key=lost.event.key, occurred_at=_at(hours), causation_id=None, actor=None)
+    document["payload"] |= {
+        "waybill_no": parcel.waybill_no,
+        "platform_order_id": parcel.platform_order_id,
+        "received_at": _at(hours),
+        "claimant": {"role": "sender", "payout_method": "platform_refund"},
+    }
+    return _recorded("upstream.customer-contacts", 0, hours, document)
+
+
+def arbitration_declared(case_id: str, station: str, liable: str, hours: float) -> Recorded:
+    document = example("station.arbitration_declared")
+    document.update(event_id="declared-1", key=case_id, occurred_at=_at(hours), causation_id=None, actor=None)
+    document["producer"] = station
+    document["payload"] |= {"case_id": case_id, "station": station, "at": _at(hours), "liable_station": liable}
+    return _recorded("stations.updates", 0, hours, document)
+
+
+async def test_an_arbitration_declaration_claims_read_after_the_claim_opened_is_replayed_after_the_opening() -> None:
+    """The station holding a lost parcel's case declares the destination station liable; a second later the sender
+    asks for compensation. Live, claims read the sender's claim (intake's case.merged) before the declaration
+    (stations.updates) that the broker had first: the claim was paid and the scan trail's station charged, and the
+    declaration, coming after, caused nothing. A replay that reads the declaration at its broker time opens the
+    claim with the declaration in hand: a dispute, left to HQ, nothing charged. The replay learns from the
+    charge the live claims made that it read the declaration after the claim, and agrees with the recording."""
+    lost = lost_parcel()
+    opening = await recorded_run([lost])
+    case_id = next(r.event.key for r in opening if r.event.type == "case.opened")
+    holder = next(r.event.payload.holder for r in opening if isinstance(r.event, CaseEscalated))
+    asked = compensation_asked(lost, 0.5 + 1 / 3600)
+    inputs = [lost, arbitration_declared(case_id, holder, "BJ-CY-07", 0.5), asked]
+    timeline = engine.Timeline(await recorded_run(inputs))
+    timeline.handled_after[("claims", "declared-1")] = asked.timestamp + 0.5  # claims lagging on stations.updates
+    live = await engine.Simulation(inputs, policies.in_force(), timeline, order={}, keep_events=True).run()
+    recording = as_recorded(inputs, live)
+    assert [r.event.type for r in recording if r.event.type == "chargeback.issued"] == ["chargeback.issued"]
+    once, learned = await replayed_both_ways(recording)
+    assert [(d.side, d.outcome.type) for d in differences(recording, once)] == [("recorded", "chargeback.issued")]
+    assert differences(recording, learned) == []
+    assert (learned.learned, learned.passes) == (1, 2)

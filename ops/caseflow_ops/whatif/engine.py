@@ -50,7 +50,7 @@ from caseflow_kit.errors import RecordedRefusal, Refusal
 from caseflow_kit.privacy import Pseudonymiser, Sealer
 from caseflow_kit.rules import RulesFile
 from caseflow_kit.store.memory import MemoryStore
-from caseflow_kit.store.port import Insert, Replace
+from caseflow_kit.store.port import Delete, Doc, Insert, Put, Replace
 from caseflow_kit.uow import UnitOfWork
 from caseflow_routing.app import SPEC as ROUTING
 from caseflow_routing.deps import RoutingDeps
@@ -183,6 +183,8 @@ class Timeline:
         self.first_look: dict[tuple[str, float], float] = {}
         #: event id -> the record whose handling caused it, for the replayed services' events that have a cause
         self.caused_by: dict[str, str] = {}
+        #: (service, record id) -> how many events the live service caused with the record
+        self.caused: Counter[tuple[str, str]] = Counter()
         recorded: set[str] = set()
         self.end = 0.0
         links = Stories()
@@ -216,6 +218,7 @@ class Timeline:
             self.caused_by[e.event_id] = e.causation_id
             handling = (e.producer, e.causation_id)
             self.handled_at[handling] = min(at, self.handled_at.get(handling, at))
+            self.caused[handling] += 1
         self.recorded = frozenset(recorded)
         self.story_of = links.resolved()
         #: story -> its recorded inputs: the story stays open until the replay has fed them all
@@ -242,10 +245,22 @@ class Timeline:
         return event_id in self.recorded and (service, event_id) not in self.handled_at
 
 
+class ReadingStore(MemoryStore):
+    """A service's store in the replay: it notes the documents read since `read` was last cleared."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.read: set[tuple[str, str]] = set()
+
+    async def get(self, collection: str, key: str) -> Doc | None:
+        self.read.add((collection, key))
+        return await super().get(collection, key)
+
+
 @dataclass
 class Service:
     name: str
-    store: MemoryStore
+    store: ReadingStore
     deps: Any
     may_emit: frozenset[str]
     #: Event ids handled: a redelivered event changes nothing, as the kit's de-duplication makes sure live.
@@ -258,6 +273,25 @@ class Service:
 
 def _topic_name(topic: Topic) -> str:
     return topic.name
+
+
+@dataclass(frozen=True, slots=True)
+class _Silent:
+    """A record a service handled in a learning pass that caused nothing live, and the documents it wrote."""
+
+    service: str
+    topic: str
+    key: str
+    record_id: str
+    wrote: frozenset[tuple[str, str]]
+
+
+def _written(uow: UnitOfWork) -> frozenset[tuple[str, str]]:
+    return frozenset(
+        (w.collection, w.key if isinstance(w, Delete) else str(w.doc["_id"]))
+        for w in uow.writes
+        if isinstance(w, Insert | Replace | Put | Delete)
+    )
 
 
 @dataclass(frozen=True)
@@ -345,7 +379,7 @@ class Simulation:
         self.services = {
             spec.name: Service(
                 spec.name,
-                MemoryStore(),
+                ReadingStore(),
                 deps[spec.name],
                 frozenset(model.event_type() for model in spec.emits),
             )
@@ -357,9 +391,9 @@ class Simulation:
         self._last: dict[tuple[str, str, str], float] = {}
         #: (service, record id) of the records _learn_handled_before has placed in this pass
         self._placed: set[tuple[str, str]] = set()
-        #: story -> the records a service handled in this learning pass that caused nothing live (see
-        #: _learn_handled_later): (when, service, topic, key, record id)
-        self._silent: dict[str, list[tuple[float, str, str, str, str]]] = defaultdict(list)
+        #: story -> the records a service handled in this learning pass that caused nothing live, since its last
+        #: record of the story that did (see _learn_handled_later)
+        self._silent: dict[str, list[_Silent]] = defaultdict(list)
         self.memory = Memory(timeline.story_of, timeline.inputs)
 
     def _at(
@@ -498,6 +532,7 @@ class Simulation:
         story = self.memory.story(event.key)
         self.memory.seen[story].add((service.name, event.event_id))
         uow = service.unit()
+        service.store.read.clear()
         now = datetime.fromtimestamp(at, UTC)
         ctx = Context(uow, service.deps, event, service.name, now, datetime.fromtimestamp(pending.broker_at, UTC))
         try:
@@ -516,9 +551,9 @@ class Simulation:
                 self._learn_handled_before(service, uow, at)
             return False
         if self.learning:
+            self._learn_handled_later(service, pending, uow, at, story)
             if service.name == SLA.name:
                 await self._learn_handled_after(service, uow, event, at)
-            self._learn_handled_later(service, pending, uow, at, story)
         service.seen.add(event.event_id)
         self.result.handled += 1
         await self._commit(service, uow, at, story)
@@ -594,28 +629,38 @@ class Simulation:
                 self.result.learned += 1
 
     def _learn_handled_later(self, service: Service, pending: _Pending, uow: UnitOfWork, at: float, story: str) -> None:
-        """A record the live service caused events with, that here causes events the recording does not have,
-        after records of its case that caused nothing live and that the replay handled since this record reached
-        the broker: live, the service handled those after this one (it reads its topics at their own pace: a
-        customer's call on one topic before the case's closing on another that the broker had later, merged
-        into the open case where the replay, closing first, reopened it). The next pass handles them just after
-        it. Records of this record's topic and key stay before it: a consumer handles a partition in order."""
+        """A record the live service caused events with, that here causes other events, after records of its case
+        that caused nothing live and changed what it read: live, the service handled those after this one (it
+        reads its topics at their own pace). A customer's call merged live into a case whose closing (another
+        topic) intake read after it, where the replay, closing first, reopened the case from the call; a claim
+        whose opening found no arbitration declaration live (claims read it later) and settled liability by the
+        scan trail, where the replay found the declaration and left the claim to HQ. The next pass handles those
+        records just after this one. Only those since the service's last record of the case that caused events
+        live (that one agreed with the recording, or taught what it could), and none of this record's topic and
+        key: a consumer handles a partition in order."""
         event, timeline = pending.event, self.timeline
-        if timeline.silent(service.name, event.event_id):
-            self._silent[story].append((at, service.name, pending.topic, event.key, event.event_id))
+        handling = (service.name, event.event_id)
+        if timeline.silent(*handling):
+            if wrote := _written(uow):
+                self._silent[story].append(_Silent(service.name, pending.topic, event.key, event.event_id, wrote))
             return
-        if (service.name, event.event_id) not in timeline.handled_at or all(
-            e.event_id in timeline.recorded for e in uow.events
-        ):
-            return
-        after = math.nextafter(at, math.inf)
-        for handled, name, topic, key, record_id in self._silent.get(story, ()):
-            if name != service.name or handled < pending.broker_at or (topic, key) == (pending.topic, event.key):
-                continue
-            handling = (name, record_id)
-            if after > timeline.handled_after.get(handling, -math.inf):
-                timeline.handled_after[handling] = after
-                self.result.learned += 1
+        if handling not in timeline.handled_at or story not in self._silent:
+            return  # nothing recorded to compare with, or nothing to move
+        diverged = len(uow.events) != timeline.caused[handling] or any(
+            e.event_id not in timeline.recorded for e in uow.events
+        )
+        after, read = math.nextafter(at, math.inf), service.store.read
+        kept = []
+        for silent in self._silent.pop(story):
+            if silent.service != service.name:
+                kept.append(silent)
+            elif diverged and (silent.topic, silent.key) != (pending.topic, event.key) and silent.wrote & read:
+                moved = (silent.service, silent.record_id)
+                if after > timeline.handled_after.get(moved, -math.inf):
+                    timeline.handled_after[moved] = after
+                    self.result.learned += 1
+        if kept:
+            self._silent[story] = kept
 
     def _learn_handled_before(self, service: Service, uow: UnitOfWork, at: float) -> None:
         """A record that caused nothing live, and here causes only events the live service caused with a record the
