@@ -377,3 +377,32 @@ async def test_an_arbitration_declaration_claims_read_after_the_claim_opened_is_
     assert [(d.side, d.outcome.type) for d in differences(recording, once)] == [("recorded", "chargeback.issued")]
     assert differences(recording, learned) == []
     assert (learned.learned, learned.passes) == (1, 2)
+
+
+async def test_a_record_before_the_silent_one_in_its_partition_is_not_learned_to_come_after_it() -> None:
+    """sla's met caused live by one record of a case's partition, made in the replay by a later record of it that
+    caused nothing live: the earlier record cannot have come after it (a consumer reads a partition in order), and
+    moving it after would only move the later one along (each pass one step further, until the passes ran out:
+    four passes of a living day recorded beside two CPU hogs, where two do). The later record waits instead."""
+    met = parse_event(encode(example("sla.met")))
+    earlier, later = (
+        replace(r, event=r.event.model_copy(update={"event_id": f"rec-{n}"}))
+        for n, r in enumerate((progress_note(met.key, 1, 1.0), progress_note(met.key, 2, 1.1)))
+    )
+    timeline = engine.Timeline([earlier, later])
+    timeline.caused_by[met.event_id] = earlier.event.event_id  # live, the earlier record caused the met
+    simulation = engine.Simulation([], policies.in_force(), timeline)
+    sla = simulation.services["sla"]
+    story = simulation.memory.story(met.key)
+    for record in (earlier, later):
+        simulation.memory.seen[story][("sla", record.event.event_id)] = (record.topic, record.event.key)
+    sla.seen.add(earlier.event.event_id)
+    unit = sla.unit()
+    unit.emit(met)
+    pending = engine._Pending(lambda event, ctx: None, later.event, later.topic, later.timestamp)  # type: ignore[arg-type, return-value]
+    simulation._learn_handled_before(sla, pending, unit, later.timestamp, story)
+    assert (simulation.result.learned, timeline.handled_after) == (0, {})
+    # The same met made by a record of another topic: the earlier record came after it live.
+    moved = replace(pending, topic="notify.deliveries")
+    simulation._learn_handled_before(sla, moved, unit, later.timestamp, story)
+    assert timeline.handled_after == {("sla", earlier.event.event_id): math.nextafter(later.timestamp, math.inf)}

@@ -530,7 +530,7 @@ class Simulation:
         """
         event = pending.event
         story = self.memory.story(event.key)
-        self.memory.seen[story].add((service.name, event.event_id))
+        self.memory.seen[story][(service.name, event.event_id)] = (pending.topic, event.key)
         uow = service.unit()
         service.store.read.clear()
         now = datetime.fromtimestamp(at, UTC)
@@ -548,7 +548,7 @@ class Simulation:
             return True
         if parkable and uow.events:
             if self.learning:
-                self._learn_handled_before(service, uow, at)
+                self._learn_handled_before(service, pending, uow, at, story)
             return False
         if self.learning:
             self._learn_handled_later(service, pending, uow, at, story)
@@ -662,18 +662,23 @@ class Simulation:
         if kept:
             self._silent[story] = kept
 
-    def _learn_handled_before(self, service: Service, uow: UnitOfWork, at: float) -> None:
+    def _learn_handled_before(
+        self, service: Service, pending: _Pending, uow: UnitOfWork, at: float, story: str
+    ) -> None:
         """A record that caused nothing live, and here causes only events the live service caused with a record the
         replay has handled already: live, the service handled that record after this one (it reads its topics at
         their own pace: within one fetch, a record of one topic can come before an earlier one of another topic;
         an e-mail sent before sla handled the case's opening). The next pass handles that record just after the
-        first record found so (records after it cause the same events only because that one waits: see _try)."""
+        first record found so (records after it cause the same events only because that one waits: see _try).
+        Not a record before this one in its partition (its topic and key): live too, it came first."""
         causes = {self.timeline.caused_by.get(e.event_id) for e in uow.events}
         if len(causes) != 1:
             return
         (cause,) = causes
         if cause is None or cause not in service.seen:
             return  # a record still to come caused them live: this one waits for it
+        if self.memory.seen[story].get((service.name, cause)) == (pending.topic, pending.event.key):
+            return  # moving it after this one would move this one along (see _deliver): this one waits
         handling = (service.name, cause)
         if handling in self._placed:
             return  # an earlier record placed it

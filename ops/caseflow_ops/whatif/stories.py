@@ -88,7 +88,8 @@ class Memory:
         self.inputs = inputs
         self.pending: dict[str, int] = defaultdict(int)
         self.docs: dict[str, set[tuple[str, str, str]]] = defaultdict(set)
-        self.seen: dict[str, set[tuple[str, str]]] = defaultdict(set)
+        #: story -> (service, record id) -> the record's (topic, key), for each record a service handled
+        self.seen: dict[str, dict[tuple[str, str], tuple[str, str]]] = defaultdict(dict)
         self.positions: dict[str, set[tuple[str, str, str]]] = defaultdict(set)
         self.closed = 0
         self.peak_open = 0
@@ -130,4 +131,4 @@ class Memory:
             self.closed += 1
         for service, collection, key in self.docs.pop(story, ()):
             deletes[service].append(Delete(collection, key))
-        return deletes, self.seen.pop(story, set()), self.positions.pop(story, set())
+        return deletes, set(self.seen.pop(story, {})), self.positions.pop(story, set())
