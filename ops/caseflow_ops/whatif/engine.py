@@ -388,7 +388,9 @@ class Simulation:
         self.result = Replay(order=self.order)
         self._queue: list[_Work] = []
         self._seq = itertools.count()
-        self._last: dict[tuple[str, str, str], float] = {}
+        #: (service, topic, key) -> the broker time and the handling time of the record latest in that partition
+        #: of the ones the service was handed
+        self._last: dict[tuple[str, str, str], tuple[float, float]] = {}
         #: (service, record id) of the records _learn_handled_before has placed in this pass
         self._placed: set[tuple[str, str]] = set()
         #: story -> the records a service handled in this learning pass that caused nothing live, since its last
@@ -474,7 +476,10 @@ class Simulation:
         for name, handler in handlers_for(topic, event):
             service = self.services[name]
             # Never before the broker had it, nor before the replay produced it, nor before the record before
-            # it in its partition (a consumer handles a partition in order).
+            # it in its partition (a consumer handles a partition in order). The partition's order is the broker's:
+            # an event produced after another can reach it first (routing's assignment and intake's merge of a
+            # call, written to a case's partition 20 ms apart by two producers, the later one first): it is not
+            # held back by the one it came before.
             order = (service.name, topic, event.key)
             story = self.memory.story(event.key)
             self.memory.positions[story].add(order)
@@ -484,9 +489,11 @@ class Simulation:
                 self.timeline.handled_after.get(handling, broker_at),
                 broker_at,
                 sent_at,
-                self._last.get(order, sent_at),
             )
-            self._last[order] = at
+            latest = self._last.get(order)
+            if latest is None or broker_at >= latest[0]:
+                at = max(at, latest[1]) if latest is not None else at
+                self._last[order] = (broker_at, at)
             pending = _Pending(handler, event, topic, broker_at)
             self._at(at, story, _bind(self._handle, service, pending, at), phase=phase)
 
