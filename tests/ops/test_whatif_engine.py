@@ -267,10 +267,11 @@ async def test_an_email_sla_read_before_the_case_opening_it_acknowledges_is_repl
     assert (learned.learned, learned.passes) == (1, 2)
 
 
-def station_resolved(case_id: str, offset: int, hours: float, said: float) -> Recorded:
-    """The station's resolution, reaching the broker at `hours`, of what it did at `said` hours."""
-    document = example("station.resolved")
-    document.update(event_id=f"resolved-{offset}", key=case_id, occurred_at=_at(said), causation_id=None, actor=None)
+def station_said(event_type: str, case_id: str, offset: int, hours: float, said: float) -> Recorded:
+    """The case's station reporting, in a record reaching the broker at `hours`, what it did at `said` hours."""
+    document = example(event_type)
+    document.update(event_id=f"{event_type}-{offset}", key=case_id, occurred_at=_at(said), causation_id=None)
+    document.update(actor=None)
     document["payload"] = {**document["payload"], "case_id": case_id, "at": _at(said)}
     document["producer"] = document["payload"]["station"] = "BJ-CY-01"
     return _recorded("stations.updates", offset, hours, document)
@@ -295,7 +296,7 @@ async def test_a_case_closing_intake_read_after_a_call_the_broker_had_first_is_r
     call = customer_call()
     case_id = (await recorded_run([call]))[1].event.key
     second = 1 / 3600
-    resolved = station_resolved(case_id, 0, 1.0, said=1.0 - 0.05 * second)
+    resolved = station_said("station.resolved", case_id, 0, 1.0, said=1.0 - 0.05 * second)
     inputs = [call, resolved, call_again(call, 1.0 - 0.01 * second), progress_note(case_id, 1, 8.0)]
 
     # The live run, intake lagging on upstream.customer-contacts and more on cases.lifecycle: a timeline of the
@@ -437,3 +438,38 @@ async def test_an_event_that_reached_the_broker_before_one_produced_earlier_is_h
     assert [w.payload.deadline_at.timestamp() for w in warned] == [assigned.event.occurred_at.timestamp() + 2 * 3600]
     replayed = await engine.replay_recorded(lambda: recording, policies.in_force(), engine.Timeline(recording))
     assert differences(recording, replayed) == []
+
+
+async def test_a_warning_a_late_timer_never_sent_before_the_clock_was_met_is_not_sent_by_the_replay_either() -> None:
+    """The station called the customer back in time and routing logged it before the callback clock's warning was
+    due (1.6 h), but routing's record reached the broker only after it; sla, lagging, handled the record at
+    1.65 h (catching up to when routing logged it: no warning then), and its timer, lagging too, looked at the
+    clock later still: no warning, only the met. A replay that handles the record when it reached the broker
+    warns at 1.6 h. The met names the deadline and reached the broker after the warning was due: the replay's
+    timer looks then, and agrees with the recording."""
+    call = customer_call()
+    case_id = (await recorded_run([call]))[1].event.key
+    inputs = [call, station_said("station.called_back", case_id, 0, 1.55, said=1.2), progress_note(case_id, 1, 8.0)]
+    first = await recorded_run(inputs)
+    timeline = engine.Timeline(first)
+    unanswered = await recorded_run([call, progress_note(case_id, 1, 8.0)])
+    warning = next(r.event for r in unanswered if isinstance(r.event, SlaWarning))
+    logged = next(r.event for r in first if r.event.type == "case.callback_logged")
+    assert logged.occurred_at.timestamp() < warning.occurred_at.timestamp() == T0 + 1.6 * 3600
+    timeline.broker_at[logged.event_id] = T0 + 1.62 * 3600
+    timeline.handled_after[("sla", logged.event_id)] = T0 + 1.65 * 3600
+    timeline.first_look[(warning.event_id, round(warning.payload.deadline_at.timestamp(), 6))] = T0 + 1.7 * 3600
+    live = await engine.Simulation(inputs, policies.in_force(), timeline, order={}, keep_events=True).run()
+    recording = sorted(
+        (
+            replace(r, timestamp=T0 + 1.62 * 3600) if r.event.event_id == logged.event_id else r
+            for r in as_recorded(inputs, live)
+        ),
+        key=lambda r: r.timestamp,
+    )
+    callback = [r.event.type for r in recording if getattr(r.event.payload, "metric", None) == "callback"]
+    assert callback == ["sla.met"]
+    once, learned = await replayed_both_ways(recording)
+    assert [(d.side, d.outcome.type) for d in differences(recording, once)] == [("replayed", "sla.warning")]
+    assert differences(recording, learned) == []
+    assert (learned.learned, learned.passes) == (1, 2)

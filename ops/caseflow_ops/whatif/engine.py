@@ -696,15 +696,34 @@ class Simulation:
             self.result.learned += 1
 
     def _learn_first_look(self, doc: dict[str, Any], uow: UnitOfWork, due: float) -> None:
-        """A warning the live sla never sent, on a clock whose breach it decided later on the same schedule: live,
-        the timer first looked at the clock past its deadline (a lagging timer loop skips a stale warning)."""
-        if not any(e.type == "sla.warning" and e.event_id not in self.timeline.recorded for e in uow.events):
+        """A warning or breach the live sla never sent, on a clock whose schedule the recording shows the live timer
+        looked at later: live, the timer first looked at the clock then (a lagging timer loop). Either the breach
+        decided later on the same schedule (the warning was stale by then: skipped), or the clock met on that
+        schedule by a record that reached the broker after the decision was due (sla handled the record before
+        its timer got to the clock)."""
+        timeline = self.timeline
+        if not any(e.type in _TIMER_DECISIONS and e.event_id not in timeline.recorded for e in uow.events):
             return
-        warning = _next_decision(doc)
-        decided = self.timeline.sla_decided.get(_event_id_of(doc, Signal.BREACHED))
-        if decided is not None and abs(decided[1] - warning[1]) <= EPSILON and decided[0] >= warning[1] > due:
-            self.timeline.first_look[warning] = decided[0]
-            self.result.learned += 1
+        decision = _next_decision(doc)
+        breached = timeline.sla_decided.get(_event_id_of(doc, Signal.BREACHED))
+        met_id = _event_id_of(doc, Signal.MET)
+        met, met_reached = timeline.sla_decided.get(met_id), timeline.broker_at.get(met_id)
+        if (
+            not doc["warned"]
+            and breached is not None
+            and abs(breached[1] - decision[1]) <= EPSILON
+            and breached[0] >= decision[1] > due
+        ):
+            timeline.first_look[decision] = breached[0]
+        elif met is not None and met_reached is not None and abs(met[1] - decision[1]) <= EPSILON and met_reached > due:
+            timeline.first_look[decision] = met_reached
+        else:
+            return
+        self.result.learned += 1
+
+
+#: What sla's timer decides about a clock on its own (a met comes from a record).
+_TIMER_DECISIONS = frozenset({"sla.warning", "sla.breached"})
 
 
 def _next_decision(doc: dict[str, Any]) -> tuple[str, float]:
