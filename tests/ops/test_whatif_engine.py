@@ -409,33 +409,35 @@ async def test_a_record_before_the_silent_one_in_its_partition_is_not_learned_to
     assert timeline.handled_after == {("sla", earlier.event.event_id): math.nextafter(later.timestamp, math.inf)}
 
 
-async def test_an_event_that_reached_the_broker_before_one_produced_earlier_is_handled_before_it() -> None:
-    """routing assigns a new case to its station and, 10 ms later, intake merges the customer's call into it;
-    routing's producer was slower: the merge reached the case's partition first. Live, sla read them in that
-    order: the call came before the case had a station, so the callback clock started with the assignment. A
-    replay that hands sla its records in the order the services produced them reads the assignment first, and
-    the clock starts with the call (another deadline, another warning). (The live run here is the replay
-    engine given the broker times: it too read the assignment first before the engine kept the broker's order.)"""
+async def test_a_partition_is_handled_in_its_offsets_order_not_by_its_timestamps() -> None:
+    """intake merges the customer's call into a new case 5 ms before routing assigns the case to its station, and
+    the merge comes first in the case's partition; but the broker's timestamps are the producers' clocks, and
+    routing's record is stamped 10 ms before intake's. Live, sla read the partition in order: the call came
+    before the case had a station, so the callback clock started with the assignment. A replay that orders the
+    partition by its timestamps reads the assignment first, and the clock starts with the call (another
+    deadline, another warning)."""
     parcel = exception(1)
-    call = compensation_asked(parcel, (parcel.timestamp - T0 + 0.01) / 3600)
+    call = compensation_asked(parcel, (parcel.timestamp - T0) / 3600)
     case_id = next(r.event.key for r in await recorded_run([parcel]) if r.event.type == "case.opened")
     inputs = [parcel, call, progress_note(case_id, 1, 8.0)]
     first = await recorded_run(inputs)
-    timeline = engine.Timeline(first)
-    assigned = next(r for r in first if isinstance(r.event, CaseEscalated))
-    merged = next(r for r in first if r.event.type == "case.merged")
-    reached = merged.timestamp + 0.02  # routing's assignment reached the broker 20 ms after the merge
-    timeline.broker_at[assigned.event.event_id] = reached
+    opened, assigned, merged = (
+        next(r.event for r in first if r.event.type == kind)
+        for kind in ("case.opened", "case.escalated", "case.merged")
+    )
+    stamped = {merged.event_id: parcel.timestamp + 0.03, assigned.event_id: parcel.timestamp + 0.02}
+    timeline = engine.Timeline(first)  # the live run: routing assigned 10 ms in, its record stamped before intake's
+    timeline.handled_after[("routing", opened.event_id)] = parcel.timestamp + 0.01
+    timeline.broker_at.update(stamped)
     live = await engine.Simulation(inputs, policies.in_force(), timeline, order={}, keep_events=True).run()
+    order = [e.event.type for e in live.emitted if e.event.type in ("case.merged", "case.escalated")]
+    assert order[:2] == ["case.merged", "case.escalated"]  # their offsets: the merge first
     recording = sorted(
-        (
-            replace(r, timestamp=reached) if r.event.event_id == assigned.event.event_id else r
-            for r in as_recorded(inputs, live)
-        ),
+        (replace(r, timestamp=stamped.get(r.event.event_id, r.timestamp)) for r in as_recorded(inputs, live)),
         key=lambda r: r.timestamp,
     )
     warned = [r.event for r in recording if isinstance(r.event, SlaWarning) and r.event.payload.metric == "callback"]
-    assert [w.payload.deadline_at.timestamp() for w in warned] == [assigned.event.occurred_at.timestamp() + 2 * 3600]
+    assert [w.payload.deadline_at.timestamp() for w in warned] == [parcel.timestamp + 0.01 + 2 * 3600]
     replayed = await engine.replay_recorded(lambda: recording, policies.in_force(), engine.Timeline(recording))
     assert differences(recording, replayed) == []
 

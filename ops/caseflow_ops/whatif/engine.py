@@ -174,6 +174,8 @@ class Timeline:
     def __init__(self, records: Iterable[Recorded]) -> None:
         self.handled_at: dict[tuple[str, str], float] = {}
         self.broker_at: dict[str, float] = {}
+        #: each replayed service's recorded event -> its type and its offset in its partition
+        self.offset_of: dict[str, tuple[str, int]] = {}
         #: sla's recorded clock decisions: event id -> (when it was decided, the deadline it was decided on)
         self.sla_decided: dict[str, tuple[float, float]] = {}
         #: Learned by a replay under the recorded policies (see Simulation._learn_*): (service, record id) -> the
@@ -203,6 +205,7 @@ class Timeline:
             if e.producer not in REPLAYED:
                 continue
             self.broker_at[e.event_id] = r.timestamp
+            self.offset_of[e.event_id] = (e.type, r.offset)
             at = e.occurred_at.timestamp()
             # The broker stamps in milliseconds: a decision can be stamped a little before it was made. The
             # recording ends with the last thing it shows happening, not the last stamp.
@@ -226,12 +229,19 @@ class Timeline:
         for key, count in inputs.items():
             self.inputs[self.story_of[key]] += count
         self.lag = {topic: statistics.median(values) for topic, values in lags.items()}
+        self._after_timers(caused, fired)
+
+    def _after_timers(
+        self,
+        caused: list[tuple[str, int, str, int, str, str]],
+        fired: dict[tuple[str, int, str], list[tuple[int, float]]],
+    ) -> None:
+        """Some events carry the time of what they are about, not the time the service handled the record
+        (sla.met: when the clock stopped). A timer event committed before such an event, in the same partition,
+        shows the service handled the record after that timer fired: not before."""
         for runs in fired.values():
             runs.sort()
         for topic, partition, event_key, offset, producer, cause in caused:
-            # Some events carry the time of what they are about, not the time the service handled the record
-            # (sla.met: when the clock stopped). A timer event committed before such an event, in the same
-            # partition, shows the service handled the record after that timer fired: not before.
             run = fired.get((topic, partition, event_key))
             if not run:
                 continue
@@ -239,6 +249,12 @@ class Timeline:
             if before:
                 handling = (producer, cause)
                 self.handled_at[handling] = max(self.handled_at[handling], run[before - 1][1])
+
+    def offset(self, event: Event) -> int | None:
+        """The event's recorded offset in its partition; None when the recording has no such event (the same id
+        for another type: an event only this replay makes, caused by a record that caused another one live)."""
+        recorded = self.offset_of.get(event.event_id)
+        return recorded[1] if recorded is not None and recorded[0] == event.type else None
 
     def silent(self, service: str, event_id: str) -> bool:
         """Whether the service handled this recorded event live without emitting anything."""
@@ -292,6 +308,20 @@ def _written(uow: UnitOfWork) -> frozenset[tuple[str, str]]:
         for w in uow.writes
         if isinstance(w, Insert | Replace | Put | Delete)
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _Place:
+    """Where a record is in its partition: its offset when recorded, else only when it reached the broker (the
+    broker's timestamps are the producers' clocks: offsets order a partition, timestamps may not)."""
+
+    broker_at: float
+    offset: int | None
+
+    def before(self, other: _Place) -> bool:
+        if self.offset is not None and other.offset is not None:
+            return self.offset < other.offset
+        return self.broker_at < other.broker_at
 
 
 @dataclass(frozen=True)
@@ -388,9 +418,9 @@ class Simulation:
         self.result = Replay(order=self.order)
         self._queue: list[_Work] = []
         self._seq = itertools.count()
-        #: (service, topic, key) -> the broker time and the handling time of the record latest in that partition
-        #: of the ones the service was handed
-        self._last: dict[tuple[str, str, str], tuple[float, float]] = {}
+        #: (service, topic, key) -> the place and the handling time of the record latest in that partition of the
+        #: ones the service was handed
+        self._last: dict[tuple[str, str, str], tuple[_Place, float]] = {}
         #: (service, record id) of the records _learn_handled_before has placed in this pass
         self._placed: set[tuple[str, str]] = set()
         #: story -> the records a service handled in this learning pass that caused nothing live, since its last
@@ -442,7 +472,7 @@ class Simulation:
             self._decided(record.timestamp, event)
         story = self.memory.story(event.key)
         self.memory.opening(story)
-        self._deliver(event, record.topic, record.timestamp, sent_at=record.timestamp, phase=INPUT)
+        self._deliver(event, record.topic, record.timestamp, record.offset, sent_at=record.timestamp, phase=INPUT)
         await self._done(story)  # one input fed
 
     async def _done(self, story: str) -> None:
@@ -470,16 +500,25 @@ class Simulation:
             self._last.pop(position, None)
 
     def _deliver(
-        self, event: Event, topic: str, broker_at: float, *, sent_at: float, phase: int = REPLAYED_WORK
+        self,
+        event: Event,
+        topic: str,
+        broker_at: float,
+        offset: int | None,
+        *,
+        sent_at: float,
+        phase: int = REPLAYED_WORK,
     ) -> None:
-        """Hand the event to every replayed service that consumes it, each at the time it handled it live."""
+        """Hand the event to every replayed service that consumes it, each at the time it handled it live.
+        `offset`: its recorded place in its partition (None for an event only this replay made)."""
+        place = _Place(broker_at, offset)
         for name, handler in handlers_for(topic, event):
             service = self.services[name]
             # Never before the broker had it, nor before the replay produced it, nor before the record before
-            # it in its partition (a consumer handles a partition in order). The partition's order is the broker's:
-            # an event produced after another can reach it first (routing's assignment and intake's merge of a
-            # call, written to a case's partition 20 ms apart by two producers, the later one first): it is not
-            # held back by the one it came before.
+            # it in its partition (a consumer handles a partition in order). The partition's order is the broker's,
+            # its offsets: an event produced after another can come first (routing's assignment and intake's merge
+            # of a call, written to a case's partition 20 ms apart by two producers, the later one first): it is
+            # not held back by the one it came before.
             order = (service.name, topic, event.key)
             story = self.memory.story(event.key)
             self.memory.positions[story].add(order)
@@ -491,9 +530,9 @@ class Simulation:
                 sent_at,
             )
             latest = self._last.get(order)
-            if latest is None or broker_at >= latest[0]:
+            if latest is None or not place.before(latest[0]):
                 at = max(at, latest[1]) if latest is not None else at
-                self._last[order] = (broker_at, at)
+                self._last[order] = (place, at)
             pending = _Pending(handler, event, topic, broker_at)
             self._at(at, story, _bind(self._handle, service, pending, at), phase=phase)
 
@@ -584,7 +623,7 @@ class Simulation:
         topic = topic_for(type(event)).name
         recorded = self.timeline.broker_at.get(event.event_id)
         broker_at = max(recorded, at) if recorded is not None else at + self.timeline.lag.get(topic, 0.0)
-        self._deliver(event, topic, broker_at, sent_at=at)
+        self._deliver(event, topic, broker_at, self.timeline.offset(event), sent_at=at)
 
     def _arm(self, sla: Service, uow: UnitOfWork, now: float, story: str) -> None:
         """A timer for every clock this unit armed (its `timer` index set), at its due time. Looked up from the
