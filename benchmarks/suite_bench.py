@@ -167,36 +167,52 @@ async def publish(bootstrap: str, events: list[Any], rate: float) -> dict[str, f
 PERIOD = Path(__file__).parent / "profiles" / "whatif-period.jsonl"
 
 
-def whatif(bootstrap: str, env: dict[str, str], cases_per_s: float) -> None:
-    """Export the period just recorded and replay it with `caseflowctl whatif`, in a process of its own: recorded
-    events/s per CPU second (reading the file twice included), the process's peak memory, and whether the replay
-    agreed with the recording."""
-    PERIOD.parent.mkdir(exist_ok=True)
+def replayed(period: Path, env: dict[str, str]) -> tuple[dict[str, Any], float, float]:
+    """`caseflowctl whatif PERIOD --json` under the recorded policies, in a process of its own: its answer, the
+    process's CPU seconds and its peak memory in MB. `env` names the SLA policies the suite ran on."""
     ctl = str(Path(sys.executable).with_name("caseflowctl"))
-    # the SLA policies the suite ran on
     run_env = {**os.environ, "CASEFLOW_POLICIES_FILE": env["CASEFLOW_POLICIES_FILE"]}
-    subprocess.run([ctl, "--bootstrap", bootstrap, "export", "--out", str(PERIOD)], check=True, env=run_env)
     with tempfile.TemporaryFile() as out:
-        child = subprocess.Popen([ctl, "whatif", str(PERIOD), "--json"], stdout=out, env=run_env)
+        child = subprocess.Popen([ctl, "whatif", str(period), "--json"], stdout=out, env=run_env)
         _, status, usage = os.wait4(child.pid, 0)
         child.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         answer = json.load(out)
-    seconds = usage.ru_utime + usage.ru_stime
-    rate = answer["records"] / seconds
+    return answer, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+
+
+def print_replay(answer: dict[str, Any], seconds: float, peak_mb: float) -> None:
     print(
-        f"whatif replay               {rate:10.0f} recorded events/s per core ({answer['records']} records, "
-        f"{seconds:.2f} CPU s, the process's start and both reads of the file included)"
+        f"whatif replay               {answer['records'] / seconds:10.0f} recorded events/s per core "
+        f"({answer['records']} records, {seconds:.2f} CPU s, the process's start and both reads of the file included)"
     )
     print(
         f"whatif replay alone         {answer['events_per_second']:10.0f} recorded events/s (the replay's own wall time,"
-        " after the first read: what a long period tends to)"
+        f" after the first read, {answer['replays']} run(s) over the period: what a long period tends to)"
     )
-    print(
-        f"ratio replay / suite        {rate / cases_per_s:10.1f} recorded events replayed per second per case/s of the suite"
-    )
-    print(f"whatif peak memory          {usage.ru_maxrss / 1024:10.1f} MB (maxrss of the caseflowctl whatif process)")
+    print(f"whatif peak memory          {peak_mb:10.1f} MB (maxrss of the caseflowctl whatif process)")
     print(f"replay faithful             {answer['faithful']} ({len(answer['differences'])} cases differ)")
+
+
+def export(bootstrap: str, env: dict[str, str], period: Path) -> None:
+    """The suite's topics, as `caseflowctl export` writes them, into `period`."""
+    period.parent.mkdir(exist_ok=True)
+    ctl = str(Path(sys.executable).with_name("caseflowctl"))
+    run_env = {**os.environ, "CASEFLOW_POLICIES_FILE": env["CASEFLOW_POLICIES_FILE"]}
+    subprocess.run([ctl, "--bootstrap", bootstrap, "export", "--out", str(period)], check=True, env=run_env)
+
+
+def whatif(bootstrap: str, env: dict[str, str], cases_per_s: float) -> None:
+    """Export the period just recorded and replay it with `caseflowctl whatif`, in a process of its own: recorded
+    events/s per CPU second (reading the file twice included), the process's peak memory, and whether the replay
+    agreed with the recording."""
+    export(bootstrap, env, PERIOD)
+    answer, seconds, peak_mb = replayed(PERIOD, env)
+    print_replay(answer, seconds, peak_mb)
+    print(
+        f"ratio replay / suite        {answer['records'] / seconds / cases_per_s:10.1f} recorded events replayed per"
+        " second per case/s of the suite"
+    )
 
 
 async def main(n: int, rate: float, *, profile: bool = False, replay: bool = False) -> None:
