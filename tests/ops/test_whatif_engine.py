@@ -475,3 +475,51 @@ async def test_a_warning_a_late_timer_never_sent_before_the_clock_was_met_is_not
     assert [(d.side, d.outcome.type) for d in differences(recording, once)] == [("replayed", "sla.warning")]
     assert differences(recording, learned) == []
     assert (learned.learned, learned.passes) == (1, 2)
+
+
+async def test_a_record_handed_to_a_service_before_one_ahead_of_it_in_its_partition_waits_for_that_one() -> None:
+    """routing logs the station's callback on a new case and, 4 ms later, intake merges the customer's call (made
+    a millisecond after the callback) into it; but the merge landed first in the case's partition. Live, sla read
+    the merge first: the call started the callback clock, and the callback, read next, met it. A replay that
+    hands sla the callback first (routing produced it first) and reads it first, the merge being due later, keeps
+    a callback made before the call, which answers no later call: the call's clock warns."""
+    parcel = exception(1)
+    case_id = next(r.event.key for r in await recorded_run([parcel]) if r.event.type == "case.opened")
+    hours = (parcel.timestamp - T0 + 60) / 3600
+    callback = station_said("station.called_back", case_id, 0, hours, said=hours)
+    call = compensation_asked(parcel, hours + 0.001 / 3600)  # a millisecond after the callback
+    inputs = [parcel, callback, call, progress_note(case_id, 1, 8.0)]
+    first = await recorded_run(inputs)
+    merged, logged = (
+        next(r for r in first if r.event.type == kind) for kind in ("case.merged", "case.callback_logged")
+    )
+    # The live run: intake merged 4 ms after routing logged, before routing's record reached the broker (6 ms),
+    # and its merge landed in the partition first (stamped 7 ms).
+    logged_at = logged.event.occurred_at.timestamp()
+    stamped = {logged.event.event_id: logged_at + 0.006, merged.event.event_id: logged_at + 0.007}
+    timeline = engine.Timeline(first)
+    timeline.handled_after[("intake", "call-1")] = logged_at + 0.004
+    timeline.broker_at.update(stamped)
+    timeline.offset_of[merged.event.event_id], timeline.offset_of[logged.event.event_id] = (
+        (merged.event.type, min(merged.offset, logged.offset)),
+        (logged.event.type, max(merged.offset, logged.offset)),
+    )
+    live = await engine.Simulation(inputs, policies.in_force(), timeline, order={}, keep_events=True).run()
+    produced = [e.event.type for e in live.emitted if e.event.type in ("case.merged", "case.callback_logged")]
+    assert produced == ["case.callback_logged", "case.merged"]
+    recording = as_recorded(inputs, live)
+    places = {r.event.type: r.offset for r in recording if r.event.type in ("case.merged", "case.callback_logged")}
+    recording = [  # the broker's offsets and stamps: the merge first, stamped after
+        replace(
+            r,
+            offset=places["case.callback_logged" if r.event.type == "case.merged" else "case.merged"],
+            timestamp=stamped[r.event.event_id],
+        )
+        if r.event.type in places
+        else r
+        for r in recording
+    ]
+    callback_clock = [r.event.type for r in recording if getattr(r.event.payload, "metric", None) == "callback"]
+    assert callback_clock == ["sla.met"]
+    replayed = await engine.replay_recorded(lambda: recording, policies.in_force(), engine.Timeline(recording))
+    assert differences(recording, replayed) == []

@@ -421,6 +421,10 @@ class Simulation:
         #: (service, topic, key) -> the place and the handling time of the record latest in that partition of the
         #: ones the service was handed
         self._last: dict[tuple[str, str, str], tuple[_Place, float]] = {}
+        #: (service, topic, key) -> the records of that partition handed to the service and not read yet
+        self._unread: dict[tuple[str, str, str], list[tuple[_Place, str]]] = defaultdict(list)
+        #: (service, record id) -> the records before it in its partition, handed to the service after it
+        self._held: dict[tuple[str, str], list[str]] = {}
         #: (service, record id) of the records _learn_handled_before has placed in this pass
         self._placed: set[tuple[str, str]] = set()
         #: story -> the records a service handled in this learning pass that caused nothing live, since its last
@@ -533,30 +537,67 @@ class Simulation:
             if latest is None or not place.before(latest[0]):
                 at = max(at, latest[1]) if latest is not None else at
                 self._last[order] = (place, at)
+            # Records after this one in its partition, handed to the service before it and not read yet, wait
+            # for it (each may be due before it: the service reads a partition in order).
+            unread = self._unread[order]
+            for after, event_id in unread:
+                if place.before(after):
+                    self._held.setdefault((service.name, event_id), []).append(event.event_id)
+            unread.append((place, event.event_id))
             pending = _Pending(handler, event, topic, broker_at)
             self._at(at, story, _bind(self._handle, service, pending, at), phase=phase)
 
     async def _handle(self, service: Service, pending: _Pending, at: float) -> None:
         event = pending.event
         if event.event_id in service.seen:
+            self._read(service, pending)
             return
-        waits_for = None if self.learning else self.order.get((service.name, event.event_id))
+        waits_for = self._before_it(service, pending)
+        if waits_for is None and not self.learning:
+            waits_for = self.order.get((service.name, event.event_id))
         if waits_for is not None and waits_for not in service.seen:
             self._waiting[(service.name, waits_for)].append(pending)
             self.memory.more(self.memory.story(event.key))  # open until its turn comes
             return
+        self._read(service, pending)
         parkable = self.learning and self.timeline.silent(service.name, event.event_id)
         if not await self._try(service, pending, at, parkable=parkable):
             self._parked[(service.name, event.key)].append(pending)
             self.memory.more(self.memory.story(event.key))
+            await self._release(service, event, at)  # read, if not handled yet: what follows it goes on
             return
         await self._after(service, event, at)
 
-    async def _after(self, service: Service, event: Event, at: float) -> None:
-        """The records that wait for this one, and the records parked on its case, get their turn now."""
+    def _before_it(self, service: Service, pending: _Pending) -> str | None:
+        """A record before this one in its partition that the service has not read yet (see `_deliver`)."""
+        handling = (service.name, pending.event.event_id)
+        before = self._held.get(handling)
+        if before is None:
+            return None
+        read = self.memory.seen.get(self.memory.story(pending.event.key), {})
+        unread = next((event_id for event_id in before if (service.name, event_id) not in read), None)
+        if unread is None:
+            del self._held[handling]
+        return unread
+
+    def _read(self, service: Service, pending: _Pending) -> None:
+        """The service reads the record now: no longer one a record before it in its partition may hold back."""
+        order = (service.name, pending.topic, pending.event.key)
+        unread = self._unread.get(order)
+        if unread is not None:
+            unread[:] = [(place, event_id) for place, event_id in unread if event_id != pending.event.event_id]
+            if not unread:
+                del self._unread[order]
+
+    async def _release(self, service: Service, event: Event, at: float) -> None:
+        """The records that wait for this one get their turn now."""
         for pending in self._waiting.pop((service.name, event.event_id), []):
             await self._handle(service, pending, at)
             self.memory.done(self.memory.story(pending.event.key))  # never the last: this record's story is busy
+
+    async def _after(self, service: Service, event: Event, at: float) -> None:
+        """The records that wait for this one, and the records parked on its case, get their turn now."""
+        await self._release(service, event, at)
         for pending in self._parked.pop((service.name, event.key), []):
             if await self._try(service, pending, at, parkable=True):
                 self.order[(service.name, pending.event.event_id)] = event.event_id
