@@ -523,3 +523,25 @@ async def test_a_record_handed_to_a_service_before_one_ahead_of_it_in_its_partit
     assert callback_clock == ["sla.met"]
     replayed = await engine.replay_recorded(lambda: recording, policies.in_force(), engine.Timeline(recording))
     assert differences(recording, replayed) == []
+
+
+async def test_a_record_stamped_before_one_ahead_of_it_in_its_partition_reached_the_broker_after_it() -> None:
+    """routing's assignment, stamped 10 ms before intake's merge, landed after it in the case's partition (its
+    producer held the batch back): the replay takes it as reaching the broker when the merge did, not before."""
+    parcel = exception(1)
+    call = compensation_asked(parcel, (parcel.timestamp - T0 + 0.01) / 3600)
+    recording = await recorded_run([parcel, call])
+    assigned = next(r for r in recording if isinstance(r.event, CaseEscalated))
+    merged = next(r for r in recording if r.event.type == "case.merged")
+    # the broker's log: the merge first, the assignment after it, stamped earlier
+    lifecycle = sorted((r for r in recording if r.topic == "cases.lifecycle"), key=lambda r: r.offset)
+    landed = [
+        replace(r, offset=n, timestamp=merged.timestamp + (-0.01 if r is assigned else 0.0))
+        for n, r in enumerate(
+            [r for r in lifecycle if r is not assigned and r.offset <= merged.offset]
+            + [assigned]
+            + [r for r in lifecycle if r is not assigned and r.offset > merged.offset]
+        )
+    ]
+    timeline = engine.Timeline([r for r in recording if r.topic != "cases.lifecycle"] + landed)
+    assert timeline.broker_at[assigned.event.event_id] == merged.timestamp

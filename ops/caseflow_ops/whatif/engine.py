@@ -195,6 +195,8 @@ class Timeline:
         fired: dict[tuple[str, int, str], list[tuple[int, float]]] = defaultdict(list)
         #: (topic, partition, key, offset, producer, causation id) of each event a record caused
         caused: list[tuple[str, int, str, int, str, str]] = []
+        #: (topic, partition) -> the latest broker timestamp so far in offset order (see broker_at)
+        landed: dict[tuple[str, int], float] = {}
         for r in records:
             e = r.event
             recorded.add(e.event_id)
@@ -204,7 +206,12 @@ class Timeline:
                 inputs[e.key] += 1
             if e.producer not in REPLAYED:
                 continue
-            self.broker_at[e.event_id] = r.timestamp
+            # A record is in its partition no earlier than the records before it: the broker's timestamps are the
+            # producers' clocks, and a batch a producer held back lands after records stamped later (the period
+            # gives each partition in offset order).
+            place = (r.topic, r.partition)
+            landed[place] = max(landed.get(place, r.timestamp), r.timestamp)
+            self.broker_at[e.event_id] = landed[place]
             self.offset_of[e.event_id] = (e.type, r.offset)
             at = e.occurred_at.timestamp()
             # The broker stamps in milliseconds: a decision can be stamped a little before it was made. The
