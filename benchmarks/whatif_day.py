@@ -51,6 +51,7 @@ POLICIES = PERIOD.with_name("whatif-day-sla-policies.yaml")
 
 
 def _spin() -> None:
+    """A CPU hog: the loop itself is the work (one core kept busy until terminated)."""
     while True:
         pass
 
