@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, Self
@@ -105,6 +106,16 @@ class Event(BaseModel):
         return self.model_dump_json().encode()
 
 
+_URL_NAMESPACE = uuid.NAMESPACE_URL.bytes
+
+
 def deterministic_id(*parts: object) -> str:
-    """A stable event id for an event that must exist once, whoever emits it and however often."""
-    return uuid.uuid5(uuid.NAMESPACE_URL, "caseflow:" + "/".join(str(p) for p in parts)).hex
+    """A stable event id for an event that must exist once, whoever emits it and however often.
+
+    `uuid.uuid5(NAMESPACE_URL, "caseflow:" + "/".join(parts)).hex`, spelled out: every handling makes one or two,
+    and the UUID object uuid5 builds on the way took half the time (4.4 against 2.1 us)."""
+    name = "caseflow:" + "/".join(map(str, parts))
+    digest = bytearray(hashlib.sha1(_URL_NAMESPACE + name.encode(), usedforsecurity=False).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # the RFC 4122 variant
+    return digest.hex()

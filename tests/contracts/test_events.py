@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 
-from caseflow_contracts import EVENT_MODELS, ContractError, parse_event
+from caseflow_contracts import EVENT_MODELS, ContractError, deterministic_id, parse_event
 from caseflow_contracts.upstream import ParcelExceptionReported
 
 
@@ -167,3 +168,13 @@ def test_a_json_number_without_a_fraction_is_an_integer(amount: str) -> None:
     assert event.payload.declared_value.amount_minor == 1250
     assert type(event.payload.declared_value.amount_minor) is int
     assert b'"amount_minor":1250,' in event.to_bytes()
+
+
+@pytest.mark.parametrize(
+    "parts",
+    [(), ("",), ("sla.breached", "CF-20261204PK3QELMF26", "callback", 1764877357.350673), ("中文", 12, None, "a/b")],
+)
+def test_a_deterministic_id_is_the_uuid5_of_its_parts(parts: tuple[object, ...]) -> None:
+    # Ids already on the topics and in the stores were made by uuid5: the same parts must give the same id.
+    name = "caseflow:" + "/".join(str(p) for p in parts)
+    assert deterministic_id(*parts) == uuid.uuid5(uuid.NAMESPACE_URL, name).hex
