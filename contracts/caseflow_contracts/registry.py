@@ -74,13 +74,17 @@ class _Head(BaseModel):
     schema_version: str
 
 
-def parse_event(raw: bytes, *, accept: frozenset[str] | None = None) -> Event:
+def parse_event(raw: bytes, *, accept: frozenset[str] | None = None, announced: str | None = None) -> Event:
     """Validate raw bytes as one known event, or raise ContractError saying exactly why.
 
     Total: whatever the bytes, the answer is an event or a ContractError, never another exception
     (a consumer that got one would retry the record forever instead of dead-lettering it).
+    `announced`: the type the record says it carries (its x-event-type header, an export line's event type), if
+    any: the bytes are then parsed as that type at once, without reading their head first (see `_as_announced`).
     """
     try:
+        if announced is not None and (event := _as_announced(raw, accept, announced)) is not None:
+            return event
         return _parse(raw, accept)
     except ContractError:
         raise
@@ -88,6 +92,21 @@ def parse_event(raw: bytes, *, accept: frozenset[str] | None = None) -> Event:
         # Only the exception's type: its message may quote the input (personal data). The cause stays
         # chained for the caller's log, because reaching this line is a defect of the contracts.
         raise ContractError("unexpected_error", f"{type(exc).__name__} while validating") from exc
+
+
+def _as_announced(raw: bytes, accept: frozenset[str] | None, announced: str) -> Event | None:
+    """The event, parsed as the type announced, when that is what `_parse` would give; else None, and `_parse`
+    says why not. The same answer: the model's `type` is a literal (another type does not validate as this
+    one), the topic's types and the major version are checked as `_parse` checks them. Reading the head first
+    is a second pass over the bytes, a sixth of the parse."""
+    model = EVENTS_BY_TYPE.get(announced)
+    if model is None or (accept is not None and announced not in accept) or len(raw) > MAX_EVENT_BYTES:
+        return None
+    try:
+        event = model.model_validate_json(raw)
+    except ValidationError:
+        return None
+    return event if event.schema_version.split(".", 1)[0] == str(model.MAJOR) else None
 
 
 def _parse(raw: bytes, accept: frozenset[str] | None) -> Event:

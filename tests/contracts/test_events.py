@@ -41,9 +41,9 @@ def raw(data: dict[str, Any]) -> bytes:
     return json.dumps(data, ensure_ascii=False).encode()
 
 
-def reason(data: dict[str, Any] | bytes) -> str:
+def reason(data: dict[str, Any] | bytes, *, announced: str | None = None) -> str:
     with pytest.raises(ContractError) as caught:
-        parse_event(data if isinstance(data, bytes) else raw(data))
+        parse_event(data if isinstance(data, bytes) else raw(data), announced=announced)
     return caught.value.code
 
 
@@ -129,6 +129,21 @@ def test_errors_name_the_field_but_never_echo_personal_data() -> None:
 def test_a_topic_can_refuse_types_that_do_not_belong_on_it() -> None:
     with pytest.raises(ContractError) as caught:
         parse_event(raw(parcel_exception()), accept=frozenset({"case.opened"}))
+    assert caught.value.code == "unexpected_type"
+
+
+@pytest.mark.parametrize("announced", ["parcel.exception_reported", "case.opened", "parcel.teleported", ""])
+def test_the_type_a_record_announces_changes_nothing_but_the_speed(announced: str) -> None:
+    valid = raw(parcel_exception())
+    assert parse_event(valid, announced=announced) == parse_event(valid)
+    wrong_major, unknown_type, invalid = parcel_exception(), parcel_exception(), parcel_exception()
+    wrong_major["schema_version"] = "2.0"
+    unknown_type["type"] = "parcel.teleported"
+    invalid["payload"].pop("waybill_no")
+    for data in (wrong_major, unknown_type, invalid, b"{not json", b" " * (300 * 1024)):
+        assert reason(data, announced=announced) == reason(data)
+    with pytest.raises(ContractError) as caught:
+        parse_event(valid, accept=frozenset({"case.opened"}), announced=announced)
     assert caught.value.code == "unexpected_type"
 
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from caseflow_ops.whatif.period import PeriodFile, Recorded, in_order
+import pytest
+
+from caseflow_contracts import parse_event
+from caseflow_ops.whatif.period import PeriodError, PeriodFile, Recorded, in_order
 from tests.contracts.examples import example
 
 
@@ -40,3 +43,28 @@ def test_a_second_read_of_some_records_keeps_the_order_of_the_whole_period(tmp_p
     assert whole == ["ev-1-0", "ev-0-0", "ev-0-1", "ev-0-2"]
     assert [r.event.event_id for r in period.records()] == [i for i in whole if i != "ev-0-0"]
     assert period.count == 4  # the period's size, not what is read again
+
+
+def test_a_line_reads_the_same_however_it_is_written(tmp_path: Path) -> None:
+    # The export's own lines are read from their bytes (the event last); any other writing is read as JSON.
+    record = Recorded("cases.lifecycle", 3, 7, 1764000000.123, parse_event(json.dumps(example("case.opened")).encode()))
+    as_exported = record.line()
+    head = {"topic": "cases.lifecycle", "partition": 3, "offset": 7, "timestamp_ms": 1764000000123}
+    event = json.loads(record.event.to_bytes())
+    variants = [
+        as_exported,
+        as_exported.rstrip(b"\n") + b"  \r\n",
+        (json.dumps({**head, "event": event}, ensure_ascii=False) + "\n").encode(),
+        (json.dumps({"event": event, **head}) + "\n").encode(),
+    ]
+    path = tmp_path / "period.jsonl"
+    path.write_bytes(b"".join(variants))
+    assert list(PeriodFile(path).scan()) == [record] * len(variants)
+
+
+def test_an_exported_line_whose_event_does_not_validate_is_named(tmp_path: Path) -> None:
+    record = Recorded("cases.lifecycle", 0, 1, 1764000000.0, parse_event(json.dumps(example("case.opened")).encode()))
+    path = tmp_path / "period.jsonl"
+    path.write_bytes(record.line() + record.line().replace(b'"case_id":"', b'"case_id":"not a case '))
+    with pytest.raises(PeriodError, match=r"period.jsonl:2: .*case_id"):
+        list(PeriodFile(path).scan())

@@ -56,6 +56,19 @@ class Recorded:
         return round(self.timestamp * 1000)
 
 
+#: A line's keys as `Recorded.line` writes them: the event last, after a catalog topic and three numbers.
+_LINE_KEYS = ["topic", "partition", "offset", "timestamp_ms", "event"]
+_EVENT_KEY = b',"event":'
+
+
+def _event_bytes(raw: bytes, data: dict[str, object]) -> bytes:
+    """The event's JSON: as it is in the line when the line is as the export writes it (nothing before it can
+    hold the text of its key), else written again from what was read."""
+    if list(data) == _LINE_KEYS and (start := raw.find(_EVENT_KEY)) != -1:
+        return raw[start + len(_EVENT_KEY) : raw.rstrip().rfind(b"}")]
+    return orjson.dumps(data["event"])
+
+
 def _parse(raw: bytes, where: str) -> Recorded:
     try:
         data = orjson.loads(raw)
@@ -74,8 +87,11 @@ def _parse(raw: bytes, where: str) -> Recorded:
         raise PeriodError(f"{where}: partition, offset and timestamp_ms must be whole numbers of 0 or more")
     if not isinstance(data.get("event"), dict):
         raise PeriodError(f"{where}: no event")
+    announced = data["event"].get("type")
     try:
-        event = parse_event(orjson.dumps(data["event"]), accept=accept)
+        event = parse_event(
+            _event_bytes(raw, data), accept=accept, announced=announced if isinstance(announced, str) else None
+        )
     except ContractError as exc:
         raise PeriodError(f"{where}: {exc.message}") from None
     return Recorded(topic, partition, offset, stamp / 1000, event)

@@ -216,6 +216,7 @@ class GuardedConsumer:
         return outcome
 
     async def _decide(self, record: Record, unit: UnitOfWork) -> _Outcome:
+        kind: str | None = None
         if self.trust_headers:
             announced = next((v for k, v in record.headers or () if k == "x-event-type"), b"")
             kind = announced.decode("utf-8", "replace")
@@ -225,7 +226,7 @@ class GuardedConsumer:
             if self.subscription.passes_over(kind, record.headers or ()):
                 return _Outcome(kind, "ignored", 0.0)
         try:
-            event = parse_event(record.value or b"", accept=self.accept)
+            event = parse_event(record.value or b"", accept=self.accept, announced=kind)
         except ContractError as exc:
             if exc.__cause__ is not None:  # the parser's last resort: a bug to look at, not just bad bytes
                 log.error("unexpected error parsing a record", exc_info=exc.__cause__)
