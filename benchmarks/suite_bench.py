@@ -1,6 +1,6 @@
 """N cases through the whole suite: sustained cases/s and latency from upstream event to customer notification.
 
-    .venv/bin/python benchmarks/suite_bench.py [-n 5000] [--rate 1000] [--profile] [--against REV] [--whatif]
+    .venv/bin/python benchmarks/suite_bench.py [-n 5000] [--rate 1000] [--profile [HZ]] [--against REV] [--whatif]
 
 Starts Tansu, the five services as processes (SQLite), a local SMTP server and
 HTTP receiver, then publishes N parcel exceptions at --rate per second and
@@ -14,7 +14,8 @@ Notify's channel rate limits are raised for the run (the receivers are local).
 and replays it with `caseflowctl whatif` under the recorded policies, in a process of its own: recorded events/s
 replayed (one process, one core), next to the suite's cases/s of the same run, its peak memory (maxrss), and
 whether the replay agreed with the recording.
---profile records every process with py-spy while the cases flow (flame graphs under benchmarks/profiles/)
+--profile records every process with py-spy while the cases flow (flame graphs under benchmarks/profiles/), at HZ
+samples a second (200 unless given; at 50 a 4,000-case run gave notify 130 samples, too few to rank its frames)
 and prints, per process, the frames with the most self time and the share of CPU by library.
 --against REV first runs the same benchmark from commit REV (its own checkout and virtual environment under
 benchmarks/baseline/, both git-ignored), then this one: the two sets of figures are measured back to back
@@ -215,7 +216,7 @@ def whatif(bootstrap: str, env: dict[str, str], cases_per_s: float) -> None:
     )
 
 
-async def main(n: int, rate: float, *, profile: bool = False, replay: bool = False) -> None:
+async def main(n: int, rate: float, *, profile: int | None = None, replay: bool = False) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp)
         smtp = SmtpSink().start()
@@ -238,8 +239,10 @@ async def main(n: int, rate: float, *, profile: bool = False, replay: bool = Fal
             cpu_spent = cpu_meter(pids)
             started = time.perf_counter()
             profiling = (
-                asyncio.create_task(profiles.record(python_processes(pids), max(5.0, min(30.0, n / rate))))
-                if profile
+                asyncio.create_task(
+                    profiles.record(python_processes(pids), max(5.0, min(30.0, n / rate)), rate=profile)
+                )
+                if profile is not None
                 else None
             )
             sent = await publish(stack.broker.bootstrap, events, rate)
@@ -379,13 +382,23 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("-n", type=int, default=5000)
     parser.add_argument("--rate", type=float, default=1000)
-    parser.add_argument("--profile", action="store_true", help="py-spy every process while the cases flow")
+    parser.add_argument(
+        "--profile",
+        nargs="?",
+        const=200,
+        type=int,
+        metavar="HZ",
+        help="py-spy every process while the cases flow, HZ samples/s (default 200)",
+    )
     parser.add_argument("--against", metavar="REV", help="run the benchmark at commit REV first, back to back")
     parser.add_argument("--rounds", type=int, default=1, help="with --against: alternate the two this many times")
     parser.add_argument("--whatif", action="store_true", help="then replay the recorded period (caseflowctl whatif)")
     args = parser.parse_args()
     if args.against:
-        own_flags = [flag for flag, on in (("--profile", args.profile), ("--whatif", args.whatif)) if on]
+        own_flags = [
+            *(["--profile", str(args.profile)] if args.profile is not None else []),
+            *(["--whatif"] * args.whatif),
+        ]
         compare(args.against, ["-n", str(args.n), "--rate", str(args.rate)], max(1, args.rounds), own_flags=own_flags)
     else:
         asyncio.run(main(args.n, args.rate, profile=args.profile, replay=args.whatif))
