@@ -168,11 +168,17 @@ async def publish(bootstrap: str, events: list[Any], rate: float) -> dict[str, f
 PERIOD = Path(__file__).parent / "profiles" / "whatif-period.jsonl"
 
 
+def caseflowctl(env: dict[str, str]) -> tuple[str, dict[str, str]]:
+    """This environment's caseflowctl, and the environment to run it in: the SLA policies the suite ran on
+    (named by `env`), so that their versions are found."""
+    ctl = str(Path(sys.executable).with_name("caseflowctl"))
+    return ctl, {**os.environ, "CASEFLOW_POLICIES_FILE": env["CASEFLOW_POLICIES_FILE"]}
+
+
 def replayed(period: Path, env: dict[str, str]) -> tuple[dict[str, Any], float, float]:
     """`caseflowctl whatif PERIOD --json` under the recorded policies, in a process of its own: its answer, the
     process's CPU seconds and its peak memory in MB. `env` names the SLA policies the suite ran on."""
-    ctl = str(Path(sys.executable).with_name("caseflowctl"))
-    run_env = {**os.environ, "CASEFLOW_POLICIES_FILE": env["CASEFLOW_POLICIES_FILE"]}
+    ctl, run_env = caseflowctl(env)
     with tempfile.TemporaryFile() as out:
         child = subprocess.Popen([ctl, "whatif", str(period), "--json"], stdout=out, env=run_env)
         _, status, usage = os.wait4(child.pid, 0)
@@ -198,8 +204,7 @@ def print_replay(answer: dict[str, Any], seconds: float, peak_mb: float) -> None
 def export(bootstrap: str, env: dict[str, str], period: Path) -> None:
     """The suite's topics, as `caseflowctl export` writes them, into `period`."""
     period.parent.mkdir(exist_ok=True)
-    ctl = str(Path(sys.executable).with_name("caseflowctl"))
-    run_env = {**os.environ, "CASEFLOW_POLICIES_FILE": env["CASEFLOW_POLICIES_FILE"]}
+    ctl, run_env = caseflowctl(env)
     subprocess.run([ctl, "--bootstrap", bootstrap, "export", "--out", str(period)], check=True, env=run_env)
 
 

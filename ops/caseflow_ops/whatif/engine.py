@@ -310,11 +310,16 @@ class _Silent:
     wrote: frozenset[tuple[str, str]]
 
 
+#: The writes that change a document (an outbox message does not). A tuple made once: `A | B` written in the call
+#: builds the union at every call, 0.2 us each, on the replay's path for every record that caused nothing live.
+_DOCUMENT_WRITES = (Insert, Replace, Put, Delete)
+
+
 def _written(uow: UnitOfWork) -> frozenset[tuple[str, str]]:
     return frozenset(
         (w.collection, w.key if isinstance(w, Delete) else str(w.doc["_id"]))
         for w in uow.writes
-        if isinstance(w, Insert | Replace | Put | Delete)
+        if isinstance(w, _DOCUMENT_WRITES)
     )
 
 

@@ -124,11 +124,13 @@ class Memory:
     def held(self, story: str, service: str, collection: str) -> list[str]:
         return [key for s, c, key in self.docs.get(story, ()) if (s, c) == (service, collection)]
 
-    def forget(self, story: str) -> tuple[dict[str, list[Delete]], set[tuple[str, str]], set[tuple[str, str, str]]]:
+    def forget(
+        self, story: str
+    ) -> tuple[dict[str, list[Delete]], Iterable[tuple[str, str]], set[tuple[str, str, str]]]:
         """The story's documents to delete, by service; its handled (service, event id)s; its positions."""
         deletes: dict[str, list[Delete]] = defaultdict(list)
         if story in self.docs:
             self.closed += 1
         for service, collection, key in self.docs.pop(story, ()):
             deletes[service].append(Delete(collection, key))
-        return deletes, set(self.seen.pop(story, {})), self.positions.pop(story, set())
+        return deletes, self.seen.pop(story, {}).keys(), self.positions.pop(story, set())
