@@ -16,6 +16,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from caseflow_contracts.cases import CaseAcknowledged, CaseStationActionPayload
@@ -63,7 +64,9 @@ def events(n: int) -> list[bytes]:
 async def produce(bootstrap: str, topic: str, values: list[bytes]) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
     await producer.start()
-    futures = [await producer.send(topic, v, key=str(i).encode()) for i, v in enumerate(values)]
+    # Keyed by the event's own key (the case id), as a producer of the catalog's topics keys them: the consumer
+    # dead-letters a record whose key is not its event's.
+    futures = [await producer.send(topic, v, key=orjson.loads(v)["key"].encode()) for v in values]
     await asyncio.gather(*futures)
     await producer.stop()
 
