@@ -212,7 +212,9 @@ async def through_intake(
     consumer = AIOKafkaConsumer(
         prefix + CASES_LIFECYCLE.name,
         bootstrap_servers=bootstrap,
-        group_id=f"{prefix}bench",
+        # A group of its own per run: joining the group the flood's consumer just left waited out its session
+        # (about 13 s on Tansu) before the paced run could start.
+        group_id=f"{prefix}bench-{uuid.uuid4().hex[:6]}",
         auto_offset_reset="latest",
         fetch_max_wait_ms=50,
     )

@@ -80,7 +80,8 @@ async def raw_round_trip(bootstrap: str, topic: str, values: list[bytes]) -> flo
         fetch_max_wait_ms=50,
     )
     await consumer.start()
-    await asyncio.sleep(0.5)
+    while not consumer.assignment():  # the group joined before the clock starts
+        await consumer.getmany(timeout_ms=100)
     started = time.perf_counter()
     await produce(bootstrap, topic, values)
     seen = 0
@@ -98,7 +99,8 @@ async def main(n: int) -> None:
         await kit.create_topics()
         values = events(n)
         raw = await raw_round_trip(broker.bootstrap, kit.prefix + "raw", values)
-        async with run_in_process(SPEC, kit.settings(KitSettings, log_level="WARNING")):
+        async with run_in_process(SPEC, kit.settings(KitSettings, log_level="WARNING")) as service:
+            await service.assigned()
             started = time.perf_counter()
             await produce(broker.bootstrap, kit.topic(STATIONS_UPDATES), values)
             out = await kit.collect(CASES_LIFECYCLE, n, timeout_s=600)

@@ -274,7 +274,7 @@ async def bench_broker(directory_path: Path, tmp: Path, n: int, rng: random.Rand
         """Time from the first record produced until the service has handled (and published for) all of them."""
         event_type = consumer_type(values[0])
         async with run_in_process(spec, settings) as service:
-            await asyncio.sleep(8)  # let the consumer group settle (Tansu joins take seconds)
+            await service.assigned()
             registry = service.runtime.registry
             labels = {"topic": source.removeprefix(kit.prefix), "event_type": event_type, "outcome": "handled"}
             started = time.perf_counter()

@@ -1,6 +1,7 @@
 """N cases through the whole suite: sustained cases/s and latency from upstream event to customer notification.
 
     .venv/bin/python benchmarks/suite_bench.py [-n 5000] [--rate 1000] [--profile [HZ]] [--against REV] [--whatif]
+        [--period FILE]
 
 Starts Tansu, the five services as processes (SQLite), a local SMTP server and
 HTTP receiver, then publishes N parcel exceptions at --rate per second and
@@ -10,7 +11,8 @@ and, measured in the same run on the same broker, the raw produce→consume rate
 and round trip, so the figures can be compared across machines as ratios.
 Notify's channel rate limits are raised for the run (the receivers are local).
 
---whatif then exports the period the cases made from the same broker (to benchmarks/profiles/whatif-period.jsonl)
+--whatif then exports the period the cases made from the same broker (to benchmarks/profiles/whatif-period.jsonl, or
+--period)
 and replays it with `caseflowctl whatif` under the recorded policies, in a process of its own: recorded events/s
 replayed (one process, one core), next to the suite's cases/s of the same run, its peak memory (maxrss), and
 whether the replay agreed with the recording.
@@ -203,17 +205,17 @@ def print_replay(answer: dict[str, Any], seconds: float, peak_mb: float) -> None
 
 def export(bootstrap: str, env: dict[str, str], period: Path) -> None:
     """The suite's topics, as `caseflowctl export` writes them, into `period`."""
-    period.parent.mkdir(exist_ok=True)
+    period.parent.mkdir(parents=True, exist_ok=True)
     ctl, run_env = caseflowctl(env)
     subprocess.run([ctl, "--bootstrap", bootstrap, "export", "--out", str(period)], check=True, env=run_env)
 
 
-def whatif(bootstrap: str, env: dict[str, str], cases_per_s: float) -> None:
+def whatif(bootstrap: str, env: dict[str, str], cases_per_s: float, period: Path) -> None:
     """Export the period just recorded and replay it with `caseflowctl whatif`, in a process of its own: recorded
     events/s per CPU second (reading the file twice included), the process's peak memory, and whether the replay
     agreed with the recording."""
-    export(bootstrap, env, PERIOD)
-    answer, seconds, peak_mb = replayed(PERIOD, env)
+    export(bootstrap, env, period)
+    answer, seconds, peak_mb = replayed(period, env)
     print_replay(answer, seconds, peak_mb)
     print(
         f"ratio replay / suite        {answer['records'] / seconds / cases_per_s:10.1f} recorded events replayed per"
@@ -221,7 +223,7 @@ def whatif(bootstrap: str, env: dict[str, str], cases_per_s: float) -> None:
     )
 
 
-async def main(n: int, rate: float, *, profile: int | None = None, replay: bool = False) -> None:
+async def main(n: int, rate: float, *, profile: int | None = None, replay: Path | None = None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp)
         smtp = SmtpSink().start()
@@ -266,8 +268,8 @@ async def main(n: int, rate: float, *, profile: int | None = None, replay: bool 
                 f"{events['handled'] / cases:.1f} handled, {events['skipped'] / cases:.1f} read and skipped "
                 "(types a service does not handle)"
             )
-            if replay:
-                await asyncio.to_thread(whatif, stack.broker.bootstrap, env, sustained)
+            if replay is not None:
+                await asyncio.to_thread(whatif, stack.broker.bootstrap, env, sustained, replay)
         finally:
             stack.stop()
             await http.stop()
@@ -398,12 +400,13 @@ if __name__ == "__main__":
     parser.add_argument("--against", metavar="REV", help="run the benchmark at commit REV first, back to back")
     parser.add_argument("--rounds", type=int, default=1, help="with --against: alternate the two this many times")
     parser.add_argument("--whatif", action="store_true", help="then replay the recorded period (caseflowctl whatif)")
+    parser.add_argument("--period", type=Path, default=PERIOD, help="with --whatif: where to keep the period")
     args = parser.parse_args()
     if args.against:
         own_flags = [
             *(["--profile", str(args.profile)] if args.profile is not None else []),
-            *(["--whatif"] * args.whatif),
+            *(["--whatif", "--period", str(args.period)] if args.whatif else []),
         ]
         compare(args.against, ["-n", str(args.n), "--rate", str(args.rate)], max(1, args.rounds), own_flags=own_flags)
     else:
-        asyncio.run(main(args.n, args.rate, profile=args.profile, replay=args.whatif))
+        asyncio.run(main(args.n, args.rate, profile=args.profile, replay=args.period if args.whatif else None))

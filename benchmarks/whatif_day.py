@@ -1,13 +1,13 @@
 """A living day replayed: does `caseflowctl whatif` agree with a day the suite really lived, and how fast is it?
 
-    .venv/bin/python benchmarks/whatif_day.py [--seconds 120] [--rate 20] [--hogs 0] [--settle 15]
+    .venv/bin/python benchmarks/whatif_day.py [--seconds 120] [--rate 20] [--hogs 0] [--settle 15] [--period FILE]
 
 Runs `make run`'s demo (Tansu, the five services, the local e-mail, SMS and webhook receivers, the simulator
 at --rate upstream events/s, time 600x) with the simulator on for --seconds, beside --hogs busy processes if
 asked (a loaded machine: consumers and timer loops lag, and the replay must learn that from the recording).
 --settle seconds after the simulator stopped (the suite still running its clocks and what they cause), it
-exports the period with `caseflowctl export` to benchmarks/profiles/whatif-day.jsonl (git-ignored, kept to
-replay again: the SLA policies it ran on are written beside it), stops the demo, and replays the period with
+exports the period with `caseflowctl export` to benchmarks/profiles/whatif-day.jsonl or --period (git-ignored,
+kept to replay again: the SLA policies it ran on are written beside it), stops the demo, and replays the period with
 `caseflowctl whatif` under the recorded policies, in a process of its own. Prints the replay's verdict and
 recorded events/s, and exits 1 when the replay disagrees with the recording (the differing cases printed).
 
@@ -41,13 +41,18 @@ from suite_bench import export, print_replay, replayed
 from caseflow_dev.broker import free_port
 from caseflow_dev.stack import CURL_HINT
 
+#: Where the period is kept unless --period says: git-ignored, to replay again by hand.
 PERIOD = Path(__file__).parent / "profiles" / "whatif-day.jsonl"
 #: What the demo prints once the suite is up, as its simulator starts.
 STARTED = CURL_HINT.splitlines()[0]
 #: The SLA policies scaled to the demo's speed, which it writes into its data folder when it starts: kept with the
 #: period, the replay finds the recorded version among them.
 DEMO_POLICIES = "demo-sla-policies.yaml"
-POLICIES = PERIOD.with_name("whatif-day-sla-policies.yaml")
+
+
+def policies_beside(period: Path) -> Path:
+    """Where the SLA policies the day ran on are kept: beside its period."""
+    return period.with_name(f"{period.stem}-sla-policies.yaml")
 
 
 def _spin() -> None:
@@ -80,8 +85,8 @@ def wait_for_line(log: Path, text: str, within_s: float) -> None:
     raise SystemExit(f"the demo did not start within {within_s:.0f} s (see {log})")
 
 
-def live_day(data: Path, seconds: float, rate: float, hog_count: int, settle: float) -> None:
-    """The demo's simulator on for `seconds`, beside `hog_count` busy processes; the period exported to PERIOD
+def live_day(data: Path, seconds: float, rate: float, hog_count: int, settle: float, *, period: Path) -> None:
+    """The demo's simulator on for `seconds`, beside `hog_count` busy processes; the period exported to `period`
     `settle` seconds after the simulator stopped."""
     broker = free_port()
     demo = [sys.executable, "-m", "caseflow_dev.demo", "--data-dir", str(data), "--broker-port", str(broker)]
@@ -94,7 +99,7 @@ def live_day(data: Path, seconds: float, rate: float, hog_count: int, settle: fl
             wait_for_line(log, STARTED, within_s=180)
             with hogs(hog_count):
                 time.sleep(seconds + settle)  # the day's length, not a wait for anything
-                export(f"127.0.0.1:{broker}", {"CASEFLOW_POLICIES_FILE": str(data / DEMO_POLICIES)}, PERIOD)
+                export(f"127.0.0.1:{broker}", {"CASEFLOW_POLICIES_FILE": str(data / DEMO_POLICIES)}, period)
         finally:
             running.send_signal(signal.SIGINT)
             try:
@@ -111,13 +116,20 @@ def main() -> int:
     parser.add_argument(
         "--settle", type=float, default=15, help="seconds after the simulator stopped before the export (default 15)"
     )
+    parser.add_argument(
+        "--period",
+        type=Path,
+        default=PERIOD,
+        help="where to keep the period (default benchmarks/profiles/whatif-day.jsonl)",
+    )
     args = parser.parse_args()
-    PERIOD.parent.mkdir(exist_ok=True)
+    args.period.parent.mkdir(parents=True, exist_ok=True)
+    policies = policies_beside(args.period)
     with tempfile.TemporaryDirectory(prefix="caseflow-day-") as tmp:
         data = Path(tmp)
-        live_day(data, args.seconds, args.rate, args.hogs, args.settle)
-        shutil.copy(data / DEMO_POLICIES, POLICIES)
-    answer, cpu_seconds, peak_mb = replayed(PERIOD, {"CASEFLOW_POLICIES_FILE": str(POLICIES)})
+        live_day(data, args.seconds, args.rate, args.hogs, args.settle, period=args.period)
+        shutil.copy(data / DEMO_POLICIES, policies)
+    answer, cpu_seconds, peak_mb = replayed(args.period, {"CASEFLOW_POLICIES_FILE": str(policies)})
     print(
         f"living day                  {args.seconds:10.0f} s at {args.rate:g} upstream events/s beside {args.hogs} "
         f"hog(s), exported {args.settle:g} s after"

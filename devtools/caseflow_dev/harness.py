@@ -59,6 +59,15 @@ class InProcessService:
     def deps(self) -> Any:
         return self.runtime.deps
 
+    async def assigned(self, timeout_s: float = 60) -> None:
+        """Until the broker gave this service's consumer its partitions (Tansu's group joins take seconds): a
+        benchmark starts its clock after that, not after a guessed pause."""
+        deadline = time.monotonic() + timeout_s
+        while not self.runtime.ownership.owned:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{self.runtime.service} was given no partitions within {timeout_s}s")
+            await asyncio.sleep(0.05)
+
 
 @asynccontextmanager
 async def run_in_process(
