@@ -32,8 +32,17 @@ RUNS = [
         r"receiver accepted \d+ distinct signed deliveries",
     ),
     ("suite_bench.py", ["-n", "60", "--rate", "60", "--whatif"], r"replay faithful\s+True \(0 cases differ\)"),
-    ("whatif_day.py", ["--seconds", "4", "--rate", "5", "--settle", "3"], r"replay faithful\s+True \(0 cases differ\)"),
+    # Its verdict is not asked for: a 4-second day exported 3 s after the simulator stopped may end before the suite
+    # went quiet, which its docstring says can make the replay decide otherwise at the end (tests/e2e/test_whatif.py
+    # waits for quiet and judges faithfulness). It exits 1 then, after its figures.
+    (
+        "whatif_day.py",
+        ["--seconds", "4", "--rate", "5", "--settle", "3"],
+        r"replay faithful\s+(True|False) \(\d+ cases",
+    ),
 ]
+#: Exit codes that still mean "ran to its figures": whatif_day's verdict of a replay that disagreed.
+VERDICTS = {"whatif_day.py": (0, 1)}
 
 
 @pytest.mark.parametrize(("script", "args", "through"), RUNS, ids=[run[0] for run in RUNS])
@@ -49,5 +58,5 @@ def test_the_benchmark_runs_to_its_figures(script: str, args: list[str], through
     )
 
     output = run.stdout + run.stderr
-    assert run.returncode == 0, f"{script} exited {run.returncode}:\n{output[-3000:]}"
+    assert run.returncode in VERDICTS.get(script, (0,)), f"{script} exited {run.returncode}:\n{output[-3000:]}"
     assert re.search(through, run.stdout), f"{script} ended without its figures:\n{output[-3000:]}"
