@@ -12,6 +12,7 @@ from caseflow_dev.harness import run_in_process
 from caseflow_dev.sinks import HttpSink, SmtpSink
 from caseflow_dev.testing import KafkaTestKit
 from caseflow_kit.auth import Role
+from caseflow_kit.uow import event_headers
 from caseflow_notify.app import SPEC
 from caseflow_notify.settings import NotifySettings
 
@@ -55,9 +56,15 @@ async def test_notify_through_the_broker(kafka: KafkaTestKit, tmp_path: Path) ->
                     breached(story),
                     claim_decided(story),
                     payout(story),
-                    opened(other, platform="shop-b", language="en"),
                 ):
                     await kafka.publish(event)
+                # The other case's opening, whose webhook fails for good, as a producer may write it: bytes that are
+                # not how caseflow would write the event again, and a header caseflow does not give it.
+                other_opened = opened(other, platform="shop-b", language="en")
+                as_written = b" " + other_opened.to_bytes()
+                written_headers = [(k, v.encode()) for k, v in event_headers(other_opened).items()]
+                written_headers.append(("x-upstream-trace", b"trace-7"))
+                await kafka.publish_raw(CASES_LIFECYCLE, as_written, key=other.encode(), headers=written_headers)
                 # the updates go out while the case is open (once it is resolved, those not yet sent lapse)
                 early = await kafka.collect(NOTIFY_DELIVERIES, 19, timeout_s=90)
                 await kafka.publish(resolved(story))
@@ -80,7 +87,12 @@ async def test_notify_through_the_broker(kafka: KafkaTestKit, tmp_path: Path) ->
                 assert len(dead_letters) == 1
                 headers = {k: v.decode() for k, v in dead_letters[0].headers}
                 assert headers["x-dlq-reason"] == "delivery_failed"
-                assert parse_event(dead_letters[0].value).payload.case_id == other  # type: ignore[attr-defined]
+                # The trigger as it arrived: its bytes, its headers and where it was on its topic.
+                assert dead_letters[0].value == as_written
+                assert headers["x-upstream-trace"] == "trace-7"
+                [consumed] = [r for r in await kafka.collect(CASES_LIFECYCLE, 6, timeout_s=10) if r.value == as_written]
+                assert headers["x-dlq-original-partition"] == str(consumed.partition)
+                assert headers["x-dlq-original-offset"] == str(consumed.offset)
 
                 # the receivers: the webhook receiver failed twice then recovered, and got each message once
                 story_hooks = [h for h in web.accepted if h["case_id"] == story]

@@ -61,7 +61,8 @@ class Context(Generic[D]):
     `now` is when this service handles the event (its clock); `received_at` is when the event reached the
     suite (the record's broker timestamp, never later than `now`). A decision about whether someone acted
     in time uses `received_at`, so that the suite's own lag (a consumer restarting, a frozen broker) is
-    never charged to them.
+    never charged to them. `record` is the consumed record itself, as it arrived (None where a handler runs
+    without one: the what-if replay, a tool), for a handler that keeps the original to dead-letter later.
     """
 
     uow: UnitOfWork
@@ -70,6 +71,7 @@ class Context(Generic[D]):
     producer: str
     now: datetime
     received_at: datetime | None = None
+    record: Record | None = None
 
     def __post_init__(self) -> None:
         if self.received_at is None or self.received_at > self.now:
@@ -273,6 +275,7 @@ class GuardedConsumer:
                 producer=self.runtime.service,
                 now=clock.now(),
                 received_at=_broker_time(record),
+                record=record,
             )
             try:
                 await handler(event, ctx)

@@ -17,10 +17,7 @@ from caseflow_kit import deadletters
 from caseflow_kit.logs import scrub
 
 from .domain import Delivery
-from .store import StoredTrigger
-
-#: A delivery's trigger was consumed by a handler, which does not see the record's partition and offset.
-UNKNOWN_POSITION = -1
+from .store import UNKNOWN_POSITION, StoredTrigger
 
 
 def _payload(d: Delivery, at: datetime, fallback_locale: str) -> NotificationPayload:
@@ -76,13 +73,10 @@ def dead_letter(
     """The trigger's original bytes and headers on its `<topic>.dlq`, as the kit parks a failed handler's
     input, with which delivery gave up and after how many attempts."""
     topic = topic_prefix + d.trigger.topic
-    origin = deadletters.Origin(
-        topic,
-        UNKNOWN_POSITION,
-        UNKNOWN_POSITION,
-        d.case_id.encode(),
-        trigger.value if trigger else b"",
-        trigger.headers if trigger else [],
+    origin = (
+        deadletters.Origin(topic, trigger.partition, trigger.offset, d.case_id.encode(), trigger.value, trigger.headers)
+        if trigger is not None
+        else deadletters.Origin(topic, UNKNOWN_POSITION, UNKNOWN_POSITION, d.case_id.encode(), b"", [])
     )
     letter = deadletters.build(
         origin,

@@ -33,7 +33,7 @@ async def tell(event: Event, ctx: Context[Deps], case: NotifyCase | None) -> Not
     for delivery in new:
         store.add_delivery(uow, delivery)
     if any(d.due_at is not None for d in new):
-        await store.add_trigger(uow, event, topic)
+        await store.add_trigger(uow, event, topic, ctx.record)
         if deps.worker is not None:
             deps.worker.wake()
     lapsing = [d.id for d in new if d.id in told.while_open]

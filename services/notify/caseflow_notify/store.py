@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from caseflow_contracts import Event, Topic
 from caseflow_contracts.notify import NotifyChannel
+from caseflow_kit.consumer import Record
 from caseflow_kit.store import Collection, Doc, Query, Store
 from caseflow_kit.uow import UnitOfWork, event_headers
 
@@ -22,6 +23,8 @@ from .domain import CaseStatus, Contact, Delivery, LogEntry, NotifyCase, State, 
 CASES = "notify_cases"
 DELIVERIES = "deliveries"
 TRIGGERS = "notify_triggers"
+#: The partition and offset of a trigger with no record kept (one kept before records were, or handled without one).
+UNKNOWN_POSITION = -1
 
 COLLECTIONS = [
     Collection(CASES),
@@ -235,20 +238,30 @@ def public_view(d: Delivery) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class StoredTrigger:
-    """A triggering event as it was consumed: its bytes and headers, for its dead letter."""
+    """A triggering event as it was consumed: its bytes, headers and position, for its dead letter."""
 
     event_id: str
     topic: str
     value: bytes
     headers: list[tuple[str, bytes]]
+    partition: int = UNKNOWN_POSITION
+    offset: int = UNKNOWN_POSITION
 
 
-async def add_trigger(uow: UnitOfWork, event: Event, topic: Topic) -> None:
-    if await uow.get(TRIGGERS, event.event_id) is None:
-        headers = sorted(event_headers(event).items())
-        uow.add(
-            TRIGGERS, {"_id": event.event_id, "topic": topic.name, "json": event.model_dump_json(), "headers": headers}
-        )
+async def add_trigger(uow: UnitOfWork, event: Event, topic: Topic, record: Record | None) -> None:
+    """Keep the record that triggered deliveries, once, as it arrived. Without one (a handler run outside the
+    consumer) the event is written out again, with the headers caseflow gives it, and no position."""
+    if await uow.get(TRIGGERS, event.event_id) is not None:
+        return
+    doc: Doc = {"_id": event.event_id, "topic": topic.name}
+    if record is None:
+        doc |= {"json": event.model_dump_json(), "headers": sorted(event_headers(event).items())}
+    else:
+        # The bytes parsed as the event, so they are UTF-8; the headers on notify's inputs are caseflow's own text.
+        headers = [(k, v.decode("utf-8", "replace")) for k, v in record.headers or ()]
+        doc |= {"json": (record.value or b"").decode(), "headers": headers}
+        doc |= {"partition": record.partition, "offset": record.offset}
+    uow.add(TRIGGERS, doc)
 
 
 async def trigger(store: Store, event_id: str) -> StoredTrigger | None:
@@ -256,4 +269,11 @@ async def trigger(store: Store, event_id: str) -> StoredTrigger | None:
     if doc is None:
         return None
     headers = [(str(k), str(v).encode()) for k, v in doc.get("headers", ())]
-    return StoredTrigger(event_id, str(doc["topic"]), str(doc["json"]).encode(), headers)
+    return StoredTrigger(
+        event_id,
+        str(doc["topic"]),
+        str(doc["json"]).encode(),
+        headers,
+        int(doc.get("partition", UNKNOWN_POSITION)),  # kept since the record itself is (before: re-serialised)
+        int(doc.get("offset", UNKNOWN_POSITION)),
+    )
