@@ -123,7 +123,6 @@ def main() -> int:
         help="where to keep the period (default benchmarks/profiles/whatif-day.jsonl)",
     )
     args = parser.parse_args()
-    args.period.parent.mkdir(parents=True, exist_ok=True)
     policies = policies_beside(args.period)
     with tempfile.TemporaryDirectory(prefix="caseflow-day-") as tmp:
         data = Path(tmp)

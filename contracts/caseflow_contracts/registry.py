@@ -106,7 +106,12 @@ def _as_announced(raw: bytes, accept: frozenset[str] | None, announced: str) -> 
         event = model.model_validate_json(raw)
     except ValidationError:
         return None
-    return event if event.schema_version.split(".", 1)[0] == str(model.MAJOR) else None
+    return event if _readable(model, event.schema_version) else None
+
+
+def _readable(model: type[Event], schema_version: str) -> bool:
+    """Whether this consumer reads an event of `model` written at `schema_version`: the same major version."""
+    return schema_version.split(".", 1)[0] == str(model.MAJOR)
 
 
 def _parse(raw: bytes, accept: frozenset[str] | None) -> Event:
@@ -127,8 +132,7 @@ def _parse(raw: bytes, accept: frozenset[str] | None) -> Event:
         raise ContractError("unknown_type", f"unknown event type {head.type[:80]!r}")
     if accept is not None and head.type not in accept:
         raise ContractError("unexpected_type", f"{head.type} is not expected on this topic")
-    major = head.schema_version.split(".", 1)[0]
-    if major != str(model.MAJOR):
+    if not _readable(model, head.schema_version):
         raise ContractError(
             "unknown_schema_version",
             f"{head.type} schema {head.schema_version[:20]!r}; this consumer reads {model.MAJOR}.x",

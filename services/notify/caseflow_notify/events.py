@@ -17,7 +17,7 @@ from caseflow_kit import deadletters
 from caseflow_kit.logs import scrub
 
 from .domain import Delivery
-from .store import UNKNOWN_POSITION, StoredTrigger
+from .store import StoredTrigger
 
 
 def _payload(d: Delivery, at: datetime, fallback_locale: str) -> NotificationPayload:
@@ -73,11 +73,8 @@ def dead_letter(
     """The trigger's original bytes and headers on its `<topic>.dlq`, as the kit parks a failed handler's
     input, with which delivery gave up and after how many attempts."""
     topic = topic_prefix + d.trigger.topic
-    origin = (
-        deadletters.Origin(topic, trigger.partition, trigger.offset, d.case_id.encode(), trigger.value, trigger.headers)
-        if trigger is not None
-        else deadletters.Origin(topic, UNKNOWN_POSITION, UNKNOWN_POSITION, d.case_id.encode(), b"", [])
-    )
+    kept = trigger or StoredTrigger(d.trigger.event_id, d.trigger.topic, b"", [])  # no bytes, no position
+    origin = deadletters.Origin(topic, kept.partition, kept.offset, d.case_id.encode(), kept.value, kept.headers)
     letter = deadletters.build(
         origin,
         dlq_topic=topic + ".dlq",
