@@ -19,6 +19,7 @@ latency upstream->notified  p50    8985 ms   p99   11626 ms
 raw broker, same run             27725 msgs/s (produce+consume, no processing); round trip p99 29.2 ms
 CPU per case, by process     (budget at 1000 cases/s on 2 cores: 2.00 ms)
     notify                       2.61 ms
+    bench (clients, sinks)       1.07 ms
     all                          6.27 ms  -> at most 319 cases/s with every core busy
 """
 
@@ -40,7 +41,13 @@ def suite_bench() -> ModuleType:
 def test_a_runs_headline_figures_are_read_from_its_output(suite_bench: ModuleType) -> None:
     figures = suite_bench.run_and_read("a run", [sys.executable, "-c", f"print({RUN_OUTPUT!r})"])
 
-    assert figures == {"cases/s": 264.0, "ms per case": 6.27, "raw broker msgs/s": 27725.0}
+    assert figures == {
+        "cases/s": 264.0,
+        "ms per case": 6.27,
+        "bench ms per case": 1.07,
+        "raw broker msgs/s": 27725.0,
+    }
+    assert suite_bench.suite_ms(figures) == pytest.approx(5.20)
 
 
 def test_a_run_without_its_figures_is_an_error_not_a_ratio(suite_bench: ModuleType) -> None:
@@ -61,3 +68,22 @@ def test_the_summary_gives_each_rounds_ratios_and_their_medians(suite_bench: Mod
     assert "200 ->  300 (1.50 x)    9.00 ->  6.00 (1.50 x)" in text
     assert "200 ->  400 (2.00 x)    8.00 ->  4.00 (2.00 x)" in text
     assert text.endswith("median  cases/s 1.50 x, cases per core 1.50 x")
+
+
+def test_the_suite_alone_leaves_out_the_benchmarks_own_process_on_both_sides(suite_bench: ModuleType) -> None:
+    rounds = [
+        (
+            {"cases/s": 200.0, "ms per case": 10.0, "bench ms per case": 2.0},
+            {"cases/s": 300.0, "ms per case": 6.0, "bench ms per case": 2.0},
+        ),
+        (
+            {"cases/s": 200.0, "ms per case": 9.0, "bench ms per case": 1.0},
+            {"cases/s": 300.0, "ms per case": 6.0, "bench ms per case": 1.0},
+        ),
+    ]
+
+    text = suite_bench.summary("e45f599", rounds)
+
+    assert " 8.00 ->  4.00 (2.00 x)" in text
+    assert " 8.00 ->  5.00 (1.60 x)" in text
+    assert text.endswith("median  cases/s 1.50 x, cases per core 1.58 x, the suite's alone 1.80 x")
