@@ -16,6 +16,7 @@ republished on a guess about whether someone else is still alive.
 from __future__ import annotations
 
 import collections
+import functools
 import math
 from collections.abc import Iterable, Mapping
 
@@ -33,10 +34,18 @@ def slot_count(partition_counts: Iterable[int]) -> int:
     return math.gcd(*counts)
 
 
+@functools.lru_cache(maxsize=16_384)
+def key_hash(key: str) -> int:
+    """What the default partitioner (murmur2, as Kafka's Java client) makes of a key: its partition is this modulo
+    the topic's partition count. Kept for the keys seen lately: aiokafka's murmur2 is pure Python (3-5 us a key),
+    and a case's key is hashed again at each step of its story (its slot, each event published)."""
+    hashed: int = murmur2(key.encode())
+    return hashed & 0x7FFFFFFF
+
+
 def slot_of_key(key: str, slots: int) -> int:
     """The slot of a key: the same as the slot of the partition the default partitioner puts it on."""
-    hashed: int = murmur2(key.encode())
-    return (hashed & 0x7FFFFFFF) % slots
+    return key_hash(key) % slots
 
 
 class Ownership:

@@ -26,9 +26,9 @@ from aiokafka.errors import (
     RecordListTooLargeError,
     RecordTooLargeError,
 )
-from aiokafka.partitioner import DefaultPartitioner
 from faststream.kafka.security import parse_security
 
+from .ownership import key_hash
 from .settings import KitSettings, kafka_security
 from .store import OutboxMessage
 
@@ -65,7 +65,6 @@ class BatchPublisher:
             "max_request_size": settings.max_request_size,
             **(parse_security(security) if security is not None else {}),
         }
-        self._partitioner = DefaultPartitioner()
         self._running: AIOKafkaProducer | None = None
         self._starting = asyncio.Lock()
 
@@ -108,7 +107,7 @@ class BatchPublisher:
                 result.refused[index] = "oversized"
                 continue
             partitions = await self.partitions(message.topic)
-            partition = self._partitioner(message.key.encode(), partitions, partitions)
+            partition = partitions[key_hash(message.key) % len(partitions)]  # as the default partitioner
             by_partition[(message.topic, partition)].append(index)
         await asyncio.gather(
             *(
