@@ -16,7 +16,6 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from caseflow_contracts.cases import CaseAcknowledged, CaseStationActionPayload
@@ -51,27 +50,29 @@ SPEC: ServiceSpec[KitSettings, None] = ServiceSpec(
 )
 
 
-def events(n: int) -> list[bytes]:
+def events(n: int) -> list[tuple[bytes, bytes]]:
+    """Each record as (key, value): keyed by the event's own key (the case id), as a producer of the catalog's
+    topics keys them; the consumer dead-letters a record whose key is not its event's."""
     now = datetime.now(UTC)
-    return [
-        StationAcknowledged.create(
-            StationUpdatePayload(case_id=f"CF-{i:08d}", station="SH-PD-01", at=now), key=f"CF-{i:08d}", producer="bench"
-        ).to_bytes()
-        for i in range(n)
-    ]
+    records = []
+    for i in range(n):
+        case_id = f"CF-{i:08d}"
+        payload = StationUpdatePayload(case_id=case_id, station="SH-PD-01", at=now)
+        records.append(
+            (case_id.encode(), StationAcknowledged.create(payload, key=case_id, producer="bench").to_bytes())
+        )
+    return records
 
 
-async def produce(bootstrap: str, topic: str, values: list[bytes]) -> None:
+async def produce(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]]) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
     await producer.start()
-    # Keyed by the event's own key (the case id), as a producer of the catalog's topics keys them: the consumer
-    # dead-letters a record whose key is not its event's.
-    futures = [await producer.send(topic, v, key=orjson.loads(v)["key"].encode()) for v in values]
+    futures = [await producer.send(topic, value, key=key) for key, value in records]
     await asyncio.gather(*futures)
     await producer.stop()
 
 
-async def raw_round_trip(bootstrap: str, topic: str, values: list[bytes]) -> float:
+async def raw_round_trip(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]]) -> float:
     consumer = AIOKafkaConsumer(
         topic,
         bootstrap_servers=bootstrap,
@@ -83,26 +84,26 @@ async def raw_round_trip(bootstrap: str, topic: str, values: list[bytes]) -> flo
     while not consumer.assignment():  # the group joined before the clock starts
         await consumer.getmany(timeout_ms=100)
     started = time.perf_counter()
-    await produce(bootstrap, topic, values)
+    await produce(bootstrap, topic, records)
     seen = 0
-    while seen < len(values):
+    while seen < len(records):
         batch = await consumer.getmany(timeout_ms=200, max_records=1000)
         seen += sum(len(b) for b in batch.values())
     elapsed = time.perf_counter() - started
     await consumer.stop()
-    return len(values) / elapsed
+    return len(records) / elapsed
 
 
 async def main(n: int) -> None:
     with tempfile.TemporaryDirectory() as tmp, EmbeddedBroker() as broker:
         kit = KafkaTestKit(broker.bootstrap, Path(tmp))
         await kit.create_topics()
-        values = events(n)
-        raw = await raw_round_trip(broker.bootstrap, kit.prefix + "raw", values)
+        records = events(n)
+        raw = await raw_round_trip(broker.bootstrap, kit.prefix + "raw", records)
         async with run_in_process(SPEC, kit.settings(KitSettings, log_level="WARNING")) as service:
             await service.assigned()
             started = time.perf_counter()
-            await produce(broker.bootstrap, kit.topic(STATIONS_UPDATES), values)
+            await produce(broker.bootstrap, kit.topic(STATIONS_UPDATES), records)
             out = await kit.collect(CASES_LIFECYCLE, n, timeout_s=600)
             elapsed = time.perf_counter() - started
         assert len(out) == n, f"only {len(out)} of {n} came out"

@@ -207,21 +207,16 @@ async def test_the_rules_versions_the_services_loaded_are_found_on_policies_vers
     # The period the export read after the suite went quiet, not what the suite did since: its clocks still run
     # (other tests of this module came first), and a period read while a breach's escalation is on its way ends
     # with outcomes the recording cannot hold yet (beyond_the_end, see the first test).
-    last = max(line["timestamp_ms"] for line in lines if line["topic"] != "policies.versions")
-    until = datetime.fromtimestamp((last + 1) / 1000, UTC).isoformat()
+    period = [line for line in lines if line["topic"] != "policies.versions"]
+    until = datetime.fromtimestamp((max(line["timestamp_ms"] for line in period) + 1) / 1000, UTC).isoformat()
     out = io.StringIO()
     code = await caseflowctl(["whatif", *broker, "--until", until], out)
     answer = json.loads(out.getvalue())
     assert answer["policies"]["baseline"]["sla_policies"] == demo
-    assert answer["records"] == len(lines) - len(carried_lines(lines))
+    assert answer["records"] == len(period)
     assert answer["differences"] == [], answer["differences"][:5]
     assert answer["beyond_the_end"] == []
     assert code == 0
-
-
-def carried_lines(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """An export's lines of the rules versions it carries (not records of the period)."""
-    return [line for line in lines if line["topic"] == "policies.versions"]
 
 
 async def test_a_period_split_across_processes_gives_the_answer_of_one(
