@@ -115,6 +115,7 @@ async def answer_for(period: PeriodFile, where: str, args: argparse.Namespace) -
         "learning": {"passes": baseline.passes, "times_learned": baseline.learned},
         "seconds": round(seconds, 3),
         "events_per_second": round(records * replays / seconds) if seconds else None,
+        "seconds_in_handlers": round(baseline.handler_seconds + (after.handler_seconds if after else 0.0), 3),
         "memory": {
             "stories_closed": baseline.stories_closed,
             "peak_open_stories": baseline.peak_open_stories,
@@ -192,6 +193,7 @@ async def run(args: argparse.Namespace, out: TextIO) -> int:
         )
         console.print(
             f"{answer['records']} records replayed {answer['replays']}x{learned} in {answer['seconds']} s "
-            f"({answer['events_per_second']} events/s); {verdict}"
+            f"({answer['events_per_second']} events/s, {answer['seconds_in_handlers']} s of it in the services' "
+            f"handlers); {verdict}"
         )
     return 0 if answer["faithful"] else 1

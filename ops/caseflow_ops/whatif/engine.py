@@ -27,6 +27,7 @@ import itertools
 import math
 import secrets
 import statistics
+import time
 from array import array
 from collections import Counter, defaultdict
 from collections.abc import Callable, Coroutine, Iterable
@@ -376,6 +377,9 @@ class Replay:
     learned: int = 0
     #: The runs under the recorded policies it took to use every time learned (see replay_recorded).
     passes: int = 1
+    #: Seconds spent in the services' own code: their handlers and sla's timer decisions (by every pass, after
+    #: replay_recorded). A replay through the same code cannot take less; the rest is the replay's own work.
+    handler_seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -642,6 +646,7 @@ class Simulation:
         service.store.read.clear()
         now = datetime.fromtimestamp(at, UTC)
         ctx = Context(uow, service.deps, event, service.name, now, datetime.fromtimestamp(pending.broker_at, UTC))
+        started = time.perf_counter()
         try:
             await pending.handler(event, ctx)
         except Refusal as exc:
@@ -653,6 +658,8 @@ class Simulation:
             self.result.refused.append(Refused(service.name, event, f"{type(exc).__name__}: {exc}"))
             service.seen.add(event.event_id)
             return True
+        finally:
+            self.result.handler_seconds += time.perf_counter() - started
         if parkable and uow.events:
             if self.learning:
                 self._learn_handled_before(service, pending, uow, at, story)
@@ -705,7 +712,9 @@ class Simulation:
             return
         at = due if looked is None else looked
         uow = sla.unit()
+        started = time.perf_counter()
         fire_clocks(uow, [doc], sla.deps, at, producer=sla.name)
+        self.result.handler_seconds += time.perf_counter() - started
         if self.learning:
             self._learn_first_look(doc, uow, due)
         await self._commit(sla, uow, at, story)
@@ -847,9 +856,10 @@ async def replay_recorded(source: Callable[[], Iterable[Recorded]], policies: Po
     """The replay under the recorded policies (reading the period from `source` once per pass): run again while
     it learns when the live services did things (see Simulation._learn_*), so that its answer uses all of it."""
     baseline = await Simulation(source(), policies, timeline).run()
-    learned, passes = baseline.learned, 1
+    learned, passes, handler_seconds = baseline.learned, 1, baseline.handler_seconds
     while baseline.learned and passes < LEARNING_PASSES:
         baseline = await Simulation(source(), policies, timeline).run()
         learned, passes = learned + baseline.learned, passes + 1
-    baseline.learned, baseline.passes = learned, passes
+        handler_seconds += baseline.handler_seconds
+    baseline.learned, baseline.passes, baseline.handler_seconds = learned, passes, handler_seconds
     return baseline

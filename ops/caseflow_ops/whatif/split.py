@@ -97,6 +97,7 @@ def merge(replays: Sequence[Replay]) -> Replay:
         merged.handled += part.handled
         merged.learned += part.learned
         merged.passes = max(merged.passes, part.passes)
+        merged.handler_seconds += part.handler_seconds  # summed over the processes, like their CPU time
         merged.stories_closed += part.stories_closed
         merged.peak_open_stories = max(merged.peak_open_stories, part.peak_open_stories)  # what one process held
         merged.peak_queued = max(merged.peak_queued, part.peak_queued)
