@@ -18,7 +18,7 @@ from __future__ import annotations
 import collections
 import functools
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 from aiokafka.cluster import ClusterMetadata
 from aiokafka.coordinator.assignors.abstract import AbstractPartitionAssignor
@@ -41,6 +41,11 @@ def key_hash(key: str) -> int:
     and a case's key is hashed again at each step of its story (its slot, each event published)."""
     hashed: int = murmur2(key.encode())
     return hashed & 0x7FFFFFFF
+
+
+def partition_of_key(key: str, partitions: Sequence[int]) -> int:
+    """The partition the default partitioner puts a key on, of a topic's `partitions` (in their order)."""
+    return partitions[key_hash(key) % len(partitions)]
 
 
 def slot_of_key(key: str, slots: int) -> int:

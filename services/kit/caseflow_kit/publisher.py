@@ -28,7 +28,7 @@ from aiokafka.errors import (
 )
 from faststream.kafka.security import parse_security
 
-from .ownership import key_hash
+from .ownership import partition_of_key
 from .settings import KitSettings, kafka_security
 from .store import OutboxMessage
 
@@ -107,7 +107,7 @@ class BatchPublisher:
                 result.refused[index] = "oversized"
                 continue
             partitions = await self.partitions(message.topic)
-            partition = partitions[key_hash(message.key) % len(partitions)]  # as the default partitioner
+            partition = partition_of_key(message.key, partitions)
             by_partition[(message.topic, partition)].append(index)
         await asyncio.gather(
             *(
