@@ -109,10 +109,11 @@ class MemoryStore(Store):
 
     async def find(self, collection: str, query: Query) -> list[Doc]:
         found = [d for d in self._docs_of(collection) if self._matches(d, query)]
-        found.sort(key=lambda d: d["_id"])
         if query.order_by:
-            order_by = query.order_by
-            found.sort(key=lambda d: _sort_key(d.get(order_by)), reverse=query.descending)
+            order_by = query.order_by  # ties by id, in the order's direction, as the other adapters' indexes
+            found.sort(key=lambda d: (_sort_key(d.get(order_by)), d["_id"]), reverse=query.descending)
+        else:
+            found.sort(key=lambda d: d["_id"])
         if query.limit is not None:
             found = found[: query.limit]
         return found

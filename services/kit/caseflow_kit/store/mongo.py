@@ -96,7 +96,11 @@ class MongoStore(Store):
             await self._db[OUTBOX].create_index([("slot", ASCENDING), ("_id", ASCENDING)])
             for c in collections:
                 for fields in c.index_fields():
-                    await self._db[c.name].create_index([(f, ASCENDING) for f in fields])
+                    # Ending with _id, the tie-break of every ordered query, the index serves the whole sort;
+                    # without it each query sorts every document that shares the last value it reads.
+                    keys = [(f, ASCENDING) for f in fields]
+                    await self._db[c.name].create_index([*keys, ("_id", ASCENDING)])
+                    await self._drop_index_if_present(c.name, keys)
                 for f in c.unique:
                     # Unique fields hold strings; documents without one (absent or null) never collide.
                     await self._db[c.name].create_index(
@@ -104,6 +108,12 @@ class MongoStore(Store):
                         unique=True,
                         partialFilterExpression={f: {"$type": "string"}},
                     )
+
+    async def _drop_index_if_present(self, collection: str, keys: list[tuple[str, int]]) -> None:
+        """A non-unique index of exactly these keys, as stores opened before indexes ended with _id have it."""
+        for name, info in (await self._db[collection].index_information()).items():
+            if not info.get("unique") and [(f, int(d)) for f, d in info["key"]] == keys:
+                await self._db[collection].drop_index(name)
 
     async def close(self) -> None:
         closing = self._client.close()
@@ -137,7 +147,7 @@ class MongoStore(Store):
             cursor = self._db[collection].find(self._filter(query))
             if query.order_by:
                 direction = DESCENDING if query.descending else ASCENDING
-                cursor = cursor.sort([(query.order_by, direction), ("_id", ASCENDING)])
+                cursor = cursor.sort([(query.order_by, direction), ("_id", direction)])
             if query.limit is not None:
                 cursor = cursor.limit(query.limit)
             return list(await cursor.to_list(None))

@@ -68,7 +68,11 @@ class Collection:
 
 @dataclass(frozen=True)
 class Query:
-    """Equality on some fields, an optional range on one, an order and a limit."""
+    """Equality on some fields, an optional range on one, an order and a limit.
+
+    Ties of the order go by `_id`, in the order's direction: the adapters end every index with it, so that an
+    ordered range is read from the index alone, however many documents share a value.
+    """
 
     where: Mapping[str, Scalar] = field(default_factory=dict)
     range_field: str | None = None
