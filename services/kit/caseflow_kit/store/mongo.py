@@ -112,7 +112,7 @@ class MongoStore(Store):
     async def _drop_index_if_present(self, collection: str, keys: list[tuple[str, int]]) -> None:
         """A non-unique index of exactly these keys, as stores opened before indexes ended with _id have it."""
         for name, info in (await self._db[collection].index_information()).items():
-            if not info.get("unique") and [(f, int(d)) for f, d in info["key"]] == keys:
+            if not info.get("unique") and [tuple(key) for key in info["key"]] == keys:  # 1.0 == 1: any number type
                 await self._db[collection].drop_index(name)
 
     async def close(self) -> None:

@@ -142,7 +142,8 @@ class SqliteStore(Store):
             for fields in c.index_fields():
                 # Each index ends with the id, the tie-break of every ordered query: without it SQLite sorts all
                 # the documents that share the last value read (thousands deferred to one opening hour) on
-                # every query. Made beside the index of the fields alone, which stores opened earlier have.
+                # every query. A store opened before has the index of the fields alone (`ix_`): dropped once
+                # this one exists.
                 index, expressions = "_".join(map(_name, fields)), ", ".join(map(_field, fields))
                 db.execute(f"CREATE INDEX IF NOT EXISTS {ORDERED_INDEX}{table}_{index} ON {table}({expressions}, id)")
                 db.execute(f"DROP INDEX IF EXISTS ix_{table}_{index}")
