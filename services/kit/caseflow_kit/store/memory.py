@@ -110,8 +110,12 @@ class MemoryStore(Store):
     async def find(self, collection: str, query: Query) -> list[Doc]:
         found = [d for d in self._docs_of(collection) if self._matches(d, query)]
         if query.order_by:
-            order_by = query.order_by  # ties by id, in the order's direction, as the other adapters' indexes
-            found.sort(key=lambda d: (_sort_key(d.get(order_by)), d["_id"]), reverse=query.descending)
+            # Ties in the order the documents were first written (a dict keeps it), as the other adapters' indexes.
+            order_by = query.order_by
+            written = sorted(
+                enumerate(found), key=lambda p: (_sort_key(p[1].get(order_by)), p[0]), reverse=query.descending
+            )
+            found = [d for _, d in written]
         else:
             found.sort(key=lambda d: d["_id"])
         if query.limit is not None:

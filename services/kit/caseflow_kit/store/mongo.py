@@ -96,11 +96,7 @@ class MongoStore(Store):
             await self._db[OUTBOX].create_index([("slot", ASCENDING), ("_id", ASCENDING)])
             for c in collections:
                 for fields in c.index_fields():
-                    # Ending with _id, the tie-break of every ordered query, the index serves the whole sort;
-                    # without it each query sorts every document that shares the last value it reads.
-                    keys = [(f, ASCENDING) for f in fields]
-                    await self._db[c.name].create_index([*keys, ("_id", ASCENDING)])
-                    await self._drop_index_if_present(c.name, keys)
+                    await self._db[c.name].create_index([(f, ASCENDING) for f in fields])
                 for f in c.unique:
                     # Unique fields hold strings; documents without one (absent or null) never collide.
                     await self._db[c.name].create_index(
@@ -108,12 +104,6 @@ class MongoStore(Store):
                         unique=True,
                         partialFilterExpression={f: {"$type": "string"}},
                     )
-
-    async def _drop_index_if_present(self, collection: str, keys: list[tuple[str, int]]) -> None:
-        """A non-unique index of exactly these keys, as stores opened before indexes ended with _id have it."""
-        for name, info in (await self._db[collection].index_information()).items():
-            if not info.get("unique") and [tuple(key) for key in info["key"]] == keys:  # 1.0 == 1: any number type
-                await self._db[collection].drop_index(name)
 
     async def close(self) -> None:
         closing = self._client.close()
@@ -147,7 +137,9 @@ class MongoStore(Store):
             cursor = self._db[collection].find(self._filter(query))
             if query.order_by:
                 direction = DESCENDING if query.descending else ASCENDING
-                cursor = cursor.sort([(query.order_by, direction), ("_id", direction)])
+                # By the field alone, which its index serves whole: ties come in the index's order, the order the
+                # documents were first written (WiredTiger ends every key of a non-unique index with the record id).
+                cursor = cursor.sort([(query.order_by, direction)])
             if query.limit is not None:
                 cursor = cursor.limit(query.limit)
             return list(await cursor.to_list(None))

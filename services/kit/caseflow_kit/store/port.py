@@ -70,8 +70,9 @@ class Collection:
 class Query:
     """Equality on some fields, an optional range on one, an order and a limit.
 
-    Ties of the order go by `_id`, in the order's direction: the adapters end every index with it, so that an
-    ordered range is read from the index alone, however many documents share a value.
+    Ties of the order come in the order the documents were first written (in the order's direction where the
+    adapter can): that is the order of the entries of an index of the field, so an ordered range is read from
+    the index alone however many documents share a value (thousands deferred to one opening hour).
     """
 
     where: Mapping[str, Scalar] = field(default_factory=dict)
