@@ -168,6 +168,18 @@ async def test_the_kpi_endpoint_reports_overall_and_per_station_region_and_kind(
     assert (await http.get("/kpis", params=WINDOW)).status_code == 401
 
 
+async def test_a_chargeback_for_a_case_sla_never_saw_opened_counts_in_the_kpis(
+    sla: Sla, lifecycle: Lifecycle, tmp_path: Path
+) -> None:
+    """Its kind is unknown, and stored as absent: the KPIs read it back instead of failing on the whole window."""
+    await sla.feed(lifecycle.chargeback(new_case_id(), T0 + H, "SH-B2", 5000))
+    issuer = LocalIssuer.ensure(tmp_path)
+    reader = {"Authorization": "Bearer " + issuer.mint("analyst", [Role.CASES_READER])}
+    response = await edge_client(sla.runtime, issuer).get("/kpis", params=WINDOW, headers=reader)
+    assert response.status_code == 200, response.text
+    assert response.json()["stations"]["SH-B2"]["charged_back"] == {"CNY": 5000}
+
+
 async def test_the_scorecard_reads_per_station_and_period_with_the_causes(
     sla: Sla, lifecycle: Lifecycle, tmp_path: Path
 ) -> None:

@@ -180,6 +180,13 @@ def save_case(uow: UnitOfWork, stored: StoredCase, case: CaseClocks) -> list[Clo
 
 
 _CHARGEBACK_NAMES = tuple(f.name for f in fields(Chargeback))
+_CHARGEBACK_FIELDS = frozenset(_CHARGEBACK_NAMES)
+
+
+def chargeback_of(doc: dict[str, Any]) -> Chargeback:
+    values = {k: v for k, v in doc.items() if k in _CHARGEBACK_FIELDS}
+    values.setdefault("kind", None)  # absent when None: a chargeback for a case sla never saw opened
+    return Chargeback(**values)
 
 
 # the QA scorecard ---------------------------------------------------------------------------------
@@ -218,5 +225,5 @@ async def window(
         [facts_of(d) for d in cases],
         [clock_of(d) for d in clocks],
         [entry_of(d) for d in entries],
-        [Chargeback(**{k: v for k, v in d.items() if k not in ("_id", "_v")}) for d in chargebacks],
+        [chargeback_of(d) for d in chargebacks],
     )
