@@ -514,7 +514,10 @@ class TiesById(SqliteStore):
     @classmethod
     def select(cls, table: str, query: Query) -> tuple[str, list[Any]]:
         sql, args = super().select(table, query)
-        return sql.replace(", rowid ASC", ", id ASC"), args
+        by_id = sql.replace(", rowid ASC", ", id ASC")
+        if by_id == sql:  # the store's statement changed: a baseline equal to it would measure nothing
+            raise RuntimeError(f"no tie-break by rowid to replace in {sql!r}")
+        return by_id, args
 
 
 async def rounds_of_due(path: Path, n: int, kind: type[SqliteStore]) -> float:

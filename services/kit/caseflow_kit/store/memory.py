@@ -110,12 +110,12 @@ class MemoryStore(Store):
     async def find(self, collection: str, query: Query) -> list[Doc]:
         found = [d for d in self._docs_of(collection) if self._matches(d, query)]
         if query.order_by:
-            # Ties in the order the documents were first written (a dict keeps it), as the other adapters' indexes.
+            # Ties in the order the documents were first written (a dict keeps it; the sort is stable), reversed
+            # with the order, as the other adapters' indexes give them.
             order_by = query.order_by
-            written = sorted(
-                enumerate(found), key=lambda p: (_sort_key(p[1].get(order_by)), p[0]), reverse=query.descending
-            )
-            found = [d for _, d in written]
+            if query.descending:
+                found.reverse()
+            found.sort(key=lambda d: _sort_key(d.get(order_by)), reverse=query.descending)
         else:
             found.sort(key=lambda d: d["_id"])
         if query.limit is not None:
